@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * client.c: the core's side of a connected client (see client.h), and the
+ * Listener delivery path with gap tracking that subscriptions and watches
+ * share. A sink that refuses an envelope (-ENOBUFS) opens or widens a gap;
+ * the next envelope that listener gets is preceded by one GAP envelope
+ * naming the first and last sequence number (or revision) missed.
+ */
+#include <errno.h>
+
+#include "core/hub-private.h"
+#include "core/listener.h"
+
+/**
+ * client_init() - link @c, embedded in a transport's connection, into @hub
+ * @name: D-Bus unique name or a transport's label; copied; may be NULL
+ * @internal: a hub-side listener (the D-Bus broadcaster): not counted, no limit
+ *
+ * Return: 0, or -EDQUOT when the hub has max_clients clients already.
+ */
+int client_init(Client *c, Hub *hub, const ClientSink *sink, uid_t uid, pid_t pid,
+                const char *name, bool internal) {
+        if (!internal && hub->n_clients >= hub->limits.max_clients)
+                return -EDQUOT;
+
+        *c = (Client) {
+                .sink = sink,
+                .hub = hub,
+                .internal = internal,
+                .name = g_strdup(name),
+        };
+        c->info = (ClientInfo) {
+                .transport = sink->transport,
+                .id = ++hub->next_client_id,
+                .uid = uid,
+                .pid = pid,
+                .name = c->name,
+        };
+        c->subscriptions = g_hash_table_new(g_int64_hash, g_int64_equal);
+        c->watches = g_hash_table_new(g_int64_hash, g_int64_equal);
+
+        c->link.data = c;
+        g_queue_push_tail_link(&hub->clients, &c->link);
+        if (!internal)
+                hub->n_clients++;
+        return 0;
+}
+
+/**
+ * client_deinit() - free everything @c created in the core and unlink it
+ *
+ * Accepts a zeroed or already deinitialised client.
+ */
+void client_deinit(Client *c) {
+        Hub *h = c->hub;
+        GHashTableIter it;
+        gpointer v;
+
+        if (!h)
+                return;
+
+        g_hash_table_iter_init(&it, c->subscriptions);
+        while (g_hash_table_iter_next(&it, NULL, &v)) {
+                g_hash_table_iter_steal(&it);
+                hub_subscription_free(h, v);
+        }
+        g_hash_table_iter_init(&it, c->watches);
+        while (g_hash_table_iter_next(&it, NULL, &v)) {
+                g_hash_table_iter_steal(&it);
+                hub_watch_free(h, v);
+        }
+        g_clear_pointer(&c->subscriptions, g_hash_table_destroy);
+        g_clear_pointer(&c->watches, g_hash_table_destroy);
+
+        g_queue_unlink(&h->clients, &c->link);
+        if (!c->internal)
+                h->n_clients--;
+        g_clear_pointer(&c->name, g_free);
+        c->info.name = NULL;
+        c->hub = NULL;
+}
+
+/**
+ * client_set_creds() - record @uid and @pid once the transport learns them
+ *
+ * D-Bus asks the bus asynchronously, so a client may start without them.
+ */
+void client_set_creds(Client *c, uid_t uid, pid_t pid) {
+        c->info.uid = uid;
+        c->info.pid = pid;
+}
+
+/**
+ * listener_flush_gap() - tell @l's client about its gap, if it has one
+ *
+ * Return: 0 when there is no gap (any more), -ENOBUFS when the sink is
+ * still full.
+ */
+int listener_flush_gap(Listener *l) {
+        Client *c = l->client;
+        Envelope gap = {
+                .kind = ENVELOPE_GAP,
+                .sub_id = l->id,
+                .gap_first = l->gap_first,
+                .gap_last = l->gap_last,
+        };
+        int r;
+
+        if (l->gap_last == 0)
+                return 0;
+        r = c->sink->deliver(c, &gap);
+        if (r < 0)
+                return r;
+        l->gap_first = l->gap_last = 0;
+        return 0;
+}
+
+/**
+ * listener_deliver() - hand @e to @l's client, keeping track of what it misses
+ *
+ * Never fails: a refused envelope widens the listener's gap and is counted.
+ */
+void listener_deliver(Listener *l, const Envelope *e) {
+        Client *c = l->client;
+        HubCounters *counters = &c->hub->counters;
+        Envelope copy = *e;
+
+        copy.sub_id = l->id;
+        if (listener_flush_gap(l) >= 0 && c->sink->deliver(c, &copy) >= 0) {
+                counters->delivered++;
+                return;
+        }
+
+        if (l->gap_first == 0)
+                l->gap_first = e->seq;
+        l->gap_last = e->seq;
+        counters->dropped++;
+}
+
+/**
+ * client_flush_gaps() - tell @c about the gaps of all its listeners
+ *
+ * A transport calls this when its output for @c has drained, so that a
+ * subscriber learns what it missed without waiting for the next message.
+ */
+void client_flush_gaps(Client *c) {
+        GHashTableIter it;
+        gpointer v;
+
+        g_hash_table_iter_init(&it, c->subscriptions);
+        while (g_hash_table_iter_next(&it, NULL, &v))
+                if (listener_flush_gap(v) < 0)
+                        return;
+        g_hash_table_iter_init(&it, c->watches);
+        while (g_hash_table_iter_next(&it, NULL, &v))
+                if (listener_flush_gap(v) < 0)
+                        return;
+}

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * client.h: how the core sees a connected client, whatever its transport.
+ *
+ * A transport embeds Client in its own connection struct and hands the core
+ * &conn->client. The core reaches the client only through its ClientSink:
+ * deliver() enqueues one Envelope (it must copy what it keeps and never
+ * block), kick() asks the transport to close the client soon (never inside
+ * the call). Everything a client creates in the core (subscriptions,
+ * watches) is linked into the client too, so client_deinit() frees it all
+ * without scanning.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <glib.h>
+
+typedef struct Hub Hub;
+typedef struct Client Client;
+
+typedef enum EnvelopeKind {
+        ENVELOPE_MESSAGE,       /* topic, payload, seq; retained when replayed */
+        ENVELOPE_KEY_CHANGED,   /* key in topic, value in payload, revision in seq */
+        ENVELOPE_GAP,           /* gap_first..gap_last were not delivered */
+} EnvelopeKind;
+
+/* Who sent a message, as the kernel or the bus reported it. */
+typedef struct ClientInfo {
+        const char *transport;  /* "dbus", "unix", ...; NULL for the hub itself */
+        uint64_t id;            /* hub-wide client id, 0 for the hub itself */
+        uid_t uid;              /* (uid_t) -1 when not (yet) known */
+        pid_t pid;              /* 0 when not (yet) known */
+        const char *name;       /* D-Bus unique name or NULL */
+} ClientInfo;
+
+typedef struct Envelope {
+        EnvelopeKind kind;
+        uint64_t sub_id;                /* subscription or watch id; 0 for a catch-all */
+        const char *topic;              /* topic, or key for KEY_CHANGED */
+        const void *payload;            /* payload or value; not NUL-terminated */
+        size_t payload_len;
+        uint64_t seq;                   /* message seq, or revision for KEY_CHANGED */
+        bool retained;                  /* MESSAGE: replayed retained value */
+        bool deleted;                   /* KEY_CHANGED: the key was deleted */
+        uint64_t gap_first, gap_last;   /* GAP only */
+        const ClientInfo *sender;       /* MESSAGE/KEY_CHANGED: who caused it */
+} Envelope;
+
+typedef struct ClientSink {
+        const char *transport;                          /* "dbus", "unix", ... */
+        /* Enqueue only; 0 on success, -ENOBUFS when the client's output is full. */
+        int (*deliver)(Client *c, const Envelope *e);
+        /* Close soon, never now. May be NULL. */
+        void (*kick)(Client *c, int reason);
+} ClientSink;
+
+struct Client {
+        const ClientSink *sink;
+        Hub *hub;
+        ClientInfo info;
+        char *name;                     /* owned copy behind info.name */
+        bool internal;                  /* a hub-side listener, not counted as a client */
+        GHashTable *subscriptions;      /* id -> Subscription*, owned */
+        GHashTable *watches;            /* id -> Watch*, owned */
+        GList link;                     /* in Hub.clients */
+};
+
+int client_init(Client *c, Hub *hub, const ClientSink *sink, uid_t uid, pid_t pid,
+                 const char *name, bool internal);
+void client_deinit(Client *c);
+void client_set_creds(Client *c, uid_t uid, pid_t pid);
+void client_flush_gaps(Client *c);

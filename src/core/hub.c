@@ -1,0 +1,546 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * hub.c: the core's operations (see hub.h). Every transport calls these;
+ * nothing here knows which one. Each operation validates its input against
+ * the limits before it allocates or changes anything, so a refused request
+ * leaves the hub as it was. Delivery is synchronous and in call order, so
+ * every subscriber sees each publisher's messages in publish order.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "core/hub-private.h"
+
+#define KIB 1024u
+#define MIB (1024u * KIB)
+
+/**
+ * hub_limits_default() - the limits a hub has when nothing is configured
+ */
+void hub_limits_default(HubLimits *ret) {
+        *ret = (HubLimits) {
+                .max_topic_length = 256,
+                .max_topic_tokens = 32,
+                .max_payload = 1 * MIB,
+                .max_key_length = 256,
+                .max_value = 1 * MIB,
+                .max_subscriptions = 1024,
+                .max_watches = 1024,
+                .max_retained = 100000,
+                .max_keys = 100000,
+                .max_clients = 1024,
+        };
+}
+
+static void retained_free(Retained *r) {
+        g_free(r->topic);
+        g_bytes_unref(r->payload);
+        g_free((char *) r->sender.name);
+        g_free(r);
+}
+
+/**
+ * hub_new() - a hub with @limits (copied), started at @start_time_usec
+ *
+ * Return: the hub; free with hub_free() after every client is deinitialised.
+ */
+Hub *hub_new(const HubLimits *limits, uint64_t start_time_usec) {
+        Hub *h = g_new0(Hub, 1);
+
+        h->limits = *limits;
+        h->start_time = start_time_usec;
+        g_queue_init(&h->clients);
+        h->topics = topic_tree_new();
+        h->retained = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+                                            (GDestroyNotify) retained_free);
+        h->store = store_new();
+        return h;
+}
+
+Hub *hub_free(Hub *h) {
+        if (!h)
+                return NULL;
+        /* Clients are embedded in transports' connections: they must be gone. */
+        g_assert(g_queue_is_empty(&h->clients));
+        topic_tree_free(h->topics);
+        g_hash_table_destroy(h->retained);
+        store_free(h->store);
+        g_free(h);
+        return NULL;
+}
+
+const HubLimits *hub_get_limits(Hub *h) {
+        return &h->limits;
+}
+
+uint64_t hub_get_start_time(Hub *h) {
+        return h->start_time;
+}
+
+const HubCounters *hub_get_counters(Hub *h) {
+        return &h->counters;
+}
+
+unsigned hub_get_n_clients(Hub *h) {
+        return h->n_clients;
+}
+
+unsigned hub_get_n_clients_for(Hub *h, const char *transport) {
+        unsigned n = 0;
+
+        for (GList *l = h->clients.head; l; l = l->next) {
+                Client *c = l->data;
+                if (!c->internal && strcmp(c->info.transport, transport) == 0)
+                        n++;
+        }
+        return n;
+}
+
+/**
+ * hub_get_clients_by_transport() - count clients per transport
+ *
+ * Return: a new table, transport name -> GUINT_TO_POINTER(count); only
+ * transports with clients appear.
+ */
+GHashTable *hub_get_clients_by_transport(Hub *h) {
+        GHashTable *t = g_hash_table_new(g_str_hash, g_str_equal);
+
+        for (GList *l = h->clients.head; l; l = l->next) {
+                Client *c = l->data;
+                unsigned n;
+
+                if (c->internal)
+                        continue;
+                n = GPOINTER_TO_UINT(g_hash_table_lookup(t, c->info.transport));
+                g_hash_table_insert(t, (gpointer) c->info.transport, GUINT_TO_POINTER(n + 1));
+        }
+        return t;
+}
+
+unsigned hub_get_n_subscriptions(Hub *h) {
+        return h->n_subscriptions;
+}
+
+unsigned hub_get_n_retained(Hub *h) {
+        return g_hash_table_size(h->retained);
+}
+
+unsigned hub_get_n_keys(Hub *h) {
+        return store_size(h->store);
+}
+
+/**
+ * payload_is_text() - whether @payload is valid UTF-8 without NUL bytes
+ *
+ * Text travels as a string where a transport has strings (D-Bus 's', JSON);
+ * anything else travels as bytes. The hub itself never re-encodes.
+ */
+bool payload_is_text(const void *payload, size_t len) {
+        if (len == 0)
+                return true;
+        if (memchr(payload, '\0', len))
+                return false;
+        return g_utf8_validate(payload, len, NULL);
+}
+
+/* Topics */
+
+static void deliver_to_subscription(Subscription *s, void *userdata) {
+        listener_deliver(&s->listener, userdata);
+}
+
+static void retained_set(Hub *h, Client *sender, const char *topic, const void *payload,
+                         size_t len, uint64_t seq) {
+        Retained *r;
+
+        /* As in MQTT, retaining an empty payload clears the topic's retained value. */
+        if (len == 0) {
+                g_hash_table_remove(h->retained, topic);
+                return;
+        }
+
+        r = g_hash_table_lookup(h->retained, topic);
+        if (!r) {
+                r = g_new0(Retained, 1);
+                r->topic = g_strdup(topic);
+                g_hash_table_insert(h->retained, r->topic, r);
+        } else {
+                g_bytes_unref(r->payload);
+                g_free((char *) r->sender.name);
+        }
+        r->payload = g_bytes_new(payload, len);
+        r->seq = seq;
+        r->sender = sender ? sender->info : (ClientInfo) { .uid = (uid_t) -1 };
+        r->sender.name = g_strdup(r->sender.name);
+}
+
+/**
+ * hub_publish() - deliver a message to every matching subscription
+ * @sender: the publishing client, or NULL for the hub itself
+ * @retain: also keep it as @topic's retained value (an empty payload clears it)
+ * @ret_seq: the message's hub-wide sequence number; may be NULL
+ *
+ * Return: 0; -EINVAL or -ENAMETOOLONG for a bad topic, -EMSGSIZE for a
+ * payload over the limit, -EDQUOT when retaining would exceed max_retained.
+ */
+int hub_publish(Hub *h, Client *sender, const char *topic, const void *payload, size_t len,
+                bool retain, uint64_t *ret_seq) {
+        Envelope e;
+        int r;
+
+        r = topic_validate(topic, &h->limits);
+        if (r < 0)
+                return r;
+        if (len > h->limits.max_payload)
+                return -EMSGSIZE;
+        if (retain && len > 0 && g_hash_table_size(h->retained) >= h->limits.max_retained &&
+            !g_hash_table_contains(h->retained, topic))
+                return -EDQUOT;
+
+        e = (Envelope) {
+                .kind = ENVELOPE_MESSAGE,
+                .topic = topic,
+                .payload = payload,
+                .payload_len = len,
+                .seq = ++h->seq,
+                .sender = sender ? &sender->info : NULL,
+        };
+        h->counters.published++;
+        if (retain)
+                retained_set(h, sender, topic, payload, len, e.seq);
+
+        topic_tree_match(h->topics, topic, deliver_to_subscription, &e);
+
+        if (ret_seq)
+                *ret_seq = e.seq;
+        return 0;
+}
+
+static gint retained_cmp_seq(gconstpointer a, gconstpointer b) {
+        const Retained *x = *(Retained **) a, *y = *(Retained **) b;
+        return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static void replay_retained(Hub *h, Subscription *s) {
+        g_autoptr(GPtrArray) matches = g_ptr_array_new();
+        GHashTableIter it;
+        gpointer v;
+
+        g_hash_table_iter_init(&it, h->retained);
+        while (g_hash_table_iter_next(&it, NULL, &v))
+                if (topic_pattern_match(s->pattern, ((Retained *) v)->topic))
+                        g_ptr_array_add(matches, v);
+
+        /* In publish order, as a live subscriber would have seen them. */
+        g_ptr_array_sort(matches, retained_cmp_seq);
+        for (guint i = 0; i < matches->len; i++) {
+                Retained *r = matches->pdata[i];
+                gsize len;
+                Envelope e = {
+                        .kind = ENVELOPE_MESSAGE,
+                        .topic = r->topic,
+                        .seq = r->seq,
+                        .retained = true,
+                        .sender = &r->sender,
+                };
+
+                e.payload = g_bytes_get_data(r->payload, &len);
+                e.payload_len = len;
+                listener_deliver(&s->listener, &e);
+        }
+}
+
+/**
+ * hub_subscription_free() - unlink @s from the tree and free it
+ *
+ * The caller has removed it from its client's table already.
+ */
+void hub_subscription_free(Hub *h, Subscription *s) {
+        if (!s)
+                return;
+        topic_tree_remove(s);
+        if (!s->listener.client->internal)
+                h->n_subscriptions--;
+        g_free(s->pattern);
+        g_free(s);
+}
+
+/**
+ * hub_subscribe() - subscribe @c to @pattern
+ * @with_retained: first deliver the retained values of matching topics
+ * @ret_id: the subscription id, unique in the hub; may be NULL
+ *
+ * Return: 0; -EINVAL or -ENAMETOOLONG for a bad pattern, -EDQUOT when @c
+ * has max_subscriptions already.
+ */
+int hub_subscribe(Hub *h, Client *c, const char *pattern, bool with_retained, uint64_t *ret_id) {
+        Subscription *s;
+        int r;
+
+        r = topic_pattern_validate(pattern, &h->limits);
+        if (r < 0)
+                return r;
+        if (!c->internal && g_hash_table_size(c->subscriptions) >= h->limits.max_subscriptions)
+                return -EDQUOT;
+
+        s = g_new0(Subscription, 1);
+        s->listener.id = ++h->next_listener_id;
+        s->listener.client = c;
+        s->pattern = g_strdup(pattern);
+        topic_tree_add(h->topics, s);
+        g_hash_table_insert(c->subscriptions, &s->listener.id, s);
+        if (!c->internal)
+                h->n_subscriptions++;
+
+        if (with_retained)
+                replay_retained(h, s);
+
+        if (ret_id)
+                *ret_id = s->listener.id;
+        return 0;
+}
+
+/**
+ * hub_replay_retained() - deliver the retained values matching @c's
+ * subscription @id to it, as hub_subscribe() does with @with_retained
+ *
+ * For transports that answer the subscribe request before the replay.
+ *
+ * Return: 0, or -ENOENT when @c has no subscription @id.
+ */
+int hub_replay_retained(Hub *h, Client *c, uint64_t id) {
+        Subscription *s = g_hash_table_lookup(c->subscriptions, &id);
+
+        if (!s)
+                return -ENOENT;
+        replay_retained(h, s);
+        return 0;
+}
+
+/**
+ * hub_unsubscribe() - end @c's subscription @id
+ *
+ * Return: 0, or -ENOENT when @c has no subscription @id (another client's
+ * id included).
+ */
+int hub_unsubscribe(Hub *h, Client *c, uint64_t id) {
+        Subscription *s = g_hash_table_lookup(c->subscriptions, &id);
+
+        if (!s)
+                return -ENOENT;
+        g_hash_table_remove(c->subscriptions, &id);
+        hub_subscription_free(h, s);
+        return 0;
+}
+
+/**
+ * hub_clear_retained() - drop the retained values of topics matching @pattern
+ * @ret_count: how many were dropped; may be NULL
+ *
+ * Return: 0, or -EINVAL / -ENAMETOOLONG for a bad pattern.
+ */
+int hub_clear_retained(Hub *h, const char *pattern, unsigned *ret_count) {
+        GHashTableIter it;
+        gpointer v;
+        unsigned n = 0;
+        int r;
+
+        r = topic_pattern_validate(pattern, &h->limits);
+        if (r < 0)
+                return r;
+
+        g_hash_table_iter_init(&it, h->retained);
+        while (g_hash_table_iter_next(&it, NULL, &v))
+                if (topic_pattern_match(pattern, ((Retained *) v)->topic)) {
+                        g_hash_table_iter_remove(&it);
+                        n++;
+                }
+
+        if (ret_count)
+                *ret_count = n;
+        return 0;
+}
+
+/* Store */
+
+/**
+ * hub_get() - look @key up
+ * @ret_entry: borrowed pointers, valid until the next store change
+ *
+ * Return: 0; -EINVAL or -ENAMETOOLONG for a bad key, -ENOENT when missing.
+ */
+int hub_get(Hub *h, const char *key, StoreEntry *ret_entry) {
+        int r;
+
+        r = store_key_validate(key, &h->limits);
+        if (r < 0)
+                return r;
+        return store_get(h->store, key, ret_entry);
+}
+
+
+static void deliver_to_watch(Watch *w, void *userdata) {
+        listener_deliver(&w->listener, userdata);
+}
+
+static void notify_key(Hub *h, Client *c, const char *key, const void *value, size_t len,
+                       uint64_t revision, bool deleted) {
+        Envelope e = {
+                .kind = ENVELOPE_KEY_CHANGED,
+                .topic = key,
+                .payload = value,
+                .payload_len = len,
+                .seq = revision,
+                .deleted = deleted,
+                .sender = c ? &c->info : NULL,
+        };
+
+        h->counters.store_changes++;
+        store_watch_foreach(h->store, key, deliver_to_watch, &e);
+}
+
+static int set_checked(Hub *h, Client *c, const char *key, const void *value, size_t len,
+                       bool check, uint64_t expected_revision, uint64_t *ret_revision) {
+        StoreEntry cur;
+        bool exists;
+        uint64_t rev;
+        int r;
+
+        r = store_key_validate(key, &h->limits);
+        if (r < 0)
+                return r;
+        if (len > h->limits.max_value)
+                return -EMSGSIZE;
+
+        exists = store_get(h->store, key, &cur) >= 0;
+        if (check && (exists ? cur.revision : 0) != expected_revision)
+                return -ESTALE;
+        if (!exists && store_size(h->store) >= h->limits.max_keys)
+                return -EDQUOT;
+
+        rev = store_put(h->store, key, value, len);
+        notify_key(h, c, key, value, len, rev, false);
+        if (ret_revision)
+                *ret_revision = rev;
+        return 0;
+}
+
+/**
+ * hub_set() - set @key to a copy of @value
+ * @c: the client making the change, or NULL for the hub itself
+ * @ret_revision: the revision of this change; may be NULL
+ *
+ * Return: 0; -EINVAL or -ENAMETOOLONG for a bad key, -EMSGSIZE for a value
+ * over the limit, -EDQUOT for a new key beyond max_keys.
+ */
+int hub_set(Hub *h, Client *c, const char *key, const void *value, size_t len,
+            uint64_t *ret_revision) {
+        return set_checked(h, c, key, value, len, false, 0, ret_revision);
+}
+
+/**
+ * hub_set_if() - compare-and-set: hub_set() only if @key's revision is
+ * @expected_revision, where 0 means "@key does not exist"
+ *
+ * Return: as hub_set(), and -ESTALE when the revision does not match
+ * (nothing changes then).
+ */
+int hub_set_if(Hub *h, Client *c, const char *key, const void *value, size_t len,
+               uint64_t expected_revision, uint64_t *ret_revision) {
+        return set_checked(h, c, key, value, len, true, expected_revision, ret_revision);
+}
+
+/**
+ * hub_delete() - delete @key
+ * @ret_existed: whether it existed (deleting a missing key is no error); may be NULL
+ *
+ * Return: 0, or -EINVAL / -ENAMETOOLONG for a bad key.
+ */
+int hub_delete(Hub *h, Client *c, const char *key, bool *ret_existed) {
+        uint64_t rev;
+        int r;
+
+        r = store_key_validate(key, &h->limits);
+        if (r < 0)
+                return r;
+
+        rev = store_remove(h->store, key);
+        if (rev > 0)
+                notify_key(h, c, key, NULL, 0, rev, true);
+        if (ret_existed)
+                *ret_existed = rev > 0;
+        return 0;
+}
+
+/**
+ * hub_list() - entries under @prefix ("" for all), sorted by key
+ * @ret_entries: a new GArray of StoreEntry, borrowed as with hub_get()
+ *
+ * Return: 0, or -EINVAL / -ENAMETOOLONG for a bad prefix.
+ */
+int hub_list(Hub *h, const char *prefix, GArray **ret_entries) {
+        int r;
+
+        r = store_prefix_validate(prefix, &h->limits);
+        if (r < 0)
+                return r;
+        *ret_entries = store_list(h->store, prefix);
+        return 0;
+}
+
+/**
+ * hub_watch_free() - unlink @w from the store and free it
+ *
+ * The caller has removed it from its client's table already.
+ */
+void hub_watch_free(Hub *h, Watch *w) {
+        if (!w)
+                return;
+        store_watch_unlink(h->store, w);
+        g_free(w->prefix);
+        g_free(w);
+}
+
+/**
+ * hub_watch() - deliver every change of a key under @prefix to @c
+ * @ret_id: the watch id, unique in the hub among subscriptions and watches
+ *
+ * Return: 0; -EINVAL or -ENAMETOOLONG for a bad prefix, -EDQUOT when @c has
+ * max_watches already.
+ */
+int hub_watch(Hub *h, Client *c, const char *prefix, uint64_t *ret_id) {
+        Watch *w;
+        int r;
+
+        r = store_prefix_validate(prefix, &h->limits);
+        if (r < 0)
+                return r;
+        if (!c->internal && g_hash_table_size(c->watches) >= h->limits.max_watches)
+                return -EDQUOT;
+
+        w = g_new0(Watch, 1);
+        w->listener.id = ++h->next_listener_id;
+        w->listener.client = c;
+        w->prefix = g_strdup(prefix);
+        store_watch_link(h->store, w);
+        g_hash_table_insert(c->watches, &w->listener.id, w);
+
+        if (ret_id)
+                *ret_id = w->listener.id;
+        return 0;
+}
+
+/**
+ * hub_unwatch() - end @c's watch @id
+ *
+ * Return: 0, or -ENOENT when @c has no watch @id.
+ */
+int hub_unwatch(Hub *h, Client *c, uint64_t id) {
+        Watch *w = g_hash_table_lookup(c->watches, &id);
+
+        if (!w)
+                return -ENOENT;
+        g_hash_table_remove(c->watches, &id);
+        hub_watch_free(h, w);
+        return 0;
+}

@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * store.c: see store.h. Keys live in a GTree so that listing by prefix is a
+ * lower-bound search and an in-order walk. Watches are a list scanned per
+ * change: their number is bounded per client, and the scan is a prefix
+ * compare each.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "core/store.h"
+
+typedef struct StoreItem {
+        char *key;
+        GBytes *value;
+        uint64_t revision;
+} StoreItem;
+
+struct Store {
+        GTree *items;           /* key -> StoreItem*, owned */
+        uint64_t revision;      /* last revision handed out */
+        GQueue watches;         /* Watch*, owned by their clients */
+};
+
+static void store_item_free(StoreItem *i) {
+        g_free(i->key);
+        g_bytes_unref(i->value);
+        g_free(i);
+}
+
+static int prefix_validate(const char *s, const HubLimits *limits, bool allow_empty) {
+        if (!s)
+                return -EINVAL;
+        if (!*s)
+                return allow_empty ? 0 : -EINVAL;
+        if (strlen(s) > limits->max_key_length)
+                return -ENAMETOOLONG;
+        if (!g_utf8_validate(s, -1, NULL))
+                return -EINVAL;
+        for (const char *p = s; *p; p++)
+                if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                        return -EINVAL;
+        return 0;
+}
+
+/**
+ * store_key_validate() - check @key against the key grammar and @limits
+ *
+ * Return: 0; -EINVAL (empty, not UTF-8, control characters) or -ENAMETOOLONG.
+ */
+int store_key_validate(const char *key, const HubLimits *limits) {
+        return prefix_validate(key, limits, false);
+}
+
+/**
+ * store_prefix_validate() - like store_key_validate(), but "" (everything) is valid
+ */
+int store_prefix_validate(const char *prefix, const HubLimits *limits) {
+        return prefix_validate(prefix, limits, true);
+}
+
+static int key_cmp(gconstpointer a, gconstpointer b, gpointer userdata) {
+        return strcmp(a, b);
+}
+
+Store *store_new(void) {
+        Store *s = g_new0(Store, 1);
+
+        s->items = g_tree_new_full(key_cmp, NULL, NULL, (GDestroyNotify) store_item_free);
+        g_queue_init(&s->watches);
+        return s;
+}
+
+Store *store_free(Store *s) {
+        if (!s)
+                return NULL;
+        /* Watches belong to clients; the hub frees clients before the store. */
+        g_assert(g_queue_is_empty(&s->watches));
+        g_tree_destroy(s->items);
+        g_free(s);
+        return NULL;
+}
+
+unsigned store_size(Store *s) {
+        return g_tree_nnodes(s->items);
+}
+
+uint64_t store_revision(Store *s) {
+        return s->revision;
+}
+
+static void entry_from_item(const StoreItem *i, StoreEntry *ret) {
+        gsize len;
+
+        ret->key = i->key;
+        ret->value = g_bytes_get_data(i->value, &len);
+        ret->value_len = len;
+        ret->revision = i->revision;
+}
+
+/**
+ * store_get() - look @key up
+ * @ret_entry: on success, borrowed pointers valid until the next change
+ *
+ * Return: 0 or -ENOENT.
+ */
+int store_get(Store *s, const char *key, StoreEntry *ret_entry) {
+        StoreItem *i = g_tree_lookup(s->items, key);
+
+        if (!i)
+                return -ENOENT;
+        entry_from_item(i, ret_entry);
+        return 0;
+}
+
+/**
+ * store_put() - set @key, valid and within limits, to a copy of @value
+ *
+ * Return: the revision of this change.
+ */
+uint64_t store_put(Store *s, const char *key, const void *value, size_t len) {
+        StoreItem *i = g_tree_lookup(s->items, key);
+
+        if (!i) {
+                i = g_new0(StoreItem, 1);
+                i->key = g_strdup(key);
+                g_tree_insert(s->items, i->key, i);
+        } else
+                g_bytes_unref(i->value);
+
+        i->value = g_bytes_new(value, len);
+        i->revision = ++s->revision;
+        return i->revision;
+}
+
+/**
+ * store_remove() - delete @key
+ *
+ * Return: the revision of this change, or 0 when there was no such key
+ * (nothing changes then, not even the revision).
+ */
+uint64_t store_remove(Store *s, const char *key) {
+        if (!g_tree_remove(s->items, key))
+                return 0;
+        return ++s->revision;
+}
+
+/**
+ * store_list() - every entry whose key starts with @prefix, sorted by key
+ *
+ * Return: a new GArray of StoreEntry, borrowed as with store_get().
+ */
+GArray *store_list(Store *s, const char *prefix) {
+        GArray *a = g_array_new(FALSE, FALSE, sizeof(StoreEntry));
+        size_t plen = strlen(prefix);
+
+        for (GTreeNode *n = g_tree_lower_bound(s->items, prefix); n; n = g_tree_node_next(n)) {
+                const StoreItem *i = g_tree_node_value(n);
+                StoreEntry e;
+
+                if (strncmp(i->key, prefix, plen) != 0)
+                        break;          /* sorted: past the last key with this prefix */
+                entry_from_item(i, &e);
+                g_array_append_val(a, e);
+        }
+        return a;
+}
+
+void store_watch_link(Store *s, Watch *w) {
+        w->store_link.data = w;
+        g_queue_push_tail_link(&s->watches, &w->store_link);
+}
+
+void store_watch_unlink(Store *s, Watch *w) {
+        if (w->store_link.data)
+                g_queue_unlink(&s->watches, &w->store_link);
+        w->store_link.data = NULL;
+}
+
+void store_watch_foreach(Store *s, const char *key, void (*func)(Watch *w, void *userdata),
+                         void *userdata) {
+        for (GList *l = s->watches.head; l; l = l->next) {
+                Watch *w = l->data;
+
+                if (g_str_has_prefix(key, w->prefix))
+                        func(w, userdata);
+        }
+}

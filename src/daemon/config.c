@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * config.c: see config.h. Errors are logged once here, with the file and
+ * key, and returned as -EINVAL; a missing default file is no error.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/config.h"
+#include "util/log.h"
+
+#define LIMIT(n, field, desc) \
+        { n, offsetof(HubLimits, field), sizeof(((HubLimits *) NULL)->field), desc }
+
+const ConfigLimit config_limits[] = {
+        LIMIT("max-topic-length", max_topic_length, "bytes in a topic or pattern"),
+        LIMIT("max-topic-tokens", max_topic_tokens, "tokens in a topic or pattern"),
+        LIMIT("max-payload", max_payload, "bytes in a message payload"),
+        LIMIT("max-key-length", max_key_length, "bytes in a store key"),
+        LIMIT("max-value", max_value, "bytes in a store value"),
+        LIMIT("max-subscriptions", max_subscriptions, "subscriptions per client"),
+        LIMIT("max-watches", max_watches, "watches per client"),
+        LIMIT("max-retained", max_retained, "topics holding a retained value"),
+        LIMIT("max-keys", max_keys, "keys in the store"),
+        LIMIT("max-clients", max_clients, "connected clients"),
+        {}
+};
+
+void config_init_default(Config *ret) {
+        *ret = (Config) {
+                .dbus = {
+                        .broadcast = true,
+                        .max_queued = 65536,
+                },
+                .log_level = G_LOG_LEVEL_INFO,
+        };
+        hub_limits_default(&ret->limits);
+}
+
+static int parse_count(const char *value, uint64_t max, uint64_t *ret) {
+        char *end;
+        guint64 v;
+
+        if (!value || !g_ascii_isdigit(*value))
+                return -EINVAL;
+        errno = 0;
+        v = g_ascii_strtoull(value, &end, 10);
+        if (errno != 0 || *end != '\0' || v == 0 || v > max)
+                return -ERANGE;
+        *ret = v;
+        return 0;
+}
+
+/**
+ * config_set_limit() - set the limit called @name from the text @value
+ *
+ * Return: 0; -ENOENT for an unknown name, -EINVAL or -ERANGE for a value that
+ * is not a whole number from 1 to the field's maximum.
+ */
+int config_set_limit(Config *c, const char *name, const char *value) {
+        for (const ConfigLimit *l = config_limits; l->name; l++) {
+                uint64_t v;
+                int r;
+
+                if (strcmp(l->name, name) != 0)
+                        continue;
+                r = parse_count(value, l->size == sizeof(unsigned) ? UINT_MAX : SIZE_MAX, &v);
+                if (r < 0)
+                        return r;
+                if (l->size == sizeof(unsigned))
+                        *(unsigned *) ((char *) &c->limits + l->offset) = (unsigned) v;
+                else
+                        *(size_t *) ((char *) &c->limits + l->offset) = (size_t) v;
+                return 0;
+        }
+        return -ENOENT;
+}
+
+int config_parse_log_level(const char *s, GLogLevelFlags *ret) {
+        static const struct {
+                const char *name;
+                GLogLevelFlags level;
+        } levels[] = {
+                { "debug", G_LOG_LEVEL_DEBUG },
+                { "info", G_LOG_LEVEL_INFO },
+                { "notice", G_LOG_LEVEL_MESSAGE },
+                { "warning", G_LOG_LEVEL_WARNING },
+                { "error", G_LOG_LEVEL_CRITICAL },
+        };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(levels); i++)
+                if (strcmp(s, levels[i].name) == 0) {
+                        *ret = levels[i].level;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+/**
+ * config_default_path() - $XDG_CONFIG_HOME/switchboard/switchboard.conf
+ */
+char *config_default_path(void) {
+        return g_build_filename(g_get_user_config_dir(), "switchboard", "switchboard.conf", NULL);
+}
+
+/**
+ * config_load_file() - apply the settings in @path to @c
+ * @must_exist: a missing file is an error (a path given with --config)
+ *
+ * Return: 0, -ENOENT for a missing file that must exist, -EINVAL for a file
+ * that does not parse or holds a bad value (logged with its key).
+ */
+int config_load_file(Config *c, const char *path, bool must_exist) {
+        g_autoptr(GKeyFile) kf = g_key_file_new();
+        g_autoptr(GError) error = NULL;
+        g_auto(GStrv) keys = NULL;
+        int r;
+
+        if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &error)) {
+                if (g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT) && !must_exist)
+                        return 0;
+                log_error("Failed to read configuration '%s': %s", path, error->message);
+                return g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT) ? -ENOENT : -EINVAL;
+        }
+
+        keys = g_key_file_get_keys(kf, "limits", NULL, NULL);
+        for (char **k = keys; k && *k; k++) {
+                g_autofree char *value = g_key_file_get_value(kf, "limits", *k, NULL);
+
+                g_strstrip(value);
+                r = config_set_limit(c, *k, value);
+                if (r == -ENOENT) {
+                        log_warning("%s: unknown key '%s' in [limits], ignoring.", path, *k);
+                        continue;
+                }
+                if (r < 0) {
+                        log_error("%s: [limits] %s=%s is not a whole number greater than 0.", path, *k, value);
+                        return -EINVAL;
+                }
+        }
+
+        if (g_key_file_has_key(kf, "dbus", "broadcast", NULL)) {
+                gboolean b = g_key_file_get_boolean(kf, "dbus", "broadcast", &error);
+                if (error) {
+                        log_error("%s: [dbus] broadcast: %s", path, error->message);
+                        return -EINVAL;
+                }
+                c->dbus.broadcast = b;
+        }
+        if (g_key_file_has_key(kf, "dbus", "max-queued", NULL)) {
+                g_autofree char *value = g_key_file_get_value(kf, "dbus", "max-queued", NULL);
+                uint64_t v;
+
+                if (parse_count(g_strstrip(value), UINT_MAX, &v) < 0) {
+                        log_error("%s: [dbus] max-queued=%s is not a whole number greater than 0.", path, value);
+                        return -EINVAL;
+                }
+                c->dbus.max_queued = (unsigned) v;
+        }
+        if (g_key_file_has_key(kf, "log", "level", NULL)) {
+                g_autofree char *value = g_key_file_get_value(kf, "log", "level", NULL);
+
+                if (config_parse_log_level(g_strstrip(value), &c->log_level) < 0) {
+                        log_error("%s: [log] level=%s: use debug, info, notice, warning or error.", path, value);
+                        return -EINVAL;
+                }
+        }
+        return 0;
+}

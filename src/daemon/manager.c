@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * manager.c: see manager.h. Start-up order matters: the loop and the hub
+ * first, then every transport, and the bus name last. With Type=dbus, and
+ * for callers waiting on D-Bus activation, owning the name is how the
+ * world learns that the hub is ready.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "daemon/manager.h"
+#include "util/log.h"
+#include "util/sd-glue.h"
+#include "build-config.h"
+
+int manager_new(const Config *config, Manager **ret) {
+        g_autoptr(Manager) m = NULL;
+        int r;
+
+        m = g_new0(Manager, 1);
+        m->config = *config;
+
+        r = sd_event_new(&m->event);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the event loop: %m");
+
+        m->hub = hub_new(&m->config.limits, g_get_real_time());
+        *ret = g_steal_pointer(&m);
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        /* Transports first: their clients are linked into the hub. */
+        g_clear_pointer(&m->dbus, dbus_service_free);
+        if (m->bus) {
+                sd_bus_flush(m->bus);
+                m->bus = sd_bus_close_unref(m->bus);
+        }
+        g_clear_pointer(&m->hub, hub_free);
+        m->event = sd_event_unref(m->event);
+        g_free(m->runtime_dir);
+        g_free(m);
+        return NULL;
+}
+
+/*
+ * $XDG_RUNTIME_DIR/switchboard, created 0700 and checked to be ours. Without
+ * XDG_RUNTIME_DIR (no login session, e.g. su or a container) fall back to
+ * /run/user/UID when it is ours, else to a private directory under /tmp.
+ */
+static int runtime_dir_setup(Manager *m) {
+        const char *base = g_getenv("XDG_RUNTIME_DIR");
+        g_autofree char *fallback = NULL;
+        struct stat st;
+
+        if (!base || !g_path_is_absolute(base)) {
+                g_autofree char *run_user = g_strdup_printf("/run/user/%u", (unsigned) getuid());
+
+                if (stat(run_user, &st) >= 0 && S_ISDIR(st.st_mode) && st.st_uid == getuid())
+                        fallback = g_steal_pointer(&run_user);
+                else
+                        fallback = g_strdup_printf("%s/switchboard-%u", g_get_tmp_dir(), (unsigned) getuid());
+                log_warning("XDG_RUNTIME_DIR is not set; using '%s' for the runtime directory.", fallback);
+                if (mkdir(fallback, 0700) < 0 && errno != EEXIST)
+                        return log_error_errno(-errno, "Failed to create '%s': %m", fallback);
+                base = fallback;
+        }
+
+        m->runtime_dir = g_build_filename(base, "switchboard", NULL);
+        if (mkdir(m->runtime_dir, 0700) < 0 && errno != EEXIST)
+                return log_error_errno(-errno, "Failed to create '%s': %m", m->runtime_dir);
+        if (lstat(m->runtime_dir, &st) < 0)
+                return log_error_errno(-errno, "Failed to check '%s': %m", m->runtime_dir);
+        if (!S_ISDIR(st.st_mode) || st.st_uid != getuid())
+                return log_error_errno(-EPERM, "'%s' is not a directory owned by uid %u, refusing to use it.",
+                                       m->runtime_dir, (unsigned) getuid());
+        if ((st.st_mode & 0077) != 0 && chmod(m->runtime_dir, 0700) < 0)
+                return log_error_errno(-errno, "Failed to make '%s' private: %m", m->runtime_dir);
+        return 0;
+}
+
+static int pid_file_write(Manager *m) {
+        g_autofree char *path = g_build_filename(m->runtime_dir, "switchboardd.pid", NULL);
+        g_autofree char *tmp = g_strconcat(path, ".tmp", NULL);
+        g_autofree char *text = g_strdup_printf("%u\n", (unsigned) getpid());
+        g_autoptr(GError) error = NULL;
+
+        /* Write and rename, so that a reader never sees a half-written file. */
+        if (!g_file_set_contents_full(tmp, text, -1, G_FILE_SET_CONTENTS_NONE, 0600, &error) ||
+            rename(tmp, path) < 0) {
+                log_warning("Failed to write '%s', ignoring: %s", path,
+                            error ? error->message : g_strerror(errno));
+                return 0;
+        }
+        return 0;
+}
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+
+        log_info("Received %s, shutting down.", strsignal((int) si->ssi_signo));
+        return sd_event_exit(m->event, 0);
+}
+
+static int bus_setup(Manager *m) {
+        int r;
+
+        /* sd_bus_default() would pick the system bus outside a user slice. */
+        r = sd_bus_open_user(&m->bus);
+        if (r < 0)
+                return log_error_errno(r, "Failed to connect to the session bus "
+                                       "(is DBUS_SESSION_BUS_ADDRESS or $XDG_RUNTIME_DIR/bus set?): %m");
+        r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to attach the bus to the event loop: %m");
+        /* An activated hub is not its bus's child: leave with the bus. */
+        r = sd_bus_set_exit_on_disconnect(m->bus, true);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set exit-on-disconnect: %m");
+        return 0;
+}
+
+int manager_start(Manager *m) {
+        sigset_t mask;
+        int r;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return log_error_errno(-errno, "Failed to block signals: %m");
+        r = sd_event_add_signal(m->event, NULL, SIGTERM, on_signal, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, NULL, SIGINT, on_signal, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch for SIGTERM and SIGINT: %m");
+
+        r = runtime_dir_setup(m);
+        if (r < 0)
+                return r;
+
+        r = bus_setup(m);
+        if (r < 0)
+                return r;
+        r = dbus_service_new(m->bus, m->hub, &m->config.dbus, &m->dbus);
+        if (r < 0)
+                return r;
+
+        /* Last: the name tells activating callers (and systemd) that we are ready. */
+        r = sd_bus_request_name(m->bus, SB_BUS_NAME, 0);
+        if (r == -EEXIST)
+                return log_error_errno(r, "Another hub owns %s on this bus already.", SB_BUS_NAME);
+        if (r < 0)
+                return log_error_errno(r, "Failed to request the bus name %s: %m", SB_BUS_NAME);
+
+        (void) pid_file_write(m);
+        (void) sd_notify(false, "READY=1\nSTATUS=Serving.");
+        log_info("switchboardd %s serving as %s.", PACKAGE_VERSION, SB_BUS_NAME);
+        return 0;
+}
+
+int manager_run(Manager *m) {
+        int r;
+
+        r = sd_event_loop(m->event);
+        if (r < 0)
+                return log_error_errno(r, "Event loop failed: %m");
+        (void) sd_notify(false, "STOPPING=1");
+        return r;
+}

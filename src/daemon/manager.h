@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * manager.h: wiring of one daemon process: the sd-event loop, the core hub,
+ * the session bus and the transports in front of the hub. main.c builds
+ * the Config and runs one Manager.
+ */
+#pragma once
+
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "core/hub.h"
+#include "daemon/config.h"
+#include "dbus/dbus-service.h"
+
+typedef struct Manager {
+        Config config;
+        sd_event *event;
+        sd_bus *bus;
+        Hub *hub;
+        DbusService *dbus;
+        char *runtime_dir;              /* $XDG_RUNTIME_DIR/switchboard, 0700 */
+} Manager;
+
+int manager_new(const Config *config, Manager **ret);
+Manager *manager_free(Manager *m);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Manager, manager_free)
+
+int manager_start(Manager *m);
+int manager_run(Manager *m);

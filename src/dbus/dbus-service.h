@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * dbus-service.h: the org.switchboard.Hub1 object on the session bus, a
+ * thin adapter over the core (hub.h). The daemon creates it once the bus is
+ * attached to the event loop and requests the bus name last, when every
+ * transport is ready.
+ */
+#pragma once
+
+#include <stdbool.h>
+
+#include <systemd/sd-bus.h>
+
+#include "core/hub.h"
+
+#define SB_BUS_NAME  "org.switchboard.Hub1"
+#define SB_PATH      "/org/switchboard/Hub1"
+#define SB_INTERFACE "org.switchboard.Hub1"
+
+typedef struct DbusConfig {
+        bool broadcast;                 /* emit broadcast Message/KeyChanged signals */
+        unsigned max_queued;            /* messages waiting for the bus before we drop */
+} DbusConfig;
+
+typedef struct DbusService DbusService;
+
+int dbus_service_new(sd_bus *bus, Hub *hub, const DbusConfig *config, DbusService **ret);
+DbusService *dbus_service_free(DbusService *s);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(DbusService, dbus_service_free)
