@@ -1,0 +1,26 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Sourced by scripts/run and scripts/test: make sure Debian 12's packages for
+# building (and, with "test", testing) switchboard are installed. As root it
+# installs what is missing; otherwise it names the apt-get command to run.
+
+sb_build_packages="build-essential pkgconf meson ninja-build libsystemd-dev libglib2.0-dev check
+        libdbus-1-dev gettext dbus-daemon dbus-bin"
+sb_test_packages="systemd libglib2.0-bin python3-dbus python3-gi libxml2-utils socat"
+
+sb_install_deps() {
+        local want="$sb_build_packages" missing=""
+        [ "${1:-}" = test ] && want="$want $sb_test_packages"
+        for p in $want; do
+                dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+                        missing="$missing $p"
+        done
+        [ -z "$missing" ] && return 0
+        if [ "$(id -u)" -ne 0 ]; then
+                echo "switchboard needs these Debian packages:$missing" >&2
+                echo "Install them with: sudo apt-get install$missing" >&2
+                return 1
+        fi
+        echo "Installing:$missing"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq && apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
