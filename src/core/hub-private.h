@@ -26,6 +26,7 @@ struct Hub {
         GQueue clients;                 /* Client*, not owned */
         unsigned n_clients;             /* not internal */
         unsigned n_subscriptions;       /* of clients that are not internal */
+        unsigned n_watches;             /* of clients that are not internal */
         TopicNode *topics;
         GHashTable *retained;           /* topic -> Retained*, owned */
         Store *store;

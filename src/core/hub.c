@@ -121,6 +121,10 @@ unsigned hub_get_n_subscriptions(Hub *h) {
         return h->n_subscriptions;
 }
 
+unsigned hub_get_n_watches(Hub *h) {
+        return h->n_watches;
+}
+
 unsigned hub_get_n_retained(Hub *h) {
         return g_hash_table_size(h->retained);
 }
@@ -497,6 +501,8 @@ void hub_watch_free(Hub *h, Watch *w) {
         if (!w)
                 return;
         store_watch_unlink(h->store, w);
+        if (!w->listener.client->internal)
+                h->n_watches--;
         g_free(w->prefix);
         g_free(w);
 }
@@ -524,6 +530,8 @@ int hub_watch(Hub *h, Client *c, const char *prefix, uint64_t *ret_id) {
         w->prefix = g_strdup(prefix);
         store_watch_link(h->store, w);
         g_hash_table_insert(c->watches, &w->listener.id, w);
+        if (!c->internal)
+                h->n_watches++;
 
         if (ret_id)
                 *ret_id = w->listener.id;

@@ -60,6 +60,7 @@ unsigned hub_get_n_clients(Hub *h);
 unsigned hub_get_n_clients_for(Hub *h, const char *transport);
 GHashTable *hub_get_clients_by_transport(Hub *h);      /* new table: transport -> GUINT_TO_POINTER(n) */
 unsigned hub_get_n_subscriptions(Hub *h);
+unsigned hub_get_n_watches(Hub *h);
 unsigned hub_get_n_retained(Hub *h);
 unsigned hub_get_n_keys(Hub *h);
 

@@ -37,8 +37,9 @@ static int prefix_validate(const char *s, const HubLimits *limits, bool allow_em
                 return -ENAMETOOLONG;
         if (!g_utf8_validate(s, -1, NULL))
                 return -EINVAL;
-        for (const char *p = s; *p; p++)
-                if ((unsigned char) *p < 0x20 || *p == 0x7f)
+        /* Control characters are Unicode's Cc: C0, DEL and C1 (U+0080..U+009F). */
+        for (const char *p = s; *p; p = g_utf8_next_char(p))
+                if (g_unichar_iscntrl(g_utf8_get_char(p)))
                         return -EINVAL;
         return 0;
 }

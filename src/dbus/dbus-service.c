@@ -602,6 +602,7 @@ static int method_get_info(sd_bus_message *m, void *userdata, sd_bus_error *erro
             (r = append_entry(reply, "start_time", "t", hub_get_start_time(s->hub))) < 0 ||
             (r = append_entry(reply, "clients", "u", hub_get_n_clients(s->hub))) < 0 ||
             (r = append_entry(reply, "subscriptions", "u", hub_get_n_subscriptions(s->hub))) < 0 ||
+            (r = append_entry(reply, "watches", "u", hub_get_n_watches(s->hub))) < 0 ||
             (r = append_entry(reply, "topics", "u", hub_get_n_retained(s->hub))) < 0 ||
             (r = append_entry(reply, "keys", "u", hub_get_n_keys(s->hub))) < 0 ||
             (r = append_entry(reply, "messages_published", "t", n->published)) < 0 ||

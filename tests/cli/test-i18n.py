@@ -1,0 +1,53 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# The CLI speaks German with LANGUAGE=de (LC_ALL=C.UTF-8; gettext ignores
+# LANGUAGE in the C locale), using the catalogue built into build/po through
+# SWITCHBOARD_LOCALEDIR. D-Bus names and output formats stay untranslated.
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from clitest import check, expect, finish, require_environment  # noqa: E402
+
+require_environment()
+
+localedir = os.environ.get('SWITCHBOARD_LOCALEDIR', '')
+check(os.path.isfile(os.path.join(localedir, 'de', 'LC_MESSAGES', 'switchboard.mo')),
+      'the German catalogue is built in %s' % localedir)
+
+DE = {'LC_ALL': 'C.UTF-8', 'LANGUAGE': 'de'}
+EN = {'LC_ALL': 'C.UTF-8', 'LANGUAGE': None}
+
+r = expect(0, '--help', env=DE)
+for s in ('Aufruf: switchboard', 'Befehle:', 'Eine Nachricht zu einem Thema veröffentlichen',
+          'Exit-Status:', 'der Hub hat einen Fehler gemeldet'):
+    check(s in r.out, 'German --help contains %r' % s)
+check('Commands:' not in r.out, 'German --help has no English heading')
+check('Project-Id-Version' not in r.out, 'German --help does not print the PO header')
+r = expect(0, 'status', '--help', env=DE)
+check('Den Zustand des Hubs anzeigen' in r.out and 'Project-Id-Version' not in r.out, 'German status --help')
+r = expect(0, '--help', env=EN)
+check('Commands:' in r.out and 'Befehle:' not in r.out, 'without LANGUAGE=de the help is English')
+
+r = expect(0, 'subscribe', '--help', env=DE)
+check('Zuerst die gespeicherten Werte passender Themen ausgeben' in r.out and '--retained' in r.out,
+      'German subscribe --help translates option descriptions, not option names')
+r = expect(0, 'set', '--help', env=DE)
+check('SCHLÜSSEL WERT' in r.out, 'German parameter names in the usage line')
+
+# German error messages: usage error and a hub error.
+expect(2, 'frobnicate', env=DE, err_contains=['switchboard: unbekannter Befehl »frobnicate«',
+                                              '»switchboard --help« zeigt weitere Informationen.'])
+expect(2, 'get', env=DE, err_contains='fehlendes Argument: SCHLÜSSEL')
+expect(1, 'publish', 'a..b', 'x', env=DE, err_contains='switchboard: ungültiges Thema »a..b«: ')
+expect(3, 'get', 'fehlt', env=DE, err_contains='Schlüssel »fehlt« existiert nicht')
+expect(69, 'get', 'k', env=dict(DE, DBUS_SESSION_BUS_ADDRESS='unix:path=/nonexistent/bus'),
+       err_contains='keine Verbindung zum Sitzungsbus')
+
+# Output formats are not translated.
+expect(0, 'set', 'i18n.k', 'wert', env=DE, out='')
+expect(0, 'list', 'i18n.', env=DE, out='i18n.k\twert\n')
+
+finish()
