@@ -33,7 +33,7 @@ rc=$?
 # Wait (bounded) for it so that LeakSanitizer's report is complete.
 pidfile="$XDG_RUNTIME_DIR/switchboard/switchboardd.pid"
 if [ -f "$pidfile" ]; then
-        timeout 20 tail --pid="$(cat "$pidfile")" -f /dev/null || echo "the hub did not exit with its bus"
+        timeout 20 tail -s 0.05 --pid="$(cat "$pidfile")" -f /dev/null || echo "the hub did not exit with its bus"
 fi
 
 reports=$(ls "$SB_TMP"/asan.* 2>/dev/null)

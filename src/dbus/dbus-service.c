@@ -202,7 +202,7 @@ static int peer_for(DbusService *s, sd_bus_message *m, sd_bus_error *error, Clie
                 if (r < 0) {
                         g_free(p);
                         return dbus_error_from_errno(error, r, hub_get_limits(s->hub),
-                                                     DBUS_ARG_SUBSCRIPTION, sender, 0);
+                                                     HUB_ARG_CLIENT, sender, 0);
                 }
                 g_hash_table_insert(s->peers, p->client.name, p);
 
@@ -247,7 +247,7 @@ static int publish(sd_bus_message *m, DbusService *s, const char *topic, const v
                 return r;
         r = hub_publish(s->hub, c, topic, payload, len, retain, &seq);
         if (r < 0)
-                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), DBUS_ARG_TOPIC, topic, len);
+                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_TOPIC, topic, len);
         return sd_bus_reply_method_return(m, "t", seq);
 }
 
@@ -300,7 +300,7 @@ static int method_clear_retained(sd_bus_message *m, void *userdata, sd_bus_error
                 return r;
         r = hub_clear_retained(s->hub, pattern, &n);
         if (r < 0)
-                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), DBUS_ARG_PATTERN, pattern, 0);
+                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_PATTERN, pattern, 0);
         return sd_bus_reply_method_return(m, "u", (uint32_t) n);
 }
 
@@ -324,7 +324,7 @@ static int method_subscribe(sd_bus_message *m, void *userdata, sd_bus_error *err
          */
         r = hub_subscribe(s->hub, c, pattern, false, &id);
         if (r < 0)
-                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), DBUS_ARG_PATTERN, pattern, 0);
+                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_PATTERN, pattern, 0);
         r = sd_bus_reply_method_return(m, "t", id);
         if (r >= 0 && with_retained)
                 (void) hub_replay_retained(s->hub, c, id);
@@ -347,7 +347,7 @@ static int method_unsubscribe(sd_bus_message *m, void *userdata, sd_bus_error *e
         r = hub_unsubscribe(s->hub, c, id);
         if (r < 0) {
                 g_snprintf(what, sizeof what, "%" PRIu64, id);
-                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), DBUS_ARG_SUBSCRIPTION, what, 0);
+                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_SUBSCRIPTION, what, 0);
         }
         return sd_bus_reply_method_return(m, NULL);
 }
@@ -357,7 +357,7 @@ static int get_entry(DbusService *s, const char *key, StoreEntry *ret, sd_bus_er
 
         r = hub_get(s->hub, key, ret);
         if (r < 0)
-                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), DBUS_ARG_KEY, key, 0);
+                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_KEY, key, 0);
         return 0;
 }
 
@@ -421,7 +421,7 @@ static int set(sd_bus_message *m, DbusService *s, const char *key, const void *v
         else
                 r = hub_set(s->hub, c, key, value, len, &rev);
         if (r < 0)
-                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), DBUS_ARG_KEY, key, len);
+                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_KEY, key, len);
         return sd_bus_reply_method_return(m, "t", rev);
 }
 
@@ -476,7 +476,7 @@ static int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *error)
                 return r;
         r = hub_delete(s->hub, c, key, &existed);
         if (r < 0)
-                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), DBUS_ARG_KEY, key, 0);
+                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_KEY, key, 0);
         return sd_bus_reply_method_return(m, "b", existed);
 }
 
@@ -492,7 +492,7 @@ static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error) {
                 return r;
         r = hub_list(s->hub, prefix, &entries);
         if (r < 0)
-                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), DBUS_ARG_PREFIX, prefix, 0);
+                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_PREFIX, prefix, 0);
 
         r = sd_bus_message_new_method_return(m, &reply);
         if (r < 0)
@@ -532,7 +532,7 @@ static int method_watch(sd_bus_message *m, void *userdata, sd_bus_error *error) 
                 return r;
         r = hub_watch(s->hub, c, prefix, &id);
         if (r < 0)
-                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), DBUS_ARG_PREFIX, prefix, 0);
+                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_PREFIX, prefix, 0);
         return sd_bus_reply_method_return(m, "t", id);
 }
 
@@ -552,7 +552,7 @@ static int method_unwatch(sd_bus_message *m, void *userdata, sd_bus_error *error
         r = hub_unwatch(s->hub, c, id);
         if (r < 0) {
                 g_snprintf(what, sizeof what, "%" PRIu64, id);
-                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), DBUS_ARG_WATCH, what, 0);
+                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_WATCH, what, 0);
         }
         return sd_bus_reply_method_return(m, NULL);
 }
