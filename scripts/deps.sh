@@ -4,7 +4,7 @@
 # installs what is missing; otherwise it names the apt-get command to run.
 
 sb_build_packages="build-essential pkgconf meson ninja-build libsystemd-dev libglib2.0-dev check
-        libdbus-1-dev gettext dbus-daemon dbus-bin"
+        libdbus-1-dev libjson-c-dev gettext dbus-daemon dbus-bin"
 sb_test_packages="systemd libglib2.0-bin python3-dbus python3-gi libxml2-utils socat"
 
 sb_install_deps() {

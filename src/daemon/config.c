@@ -34,6 +34,11 @@ void config_init_default(Config *ret) {
                         .broadcast = true,
                         .max_queued = 65536,
                 },
+                .jsonrpc = {
+                        .max_frame = 4 * 1024 * 1024,
+                        .max_output = 16 * 1024 * 1024,
+                        .fifo = true,
+                },
                 .log_level = G_LOG_LEVEL_INFO,
         };
         hub_limits_default(&ret->limits);
@@ -158,6 +163,40 @@ int config_load_file(Config *c, const char *path, bool must_exist) {
                         return -EINVAL;
                 }
                 c->dbus.max_queued = (unsigned) v;
+        }
+        for (size_t i = 0; i < 2; i++) {
+                const char *key = i == 0 ? "max-frame" : "max-output";
+                size_t *field = i == 0 ? &c->jsonrpc.max_frame : &c->jsonrpc.max_output;
+                g_autofree char *value = g_key_file_get_value(kf, "jsonrpc", key, NULL);
+                uint64_t v;
+
+                if (!value)
+                        continue;
+                if (parse_count(g_strstrip(value), UINT32_MAX, &v) < 0) {
+                        log_error("%s: [jsonrpc] %s=%s is not a whole number from 1 to 4294967295.", path, key,
+                                  value);
+                        return -EINVAL;
+                }
+                *field = (size_t) v;
+        }
+        if (g_key_file_has_key(kf, "jsonrpc", "slow-consumer", NULL)) {
+                g_autofree char *value = g_key_file_get_value(kf, "jsonrpc", "slow-consumer", NULL);
+
+                g_strstrip(value);
+                if (strcmp(value, "drop") == 0 || strcmp(value, "disconnect") == 0)
+                        c->jsonrpc.disconnect_slow = strcmp(value, "disconnect") == 0;
+                else {
+                        log_error("%s: [jsonrpc] slow-consumer=%s: use drop or disconnect.", path, value);
+                        return -EINVAL;
+                }
+        }
+        if (g_key_file_has_key(kf, "jsonrpc", "fifo", NULL)) {
+                gboolean b = g_key_file_get_boolean(kf, "jsonrpc", "fifo", &error);
+                if (error) {
+                        log_error("%s: [jsonrpc] fifo: %s", path, error->message);
+                        return -EINVAL;
+                }
+                c->jsonrpc.fifo = b;
         }
         if (g_key_file_has_key(kf, "log", "level", NULL)) {
                 g_autofree char *value = g_key_file_get_value(kf, "log", "level", NULL);

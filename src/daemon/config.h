@@ -14,7 +14,11 @@
  *   max-watches=1024
  *   max-retained=100000
  *   max-keys=100000
- *   max-clients=1024
+ *   max-clients=1024            [jsonrpc]
+ *                               max-frame=4194304
+ *                               max-output=16777216
+ *                               slow-consumer=drop   (or disconnect)
+ *                               fifo=true
  */
 #pragma once
 
@@ -24,10 +28,12 @@
 
 #include "core/hub.h"
 #include "dbus/dbus-service.h"
+#include "jsonrpc/jsonrpc-server.h"
 
 typedef struct Config {
         HubLimits limits;
         DbusConfig dbus;
+        JsonrpcConfig jsonrpc;
         GLogLevelFlags log_level;
 } Config;
 

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <string.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,6 +41,7 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         /* Transports first: their clients are linked into the hub. */
+        g_clear_pointer(&m->jsonrpc, jsonrpc_server_free);
         g_clear_pointer(&m->dbus, dbus_service_free);
         if (m->bus) {
                 sd_bus_flush(m->bus);
@@ -129,9 +131,22 @@ static int bus_setup(Manager *m) {
         return 0;
 }
 
+/* 1,000 clients need more than the usual soft limit of 1,024 fds; we never use select(). */
+static void fd_limit_raise(void) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) >= 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                        log_debug_errno(-errno, "Failed to raise the fd limit, ignoring: %m");
+        }
+}
+
 int manager_start(Manager *m) {
         sigset_t mask;
         int r;
+
+        fd_limit_raise();
 
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
@@ -145,6 +160,10 @@ int manager_start(Manager *m) {
                 return log_error_errno(r, "Failed to watch for SIGTERM and SIGINT: %m");
 
         r = runtime_dir_setup(m);
+        if (r < 0)
+                return r;
+
+        r = jsonrpc_server_new(m->event, m->hub, &m->config.jsonrpc, m->runtime_dir, &m->jsonrpc);
         if (r < 0)
                 return r;
 

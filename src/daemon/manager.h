@@ -12,6 +12,7 @@
 #include "core/hub.h"
 #include "daemon/config.h"
 #include "dbus/dbus-service.h"
+#include "jsonrpc/jsonrpc-server.h"
 
 typedef struct Manager {
         Config config;
@@ -19,6 +20,7 @@ typedef struct Manager {
         sd_bus *bus;
         Hub *hub;
         DbusService *dbus;
+        JsonrpcServer *jsonrpc;
         char *runtime_dir;              /* $XDG_RUNTIME_DIR/switchboard, 0700 */
 } Manager;
 

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * frame.c: see frame.h. Bodies are handed out in place (no copy); the
+ * buffer is compacted when the reader is fed again, so a body stays valid
+ * until the next frame_reader_feed().
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "jsonrpc/frame.h"
+
+void frame_reader_init(FrameReader *r, size_t max_frame) {
+        *r = (FrameReader) {
+                .buf = g_byte_array_new(),
+                .max_frame = max_frame,
+        };
+}
+
+void frame_reader_deinit(FrameReader *r) {
+        g_clear_pointer(&r->buf, g_byte_array_unref);
+}
+
+/**
+ * frame_reader_feed() - append @len bytes that arrived
+ *
+ * Invalidates bodies handed out before.
+ */
+void frame_reader_feed(FrameReader *r, const void *data, size_t len) {
+        if (r->start > 0) {
+                g_byte_array_remove_range(r->buf, 0, r->start);
+                r->start = 0;
+        }
+        g_byte_array_append(r->buf, data, len);
+}
+
+/**
+ * frame_reader_next() - the next whole frame's body, if one is in
+ * @ret_body: points into the reader's buffer; not NUL-terminated
+ *
+ * Return: 1 with a body, 0 when more bytes are needed, -EMSGSIZE when the
+ * next frame's length exceeds the maximum (the stream cannot be trusted
+ * after that: the caller closes it).
+ */
+int frame_reader_next(FrameReader *r, const char **ret_body, size_t *ret_len) {
+        const uint8_t *p = r->buf->data + r->start;
+        size_t avail = r->buf->len - r->start;
+        uint32_t len;
+
+        if (avail < FRAME_HEADER_SIZE)
+                return 0;
+        len = (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
+        if (len > r->max_frame)
+                return -EMSGSIZE;
+        if (avail - FRAME_HEADER_SIZE < len)
+                return 0;
+
+        *ret_body = (const char *) p + FRAME_HEADER_SIZE;
+        *ret_len = len;
+        r->start += FRAME_HEADER_SIZE + len;
+        return 1;
+}
+
+/**
+ * frame_reader_pending() - bytes received but not yet handed out
+ */
+size_t frame_reader_pending(const FrameReader *r) {
+        return r->buf->len - r->start;
+}
+
+/**
+ * frame_append() - append one frame holding @body to @out
+ */
+void frame_append(GByteArray *out, const void *body, size_t len) {
+        uint8_t header[FRAME_HEADER_SIZE] = {
+                (uint8_t) (len >> 24), (uint8_t) (len >> 16), (uint8_t) (len >> 8), (uint8_t) len,
+        };
+
+        g_assert(len <= UINT32_MAX);
+        g_byte_array_append(out, header, sizeof header);
+        g_byte_array_append(out, body, len);
+}

@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * jsonrpc-conn.c: one framed JSON-RPC connection (see jsonrpc-conn.h).
+ *
+ * Input: bytes go into a FrameReader; each whole frame is dispatched at
+ * once. Output: responses and notifications are appended to one buffer and
+ * written when the current batch of input is done, or by a one-shot defer
+ * source when output came from another client's publish, so that many
+ * messages share one write(). The buffer is bounded: over max_output the
+ * connection stops reading requests until it is half drained, and
+ * notifications that do not fit are refused (the core records a gap and
+ * sends it once the buffer is empty) or, with slow-consumer=disconnect,
+ * close the connection. A connection is never freed inside its own
+ * callbacks: closing goes through a defer source.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "jsonrpc/jsonrpc-conn.h"
+#include "util/log.h"
+#include "util/sd-glue.h"
+
+#define READ_CHUNK (64 * 1024)
+
+static size_t conn_pending(const JsonrpcConn *c) {
+        return c->out->len - c->out_start;
+}
+
+static void conn_update_events(JsonrpcConn *c) {
+        uint32_t events = 0;
+
+        if (!c->paused && !c->closing)
+                events |= EPOLLIN;
+        if (conn_pending(c) > 0)
+                events |= EPOLLOUT;
+        (void) sd_event_source_set_io_events(c->io, events);
+}
+
+static void conn_close_soon(JsonrpcConn *c) {
+        c->closing = true;
+        (void) sd_event_source_set_enabled(c->close_defer, SD_EVENT_ONESHOT);
+}
+
+/* Write what is queued; on EAGAIN wait for EPOLLOUT. */
+static void conn_flush(JsonrpcConn *c) {
+        while (conn_pending(c) > 0) {
+                ssize_t n = send(c->fd, c->out->data + c->out_start, conn_pending(c), MSG_NOSIGNAL);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN)
+                                break;
+                        log_debug_errno(-errno, "client %" PRIu64 " (unix): write failed: %m",
+                                        c->client.info.id);
+                        g_byte_array_set_size(c->out, 0);
+                        c->out_start = 0;
+                        conn_close_soon(c);
+                        return;
+                }
+                c->out_start += (size_t) n;
+        }
+
+        if (c->out_start == c->out->len) {
+                g_byte_array_set_size(c->out, 0);
+                c->out_start = 0;
+        } else if (c->out_start > c->out->len / 2) {
+                g_byte_array_remove_range(c->out, 0, (guint) c->out_start);
+                c->out_start = 0;
+        }
+
+        if (c->paused && conn_pending(c) <= c->server->config.max_output / 2)
+                c->paused = false;
+        if (c->closing && conn_pending(c) == 0) {
+                conn_close_soon(c);
+                return;
+        }
+        conn_update_events(c);
+
+        /* Drained: tell subscriptions what they missed while it was full. */
+        if (conn_pending(c) == 0 && !c->closing) {
+                client_flush_gaps(&c->client);
+                if (conn_pending(c) > 0)
+                        (void) sd_event_source_set_enabled(c->flush_defer, SD_EVENT_ONESHOT);
+        }
+}
+
+static void conn_handle_input(JsonrpcConn *c) {
+        JsonrpcContext ctx = {
+                .hub = c->server->hub,
+                .client = &c->client,
+                .out = c->out,
+                .stats = &c->server->stats,
+        };
+        const char *body;
+        size_t len;
+        int r;
+
+        while (!c->closing && (r = frame_reader_next(&c->reader, &body, &len)) != 0) {
+                if (r < 0) {
+                        g_autofree char *msg = g_strdup_printf(
+                                "Frame too large: at most %zu bytes; closing the connection.",
+                                c->server->config.max_frame);
+
+                        log_notice("client %" PRIu64 " (unix, uid %u): %s", c->client.info.id,
+                                   (unsigned) c->client.info.uid, msg);
+                        jsonrpc_append_error(c->out, JSONRPC_INVALID_REQUEST, "LimitExceeded", msg);
+                        c->server->stats.frames_too_large++;
+                        c->closing = true;
+                        break;
+                }
+                (void) jsonrpc_dispatch(&ctx, body, len);
+        }
+        g_free(ctx.error);
+
+        if (conn_pending(c) > c->server->config.max_output)
+                c->paused = true;
+}
+
+static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        JsonrpcConn *c = userdata;
+
+        if (revents & EPOLLIN) {
+                char buf[READ_CHUNK];
+                ssize_t n = recv(fd, buf, sizeof buf, 0);
+
+                if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+                        /* Gone: a partial frame left in the reader is freed with the connection. */
+                        log_debug("client %" PRIu64 " (unix): disconnected", c->client.info.id);
+                        conn_close_soon(c);
+                        return 0;
+                }
+                if (n > 0) {
+                        frame_reader_feed(&c->reader, buf, (size_t) n);
+                        conn_handle_input(c);
+                }
+        } else if (revents & (EPOLLHUP | EPOLLERR) && !(revents & EPOLLOUT)) {
+                conn_close_soon(c);
+                return 0;
+        }
+
+        conn_flush(c);
+        return 0;
+}
+
+static int on_flush(sd_event_source *s, void *userdata) {
+        conn_flush(userdata);
+        return 0;
+}
+
+static int on_close(sd_event_source *s, void *userdata) {
+        jsonrpc_conn_free(userdata);
+        return 0;
+}
+
+static int conn_deliver(Client *client, const Envelope *e) {
+        JsonrpcConn *c = (JsonrpcConn *) client;
+        JsonrpcServer *s = c->server;
+        /* An upper bound of the frame: base64 grows by 4/3, JSON escapes by up to 6. */
+        size_t estimate = 256 + strlen(e->topic ?: "") + e->payload_len * 6;
+
+        if (c->closing)
+                return -ENOBUFS;
+        if (conn_pending(c) > 0 && conn_pending(c) + estimate > s->config.max_output) {
+                if (s->config.disconnect_slow) {
+                        log_notice("client %" PRIu64 " (unix, uid %u): output buffer full, disconnecting "
+                                   "the slow consumer.", c->client.info.id, (unsigned) c->client.info.uid);
+                        s->stats.slow_disconnects++;
+                        g_byte_array_set_size(c->out, 0);
+                        c->out_start = 0;
+                        conn_close_soon(c);
+                }
+                return -ENOBUFS;
+        }
+
+        jsonrpc_append_envelope(c->out, e);
+        (void) sd_event_source_set_enabled(c->flush_defer, SD_EVENT_ONESHOT);
+        return 0;
+}
+
+static void conn_kick(Client *client, int reason) {
+        conn_close_soon((JsonrpcConn *) client);
+}
+
+static const ClientSink conn_sink = {
+        .transport = "unix",
+        .deliver = conn_deliver,
+        .kick = conn_kick,
+};
+
+void jsonrpc_conn_free(JsonrpcConn *c) {
+        if (!c)
+                return;
+        log_debug("client %" PRIu64 " (unix): closed", c->client.info.id);
+        client_deinit(&c->client);
+        c->io = sd_event_source_disable_unref(c->io);
+        c->flush_defer = sd_event_source_disable_unref(c->flush_defer);
+        c->close_defer = sd_event_source_disable_unref(c->close_defer);
+        fd_close(c->fd);
+        frame_reader_deinit(&c->reader);
+        g_clear_pointer(&c->out, g_byte_array_unref);
+        if (c->link.data)
+                g_queue_unlink(&c->server->conns, &c->link);
+        g_free(c);
+}
+
+/**
+ * jsonrpc_conn_new() - serve the accepted socket @fd (taken over, also on failure)
+ * @uid, @pid: the peer's credentials from SO_PEERCRED
+ *
+ * Return: 0; -EDQUOT when the hub has max_clients clients (the peer is told
+ * before the socket closes), or a negative errno from sd-event.
+ */
+int jsonrpc_conn_new(JsonrpcServer *s, int fd, uid_t uid, pid_t pid) {
+        JsonrpcConn *c;
+        int r;
+
+        c = g_new0(JsonrpcConn, 1);
+        c->server = s;
+        c->fd = fd;
+        c->out = g_byte_array_new();
+        frame_reader_init(&c->reader, s->config.max_frame);
+
+        r = client_init(&c->client, s->hub, &conn_sink, uid, pid, NULL, false);
+        if (r < 0) {
+                g_autofree char *msg = g_strdup_printf("Too many clients: the hub serves at most %u.",
+                                                       hub_get_limits(s->hub)->max_clients);
+
+                jsonrpc_append_error(c->out, JSONRPC_INVALID_REQUEST, "LimitExceeded", msg);
+                (void) send(fd, c->out->data, c->out->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+                log_warning("Refused a connection from uid %u pid %u: %s", (unsigned) uid, (unsigned) pid, msg);
+                jsonrpc_conn_free(c);
+                return r;
+        }
+
+        c->link.data = c;
+        g_queue_push_tail_link(&s->conns, &c->link);
+
+        r = sd_event_add_io(s->event, &c->io, fd, EPOLLIN, on_io, c);
+        if (r >= 0)
+                r = sd_event_add_defer(s->event, &c->flush_defer, on_flush, c);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(c->flush_defer, SD_EVENT_OFF);
+        if (r >= 0)
+                r = sd_event_add_defer(s->event, &c->close_defer, on_close, c);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(c->close_defer, SD_EVENT_OFF);
+        if (r < 0) {
+                jsonrpc_conn_free(c);
+                return log_error_errno(r, "Failed to watch a new connection: %m");
+        }
+        /* Close after flushing pending writes: lower priority than I/O and flushes. */
+        (void) sd_event_source_set_priority(c->close_defer, SD_EVENT_PRIORITY_IDLE);
+
+        log_debug("client %" PRIu64 " (unix, uid %u, pid %u): connected", c->client.info.id,
+                  (unsigned) uid, (unsigned) pid);
+        return 0;
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * jsonrpc-conn.h: one framed JSON-RPC connection on a non-blocking stream
+ * socket, and the parts of the server that connections and the FIFO share.
+ * Internal to src/jsonrpc/.
+ */
+#pragma once
+
+#include <systemd/sd-event.h>
+
+#include "jsonrpc/frame.h"
+#include "jsonrpc/jsonrpc-server.h"
+
+typedef struct JsonrpcFifo JsonrpcFifo;
+
+struct JsonrpcServer {
+        sd_event *event;
+        Hub *hub;
+        JsonrpcConfig config;
+        JsonrpcStats stats;
+        int listen_fd;
+        bool listen_fd_adopted;         /* from systemd: not ours to unlink */
+        char *socket_path;
+        sd_event_source *listen_io;
+        GQueue conns;                   /* JsonrpcConn*, owned */
+        JsonrpcFifo *fifo;
+};
+
+typedef struct JsonrpcConn {
+        Client client;                  /* the core sees &conn->client; must be first */
+        JsonrpcServer *server;
+        int fd;
+        sd_event_source *io;
+        sd_event_source *flush_defer;   /* one-shot: write what deliver() queued */
+        sd_event_source *close_defer;   /* one-shot: free outside any callback of ours */
+        FrameReader reader;
+        GByteArray *out;                /* frames not yet written, from out_start on */
+        size_t out_start;
+        bool paused;                    /* not reading: output over max_output */
+        bool closing;                   /* write what is queued, then close */
+        GList link;                     /* in JsonrpcServer.conns */
+} JsonrpcConn;
+
+int jsonrpc_conn_new(JsonrpcServer *s, int fd, uid_t uid, pid_t pid);
+void jsonrpc_conn_free(JsonrpcConn *c);
+
+int jsonrpc_fifo_new(JsonrpcServer *s, const char *path, JsonrpcFifo **ret);
+JsonrpcFifo *jsonrpc_fifo_free(JsonrpcFifo *f);

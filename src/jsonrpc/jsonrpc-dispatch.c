@@ -1,0 +1,776 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * jsonrpc-dispatch.c: see jsonrpc-dispatch.h. Requests are parsed with
+ * json-c (strict UTF-8); replies and notifications are written by hand into
+ * the output buffer, since they have few fixed shapes and sit on the hot
+ * path. Each method is one row of `methods`: its params in positional
+ * order, its D-Bus twins (rpc.describe and a test keep the two transports
+ * in step) and a handler that reads params, calls the core and writes the
+ * result. Errors become error objects here, once, with words from
+ * core/errors.h.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "build-config.h"
+#include "core/errors.h"
+#include "jsonrpc/frame.h"
+#include "jsonrpc/jsonrpc-dispatch.h"
+
+#define JSON_MAX_DEPTH 16
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_tokener, json_tokener_free)
+typedef json_object JsonObject;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(JsonObject, json_object_put)
+
+/* JSON text writing */
+
+static void json_append_string(GString *s, const char *str, size_t len) {
+        static const char hex[] = "0123456789abcdef";
+
+        g_string_append_c(s, '"');
+        for (size_t i = 0; i < len; i++) {
+                unsigned char ch = (unsigned char) str[i];
+
+                if (ch == '"' || ch == '\\') {
+                        g_string_append_c(s, '\\');
+                        g_string_append_c(s, (char) ch);
+                } else if (ch < 0x20) {
+                        g_string_append(s, "\\u00");
+                        g_string_append_c(s, hex[ch >> 4]);
+                        g_string_append_c(s, hex[ch & 0xf]);
+                } else
+                        g_string_append_c(s, (char) ch);
+        }
+        g_string_append_c(s, '"');
+}
+
+static void json_append_cstr(GString *s, const char *str) {
+        json_append_string(s, str, strlen(str));
+}
+
+/* "name":"text" or "name_base64":"..." as the bytes decide (docs/protocol.md). */
+static void json_append_bytes_member(GString *s, const char *name, const void *data, size_t len) {
+        if (payload_is_text(data, len)) {
+                g_string_append_printf(s, "\"%s\":", name);
+                json_append_string(s, data, len);
+        } else {
+                g_autofree char *b64 = g_base64_encode(data, len);
+                g_string_append_printf(s, "\"%s_base64\":\"%s\"", name, b64);
+        }
+}
+
+static void json_append_sender(GString *s, const ClientInfo *info) {
+        if (!info || !info->transport) {
+                g_string_append(s, ",\"sender\":{\"transport\":\"hub\"}");
+                return;
+        }
+        g_string_append(s, ",\"sender\":{\"transport\":");
+        json_append_cstr(s, info->transport);
+        g_string_append_printf(s, ",\"client\":%" PRIu64, info->id);
+        if (info->uid != (uid_t) -1)
+                g_string_append_printf(s, ",\"uid\":%u", (unsigned) info->uid);
+        if (info->pid > 0)
+                g_string_append_printf(s, ",\"pid\":%u", (unsigned) info->pid);
+        if (info->name) {
+                g_string_append(s, ",\"name\":");
+                json_append_cstr(s, info->name);
+        }
+        g_string_append_c(s, '}');
+}
+
+static void out_append_gstring(GByteArray *out, GString *s) {
+        frame_append(out, s->str, s->len);
+}
+
+/**
+ * jsonrpc_append_envelope() - append @e to @out as one notification frame
+ */
+void jsonrpc_append_envelope(GByteArray *out, const Envelope *e) {
+        g_autoptr(GString) s = g_string_sized_new(128 + e->payload_len);
+
+        switch (e->kind) {
+        case ENVELOPE_MESSAGE:
+                g_string_append_printf(s, "{\"jsonrpc\":\"2.0\",\"method\":\"message\",\"params\":"
+                                       "{\"subscription\":%" PRIu64 ",\"topic\":", e->sub_id);
+                json_append_cstr(s, e->topic);
+                g_string_append_c(s, ',');
+                json_append_bytes_member(s, "payload", e->payload, e->payload_len);
+                g_string_append_printf(s, ",\"seq\":%" PRIu64 ",\"retained\":%s", e->seq,
+                                       e->retained ? "true" : "false");
+                json_append_sender(s, e->sender);
+                break;
+        case ENVELOPE_KEY_CHANGED:
+                g_string_append_printf(s, "{\"jsonrpc\":\"2.0\",\"method\":\"key_changed\",\"params\":"
+                                       "{\"watch\":%" PRIu64 ",\"key\":", e->sub_id);
+                json_append_cstr(s, e->topic);
+                g_string_append_c(s, ',');
+                json_append_bytes_member(s, "value", e->payload, e->payload_len);
+                g_string_append_printf(s, ",\"revision\":%" PRIu64 ",\"deleted\":%s", e->seq,
+                                       e->deleted ? "true" : "false");
+                json_append_sender(s, e->sender);
+                break;
+        case ENVELOPE_GAP:
+                g_string_append_printf(s, "{\"jsonrpc\":\"2.0\",\"method\":\"gap\",\"params\":"
+                                       "{\"id\":%" PRIu64 ",\"first_seq\":%" PRIu64 ",\"last_seq\":%" PRIu64,
+                                       e->sub_id, e->gap_first, e->gap_last);
+                break;
+        }
+        g_string_append(s, "}}");
+        out_append_gstring(out, s);
+}
+
+/* Responses */
+
+typedef struct Call Call;
+
+typedef struct Method {
+        const char *name;
+        const char *const *params;      /* in positional order */
+        const char *dbus;               /* twins, space-separated */
+        bool fifo;                      /* may arrive through the FIFO */
+        int (*handler)(Call *c);
+} Method;
+
+struct Call {
+        JsonrpcContext *ctx;
+        JsonObject *params;             /* object, array or NULL; borrowed */
+        const Method *method;
+        GString *result;                /* JSON text of the result */
+        int code;                       /* error, when not 0 */
+        const char *error_name;         /* short name ("InvalidTopic") or NULL */
+        char *message;
+        uint64_t replay_sub_id;         /* subscribe with_retained: replay after the reply */
+};
+
+static int call_error(Call *c, int code, const char *name, const char *fmt, ...) G_GNUC_PRINTF(4, 5);
+static int call_error(Call *c, int code, const char *name, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        g_free(c->message);
+        c->message = g_strdup_vprintf(fmt, ap);
+        va_end(ap);
+        c->code = code;
+        c->error_name = name;
+        return -EINVAL;
+}
+
+static int call_core_error(Call *c, int r, HubArg arg, const char *what, size_t size) {
+        static const struct {
+                const char *name;
+                int code;
+        } codes[] = {
+                { "InvalidTopic", -32001 },
+                { "InvalidPattern", -32002 },
+                { "InvalidKey", -32003 },
+                { "NotFound", -32004 },
+                { "Conflict", -32005 },
+                { "LimitExceeded", -32006 },
+        };
+        const char *name;
+        char *message;
+
+        if (hub_error_explain(r, hub_get_limits(c->ctx->hub), arg, what, size, &name, &message) < 0)
+                return call_error(c, JSONRPC_INTERNAL_ERROR, NULL, "Internal error: %s", g_strerror(-r));
+
+        for (size_t i = 0; i < G_N_ELEMENTS(codes); i++)
+                if (strcmp(codes[i].name, name) == 0)
+                        c->code = codes[i].code;
+        g_assert(c->code != 0);
+        g_free(c->message);
+        c->message = message;
+        c->error_name = name;
+        return r;
+}
+
+static void append_id(GString *s, JsonObject *id) {
+        if (!id)
+                g_string_append(s, "null");
+        else
+                g_string_append(s, json_object_to_json_string_ext(id, JSON_C_TO_STRING_PLAIN |
+                                                                       JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+static void append_error_object(GString *s, int code, const char *name, const char *message) {
+        g_string_append_printf(s, "\"error\":{\"code\":%d,\"message\":", code);
+        json_append_cstr(s, message);
+        if (name) {
+                g_string_append(s, ",\"data\":{\"name\":\"" SB_ERROR_PREFIX);
+                g_string_append(s, name);
+                g_string_append(s, "\"}");
+        }
+        g_string_append_c(s, '}');
+}
+
+static void append_response(GString *s, JsonObject *id, Call *c) {
+        g_string_append(s, "{\"jsonrpc\":\"2.0\",\"id\":");
+        append_id(s, id);
+        g_string_append_c(s, ',');
+        if (c->code != 0)
+                append_error_object(s, c->code, c->error_name, c->message);
+        else {
+                g_string_append(s, "\"result\":");
+                g_string_append_len(s, c->result->str, c->result->len);
+        }
+        g_string_append_c(s, '}');
+}
+
+static void append_plain_error(GString *s, JsonObject *id, int code, const char *name, const char *message) {
+        g_string_append(s, "{\"jsonrpc\":\"2.0\",\"id\":");
+        append_id(s, id);
+        g_string_append_c(s, ',');
+        append_error_object(s, code, name, message);
+        g_string_append_c(s, '}');
+}
+
+/**
+ * jsonrpc_append_error() - append a response frame with id null and an error
+ * @name: short error name for data.name ("LimitExceeded") or NULL
+ *
+ * For errors found before a request could be read (an oversized frame).
+ */
+void jsonrpc_append_error(GByteArray *out, int code, const char *name, const char *message) {
+        g_autoptr(GString) s = g_string_new(NULL);
+
+        append_plain_error(s, NULL, code, name, message);
+        out_append_gstring(out, s);
+}
+
+/* Params: by name (object) or by position (array, in the method's order). */
+
+static JsonObject *param(Call *c, const char *name) {
+        const char *const *names = c->method->params;
+        JsonObject *v = NULL;
+
+        if (!c->params)
+                return NULL;
+        if (json_object_is_type(c->params, json_type_object)) {
+                json_object_object_get_ex(c->params, name, &v);
+                return v;
+        }
+
+        for (size_t i = 0; names[i]; i++)
+                if (strcmp(names[i], name) == 0)
+                        return i < json_object_array_length(c->params) ?
+                               json_object_array_get_idx(c->params, i) : NULL;
+        return NULL;
+}
+
+static int param_string(Call *c, const char *name, bool required, const char *def, const char **ret,
+                        size_t *ret_len) {
+        JsonObject *v = param(c, name);
+
+        if (!v || json_object_is_type(v, json_type_null)) {
+                if (required)
+                        return call_error(c, JSONRPC_INVALID_PARAMS, NULL, "Missing param '%s'.", name);
+                *ret = def;
+                if (ret_len)
+                        *ret_len = def ? strlen(def) : 0;
+                return 0;
+        }
+        if (!json_object_is_type(v, json_type_string))
+                return call_error(c, JSONRPC_INVALID_PARAMS, NULL, "Param '%s' must be a string.", name);
+        *ret = json_object_get_string(v);
+        if (ret_len)
+                *ret_len = (size_t) json_object_get_string_len(v);
+        else if (memchr(*ret, '\0', (size_t) json_object_get_string_len(v)))
+                return call_error(c, JSONRPC_INVALID_PARAMS, NULL, "Param '%s' must not contain NUL.", name);
+        return 0;
+}
+
+static int param_bool(Call *c, const char *name, bool *ret) {
+        JsonObject *v = param(c, name);
+
+        if (!v || json_object_is_type(v, json_type_null)) {
+                *ret = false;
+                return 0;
+        }
+        if (!json_object_is_type(v, json_type_boolean))
+                return call_error(c, JSONRPC_INVALID_PARAMS, NULL, "Param '%s' must be true or false.", name);
+        *ret = json_object_get_boolean(v);
+        return 0;
+}
+
+static int param_u64(Call *c, const char *name, uint64_t *ret) {
+        JsonObject *v = param(c, name);
+        int64_t n;
+
+        if (!v)
+                return call_error(c, JSONRPC_INVALID_PARAMS, NULL, "Missing param '%s'.", name);
+        if (!json_object_is_type(v, json_type_int))
+                return call_error(c, JSONRPC_INVALID_PARAMS, NULL,
+                                  "Param '%s' must be a whole number from 0.", name);
+        errno = 0;
+        n = json_object_get_int64(v);
+        if (n < 0) {
+                /* json-c keeps numbers above INT64_MAX as unsigned. */
+                if (json_object_get_uint64(v) > (uint64_t) INT64_MAX) {
+                        *ret = json_object_get_uint64(v);
+                        return 0;
+                }
+                return call_error(c, JSONRPC_INVALID_PARAMS, NULL,
+                                  "Param '%s' must be a whole number from 0.", name);
+        }
+        *ret = (uint64_t) n;
+        return 0;
+}
+
+static bool base64_valid(const char *s, size_t len) {
+        size_t pad = 0;
+
+        if (len % 4 != 0)
+                return false;
+        for (size_t i = 0; i < len; i++) {
+                if (s[i] == '=') {
+                        pad++;
+                        continue;
+                }
+                if (pad > 0 || !(g_ascii_isalnum(s[i]) || s[i] == '+' || s[i] == '/'))
+                        return false;
+        }
+        return pad <= 2;
+}
+
+/*
+ * The bytes of "NAME" (text) or "NAME_base64": exactly one must be given.
+ * @ret_owned holds decoded base64, freed by the caller.
+ */
+static int param_bytes(Call *c, const char *name, const void **ret, size_t *ret_len, guchar **ret_owned) {
+        g_autofree char *b64_name = g_strconcat(name, "_base64", NULL);
+        JsonObject *text = param(c, name), *b64 = NULL;
+        gsize n;
+
+        if (json_object_is_type(c->params, json_type_object))
+                json_object_object_get_ex(c->params, b64_name, &b64);
+        if (!!text == !!b64)
+                return call_error(c, JSONRPC_INVALID_PARAMS, NULL, "Give exactly one of '%s' and '%s'.",
+                                  name, b64_name);
+        if (text)
+                return param_string(c, name, true, NULL, (const char **) ret, ret_len);
+
+        if (!json_object_is_type(b64, json_type_string) ||
+            !base64_valid(json_object_get_string(b64), (size_t) json_object_get_string_len(b64)))
+                return call_error(c, JSONRPC_INVALID_PARAMS, NULL, "Param '%s' must be base64 text.", b64_name);
+        *ret_owned = g_base64_decode(json_object_get_string(b64), &n);
+        *ret = *ret_owned;
+        *ret_len = n;
+        return 0;
+}
+
+/* Methods */
+
+static int do_publish(Call *c, bool retain_always) {
+        g_autofree guchar *owned = NULL;
+        const char *topic;
+        const void *payload;
+        size_t len;
+        bool retain = retain_always;
+        uint64_t seq;
+        int r;
+
+        if ((r = param_string(c, "topic", true, NULL, &topic, NULL)) < 0 ||
+            (r = param_bytes(c, "payload", &payload, &len, &owned)) < 0 ||
+            (!retain_always && (r = param_bool(c, "retain", &retain)) < 0))
+                return r;
+        r = hub_publish(c->ctx->hub, c->ctx->client, topic, payload, len, retain, &seq);
+        if (r < 0)
+                return call_core_error(c, r, HUB_ARG_TOPIC, topic, len);
+        g_string_append_printf(c->result, "{\"seq\":%" PRIu64 "}", seq);
+        return 0;
+}
+
+static int m_publish(Call *c) {
+        return do_publish(c, false);
+}
+
+static int m_publish_retained(Call *c) {
+        return do_publish(c, true);
+}
+
+static int m_clear_retained(Call *c) {
+        const char *pattern;
+        unsigned n;
+        int r;
+
+        if ((r = param_string(c, "pattern", true, NULL, &pattern, NULL)) < 0)
+                return r;
+        r = hub_clear_retained(c->ctx->hub, pattern, &n);
+        if (r < 0)
+                return call_core_error(c, r, HUB_ARG_PATTERN, pattern, 0);
+        g_string_append_printf(c->result, "{\"count\":%u}", n);
+        return 0;
+}
+
+static int m_subscribe(Call *c) {
+        const char *pattern;
+        bool with_retained;
+        uint64_t id;
+        int r;
+
+        if ((r = param_string(c, "pattern", true, NULL, &pattern, NULL)) < 0 ||
+            (r = param_bool(c, "with_retained", &with_retained)) < 0)
+                return r;
+        r = hub_subscribe(c->ctx->hub, c->ctx->client, pattern, false, &id);
+        if (r < 0)
+                return call_core_error(c, r, HUB_ARG_PATTERN, pattern, 0);
+        if (with_retained)
+                c->replay_sub_id = id;
+        g_string_append_printf(c->result, "{\"id\":%" PRIu64 "}", id);
+        return 0;
+}
+
+static int unlisten(Call *c, int (*func)(Hub *, Client *, uint64_t), HubArg arg) {
+        char what[32];
+        uint64_t id;
+        int r;
+
+        if ((r = param_u64(c, "id", &id)) < 0)
+                return r;
+        r = func(c->ctx->hub, c->ctx->client, id);
+        if (r < 0) {
+                g_snprintf(what, sizeof what, "%" PRIu64, id);
+                return call_core_error(c, r, arg, what, 0);
+        }
+        g_string_append(c->result, "null");
+        return 0;
+}
+
+static int m_unsubscribe(Call *c) {
+        return unlisten(c, hub_unsubscribe, HUB_ARG_SUBSCRIPTION);
+}
+
+static void append_entry(GString *s, const StoreEntry *e) {
+        g_string_append(s, "{\"key\":");
+        json_append_cstr(s, e->key);
+        g_string_append_c(s, ',');
+        json_append_bytes_member(s, "value", e->value, e->value_len);
+        g_string_append_printf(s, ",\"revision\":%" PRIu64 "}", e->revision);
+}
+
+static int m_get(Call *c) {
+        const char *key;
+        StoreEntry e;
+        int r;
+
+        if ((r = param_string(c, "key", true, NULL, &key, NULL)) < 0)
+                return r;
+        r = hub_get(c->ctx->hub, key, &e);
+        if (r < 0)
+                return call_core_error(c, r, HUB_ARG_KEY, key, 0);
+        append_entry(c->result, &e);
+        return 0;
+}
+
+static int do_set(Call *c, bool check) {
+        g_autofree guchar *owned = NULL;
+        const char *key;
+        const void *value;
+        size_t len;
+        uint64_t expected = 0, rev;
+        int r;
+
+        if ((r = param_string(c, "key", true, NULL, &key, NULL)) < 0 ||
+            (r = param_bytes(c, "value", &value, &len, &owned)) < 0 ||
+            (check && (r = param_u64(c, "expected_revision", &expected)) < 0))
+                return r;
+        if (check)
+                r = hub_set_if(c->ctx->hub, c->ctx->client, key, value, len, expected, &rev);
+        else
+                r = hub_set(c->ctx->hub, c->ctx->client, key, value, len, &rev);
+        if (r < 0)
+                return call_core_error(c, r, HUB_ARG_KEY, key, len);
+        g_string_append_printf(c->result, "{\"revision\":%" PRIu64 "}", rev);
+        return 0;
+}
+
+static int m_set(Call *c) {
+        return do_set(c, false);
+}
+
+static int m_set_if(Call *c) {
+        return do_set(c, true);
+}
+
+static int m_delete(Call *c) {
+        const char *key;
+        bool existed;
+        int r;
+
+        if ((r = param_string(c, "key", true, NULL, &key, NULL)) < 0)
+                return r;
+        r = hub_delete(c->ctx->hub, c->ctx->client, key, &existed);
+        if (r < 0)
+                return call_core_error(c, r, HUB_ARG_KEY, key, 0);
+        g_string_append_printf(c->result, "{\"existed\":%s}", existed ? "true" : "false");
+        return 0;
+}
+
+static int m_list(Call *c) {
+        g_autoptr(GArray) entries = NULL;
+        const char *prefix;
+        int r;
+
+        if ((r = param_string(c, "prefix", false, "", &prefix, NULL)) < 0)
+                return r;
+        r = hub_list(c->ctx->hub, prefix, &entries);
+        if (r < 0)
+                return call_core_error(c, r, HUB_ARG_PREFIX, prefix, 0);
+        g_string_append(c->result, "{\"entries\":[");
+        for (guint i = 0; i < entries->len; i++) {
+                if (i > 0)
+                        g_string_append_c(c->result, ',');
+                append_entry(c->result, &g_array_index(entries, StoreEntry, i));
+        }
+        g_string_append(c->result, "]}");
+        return 0;
+}
+
+static int m_watch(Call *c) {
+        const char *prefix;
+        uint64_t id;
+        int r;
+
+        if ((r = param_string(c, "prefix", false, "", &prefix, NULL)) < 0)
+                return r;
+        r = hub_watch(c->ctx->hub, c->ctx->client, prefix, &id);
+        if (r < 0)
+                return call_core_error(c, r, HUB_ARG_PREFIX, prefix, 0);
+        g_string_append_printf(c->result, "{\"id\":%" PRIu64 "}", id);
+        return 0;
+}
+
+static int m_unwatch(Call *c) {
+        return unlisten(c, hub_unwatch, HUB_ARG_WATCH);
+}
+
+static int m_hub_info(Call *c) {
+        Hub *h = c->ctx->hub;
+        g_autoptr(GHashTable) by_transport = hub_get_clients_by_transport(h);
+        const HubCounters *n = hub_get_counters(h);
+        const HubLimits *l = hub_get_limits(h);
+        const JsonrpcStats *st = c->ctx->stats;
+        GString *s = c->result;
+        GHashTableIter it;
+        gpointer k, v;
+        bool first = true;
+
+        g_string_append_printf(s, "{\"version\":\"%s\",\"start_time\":%" PRIu64 ",\"clients\":%u,"
+                               "\"subscriptions\":%u,\"watches\":%u,\"topics\":%u,\"keys\":%u,"
+                               "\"messages_published\":%" PRIu64 ",\"messages_delivered\":%" PRIu64 ","
+                               "\"messages_dropped\":%" PRIu64 ",\"store_changes\":%" PRIu64 ","
+                               "\"clients_by_transport\":{",
+                               PACKAGE_VERSION, hub_get_start_time(h), hub_get_n_clients(h),
+                               hub_get_n_subscriptions(h), hub_get_n_watches(h), hub_get_n_retained(h),
+                               hub_get_n_keys(h), n->published, n->delivered, n->dropped, n->store_changes);
+        g_hash_table_iter_init(&it, by_transport);
+        while (g_hash_table_iter_next(&it, &k, &v)) {
+                g_string_append_printf(s, "%s\"%s\":%u", first ? "" : ",", (const char *) k,
+                                       GPOINTER_TO_UINT(v));
+                first = false;
+        }
+        g_string_append_printf(s, "},\"limits\":{\"max-topic-length\":%zu,\"max-topic-tokens\":%u,"
+                               "\"max-payload\":%zu,\"max-key-length\":%zu,\"max-value\":%zu,"
+                               "\"max-subscriptions\":%u,\"max-watches\":%u,\"max-retained\":%u,"
+                               "\"max-keys\":%u,\"max-clients\":%u}",
+                               l->max_topic_length, l->max_topic_tokens, l->max_payload, l->max_key_length,
+                               l->max_value, l->max_subscriptions, l->max_watches, l->max_retained,
+                               l->max_keys, l->max_clients);
+        if (st)
+                g_string_append_printf(s, ",\"jsonrpc\":{\"fifo_lines\":%" PRIu64 ",\"fifo_errors\":%" PRIu64
+                                       ",\"frames_too_large\":%" PRIu64 ",\"slow_disconnects\":%" PRIu64 "}",
+                                       st->fifo_lines, st->fifo_errors, st->frames_too_large,
+                                       st->slow_disconnects);
+        g_string_append_c(s, '}');
+        return 0;
+}
+
+static int m_rpc_describe(Call *c);
+
+#define PARAMS(...) ((const char *const[]) { __VA_ARGS__, NULL })
+#define NO_PARAMS   ((const char *const[]) { NULL })
+
+static const Method methods[] = {
+        { "publish", PARAMS("topic", "payload", "retain"), "Publish PublishBinary", true, m_publish },
+        { "publish_retained", PARAMS("topic", "payload"), "PublishRetained", true, m_publish_retained },
+        { "clear_retained", PARAMS("pattern"), "ClearRetained", false, m_clear_retained },
+        { "subscribe", PARAMS("pattern", "with_retained"), "Subscribe", false, m_subscribe },
+        { "unsubscribe", PARAMS("id"), "Unsubscribe", false, m_unsubscribe },
+        { "get", PARAMS("key"), "Get GetBinary", false, m_get },
+        { "set", PARAMS("key", "value"), "Set SetBinary", true, m_set },
+        { "set_if", PARAMS("key", "value", "expected_revision"), "SetIf", false, m_set_if },
+        { "delete", PARAMS("key"), "Delete", true, m_delete },
+        { "list", PARAMS("prefix"), "List", false, m_list },
+        { "watch", PARAMS("prefix"), "Watch", false, m_watch },
+        { "unwatch", PARAMS("id"), "Unwatch", false, m_unwatch },
+        { "hub.info", NO_PARAMS, "GetInfo", false, m_hub_info },
+        { "rpc.describe", NO_PARAMS, "Introspect", false, m_rpc_describe },
+};
+
+static int m_rpc_describe(Call *c) {
+        GString *s = c->result;
+
+        g_string_append(s, "{\"methods\":[");
+        for (size_t i = 0; i < G_N_ELEMENTS(methods); i++) {
+                const Method *m = &methods[i];
+                g_auto(GStrv) twins = g_strsplit(m->dbus, " ", -1);
+
+                g_string_append_printf(s, "%s{\"name\":\"%s\",\"params\":[", i ? "," : "", m->name);
+                for (size_t j = 0; m->params[j]; j++)
+                        g_string_append_printf(s, "%s\"%s\"", j ? "," : "", m->params[j]);
+                g_string_append(s, "],\"dbus\":[");
+                for (size_t j = 0; twins[j]; j++)
+                        g_string_append_printf(s, "%s\"%s\"", j ? "," : "", twins[j]);
+                g_string_append_printf(s, "],\"fifo\":%s}", m->fifo ? "true" : "false");
+        }
+        g_string_append(s, "],\"notifications\":[\"message\",\"key_changed\",\"gap\"]}");
+        return 0;
+}
+
+static const Method *method_find(const char *name) {
+        for (size_t i = 0; i < G_N_ELEMENTS(methods); i++)
+                if (strcmp(methods[i].name, name) == 0)
+                        return &methods[i];
+        return NULL;
+}
+
+/*
+ * One request object: validate its shape, run its method, append its
+ * response to @batch (NULL: the request is not in a batch) or to ctx->out.
+ * Return: whether a response was written (notifications get none).
+ */
+static bool handle_request(JsonrpcContext *ctx, JsonObject *req, GString *resp, GArray *replays) {
+        JsonObject *version = NULL, *method_obj = NULL, *params = NULL, *id = NULL;
+        g_autoptr(GString) result = g_string_new(NULL);
+        bool has_id;
+        const char *name;
+        Call call = { .ctx = ctx, .result = result };
+
+        if (!json_object_is_type(req, json_type_object)) {
+                append_plain_error(resp, NULL, JSONRPC_INVALID_REQUEST, NULL,
+                                   "Invalid request: expected a JSON object.");
+                g_free(ctx->error);
+                ctx->error = g_strdup("not a JSON object");
+                return true;
+        }
+
+        has_id = json_object_object_get_ex(req, "id", &id);
+        if (has_id && id && !json_object_is_type(id, json_type_string) &&
+            !json_object_is_type(id, json_type_int) && !json_object_is_type(id, json_type_double)) {
+                append_plain_error(resp, NULL, JSONRPC_INVALID_REQUEST, NULL,
+                                   "Invalid request: 'id' must be a string, a number or null.");
+                return true;
+        }
+
+        if (!json_object_object_get_ex(req, "jsonrpc", &version) || !json_object_is_type(version, json_type_string) ||
+            strcmp(json_object_get_string(version), "2.0") != 0)
+                call_error(&call, JSONRPC_INVALID_REQUEST, NULL, "Invalid request: 'jsonrpc' must be \"2.0\".");
+        else if (!json_object_object_get_ex(req, "method", &method_obj) ||
+                 !json_object_is_type(method_obj, json_type_string))
+                call_error(&call, JSONRPC_INVALID_REQUEST, NULL, "Invalid request: 'method' must be a string.");
+        else if (json_object_object_get_ex(req, "params", &params) &&
+                 !json_object_is_type(params, json_type_object) && !json_object_is_type(params, json_type_array))
+                call_error(&call, JSONRPC_INVALID_REQUEST, NULL,
+                           "Invalid request: 'params' must be an object or an array.");
+        else {
+                name = json_object_get_string(method_obj);
+                call.method = method_find(name);
+                call.params = params;
+                if (!call.method || (ctx->fifo && !call.method->fifo))
+                        call_error(&call, JSONRPC_METHOD_NOT_FOUND, NULL,
+                                   ctx->fifo ? "Method '%s' cannot be used through the FIFO: it takes publish, "
+                                               "publish_retained, set and delete." :
+                                               "Method '%s' not found; rpc.describe lists the methods.", name);
+                else
+                        (void) call.method->handler(&call);
+        }
+
+        if (call.code != 0) {
+                g_free(ctx->error);
+                ctx->error = g_strdup(call.message);
+        }
+        if (call.replay_sub_id != 0)
+                g_array_append_val(replays, call.replay_sub_id);
+
+        /* A request whose shape is invalid is answered even without an id (id null). */
+        if (!has_id && call.code != JSONRPC_INVALID_REQUEST) {
+                g_free(call.message);
+                return false;
+        }
+        append_response(resp, has_id ? id : NULL, &call);
+        g_free(call.message);
+        return true;
+}
+
+/**
+ * jsonrpc_dispatch() - run one frame's request, notification or batch
+ *
+ * Responses go to ctx->out (when not NULL) as one frame; then the retained
+ * values that subscribes asked for are delivered through the client's sink.
+ *
+ * Return: 0 when everything in the frame succeeded, -EINVAL when it held
+ * any error (ctx->error says which, for the FIFO's log).
+ */
+int jsonrpc_dispatch(JsonrpcContext *ctx, const char *body, size_t len) {
+        g_autoptr(json_tokener) tok = json_tokener_new_ex(JSON_MAX_DEPTH);
+        g_autoptr(JsonObject) root = NULL;
+        g_autoptr(GString) resp = g_string_new(NULL);
+        g_autoptr(GArray) replays = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+        enum json_tokener_error jerr;
+        bool answered = false;
+
+        g_clear_pointer(&ctx->error, g_free);
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+        if (len > 0)
+                root = json_tokener_parse_ex(tok, body, (int) len);
+        jerr = len > 0 ? json_tokener_get_error(tok) : json_tokener_continue;
+        if (jerr != json_tokener_success || (size_t) json_tokener_get_parse_end(tok) < len) {
+                const char *why = len == 0 ? "empty frame" :
+                                  jerr == json_tokener_success ? "text after the JSON value" :
+                                  jerr == json_tokener_continue ? "incomplete JSON" :
+                                  json_tokener_error_desc(jerr);
+
+                ctx->error = g_strdup_printf("Parse error: %s.", why);
+                if (ctx->out) {
+                        append_plain_error(resp, NULL, JSONRPC_PARSE_ERROR, NULL, ctx->error);
+                        out_append_gstring(ctx->out, resp);
+                }
+                return -EINVAL;
+        }
+
+        if (json_object_is_type(root, json_type_array)) {
+                size_t n = json_object_array_length(root);
+
+                if (n == 0) {
+                        ctx->error = g_strdup("Invalid request: an empty batch.");
+                        append_plain_error(resp, NULL, JSONRPC_INVALID_REQUEST, NULL, ctx->error);
+                        answered = true;
+                } else {
+                        g_string_append_c(resp, '[');
+                        for (size_t i = 0; i < n; i++) {
+                                size_t before = resp->len;
+
+                                if (answered)
+                                        g_string_append_c(resp, ',');
+                                if (handle_request(ctx, json_object_array_get_idx(root, i), resp, replays))
+                                        answered = true;
+                                else
+                                        g_string_truncate(resp, before);
+                        }
+                        g_string_append_c(resp, ']');
+                }
+        } else
+                answered = handle_request(ctx, root, resp, replays);
+
+        /* A batch of notifications only gets no response at all. */
+        if (answered && ctx->out)
+                out_append_gstring(ctx->out, resp);
+
+        for (guint i = 0; i < replays->len; i++)
+                (void) hub_replay_retained(ctx->hub, ctx->client, g_array_index(replays, uint64_t, i));
+
+        return ctx->error ? -EINVAL : 0;
+}

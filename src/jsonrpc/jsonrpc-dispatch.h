@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * jsonrpc-dispatch.h: JSON-RPC 2.0 over the core, independent of how bytes
+ * travel. A connection (socket) or the FIFO hands one frame or line at a
+ * time to jsonrpc_dispatch(); responses are appended to ctx->out as
+ * frames, after which any retained values a subscribe asked for follow as
+ * notifications. Notifications to a client are encoded by
+ * jsonrpc_append_envelope(). docs/protocol.md is the contract.
+ */
+#pragma once
+
+#include <stdbool.h>
+
+#include <glib.h>
+
+#include "core/hub.h"
+
+typedef struct JsonrpcStats {
+        uint64_t fifo_lines;            /* lines read from the FIFO */
+        uint64_t fifo_errors;           /* of those, refused */
+        uint64_t frames_too_large;      /* connections closed for an oversized frame */
+        uint64_t slow_disconnects;      /* connections closed as slow consumers */
+} JsonrpcStats;
+
+typedef struct JsonrpcContext {
+        Hub *hub;
+        Client *client;
+        GByteArray *out;                /* response frames; NULL: answer nothing (FIFO) */
+        bool fifo;                      /* only the methods a FIFO may carry */
+        const JsonrpcStats *stats;      /* shown by hub.info; may be NULL */
+        char *error;                    /* FIFO: why the last line was refused; owned */
+} JsonrpcContext;
+
+int jsonrpc_dispatch(JsonrpcContext *ctx, const char *body, size_t len);
+void jsonrpc_append_envelope(GByteArray *out, const Envelope *e);
+void jsonrpc_append_error(GByteArray *out, int code, const char *name, const char *message);
+
+#define JSONRPC_PARSE_ERROR      (-32700)
+#define JSONRPC_INVALID_REQUEST  (-32600)
+#define JSONRPC_METHOD_NOT_FOUND (-32601)
+#define JSONRPC_INVALID_PARAMS   (-32602)
+#define JSONRPC_INTERNAL_ERROR   (-32603)

@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * jsonrpc-server.c: the listening Unix socket (see jsonrpc-server.h).
+ *
+ * The socket is $RUNTIME_DIR/socket, mode 0600 in a 0700 directory, or the
+ * one systemd passed (switchboard.socket). Every accepted peer's uid is
+ * checked with SO_PEERCRED: only the user running the hub gets in, others
+ * are refused and logged. A stale socket file left by a hub that died is
+ * replaced; a live one (another hub answering) is an error.
+ */
+#include <errno.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "jsonrpc/jsonrpc-conn.h"
+#include "util/log.h"
+#include "util/sd-glue.h"
+
+static int on_accept(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
+        JsonrpcServer *s = userdata;
+
+        /* Take what is waiting, but bounded, so that one burst cannot starve the loop. */
+        for (int i = 0; i < 64; i++) {
+                g_auto(Fd) cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                struct ucred cred;
+                socklen_t len = sizeof cred;
+
+                if (cfd < 0) {
+                        if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+                                log_warning_errno(-errno, "Failed to accept a connection, ignoring: %m");
+                        return 0;
+                }
+                if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+                        log_warning_errno(-errno, "Failed to read a peer's credentials, refusing it: %m");
+                        continue;
+                }
+                if (cred.uid != getuid()) {
+                        log_warning("Refused a connection from uid %u (pid %u): only uid %u may use this hub.",
+                                    (unsigned) cred.uid, (unsigned) cred.pid, (unsigned) getuid());
+                        continue;
+                }
+                (void) jsonrpc_conn_new(s, g_steal_fd(&cfd), cred.uid, cred.pid);
+        }
+        return 0;
+}
+
+static int socket_adopt(JsonrpcServer *s) {
+        int n = sd_listen_fds(true);
+
+        for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++)
+                if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0) {
+                        s->listen_fd = fd;
+                        s->listen_fd_adopted = true;
+                        log_info("Listening on the socket passed by the service manager (fd %d).", fd);
+                        return 1;
+                }
+        return 0;
+}
+
+static int socket_create(JsonrpcServer *s, const char *path) {
+        union {
+                struct sockaddr sa;
+                struct sockaddr_un un;
+        } addr = { .un.sun_family = AF_UNIX };
+        g_auto(Fd) fd = -1;
+
+        if (strlen(path) >= sizeof addr.un.sun_path)
+                return log_error_errno(-ENAMETOOLONG, "Socket path '%s' is too long.", path);
+        strcpy(addr.un.sun_path, path);
+
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return log_error_errno(-errno, "Failed to create a socket: %m");
+
+        if (bind(fd, &addr.sa, sizeof addr.un) < 0) {
+                g_auto(Fd) probe = -1;
+
+                if (errno != EADDRINUSE)
+                        return log_error_errno(-errno, "Failed to bind '%s': %m", path);
+                /* Someone answering means another hub; nobody answering means a stale file. */
+                probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                if (probe >= 0 && connect(probe, &addr.sa, sizeof addr.un) >= 0)
+                        return log_error_errno(-EADDRINUSE, "Another hub listens on '%s' already.", path);
+                if (unlink(path) < 0 || bind(fd, &addr.sa, sizeof addr.un) < 0)
+                        return log_error_errno(-errno, "Failed to bind '%s': %m", path);
+        }
+        if (chmod(path, 0600) < 0)
+                return log_error_errno(-errno, "Failed to restrict '%s' to its owner: %m", path);
+        if (listen(fd, SOMAXCONN) < 0)
+                return log_error_errno(-errno, "Failed to listen on '%s': %m", path);
+
+        s->listen_fd = g_steal_fd(&fd);
+        s->socket_path = g_strdup(path);
+        return 0;
+}
+
+/**
+ * jsonrpc_server_new() - listen for JSON-RPC clients
+ * @runtime_dir: the hub's private runtime directory (socket, fifo)
+ *
+ * Return: 0, or a negative errno (logged) when the socket or FIFO cannot
+ * be set up.
+ */
+int jsonrpc_server_new(sd_event *event, Hub *hub, const JsonrpcConfig *config, const char *runtime_dir,
+                       JsonrpcServer **ret) {
+        g_autoptr(JsonrpcServer) s = NULL;
+        g_autofree char *socket_path = g_build_filename(runtime_dir, "socket", NULL);
+        int r;
+
+        s = g_new0(JsonrpcServer, 1);
+        s->event = sd_event_ref(event);
+        s->hub = hub;
+        s->config = *config;
+        s->listen_fd = -1;
+        g_queue_init(&s->conns);
+
+        r = socket_adopt(s);
+        if (r == 0)
+                r = socket_create(s, socket_path);
+        if (r < 0)
+                return r;
+
+        r = sd_event_add_io(event, &s->listen_io, s->listen_fd, EPOLLIN, on_accept, s);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch the socket: %m");
+
+        if (config->fifo) {
+                g_autofree char *fifo_path = g_build_filename(runtime_dir, "fifo", NULL);
+
+                r = jsonrpc_fifo_new(s, fifo_path, &s->fifo);
+                if (r < 0)
+                        return r;
+        }
+
+        *ret = g_steal_pointer(&s);
+        return 0;
+}
+
+JsonrpcServer *jsonrpc_server_free(JsonrpcServer *s) {
+        if (!s)
+                return NULL;
+        while (!g_queue_is_empty(&s->conns))
+                jsonrpc_conn_free(s->conns.head->data);
+        g_clear_pointer(&s->fifo, jsonrpc_fifo_free);
+        s->listen_io = sd_event_source_disable_unref(s->listen_io);
+        if (s->socket_path)
+                (void) unlink(s->socket_path);
+        if (!s->listen_fd_adopted)
+                fd_close(s->listen_fd);
+        g_free(s->socket_path);
+        sd_event_unref(s->event);
+        g_free(s);
+        return NULL;
+}

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * jsonrpc-server.h: the JSON-RPC transports on the event loop: the Unix
+ * socket (created, or adopted from systemd socket activation) with its
+ * connections, and the FIFO. The daemon creates the server before it
+ * requests the bus name, so a hub that owns its name is listening here.
+ */
+#pragma once
+
+#include <stdbool.h>
+
+#include <systemd/sd-event.h>
+
+#include "core/hub.h"
+#include "jsonrpc/jsonrpc-dispatch.h"
+
+typedef struct JsonrpcConfig {
+        size_t max_frame;               /* bytes in one frame or FIFO line */
+        size_t max_output;              /* bytes queued towards one client */
+        bool disconnect_slow;           /* slow-consumer=disconnect rather than drop */
+        bool fifo;                      /* create the FIFO */
+} JsonrpcConfig;
+
+typedef struct JsonrpcServer JsonrpcServer;
+
+int jsonrpc_server_new(sd_event *event, Hub *hub, const JsonrpcConfig *config, const char *runtime_dir,
+                       JsonrpcServer **ret);
+JsonrpcServer *jsonrpc_server_free(JsonrpcServer *s);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(JsonrpcServer, jsonrpc_server_free)
