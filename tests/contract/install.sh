@@ -30,6 +30,9 @@ check grep -qx "SystemdService=switchboard.service" "$service"
 check grep -qx "Type=dbus" "$unit"
 check grep -qx "BusName=org.switchboard.Hub1" "$unit"
 check grep -qx "ExecStart=$prefix/bin/switchboardd" "$unit"
+socket_unit=$(find "$dest" -name switchboard.socket -path "*systemd/user*")
+check grep -qx "ListenStream=%t/switchboard/socket" "$socket_unit"
+check grep -qx "SocketMode=0600" "$socket_unit"
 # The installed daemon answers --version without a bus.
 check "$dest$prefix/bin/switchboardd" --version
 exit $fail
