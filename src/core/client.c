@@ -38,6 +38,8 @@ int client_init(Client *c, Hub *hub, const ClientSink *sink, uid_t uid, pid_t pi
         };
         c->subscriptions = g_hash_table_new(g_int64_hash, g_int64_equal);
         c->watches = g_hash_table_new(g_int64_hash, g_int64_equal);
+        c->reserved = g_hash_table_new(g_int64_hash, g_int64_equal);
+        c->waits = g_hash_table_new(g_int64_hash, g_int64_equal);
 
         c->link.data = c;
         g_queue_push_tail_link(&hub->clients, &c->link);
@@ -58,6 +60,10 @@ void client_deinit(Client *c) {
 
         if (!h)
                 return;
+
+        queue_client_release(h, c);
+        g_clear_pointer(&c->reserved, g_hash_table_destroy);
+        g_clear_pointer(&c->waits, g_hash_table_destroy);
 
         g_hash_table_iter_init(&it, c->subscriptions);
         while (g_hash_table_iter_next(&it, NULL, &v)) {

@@ -25,6 +25,8 @@ typedef enum EnvelopeKind {
         ENVELOPE_MESSAGE,       /* topic, payload, seq; retained when replayed */
         ENVELOPE_KEY_CHANGED,   /* key in topic, value in payload, revision in seq */
         ENVELOPE_GAP,           /* gap_first..gap_last were not delivered */
+        ENVELOPE_JOB,           /* a waiting reserve's answer: queue in topic, job id in seq
+                                 * (0: timed out), payload, attempts; never to be dropped */
 } EnvelopeKind;
 
 /* Who sent a message, as the kernel or the bus reported it. */
@@ -46,6 +48,7 @@ typedef struct Envelope {
         bool retained;                  /* MESSAGE: replayed retained value */
         bool deleted;                   /* KEY_CHANGED: the key was deleted */
         uint64_t gap_first, gap_last;   /* GAP only */
+        unsigned attempts;              /* JOB: how often it was reserved, this time included */
         const ClientInfo *sender;       /* MESSAGE/KEY_CHANGED: who caused it */
 } Envelope;
 
@@ -65,6 +68,8 @@ struct Client {
         bool internal;                  /* a hub-side listener, not counted as a client */
         GHashTable *subscriptions;      /* id -> Subscription*, owned */
         GHashTable *watches;            /* id -> Watch*, owned */
+        GHashTable *reserved;           /* job id -> Job*, reserved by this client; not owned */
+        GHashTable *waits;              /* wait id -> ReserveWait*, owned */
         GList link;                     /* in Hub.clients */
 };
 

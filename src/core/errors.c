@@ -4,6 +4,7 @@
  * escaped, so a key holding a newline cannot split the message.
  */
 #include <errno.h>
+#include <inttypes.h>
 
 #include "core/errors.h"
 
@@ -33,6 +34,10 @@ static const char *arg_noun(HubArg arg) {
                 return "Watch";
         case HUB_ARG_CLIENT:
                 return "Client";
+        case HUB_ARG_QUEUE:
+                return "Queue";
+        case HUB_ARG_JOB:
+                return "Job";
         }
         g_assert_not_reached();
 }
@@ -41,8 +46,9 @@ static const char *arg_noun(HubArg arg) {
  * hub_error_explain() - name and message for the core's error @r about @what
  * @arg: which kind of argument @what is
  * @size: for -EMSGSIZE, the size of the payload or value
- * @ret_name: "InvalidTopic", "InvalidPattern", "InvalidKey", "NotFound",
- *            "Conflict" or "LimitExceeded"; static
+ * @ret_name: "InvalidTopic", "InvalidPattern", "InvalidKey", "InvalidQueue",
+ *            "NotFound", "Conflict", "LimitExceeded", "NoJob" or
+ *            "StorageFailed"; static
  * @ret_message: a sentence for a person; free with g_free()
  *
  * Return: 0, or @r itself for an errno that is not one of hub.h's (a bug
@@ -56,7 +62,11 @@ int hub_error_explain(int r, const HubLimits *limits, HubArg arg, const char *wh
 
         switch (r) {
         case -EINVAL:
-                if (arg == HUB_ARG_TOPIC) {
+                if (arg == HUB_ARG_QUEUE) {
+                        name = "InvalidQueue";
+                        msg = g_strdup_printf("Invalid queue name '%s': like a topic, dot-separated, non-empty "
+                                              "tokens of letters, digits, '_' and '-', e.g. 'jobs.mail'.", w);
+                } else if (arg == HUB_ARG_TOPIC) {
                         name = "InvalidTopic";
                         msg = g_strdup_printf("Invalid topic '%s': a topic is dot-separated, non-empty tokens of "
                                               "letters, digits, '_' and '-' (no wildcards), e.g. "
@@ -75,7 +85,7 @@ int hub_error_explain(int r, const HubLimits *limits, HubArg arg, const char *wh
                 break;
         case -ENAMETOOLONG:
                 name = "LimitExceeded";
-                if (arg == HUB_ARG_TOPIC || arg == HUB_ARG_PATTERN)
+                if (arg == HUB_ARG_TOPIC || arg == HUB_ARG_PATTERN || arg == HUB_ARG_QUEUE)
                         msg = g_strdup_printf("%s is too long: at most %zu bytes and %u tokens.", noun,
                                               limits->max_topic_length, limits->max_topic_tokens);
                 else
@@ -88,8 +98,9 @@ int hub_error_explain(int r, const HubLimits *limits, HubArg arg, const char *wh
                         msg = g_strdup_printf("Value of %zu bytes for key '%s' exceeds the limit of %zu bytes.",
                                               size, w, limits->max_value);
                 else
-                        msg = g_strdup_printf("Payload of %zu bytes for topic '%s' exceeds the limit of %zu "
-                                              "bytes.", size, w, limits->max_payload);
+                        msg = g_strdup_printf("Payload of %zu bytes for %s '%s' exceeds the limit of %zu "
+                                              "bytes.", size, arg == HUB_ARG_QUEUE ? "queue" : "topic", w,
+                                              limits->max_payload);
                 break;
         case -EDQUOT:
                 name = "LimitExceeded";
@@ -110,14 +121,39 @@ int hub_error_explain(int r, const HubLimits *limits, HubArg arg, const char *wh
                         msg = g_strdup_printf("Too many watches: at most %u per client; unwatch first.",
                                               limits->max_watches);
                         break;
+                case HUB_ARG_QUEUE:
+                        msg = g_strdup_printf("Queue '%s' cannot take more: at most %u queues, %u jobs per queue, "
+                                              "and %u jobs reserved or reserves waiting per client.", w,
+                                              limits->max_queues, limits->max_jobs, limits->max_reservations);
+                        break;
                 default:
                         msg = g_strdup_printf("Too many clients: the hub serves at most %u.",
                                               limits->max_clients);
                 }
                 break;
+        case -ERANGE:
+                name = "LimitExceeded";
+                msg = g_strdup_printf("The delay is too long: at most %" PRIu64 " seconds.",
+                                      limits->max_delay / G_USEC_PER_SEC);
+                break;
+        case -EAGAIN:
+                name = "NoJob";
+                msg = g_strdup_printf("No job is ready in queue '%s'.", w);
+                break;
+        case -ENOSPC:
+        case -EIO:
+                name = "StorageFailed";
+                msg = g_strdup_printf("The hub could not write the change to disk (%s); nothing was changed. "
+                                      "Reading still works.", g_strerror(-r));
+                break;
         case -ENOENT:
                 name = "NotFound";
-                if (arg == HUB_ARG_KEY)
+                if (arg == HUB_ARG_JOB)
+                        msg = g_strdup_printf("Job %s is not reserved by this client (acked, expired, or "
+                                              "never reserved).", w);
+                else if (arg == HUB_ARG_QUEUE)
+                        msg = g_strdup_printf("No job is ready in queue '%s'.", w);
+                else if (arg == HUB_ARG_KEY)
                         msg = g_strdup_printf("No key '%s'.", w);
                 else
                         msg = g_strdup_printf("%s %s does not exist or belongs to another client.", noun, w);

@@ -23,6 +23,8 @@ typedef enum HubArg {
         HUB_ARG_SUBSCRIPTION,
         HUB_ARG_WATCH,
         HUB_ARG_CLIENT,
+        HUB_ARG_QUEUE,
+        HUB_ARG_JOB,
 } HubArg;
 
 int hub_error_explain(int r, const HubLimits *limits, HubArg arg, const char *what, size_t size,

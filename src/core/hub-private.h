@@ -16,6 +16,56 @@ typedef struct Retained {
         ClientInfo sender;      /* strings owned: transport is static, name is copied */
 } Retained;
 
+typedef struct Queue Queue;
+
+typedef enum JobState {
+        JOB_READY,
+        JOB_DELAYED,
+        JOB_RESERVED,
+        JOB_DEAD,
+} JobState;
+
+typedef enum TimerKind {
+        TIMER_JOB,                      /* a delayed job becomes ready, or a reservation ends */
+        TIMER_WAIT,                     /* a waiting reserve times out */
+} TimerKind;
+
+typedef struct Timer {
+        uint64_t due;                   /* usec on the hub's clock */
+        uint64_t order;                 /* ties: first armed, first due */
+        TimerKind kind;
+        void *object;                   /* Job* or ReserveWait* */
+} Timer;
+
+typedef struct Job {
+        uint64_t id;
+        Queue *queue;
+        GBytes *payload;
+        unsigned attempts;              /* times reserved */
+        JobState state;
+        uint64_t visibility;            /* RESERVED: how long a reservation (or touch) lasts */
+        Client *consumer;               /* RESERVED */
+        GList link;                     /* in Queue.ready or Queue.dead */
+        GSequenceIter *timer;           /* in Hub.timers while DELAYED or RESERVED */
+} Job;
+
+typedef struct ReserveWait {
+        uint64_t id;
+        Queue *queue;
+        Client *client;
+        uint64_t visibility;
+        GList link;                     /* in Queue.waiters */
+        GSequenceIter *timer;           /* in Hub.timers, when it has a timeout */
+} ReserveWait;
+
+struct Queue {
+        char *name;
+        GQueue ready;                   /* Job*, in the order they are handed out */
+        GQueue dead;                    /* Job*, dead-lettered */
+        unsigned n_jobs, n_delayed, n_reserved;
+        GQueue waiters;                 /* ReserveWait*, first come, first served */
+};
+
 struct Hub {
         HubLimits limits;
         uint64_t start_time;
@@ -30,7 +80,26 @@ struct Hub {
         TopicNode *topics;
         GHashTable *retained;           /* topic -> Retained*, owned */
         Store *store;
+        GHashTable *queues;             /* name -> Queue*, owned */
+        GHashTable *jobs;               /* id -> Job*, owned (through their queues) */
+        uint64_t next_job_id;           /* last job id handed out */
+        GSequence *timers;              /* Timer*, by due time */
+        uint64_t timer_order;
+        uint64_t (*now)(void *userdata);
+        void *now_userdata;
+        HubJournal journal;             /* append == NULL: nothing is durable */
 };
+
+static inline uint64_t hub_now(Hub *h) {
+        return h->now(h->now_userdata);
+}
+
+int hub_journal(Hub *h, const JournalRecord *r);
+void queue_client_release(Hub *h, Client *c);
+void queue_free_all(Hub *h);
+void queue_free(Queue *q);
+int queue_replay(Hub *h, const JournalRecord *r);
+void queue_snapshot(Hub *h, void (*emit)(void *userdata, const JournalRecord *r), void *userdata);
 
 void hub_subscription_free(Hub *h, Subscription *s);
 void hub_watch_free(Hub *h, Watch *w);

@@ -29,6 +29,12 @@ void hub_limits_default(HubLimits *ret) {
                 .max_retained = 100000,
                 .max_keys = 100000,
                 .max_clients = 1024,
+                .max_queues = 10000,
+                .max_jobs = 1000000,
+                .max_reservations = 1024,
+                .max_attempts = 5,
+                .max_delay = 30ull * 24 * 3600 * G_USEC_PER_SEC,
+                .default_visibility = 30 * G_USEC_PER_SEC,
         };
 }
 
@@ -44,6 +50,10 @@ static void retained_free(Retained *r) {
  *
  * Return: the hub; free with hub_free() after every client is deinitialised.
  */
+static uint64_t clock_realtime(void *userdata) {
+        return (uint64_t) g_get_real_time();
+}
+
 Hub *hub_new(const HubLimits *limits, uint64_t start_time_usec) {
         Hub *h = g_new0(Hub, 1);
 
@@ -54,6 +64,11 @@ Hub *hub_new(const HubLimits *limits, uint64_t start_time_usec) {
         h->retained = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
                                             (GDestroyNotify) retained_free);
         h->store = store_new();
+        h->queues = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) queue_free);
+        h->jobs = g_hash_table_new(g_int64_hash, g_int64_equal);
+        h->timers = g_sequence_new(g_free);
+        /* Wall-clock time: delays and due times survive a restart in the journal. */
+        h->now = clock_realtime;
         return h;
 }
 
@@ -65,6 +80,10 @@ Hub *hub_free(Hub *h) {
         topic_tree_free(h->topics);
         g_hash_table_destroy(h->retained);
         store_free(h->store);
+        queue_free_all(h);
+        g_hash_table_destroy(h->queues);
+        g_hash_table_destroy(h->jobs);
+        g_sequence_free(h->timers);
         g_free(h);
         return NULL;
 }
@@ -200,6 +219,14 @@ int hub_publish(Hub *h, Client *sender, const char *topic, const void *payload, 
         if (retain && len > 0 && g_hash_table_size(h->retained) >= h->limits.max_retained &&
             !g_hash_table_contains(h->retained, topic))
                 return -EDQUOT;
+
+        if (retain) {
+                r = hub_journal(h, &(JournalRecord) {
+                        .type = RECORD_RETAIN, .name = topic, .data = payload, .len = len, .a = h->seq + 1,
+                });
+                if (r < 0)
+                        return r;
+        }
 
         e = (Envelope) {
                 .kind = ENVELOPE_MESSAGE,
@@ -356,13 +383,18 @@ int hub_clear_retained(Hub *h, const char *pattern, unsigned *ret_count) {
         g_hash_table_iter_init(&it, h->retained);
         while (g_hash_table_iter_next(&it, NULL, &v))
                 if (topic_pattern_match(pattern, ((Retained *) v)->topic)) {
+                        r = hub_journal(h, &(JournalRecord) {
+                                .type = RECORD_RETAIN, .name = ((Retained *) v)->topic, .a = h->seq,
+                        });
+                        if (r < 0)
+                                break;
                         g_hash_table_iter_remove(&it);
                         n++;
                 }
 
         if (ret_count)
                 *ret_count = n;
-        return 0;
+        return r < 0 ? r : 0;
 }
 
 /* Store */
@@ -421,6 +453,11 @@ static int set_checked(Hub *h, Client *c, const char *key, const void *value, si
                 return -ESTALE;
         if (!exists && store_size(h->store) >= h->limits.max_keys)
                 return -EDQUOT;
+        r = hub_journal(h, &(JournalRecord) {
+                .type = RECORD_SET, .name = key, .data = value, .len = len, .a = store_revision(h->store) + 1,
+        });
+        if (r < 0)
+                return r;
 
         rev = store_put(h->store, key, value, len);
         notify_key(h, c, key, value, len, rev, false);
@@ -467,6 +504,13 @@ int hub_delete(Hub *h, Client *c, const char *key, bool *ret_existed) {
         r = store_key_validate(key, &h->limits);
         if (r < 0)
                 return r;
+        if (store_get(h->store, key, &(StoreEntry) {}) >= 0) {
+                r = hub_journal(h, &(JournalRecord) {
+                        .type = RECORD_DELETE, .name = key, .a = store_revision(h->store) + 1,
+                });
+                if (r < 0)
+                        return r;
+        }
 
         rev = store_remove(h->store, key);
         if (rev > 0)
@@ -551,4 +595,97 @@ int hub_unwatch(Hub *h, Client *c, uint64_t id) {
         g_hash_table_remove(c->watches, &id);
         hub_watch_free(h, w);
         return 0;
+}
+
+/* Durability */
+
+/**
+ * hub_journal() - hand @r to the journal, if one is installed
+ *
+ * Return: 0, or the journal's -ENOSPC / -EIO: the caller then changes nothing.
+ */
+int hub_journal(Hub *h, const JournalRecord *r) {
+        if (!h->journal.append)
+                return 0;
+        return h->journal.append(h->journal.userdata, r);
+}
+
+void hub_set_journal(Hub *h, const HubJournal *journal) {
+        h->journal = journal ? *journal : (HubJournal) {};
+}
+
+/**
+ * hub_replay() - apply one record read back from the journal or a
+ * snapshot, without journaling it again and without telling anyone
+ *
+ * Return: 0, or -EINVAL for a record that is not valid (a name that breaks
+ * the grammar, an unknown type); the caller logs it and goes on.
+ */
+int hub_replay(Hub *h, const JournalRecord *r) {
+        switch (r->type) {
+        case RECORD_SET:
+                if (!r->name || store_key_validate(r->name, &h->limits) < 0)
+                        return -EINVAL;
+                store_restore(h->store, r->name, r->data, r->len, r->a);
+                return 0;
+        case RECORD_DELETE:
+                if (!r->name)
+                        return -EINVAL;
+                store_forget(h->store, r->name, r->a);
+                return 0;
+        case RECORD_RETAIN:
+                if (!r->name || topic_validate(r->name, &h->limits) < 0)
+                        return -EINVAL;
+                retained_set(h, NULL, r->name, r->data, r->len, r->a);
+                h->seq = MAX(h->seq, r->a);
+                return 0;
+        case RECORD_COUNTERS:
+                h->seq = MAX(h->seq, r->a);
+                store_forget(h->store, "", r->b);       /* "" is never a key: only the revision moves */
+                h->next_job_id = MAX(h->next_job_id, r->c);
+                return 0;
+        case RECORD_PUSH:
+        case RECORD_ACK:
+        case RECORD_RETURN:
+        case RECORD_KICK:
+                return queue_replay(h, r);
+        default:
+                return -EINVAL;
+        }
+}
+
+static void snapshot_entry(const StoreEntry *e, void *userdata) {
+        gpointer *args = userdata;
+
+        ((void (*)(void *, const JournalRecord *)) args[0])(args[1], &(JournalRecord) {
+                .type = RECORD_SET, .name = e->key, .data = e->value, .len = e->value_len, .a = e->revision,
+        });
+}
+
+/**
+ * hub_snapshot() - describe the whole durable state as records for @emit:
+ * counters first, then keys, retained values and jobs; replaying them
+ * into an empty hub rebuilds it
+ */
+void hub_snapshot(Hub *h, void (*emit)(void *userdata, const JournalRecord *r), void *userdata) {
+        gpointer args[2] = { (gpointer) emit, userdata };
+        GHashTableIter it;
+        gpointer v;
+
+        emit(userdata, &(JournalRecord) {
+                .type = RECORD_COUNTERS, .a = h->seq, .b = store_revision(h->store), .c = h->next_job_id,
+        });
+        store_foreach(h->store, snapshot_entry, args);
+
+        g_hash_table_iter_init(&it, h->retained);
+        while (g_hash_table_iter_next(&it, NULL, &v)) {
+                Retained *r = v;
+                gsize len;
+                const void *data = g_bytes_get_data(r->payload, &len);
+
+                emit(userdata, &(JournalRecord) {
+                        .type = RECORD_RETAIN, .name = r->topic, .data = data, .len = len, .a = r->seq,
+                });
+        }
+        queue_snapshot(h, emit, userdata);
 }

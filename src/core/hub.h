@@ -10,6 +10,8 @@
  *   -EDQUOT       a count limit (subscriptions, watches, keys, retained, clients)
  *   -ENOENT       no such key, subscription or watch
  *   -ESTALE       compare-and-set: the revision did not match
+ *   -EAGAIN       reserve without waiting: no job is ready
+ *   -ENOSPC, -EIO the journal could not record a durable change (nothing changed)
  */
 #pragma once
 
@@ -19,6 +21,7 @@
 #include <glib.h>
 
 #include "core/client.h"
+#include "core/journal.h"
 
 typedef struct HubLimits {
         size_t max_topic_length;        /* bytes, topics and patterns */
@@ -31,6 +34,12 @@ typedef struct HubLimits {
         unsigned max_retained;          /* topics with a retained value, hub-wide */
         unsigned max_keys;              /* hub-wide */
         unsigned max_clients;           /* hub-wide, internal listeners excluded */
+        unsigned max_queues;            /* queues with jobs or waiting consumers */
+        unsigned max_jobs;              /* per queue, every state */
+        unsigned max_reservations;      /* jobs reserved by one client at once */
+        unsigned max_attempts;          /* reservations before a job is dead-lettered */
+        uint64_t max_delay;             /* usec, push and nack delays */
+        uint64_t default_visibility;    /* usec, when a reserve gives 0 */
 } HubLimits;
 
 void hub_limits_default(HubLimits *ret);
@@ -82,6 +91,44 @@ int hub_delete(Hub *h, Client *c, const char *key, bool *ret_existed);
 int hub_list(Hub *h, const char *prefix, GArray **ret_entries);        /* of StoreEntry */
 int hub_watch(Hub *h, Client *c, const char *prefix, uint64_t *ret_id);
 int hub_unwatch(Hub *h, Client *c, uint64_t id);
+
+/* Queues */
+typedef struct JobInfo {
+        uint64_t id;
+        const char *queue;              /* borrowed, as payload: valid until the next change */
+        const void *payload;
+        size_t len;
+        unsigned attempts;
+} JobInfo;
+
+typedef struct QueueInfo {
+        const char *name;
+        unsigned ready, reserved, delayed, dead, waiting;
+} QueueInfo;
+
+int hub_push(Hub *h, Client *c, const char *queue, const void *payload, size_t len, uint64_t delay_usec,
+             uint64_t *ret_id);
+int hub_reserve(Hub *h, Client *c, const char *queue, uint64_t timeout_usec, uint64_t visibility_usec,
+                JobInfo *ret_job, uint64_t *ret_wait_id);
+int hub_reserve_cancel(Hub *h, Client *c, uint64_t wait_id);
+int hub_ack(Hub *h, Client *c, uint64_t job_id);
+int hub_nack(Hub *h, Client *c, uint64_t job_id, uint64_t delay_usec);
+int hub_touch(Hub *h, Client *c, uint64_t job_id);
+int hub_kick(Hub *h, const char *queue, unsigned max, unsigned *ret_count);
+int hub_peek(Hub *h, const char *queue, JobInfo *ret_job);
+int hub_purge(Hub *h, const char *queue, unsigned *ret_count);
+GArray *hub_list_queues(Hub *h);                        /* of QueueInfo, sorted by name */
+unsigned hub_get_n_queues(Hub *h);
+
+/* Time: the hub reads its clock; the daemon wakes it at hub_next_deadline(). */
+void hub_set_clock(Hub *h, uint64_t (*now)(void *userdata), void *userdata);
+uint64_t hub_next_deadline(Hub *h);                     /* UINT64_MAX: nothing due */
+void hub_run_timers(Hub *h);
+
+/* Durability (journal.h) */
+void hub_set_journal(Hub *h, const HubJournal *journal);
+int hub_replay(Hub *h, const JournalRecord *r);
+void hub_snapshot(Hub *h, void (*emit)(void *userdata, const JournalRecord *r), void *userdata);
 
 /* Utility shared by every transport that carries payloads as text. */
 bool payload_is_text(const void *payload, size_t len);

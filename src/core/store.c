@@ -119,7 +119,7 @@ int store_get(Store *s, const char *key, StoreEntry *ret_entry) {
  *
  * Return: the revision of this change.
  */
-uint64_t store_put(Store *s, const char *key, const void *value, size_t len) {
+static StoreItem *item_put(Store *s, const char *key, const void *value, size_t len) {
         StoreItem *i = g_tree_lookup(s->items, key);
 
         if (!i) {
@@ -130,6 +130,12 @@ uint64_t store_put(Store *s, const char *key, const void *value, size_t len) {
                 g_bytes_unref(i->value);
 
         i->value = g_bytes_new(value, len);
+        return i;
+}
+
+uint64_t store_put(Store *s, const char *key, const void *value, size_t len) {
+        StoreItem *i = item_put(s, key, value, len);
+
         i->revision = ++s->revision;
         return i->revision;
 }
@@ -144,6 +150,42 @@ uint64_t store_remove(Store *s, const char *key) {
         if (!g_tree_remove(s->items, key))
                 return 0;
         return ++s->revision;
+}
+
+/**
+ * store_restore() - put @key back as the journal recorded it, at @revision
+ *
+ * For replaying the journal: the store's revision becomes at least @revision.
+ */
+void store_restore(Store *s, const char *key, const void *value, size_t len, uint64_t revision) {
+        item_put(s, key, value, len)->revision = revision;
+        s->revision = MAX(s->revision, revision);
+}
+
+/**
+ * store_forget() - replay a deletion of @key at @revision
+ */
+void store_forget(Store *s, const char *key, uint64_t revision) {
+        g_tree_remove(s->items, key);
+        s->revision = MAX(s->revision, revision);
+}
+
+static gboolean foreach_item(gpointer key, gpointer value, gpointer userdata) {
+        gpointer *args = userdata;
+        StoreEntry e;
+
+        entry_from_item(value, &e);
+        ((void (*)(const StoreEntry *, void *)) args[0])(&e, args[1]);
+        return FALSE;
+}
+
+/**
+ * store_foreach() - call @func for every entry, in key order
+ */
+void store_foreach(Store *s, void (*func)(const StoreEntry *e, void *userdata), void *userdata) {
+        gpointer args[2] = { (gpointer) func, userdata };
+
+        g_tree_foreach(s->items, foreach_item, args);
 }
 
 /**

@@ -31,6 +31,9 @@ uint64_t store_revision(Store *s);
 int store_get(Store *s, const char *key, StoreEntry *ret_entry);
 uint64_t store_put(Store *s, const char *key, const void *value, size_t len);
 uint64_t store_remove(Store *s, const char *key);
+void store_restore(Store *s, const char *key, const void *value, size_t len, uint64_t revision);
+void store_forget(Store *s, const char *key, uint64_t revision);
+void store_foreach(Store *s, void (*func)(const StoreEntry *e, void *userdata), void *userdata);
 GArray *store_list(Store *s, const char *prefix);
 
 void store_watch_link(Store *s, Watch *w);

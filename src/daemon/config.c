@@ -25,6 +25,10 @@ const ConfigLimit config_limits[] = {
         LIMIT("max-retained", max_retained, "topics holding a retained value"),
         LIMIT("max-keys", max_keys, "keys in the store"),
         LIMIT("max-clients", max_clients, "connected clients"),
+        LIMIT("max-queues", max_queues, "queues holding jobs or waiting consumers"),
+        LIMIT("max-jobs", max_jobs, "jobs in one queue"),
+        LIMIT("max-reservations", max_reservations, "jobs one client holds reserved at once"),
+        LIMIT("max-attempts", max_attempts, "reservations of a job before it is dead-lettered"),
         {}
 };
 
@@ -38,6 +42,11 @@ void config_init_default(Config *ret) {
                         .max_frame = 4 * 1024 * 1024,
                         .max_output = 16 * 1024 * 1024,
                         .fifo = true,
+                },
+                .journal = {
+                        .sync = JOURNAL_SYNC_ALWAYS,
+                        .interval_ms = 1000,
+                        .compact_bytes = 64 * 1024 * 1024,
                 },
                 .log_level = G_LOG_LEVEL_INFO,
         };
@@ -197,6 +206,30 @@ int config_load_file(Config *c, const char *path, bool must_exist) {
                         return -EINVAL;
                 }
                 c->jsonrpc.fifo = b;
+        }
+        if (g_key_file_has_key(kf, "journal", "sync", NULL)) {
+                g_autofree char *value = g_key_file_get_value(kf, "journal", "sync", NULL);
+
+                if (journal_sync_parse(g_strstrip(value), &c->journal.sync) < 0) {
+                        log_error("%s: [journal] sync=%s: use always, interval or never.", path, value);
+                        return -EINVAL;
+                }
+        }
+        for (size_t i = 0; i < 2; i++) {
+                const char *key = i == 0 ? "interval-ms" : "compact-bytes";
+                g_autofree char *value = g_key_file_get_value(kf, "journal", key, NULL);
+                uint64_t v;
+
+                if (!value)
+                        continue;
+                if (parse_count(g_strstrip(value), i == 0 ? 3600000 : UINT64_MAX, &v) < 0) {
+                        log_error("%s: [journal] %s=%s is not a whole number greater than 0.", path, key, value);
+                        return -EINVAL;
+                }
+                if (i == 0)
+                        c->journal.interval_ms = (unsigned) v;
+                else
+                        c->journal.compact_bytes = v;
         }
         if (g_key_file_has_key(kf, "log", "level", NULL)) {
                 g_autofree char *value = g_key_file_get_value(kf, "log", "level", NULL);

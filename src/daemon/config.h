@@ -19,6 +19,11 @@
  *                               max-output=16777216
  *                               slow-consumer=drop   (or disconnect)
  *                               fifo=true
+ *   max-queues=10000
+ *   max-jobs=1000000            [journal]
+ *   max-reservations=1024       sync=always   (interval, never)
+ *   max-attempts=5              interval-ms=1000
+ *                               compact-bytes=67108864
  */
 #pragma once
 
@@ -28,12 +33,14 @@
 
 #include "core/hub.h"
 #include "dbus/dbus-service.h"
+#include "journal/journal.h"
 #include "jsonrpc/jsonrpc-server.h"
 
 typedef struct Config {
         HubLimits limits;
         DbusConfig dbus;
         JsonrpcConfig jsonrpc;
+        JournalConfig journal;
         GLogLevelFlags log_level;
 } Config;
 

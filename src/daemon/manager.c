@@ -47,7 +47,11 @@ Manager *manager_free(Manager *m) {
                 sd_bus_flush(m->bus);
                 m->bus = sd_bus_close_unref(m->bus);
         }
+        g_clear_pointer(&m->journal, journal_free);
+        m->hub_timer = sd_event_source_disable_unref(m->hub_timer);
+        m->hub_timer_post = sd_event_source_disable_unref(m->hub_timer_post);
         g_clear_pointer(&m->hub, hub_free);
+        g_free(m->state_dir);
         m->event = sd_event_unref(m->event);
         g_free(m->runtime_dir);
         g_free(m);
@@ -142,6 +146,38 @@ static void fd_limit_raise(void) {
         }
 }
 
+static int on_hub_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        hub_run_timers(m->hub);
+        return 0;
+}
+
+/* After anything ran: the hub's next deadline may have moved. */
+static int on_hub_timer_post(sd_event_source *s, void *userdata) {
+        Manager *m = userdata;
+        uint64_t due = hub_next_deadline(m->hub);
+
+        if (due == UINT64_MAX)
+                return sd_event_source_set_enabled(m->hub_timer, SD_EVENT_OFF);
+        (void) sd_event_source_set_time(m->hub_timer, due);
+        return sd_event_source_set_enabled(m->hub_timer, SD_EVENT_ONESHOT);
+}
+
+static int hub_timer_setup(Manager *m) {
+        int r;
+
+        /* The hub's clock is wall-clock time (hub.c), so its deadlines are CLOCK_REALTIME. */
+        r = sd_event_add_time(m->event, &m->hub_timer, CLOCK_REALTIME, UINT64_MAX, 1000, on_hub_timer, m);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(m->hub_timer, SD_EVENT_OFF);
+        if (r >= 0)
+                r = sd_event_add_post(m->event, &m->hub_timer_post, on_hub_timer_post, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the hub's timers: %m");
+        return on_hub_timer_post(NULL, m);
+}
+
 int manager_start(Manager *m) {
         sigset_t mask;
         int r;
@@ -163,6 +199,15 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return r;
 
+        /* State first: transports serve only what the journal brought back. */
+        m->state_dir = g_build_filename(g_get_user_state_dir(), "switchboard", NULL);
+        r = journal_open(m->event, m->hub, m->state_dir, &m->config.journal, &m->journal);
+        if (r < 0)
+                return r;
+        r = hub_timer_setup(m);
+        if (r < 0)
+                return r;
+
         r = jsonrpc_server_new(m->event, m->hub, &m->config.jsonrpc, m->runtime_dir, &m->jsonrpc);
         if (r < 0)
                 return r;
@@ -170,7 +215,7 @@ int manager_start(Manager *m) {
         r = bus_setup(m);
         if (r < 0)
                 return r;
-        r = dbus_service_new(m->bus, m->hub, &m->config.dbus, &m->dbus);
+        r = dbus_service_new(m->bus, m->hub, m->journal, &m->config.dbus, &m->dbus);
         if (r < 0)
                 return r;
 

@@ -12,6 +12,7 @@
 #include "core/hub.h"
 #include "daemon/config.h"
 #include "dbus/dbus-service.h"
+#include "journal/journal.h"
 #include "jsonrpc/jsonrpc-server.h"
 
 typedef struct Manager {
@@ -21,6 +22,10 @@ typedef struct Manager {
         Hub *hub;
         DbusService *dbus;
         JsonrpcServer *jsonrpc;
+        Journal *journal;
+        sd_event_source *hub_timer;     /* wakes the hub at hub_next_deadline() */
+        sd_event_source *hub_timer_post;
+        char *state_dir;                /* $XDG_STATE_HOME/switchboard */
         char *runtime_dir;              /* $XDG_RUNTIME_DIR/switchboard, 0700 */
 } Manager;
 

@@ -18,6 +18,7 @@
 #define SB_ERROR_CONFLICT        SB_ERROR_PREFIX "Conflict"
 #define SB_ERROR_LIMIT_EXCEEDED  SB_ERROR_PREFIX "LimitExceeded"
 #define SB_ERROR_NOT_TEXT        SB_ERROR_PREFIX "NotText"
+#define SB_ERROR_NO_JOB          SB_ERROR_PREFIX "NoJob"
 
 int dbus_error_from_errno(sd_bus_error *error, int r, const HubLimits *limits, HubArg arg,
                           const char *what, size_t size);

@@ -8,6 +8,13 @@
  * releases its subscriptions and watches. Its uid and pid are asked of the
  * bus asynchronously, so no call ever waits for the bus driver.
  *
+ * Durability: a reply that acknowledges a change the journal has not made
+ * durable yet (fsync=always) is held until it has (send_durable()).
+ *
+ * Queues: a Reserve that has to wait is answered later, asynchronously,
+ * when the core hands the peer a job or the wait times out; the hub keeps
+ * serving meanwhile.
+ *
  * Output: a peer's sink sends unicast signals (destination = the peer). One
  * internal client, the broadcaster, subscribes to ">" and watches "" and
  * emits the same signals without a destination, for match rules. Both stop
@@ -28,7 +35,15 @@ typedef struct DbusPeer {
         Client client;                  /* the core sees &peer->client; must be first */
         DbusService *service;
         sd_bus_slot *creds_slot;        /* pending GetConnectionCredentials */
+        GHashTable *reserves;           /* wait id -> sd_bus_message* (a waiting Reserve call), owned */
 } DbusPeer;
+
+typedef struct HeldReply {
+        JournalWaiter waiter;           /* must be first */
+        DbusService *service;
+        sd_bus_message *reply;
+        GList link;                     /* in DbusService.held */
+} HeldReply;
 
 struct DbusService {
         sd_bus *bus;
@@ -37,6 +52,8 @@ struct DbusService {
         sd_bus_slot *vtable_slot;
         sd_bus_slot *name_owner_slot;
         GHashTable *peers;              /* unique name -> DbusPeer*, owned */
+        Journal *journal;               /* may be NULL: nothing is durable */
+        GQueue held;                    /* HeldReply*, waiting for the journal */
         Client broadcaster;             /* internal: emits broadcast signals */
         bool broadcaster_linked;
 };
@@ -45,11 +62,16 @@ static const char *dbus_peer_unique_name(DbusPeer *p) {
         return p->client.name;
 }
 
+static void message_unref(gpointer m) {
+        sd_bus_message_unref(m);
+}
+
 static void dbus_peer_free(DbusPeer *p) {
         if (!p)
                 return;
         sd_bus_slot_unref(p->creds_slot);
-        client_deinit(&p->client);
+        client_deinit(&p->client);      /* ends its waits: nobody is left to answer */
+        g_clear_pointer(&p->reserves, g_hash_table_destroy);
         g_free(p);
 }
 
@@ -115,9 +137,23 @@ static int send_envelope(DbusService *s, const char *destination, const Envelope
         return r < 0 ? -ENOBUFS : 0;
 }
 
+static int reply_job(sd_bus_message *call, uint64_t id, const void *payload, size_t len, unsigned attempts);
+
 static int peer_deliver(Client *c, const Envelope *e) {
         DbusPeer *p = (DbusPeer *) c;
-        return send_envelope(p->service, dbus_peer_unique_name(p), e);
+        g_autoptr(sd_bus_message) call = NULL;
+        uint64_t wait_id = e->sub_id;
+
+        if (e->kind != ENVELOPE_JOB)
+                return send_envelope(p->service, dbus_peer_unique_name(p), e);
+
+        /* The answer to a Reserve call that waited. */
+        if (!g_hash_table_steal_extended(p->reserves, &wait_id, NULL, (gpointer *) &call))
+                return -ENOENT;
+        if (e->seq == 0)
+                return sd_bus_reply_method_errorf(call, SB_ERROR_NO_JOB,
+                                                  "No job became ready in queue '%s' in time.", e->topic);
+        return reply_job(call, e->seq, e->payload, e->payload_len, e->attempts);
 }
 
 static int broadcaster_deliver(Client *c, const Envelope *e) {
@@ -198,6 +234,7 @@ static int peer_for(DbusService *s, sd_bus_message *m, sd_bus_error *error, Clie
         if (!p) {
                 p = g_new0(DbusPeer, 1);
                 p->service = s;
+                p->reserves = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, message_unref);
                 r = client_init(&p->client, s->hub, &peer_sink, (uid_t) -1, 0, sender, false);
                 if (r < 0) {
                         g_free(p);
@@ -234,6 +271,60 @@ static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error
         return 0;
 }
 
+/* Replies that acknowledge a durable change wait for the journal. */
+
+static void held_reply_free(HeldReply *h) {
+        journal_waiter_cancel(h->service->journal, &h->waiter);
+        g_queue_unlink(&h->service->held, &h->link);
+        sd_bus_message_unref(h->reply);
+        g_free(h);
+}
+
+static void on_durable(JournalWaiter *w) {
+        HeldReply *h = (HeldReply *) w;
+        int r;
+
+        r = sd_bus_send(NULL, h->reply, NULL);
+        if (r < 0)
+                log_debug_errno(r, "Failed to send a held reply, ignoring: %m");
+        held_reply_free(h);
+}
+
+static int send_durable(DbusService *s, sd_bus_message *reply) {
+        HeldReply *h;
+
+        if (!journal_pending(s->journal))
+                return sd_bus_send(NULL, reply, NULL);
+
+        h = g_new0(HeldReply, 1);
+        h->waiter.durable = on_durable;
+        h->service = s;
+        h->reply = sd_bus_message_ref(reply);
+        h->link.data = h;
+        g_queue_push_tail_link(&s->held, &h->link);
+        journal_wait(s->journal, &h->waiter);
+        return 1;
+}
+
+/* sd_bus_reply_method_return(), held until durable: for calls that change durable state. */
+static int reply_durable(DbusService *s, sd_bus_message *m, const char *types, ...) {
+        g_autoptr(sd_bus_message) reply = NULL;
+        va_list ap;
+        int r;
+
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r < 0)
+                return r;
+        if (types) {
+                va_start(ap, types);
+                r = sd_bus_message_appendv(reply, types, ap);
+                va_end(ap);
+                if (r < 0)
+                        return r;
+        }
+        return send_durable(s, reply);
+}
+
 /* Methods: read arguments, call the core, map errors, reply. */
 
 static int publish(sd_bus_message *m, DbusService *s, const char *topic, const void *payload,
@@ -248,7 +339,7 @@ static int publish(sd_bus_message *m, DbusService *s, const char *topic, const v
         r = hub_publish(s->hub, c, topic, payload, len, retain, &seq);
         if (r < 0)
                 return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_TOPIC, topic, len);
-        return sd_bus_reply_method_return(m, "t", seq);
+        return retain ? reply_durable(s, m, "t", seq) : sd_bus_reply_method_return(m, "t", seq);
 }
 
 static int method_publish(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -301,7 +392,7 @@ static int method_clear_retained(sd_bus_message *m, void *userdata, sd_bus_error
         r = hub_clear_retained(s->hub, pattern, &n);
         if (r < 0)
                 return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_PATTERN, pattern, 0);
-        return sd_bus_reply_method_return(m, "u", (uint32_t) n);
+        return reply_durable(s, m, "u", (uint32_t) n);
 }
 
 static int method_subscribe(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -422,7 +513,7 @@ static int set(sd_bus_message *m, DbusService *s, const char *key, const void *v
                 r = hub_set(s->hub, c, key, value, len, &rev);
         if (r < 0)
                 return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_KEY, key, len);
-        return sd_bus_reply_method_return(m, "t", rev);
+        return reply_durable(s, m, "t", rev);
 }
 
 static int method_set(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -477,7 +568,7 @@ static int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *error)
         r = hub_delete(s->hub, c, key, &existed);
         if (r < 0)
                 return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_KEY, key, 0);
-        return sd_bus_reply_method_return(m, "b", existed);
+        return reply_durable(s, m, "b", existed);
 }
 
 static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -557,6 +648,208 @@ static int method_unwatch(sd_bus_message *m, void *userdata, sd_bus_error *error
         return sd_bus_reply_method_return(m, NULL);
 }
 
+/* Queues. Durations on D-Bus are milliseconds; the core counts microseconds. */
+
+#define MSEC(ms) ((uint64_t) (ms) * 1000)
+#define RESERVE_MAX_WAIT_MS 60000       /* a caller must not hold the bus for minutes */
+
+static int reply_job(sd_bus_message *call, uint64_t id, const void *payload, size_t len, unsigned attempts) {
+        g_autoptr(sd_bus_message) reply = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_return(call, &reply);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "t", id);
+        if (r >= 0)
+                r = sd_bus_message_append_array(reply, 'y', payload, len);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "u", (uint32_t) attempts);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int push(sd_bus_message *m, DbusService *s, const char *queue, const void *payload, size_t len,
+                uint64_t delay_ms, sd_bus_error *error) {
+        Client *c;
+        uint64_t id;
+        int r;
+
+        r = peer_for(s, m, error, &c);
+        if (r < 0)
+                return r;
+        r = hub_push(s->hub, c, queue, payload, len, MSEC(delay_ms), &id);
+        if (r < 0)
+                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_QUEUE, queue, len);
+        return reply_durable(s, m, "t", id);
+}
+
+static int method_push(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const char *queue, *payload;
+        uint64_t delay_ms;
+        int r;
+
+        r = sd_bus_message_read(m, "sst", &queue, &payload, &delay_ms);
+        if (r < 0)
+                return r;
+        return push(m, userdata, queue, payload, strlen(payload), delay_ms, error);
+}
+
+static int method_push_binary(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const char *queue;
+        const void *payload;
+        size_t len;
+        uint64_t delay_ms;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &queue);
+        if (r >= 0)
+                r = sd_bus_message_read_array(m, 'y', &payload, &len);
+        if (r >= 0)
+                r = sd_bus_message_read(m, "t", &delay_ms);
+        if (r < 0)
+                return r;
+        return push(m, userdata, queue, payload, len, delay_ms, error);
+}
+
+static int method_reserve(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        DbusService *s = userdata;
+        const char *queue;
+        uint32_t timeout_ms, visibility_ms;
+        JobInfo job;
+        uint64_t wait_id;
+        Client *c;
+        int r;
+
+        r = sd_bus_message_read(m, "suu", &queue, &timeout_ms, &visibility_ms);
+        if (r < 0)
+                return r;
+        if (timeout_ms > RESERVE_MAX_WAIT_MS)
+                return sd_bus_error_setf(error, SB_ERROR_LIMIT_EXCEEDED,
+                                         "Reserve waits at most %u ms on D-Bus; call again to wait longer.",
+                                         RESERVE_MAX_WAIT_MS);
+        r = peer_for(s, m, error, &c);
+        if (r < 0)
+                return r;
+
+        r = hub_reserve(s->hub, c, queue, MSEC(timeout_ms), MSEC(visibility_ms), &job, &wait_id);
+        if (r < 0)
+                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_QUEUE, queue, 0);
+        if (r > 0)
+                return reply_job(m, job.id, job.payload, job.len, job.attempts);
+
+        /* Waiting: peer_deliver() answers when the core hands over a job or gives up. */
+        g_hash_table_insert(((DbusPeer *) c)->reserves, g_memdup2(&wait_id, sizeof wait_id),
+                            sd_bus_message_ref(m));
+        return 1;
+}
+
+static int job_call(sd_bus_message *m, DbusService *s, const char *types, sd_bus_error *error) {
+        char what[32];
+        uint64_t id, delay_ms = 0;
+        Client *c;
+        int r;
+
+        r = strcmp(types, "t") == 0 ? sd_bus_message_read(m, "t", &id) : sd_bus_message_read(m, "tt", &id, &delay_ms);
+        if (r < 0)
+                return r;
+        r = peer_for(s, m, error, &c);
+        if (r < 0)
+                return r;
+
+        if (sd_bus_message_is_method_call(m, NULL, "Ack"))
+                r = hub_ack(s->hub, c, id);
+        else if (sd_bus_message_is_method_call(m, NULL, "Nack"))
+                r = hub_nack(s->hub, c, id, MSEC(delay_ms));
+        else
+                r = hub_touch(s->hub, c, id);
+        if (r < 0) {
+                g_snprintf(what, sizeof what, "%" PRIu64, id);
+                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_JOB, what, 0);
+        }
+        return reply_durable(s, m, NULL);
+}
+
+static int method_ack(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return job_call(m, userdata, "t", error);
+}
+
+static int method_nack(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return job_call(m, userdata, "tt", error);
+}
+
+static int method_touch(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return job_call(m, userdata, "t", error);
+}
+
+static int method_kick(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        DbusService *s = userdata;
+        const char *queue;
+        uint32_t max;
+        unsigned n;
+        int r;
+
+        r = sd_bus_message_read(m, "su", &queue, &max);
+        if (r < 0)
+                return r;
+        r = hub_kick(s->hub, queue, max, &n);
+        if (r < 0)
+                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_QUEUE, queue, 0);
+        return reply_durable(s, m, "u", (uint32_t) n);
+}
+
+static int method_purge(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        DbusService *s = userdata;
+        const char *queue;
+        unsigned n;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &queue);
+        if (r < 0)
+                return r;
+        r = hub_purge(s->hub, queue, &n);
+        if (r < 0)
+                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_QUEUE, queue, 0);
+        return reply_durable(s, m, "u", (uint32_t) n);
+}
+
+static int method_peek(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        DbusService *s = userdata;
+        const char *queue;
+        JobInfo job;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &queue);
+        if (r < 0)
+                return r;
+        r = hub_peek(s->hub, queue, &job);
+        if (r < 0)
+                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_QUEUE, queue, 0);
+        return reply_job(m, job.id, job.payload, job.len, job.attempts);
+}
+
+static int method_list_queues(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        DbusService *s = userdata;
+        g_autoptr(sd_bus_message) reply = NULL;
+        g_autoptr(GArray) queues = hub_list_queues(s->hub);
+        int r;
+
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "(suuuuu)");
+        for (guint i = 0; r >= 0 && i < queues->len; i++) {
+                const QueueInfo *q = &g_array_index(queues, QueueInfo, i);
+
+                r = sd_bus_message_append(reply, "(suuuuu)", q->name, q->ready, q->reserved, q->delayed,
+                                          q->dead, q->waiting);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
 static int append_entry(sd_bus_message *m, const char *key, const char *type, ...) {
         va_list ap;
         int r;
@@ -605,6 +898,7 @@ static int method_get_info(sd_bus_message *m, void *userdata, sd_bus_error *erro
             (r = append_entry(reply, "watches", "u", hub_get_n_watches(s->hub))) < 0 ||
             (r = append_entry(reply, "topics", "u", hub_get_n_retained(s->hub))) < 0 ||
             (r = append_entry(reply, "keys", "u", hub_get_n_keys(s->hub))) < 0 ||
+            (r = append_entry(reply, "queues", "u", hub_get_n_queues(s->hub))) < 0 ||
             (r = append_entry(reply, "messages_published", "t", n->published)) < 0 ||
             (r = append_entry(reply, "messages_delivered", "t", n->delivered)) < 0 ||
             (r = append_entry(reply, "messages_dropped", "t", n->dropped)) < 0 ||
@@ -670,6 +964,8 @@ static int property_get(sd_bus *bus, const char *path, const char *interface, co
                 return sd_bus_message_append(reply, "u", hub_get_n_retained(s->hub));
         if (strcmp(property, "Keys") == 0)
                 return sd_bus_message_append(reply, "u", hub_get_n_keys(s->hub));
+        if (strcmp(property, "Queues") == 0)
+                return sd_bus_message_append(reply, "u", hub_get_n_queues(s->hub));
         if (strcmp(property, "MessagesPublished") == 0)
                 return sd_bus_message_append(reply, "t", n->published);
         if (strcmp(property, "MessagesDropped") == 0)
@@ -723,6 +1019,28 @@ static const sd_bus_vtable hub_vtable[] = {
                                 method_watch, 0),
         SD_BUS_METHOD_WITH_ARGS("Unwatch", SD_BUS_ARGS("t", id), SD_BUS_NO_RESULT,
                                 method_unwatch, 0),
+        SD_BUS_METHOD_WITH_ARGS("Push",
+                                SD_BUS_ARGS("s", queue, "s", payload, "t", delay_ms), SD_BUS_RESULT("t", id),
+                                method_push, 0),
+        SD_BUS_METHOD_WITH_ARGS("PushBinary",
+                                SD_BUS_ARGS("s", queue, "ay", payload, "t", delay_ms), SD_BUS_RESULT("t", id),
+                                method_push_binary, 0),
+        SD_BUS_METHOD_WITH_ARGS("Reserve",
+                                SD_BUS_ARGS("s", queue, "u", timeout_ms, "u", visibility_ms),
+                                SD_BUS_RESULT("t", id, "ay", payload, "u", attempts),
+                                method_reserve, 0),
+        SD_BUS_METHOD_WITH_ARGS("Ack", SD_BUS_ARGS("t", id), SD_BUS_NO_RESULT, method_ack, 0),
+        SD_BUS_METHOD_WITH_ARGS("Nack", SD_BUS_ARGS("t", id, "t", delay_ms), SD_BUS_NO_RESULT, method_nack, 0),
+        SD_BUS_METHOD_WITH_ARGS("Touch", SD_BUS_ARGS("t", id), SD_BUS_NO_RESULT, method_touch, 0),
+        SD_BUS_METHOD_WITH_ARGS("Kick",
+                                SD_BUS_ARGS("s", queue, "u", max), SD_BUS_RESULT("u", count),
+                                method_kick, 0),
+        SD_BUS_METHOD_WITH_ARGS("Peek",
+                                SD_BUS_ARGS("s", queue), SD_BUS_RESULT("t", id, "ay", payload, "u", attempts),
+                                method_peek, 0),
+        SD_BUS_METHOD_WITH_ARGS("Purge", SD_BUS_ARGS("s", queue), SD_BUS_RESULT("u", count), method_purge, 0),
+        SD_BUS_METHOD_WITH_ARGS("ListQueues", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(suuuuu)", queues),
+                                method_list_queues, 0),
         SD_BUS_METHOD_WITH_ARGS("GetInfo", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{sv}", info),
                                 method_get_info, 0),
 
@@ -741,6 +1059,7 @@ static const sd_bus_vtable hub_vtable[] = {
         SD_BUS_PROPERTY("Subscriptions", "u", property_get, 0, 0),
         SD_BUS_PROPERTY("Topics", "u", property_get, 0, 0),
         SD_BUS_PROPERTY("Keys", "u", property_get, 0, 0),
+        SD_BUS_PROPERTY("Queues", "u", property_get, 0, 0),
         SD_BUS_PROPERTY("MessagesPublished", "t", property_get, 0, 0),
         SD_BUS_PROPERTY("MessagesDropped", "t", property_get, 0, 0),
         SD_BUS_VTABLE_END
@@ -752,7 +1071,7 @@ static const sd_bus_vtable hub_vtable[] = {
  *
  * Return: 0 or a negative errno from sd-bus.
  */
-int dbus_service_new(sd_bus *bus, Hub *hub, const DbusConfig *config, DbusService **ret) {
+int dbus_service_new(sd_bus *bus, Hub *hub, Journal *journal, const DbusConfig *config, DbusService **ret) {
         g_autoptr(DbusService) s = NULL;
         int r;
 
@@ -760,6 +1079,8 @@ int dbus_service_new(sd_bus *bus, Hub *hub, const DbusConfig *config, DbusServic
         s->bus = sd_bus_ref(bus);
         s->hub = hub;
         s->config = *config;
+        s->journal = journal;
+        g_queue_init(&s->held);
         s->peers = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) dbus_peer_free);
 
         r = sd_bus_add_object_vtable(bus, &s->vtable_slot, SB_PATH, SB_INTERFACE, hub_vtable, s);
@@ -791,6 +1112,8 @@ int dbus_service_new(sd_bus *bus, Hub *hub, const DbusConfig *config, DbusServic
 DbusService *dbus_service_free(DbusService *s) {
         if (!s)
                 return NULL;
+        while (!g_queue_is_empty(&s->held))
+                held_reply_free(s->held.head->data);
         g_clear_pointer(&s->peers, g_hash_table_destroy);
         if (s->broadcaster_linked)
                 client_deinit(&s->broadcaster);

@@ -12,6 +12,7 @@
 #include <systemd/sd-bus.h>
 
 #include "core/hub.h"
+#include "journal/journal.h"
 
 #define SB_BUS_NAME  "org.switchboard.Hub1"
 #define SB_PATH      "/org/switchboard/Hub1"
@@ -24,6 +25,6 @@ typedef struct DbusConfig {
 
 typedef struct DbusService DbusService;
 
-int dbus_service_new(sd_bus *bus, Hub *hub, const DbusConfig *config, DbusService **ret);
+int dbus_service_new(sd_bus *bus, Hub *hub, Journal *journal, const DbusConfig *config, DbusService **ret);
 DbusService *dbus_service_free(DbusService *s);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(DbusService, dbus_service_free)

@@ -113,6 +113,9 @@ void jsonrpc_append_envelope(GByteArray *out, const Envelope *e) {
                                        e->deleted ? "true" : "false");
                 json_append_sender(s, e->sender);
                 break;
+        case ENVELOPE_JOB:
+                /* Answers to waiting reserves are responses, written by the connection. */
+                g_assert_not_reached();
         case ENVELOPE_GAP:
                 g_string_append_printf(s, "{\"jsonrpc\":\"2.0\",\"method\":\"gap\",\"params\":"
                                        "{\"id\":%" PRIu64 ",\"first_seq\":%" PRIu64 ",\"last_seq\":%" PRIu64,
@@ -170,6 +173,9 @@ static int call_core_error(Call *c, int r, HubArg arg, const char *what, size_t 
                 { "NotFound", -32004 },
                 { "Conflict", -32005 },
                 { "LimitExceeded", -32006 },
+                { "InvalidQueue", -32007 },
+                { "NoJob", -32008 },
+                { "StorageFailed", -32009 },
         };
         const char *name;
         char *message;
@@ -662,6 +668,8 @@ static bool handle_request(JsonrpcContext *ctx, JsonObject *req, GString *resp, 
             !json_object_is_type(id, json_type_int) && !json_object_is_type(id, json_type_double)) {
                 append_plain_error(resp, NULL, JSONRPC_INVALID_REQUEST, NULL,
                                    "Invalid request: 'id' must be a string, a number or null.");
+                g_free(ctx->error);
+                ctx->error = g_strdup("'id' is not a string, a number or null");
                 return true;
         }
 
@@ -719,15 +727,26 @@ int jsonrpc_dispatch(JsonrpcContext *ctx, const char *body, size_t len) {
         g_autoptr(JsonObject) root = NULL;
         g_autoptr(GString) resp = g_string_new(NULL);
         g_autoptr(GArray) replays = g_array_new(FALSE, FALSE, sizeof(uint64_t));
-        enum json_tokener_error jerr;
+        enum json_tokener_error jerr = json_tokener_continue;
+        size_t end = 0;
         bool answered = false;
 
         g_clear_pointer(&ctx->error, g_free);
         json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-        if (len > 0)
+        /* json-c's own UTF-8 check lets overlong forms and surrogates through: check first. */
+        if (len > 0 && !g_utf8_validate_len(body, len, NULL))
+                jerr = json_tokener_error_parse_utf8_string;
+        else if (len > 0) {
                 root = json_tokener_parse_ex(tok, body, (int) len);
-        jerr = len > 0 ? json_tokener_get_error(tok) : json_tokener_continue;
-        if (jerr != json_tokener_success || (size_t) json_tokener_get_parse_end(tok) < len) {
+                jerr = json_tokener_get_error(tok);
+                end = json_tokener_get_parse_end(tok);
+                /* A number that ends the text ("42") is complete only at the end of the input: say so. */
+                if (jerr == json_tokener_continue && end == len) {
+                        root = json_tokener_parse_ex(tok, "", 1);
+                        jerr = json_tokener_get_error(tok);
+                }
+        }
+        if (jerr != json_tokener_success || end < len) {
                 const char *why = len == 0 ? "empty frame" :
                                   jerr == json_tokener_success ? "text after the JSON value" :
                                   jerr == json_tokener_continue ? "incomplete JSON" :

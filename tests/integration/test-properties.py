@@ -21,12 +21,12 @@ T0 = int(time.time() * 1e6)
 conn = None
 
 TYPES = {'Version': dbus.String, 'StartTime': dbus.UInt64, 'Clients': dbus.UInt32,
-         'Subscriptions': dbus.UInt32, 'Topics': dbus.UInt32, 'Keys': dbus.UInt32,
+         'Subscriptions': dbus.UInt32, 'Topics': dbus.UInt32, 'Keys': dbus.UInt32, 'Queues': dbus.UInt32,
          'MessagesPublished': dbus.UInt64, 'MessagesDropped': dbus.UInt64}
 
 INFO_TYPES = {'version': dbus.String, 'start_time': dbus.UInt64, 'clients': dbus.UInt32,
               'clients_by_transport': dbus.Dictionary, 'subscriptions': dbus.UInt32,
-              'topics': dbus.UInt32, 'keys': dbus.UInt32, 'messages_published': dbus.UInt64,
+              'topics': dbus.UInt32, 'keys': dbus.UInt32, 'queues': dbus.UInt32, 'messages_published': dbus.UInt64,
               'messages_delivered': dbus.UInt64, 'messages_dropped': dbus.UInt64,
               'store_changes': dbus.UInt64, 'limits': dbus.Dictionary}
 
@@ -115,7 +115,7 @@ def test_counters():
     i1 = sbtest.plain(raw_info())
     p1 = conn.props()
     for key, prop in (('clients', 'Clients'), ('subscriptions', 'Subscriptions'),
-                      ('topics', 'Topics'), ('keys', 'Keys'),
+                      ('topics', 'Topics'), ('keys', 'Keys'), ('queues', 'Queues'),
                       ('messages_published', 'MessagesPublished'),
                       ('messages_dropped', 'MessagesDropped')):
         check_eq(i1[key], p1[prop], 'GetInfo %s vs property %s' % (key, prop))

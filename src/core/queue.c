@@ -1,0 +1,726 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * queue.c: durable FIFO work queues (hub.h "Queues").
+ *
+ * A job is in exactly one state: READY (in its queue's ready list), DELAYED
+ * (a timer makes it ready), RESERVED (by one client, until it acks, nacks,
+ * or its reservation's timer expires, or the client goes), or DEAD (after
+ * max_attempts reservations, until kicked). A job that becomes ready goes
+ * to the first waiting consumer at once, if any. A queue exists while it
+ * holds jobs or waiting consumers, so names cost nothing once drained.
+ *
+ * Durability: pushes, acks, returns (nack, expiry, consumer gone), kicks and
+ * purges are journaled before they are applied; reservations are not, so
+ * after a crash every job that was not acked is handed out again (at least
+ * once). Time comes from the hub's clock, so unit tests use a fake one.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "core/hub-private.h"
+#include "core/topic.h"
+
+/* Timers */
+
+static gint timer_cmp(gconstpointer a, gconstpointer b, gpointer userdata) {
+        const Timer *x = a, *y = b;
+
+        if (x->due != y->due)
+                return x->due < y->due ? -1 : 1;
+        return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static GSequenceIter *timer_arm(Hub *h, uint64_t due, TimerKind kind, void *object) {
+        Timer *t = g_new(Timer, 1);
+
+        *t = (Timer) { .due = due, .order = ++h->timer_order, .kind = kind, .object = object };
+        return g_sequence_insert_sorted(h->timers, t, timer_cmp, NULL);
+}
+
+static void timer_disarm(GSequenceIter **iter) {
+        if (!*iter)
+                return;
+        g_sequence_remove(*iter);       /* frees the Timer: the sequence owns them */
+        *iter = NULL;
+}
+
+/* Queues and jobs */
+
+static Queue *queue_get(Hub *h, const char *name, bool create) {
+        Queue *q = g_hash_table_lookup(h->queues, name);
+
+        if (!q && create) {
+                q = g_new0(Queue, 1);
+                q->name = g_strdup(name);
+                g_queue_init(&q->ready);
+                g_queue_init(&q->dead);
+                g_queue_init(&q->waiters);
+                g_hash_table_insert(h->queues, q->name, q);
+        }
+        return q;
+}
+
+static void queue_drop_if_empty(Hub *h, Queue *q) {
+        if (q->n_jobs == 0 && g_queue_is_empty(&q->waiters))
+                g_hash_table_remove(h->queues, q->name);        /* frees q */
+}
+
+void queue_free(Queue *q) {
+        g_free(q->name);
+        g_free(q);
+}
+
+static void job_unlink(Job *j) {
+        switch (j->state) {
+        case JOB_READY:
+                g_queue_unlink(&j->queue->ready, &j->link);
+                break;
+        case JOB_DEAD:
+                g_queue_unlink(&j->queue->dead, &j->link);
+                break;
+        case JOB_DELAYED:
+                j->queue->n_delayed--;
+                break;
+        case JOB_RESERVED:
+                j->queue->n_reserved--;
+                g_hash_table_remove(j->consumer->reserved, &j->id);
+                j->consumer = NULL;
+                break;
+        }
+}
+
+static void job_free(Hub *h, Job *j) {
+        Queue *q = j->queue;
+
+        job_unlink(j);
+        timer_disarm(&j->timer);
+        q->n_jobs--;
+        g_hash_table_steal(h->jobs, &j->id);
+        g_bytes_unref(j->payload);
+        g_free(j);
+        queue_drop_if_empty(h, q);
+}
+
+static void job_info(const Job *j, JobInfo *ret) {
+        gsize len;
+
+        ret->id = j->id;
+        ret->queue = j->queue->name;
+        ret->payload = g_bytes_get_data(j->payload, &len);
+        ret->len = len;
+        ret->attempts = j->attempts;
+}
+
+static void job_reserve(Hub *h, Job *j, Client *c, uint64_t visibility) {
+        j->state = JOB_RESERVED;
+        j->attempts++;
+        j->consumer = c;
+        j->visibility = visibility;
+        j->queue->n_reserved++;
+        g_hash_table_insert(c->reserved, &j->id, j);
+        j->timer = timer_arm(h, hub_now(h) + visibility, TIMER_JOB, j);
+}
+
+static void wait_free(Hub *h, ReserveWait *w) {
+        Queue *q = w->queue;
+
+        timer_disarm(&w->timer);
+        g_queue_unlink(&q->waiters, &w->link);
+        g_hash_table_steal(w->client->waits, &w->id);
+        g_free(w);
+        queue_drop_if_empty(h, q);
+}
+
+/* Answer a waiting reserve: with @j (reserved for it now) or, NULL, with "timed out". */
+static void wait_answer(Hub *h, ReserveWait *w, Job *j) {
+        Client *c = w->client;
+        Envelope e = {
+                .kind = ENVELOPE_JOB,
+                .sub_id = w->id,
+                .topic = w->queue->name,
+        };
+        gsize len = 0;
+
+        if (j) {
+                job_reserve(h, j, c, w->visibility);
+                e.seq = j->id;
+                e.payload = g_bytes_get_data(j->payload, &len);
+                e.attempts = j->attempts;
+        }
+        e.payload_len = len;
+
+        /* Answers are replies, which sinks always take; undo if one does not. */
+        if (c->sink->deliver(c, &e) < 0 && j) {
+                job_unlink(j);
+                timer_disarm(&j->timer);
+                j->attempts--;
+                j->state = JOB_READY;
+                g_queue_push_head_link(&j->queue->ready, &j->link);
+        }
+        wait_free(h, w);
+}
+
+/* Hand out ready jobs while consumers wait (their limits were checked when they began). */
+static void queue_feed_waiters(Hub *h, Queue *q) {
+        while (!g_queue_is_empty(&q->waiters) && !g_queue_is_empty(&q->ready)) {
+                ReserveWait *w = q->waiters.head->data;
+                Job *j = q->ready.head->data;
+
+                g_queue_unlink(&q->ready, &j->link);
+                wait_answer(h, w, j);
+        }
+}
+
+/* Make @j ready (at the head when it goes back to the front) or delayed until @due. */
+static void job_make_available(Hub *h, Job *j, uint64_t due, bool head) {
+        Queue *q = j->queue;
+
+        if (due > hub_now(h)) {
+                j->state = JOB_DELAYED;
+                q->n_delayed++;
+                j->timer = timer_arm(h, due, TIMER_JOB, j);
+                return;
+        }
+        j->state = JOB_READY;
+        j->link.data = j;
+        if (head)
+                g_queue_push_head_link(&q->ready, &j->link);
+        else
+                g_queue_push_tail_link(&q->ready, &j->link);
+        queue_feed_waiters(h, q);
+}
+
+static void job_make_dead(Job *j) {
+        j->state = JOB_DEAD;
+        j->link.data = j;
+        g_queue_push_tail_link(&j->queue->dead, &j->link);
+}
+
+/*
+ * A reserved job comes back: nack (@delay, to the tail), expiry or the
+ * consumer leaving (to the head, it was first). Journaled first; after
+ * max_attempts it is dead-lettered instead.
+ */
+static int job_return(Hub *h, Job *j, uint64_t delay, bool head) {
+        bool dead = j->attempts >= h->limits.max_attempts;
+        uint64_t due = delay > 0 ? hub_now(h) + delay : 0;
+        JournalRecord rec = {
+                .type = RECORD_RETURN, .a = j->id, .b = due, .c = j->attempts, .flag = dead,
+        };
+        int r;
+
+        r = hub_journal(h, &rec);
+        if (r < 0)
+                return r;
+
+        job_unlink(j);
+        timer_disarm(&j->timer);
+        if (dead)
+                job_make_dead(j);
+        else
+                job_make_available(h, j, due, head);
+        return 0;
+}
+
+static int queue_name_validate(Hub *h, const char *queue) {
+        return topic_validate(queue, &h->limits);
+}
+
+/**
+ * hub_push() - add a job to @queue, ready now or after @delay_usec
+ * @ret_id: the job's id, unique in the hub and across restarts; may be NULL
+ *
+ * Return: 0; -EINVAL or -ENAMETOOLONG for a bad queue name (topic grammar),
+ * -EMSGSIZE over max_payload, -ERANGE for a delay over max_delay, -EDQUOT
+ * over max_queues or max_jobs, -ENOSPC or -EIO when the journal failed.
+ */
+int hub_push(Hub *h, Client *c, const char *queue, const void *payload, size_t len, uint64_t delay_usec,
+             uint64_t *ret_id) {
+        Queue *q;
+        Job *j;
+        uint64_t due;
+        int r;
+
+        r = queue_name_validate(h, queue);
+        if (r < 0)
+                return r;
+        if (len > h->limits.max_payload)
+                return -EMSGSIZE;
+        if (delay_usec > h->limits.max_delay)
+                return -ERANGE;
+        q = queue_get(h, queue, false);
+        if (!q && g_hash_table_size(h->queues) >= h->limits.max_queues)
+                return -EDQUOT;
+        if (q && q->n_jobs >= h->limits.max_jobs)
+                return -EDQUOT;
+
+        due = delay_usec > 0 ? hub_now(h) + delay_usec : 0;
+        r = hub_journal(h, &(JournalRecord) {
+                .type = RECORD_PUSH, .name = queue, .data = payload, .len = len,
+                .a = h->next_job_id + 1, .b = due,
+        });
+        if (r < 0)
+                return r;
+
+        q = queue_get(h, queue, true);
+        j = g_new0(Job, 1);
+        j->id = ++h->next_job_id;
+        j->queue = q;
+        j->payload = g_bytes_new(payload, len);
+        q->n_jobs++;
+        g_hash_table_insert(h->jobs, &j->id, j);
+        job_make_available(h, j, due, false);
+
+        if (ret_id)
+                *ret_id = j->id;
+        return 0;
+}
+
+/**
+ * hub_reserve() - take the next ready job of @queue for @c
+ * @timeout_usec: how long to wait for one; 0 does not wait
+ * @visibility_usec: how long the reservation lasts (0: default_visibility)
+ * @ret_job: with 1, the job (borrowed, see JobInfo)
+ * @ret_wait_id: with 0, the id of the wait: an ENVELOPE_JOB with this
+ *               sub_id answers it later (job id 0 when it timed out)
+ *
+ * Return: 1 with a job, 0 when waiting, -EAGAIN when nothing is ready and
+ * @timeout_usec is 0; -EINVAL/-ENAMETOOLONG for a bad name, -EDQUOT when
+ * @c holds max_reservations jobs or the hub max_queues queues.
+ */
+int hub_reserve(Hub *h, Client *c, const char *queue, uint64_t timeout_usec, uint64_t visibility_usec,
+                JobInfo *ret_job, uint64_t *ret_wait_id) {
+        ReserveWait *w;
+        Queue *q;
+        Job *j;
+        int r;
+
+        r = queue_name_validate(h, queue);
+        if (r < 0)
+                return r;
+        if (g_hash_table_size(c->reserved) >= h->limits.max_reservations && !c->internal)
+                return -EDQUOT;
+        if (visibility_usec == 0)
+                visibility_usec = h->limits.default_visibility;
+
+        q = queue_get(h, queue, false);
+        if (q && !g_queue_is_empty(&q->ready)) {
+                j = q->ready.head->data;
+                g_queue_unlink(&q->ready, &j->link);
+                job_reserve(h, j, c, visibility_usec);
+                job_info(j, ret_job);
+                return 1;
+        }
+        if (timeout_usec == 0)
+                return -EAGAIN;
+        if (!q && g_hash_table_size(h->queues) >= h->limits.max_queues)
+                return -EDQUOT;
+        if (g_hash_table_size(c->waits) >= h->limits.max_reservations && !c->internal)
+                return -EDQUOT;
+
+        q = queue_get(h, queue, true);
+        w = g_new0(ReserveWait, 1);
+        w->id = ++h->next_listener_id;
+        w->queue = q;
+        w->client = c;
+        w->visibility = visibility_usec;
+        w->link.data = w;
+        g_queue_push_tail_link(&q->waiters, &w->link);
+        g_hash_table_insert(c->waits, &w->id, w);
+        if (timeout_usec != UINT64_MAX)
+                w->timer = timer_arm(h, hub_now(h) + timeout_usec, TIMER_WAIT, w);
+
+        *ret_wait_id = w->id;
+        return 0;
+}
+
+/**
+ * hub_reserve_cancel() - give up @c's waiting reserve @wait_id, unanswered
+ *
+ * Return: 0, or -ENOENT when @c has no such wait (it may have been answered).
+ */
+int hub_reserve_cancel(Hub *h, Client *c, uint64_t wait_id) {
+        ReserveWait *w = g_hash_table_lookup(c->waits, &wait_id);
+
+        if (!w)
+                return -ENOENT;
+        wait_free(h, w);
+        return 0;
+}
+
+static Job *reserved_job(Client *c, uint64_t job_id) {
+        return g_hash_table_lookup(c->reserved, &job_id);
+}
+
+/**
+ * hub_ack() - @c is done with its reserved job @job_id: delete it
+ *
+ * Return: 0; -ENOENT when @c does not hold that job (never existed, acked,
+ * expired and handed to another); -ENOSPC or -EIO from the journal.
+ */
+int hub_ack(Hub *h, Client *c, uint64_t job_id) {
+        Job *j = reserved_job(c, job_id);
+        int r;
+
+        if (!j)
+                return -ENOENT;
+        r = hub_journal(h, &(JournalRecord) { .type = RECORD_ACK, .a = job_id });
+        if (r < 0)
+                return r;
+        job_free(h, j);
+        return 0;
+}
+
+/**
+ * hub_nack() - @c could not do job @job_id: retry after @delay_usec
+ *
+ * After max_attempts reservations the job is dead-lettered instead.
+ *
+ * Return: as hub_ack(), and -ERANGE for a delay over max_delay.
+ */
+int hub_nack(Hub *h, Client *c, uint64_t job_id, uint64_t delay_usec) {
+        Job *j = reserved_job(c, job_id);
+
+        if (!j)
+                return -ENOENT;
+        if (delay_usec > h->limits.max_delay)
+                return -ERANGE;
+        return job_return(h, j, delay_usec, false);
+}
+
+/**
+ * hub_touch() - extend @c's reservation of @job_id by its visibility again
+ *
+ * Return: 0, or -ENOENT when @c does not hold that job.
+ */
+int hub_touch(Hub *h, Client *c, uint64_t job_id) {
+        Job *j = reserved_job(c, job_id);
+
+        if (!j)
+                return -ENOENT;
+        timer_disarm(&j->timer);
+        j->timer = timer_arm(h, hub_now(h) + j->visibility, TIMER_JOB, j);
+        return 0;
+}
+
+/**
+ * hub_kick() - make up to @max dead jobs of @queue ready again (0: all)
+ * @ret_count: how many; may be NULL
+ *
+ * Return: 0; -EINVAL/-ENAMETOOLONG for a bad name; -ENOSPC/-EIO from the
+ * journal (the jobs kicked before the failure stay kicked).
+ */
+int hub_kick(Hub *h, const char *queue, unsigned max, unsigned *ret_count) {
+        Queue *q;
+        unsigned n = 0;
+        int r;
+
+        r = queue_name_validate(h, queue);
+        if (r < 0)
+                return r;
+        q = queue_get(h, queue, false);
+        while (q && !g_queue_is_empty(&q->dead) && (max == 0 || n < max)) {
+                Job *j = q->dead.head->data;
+
+                r = hub_journal(h, &(JournalRecord) { .type = RECORD_KICK, .a = j->id });
+                if (r < 0)
+                        break;
+                job_unlink(j);
+                j->attempts = 0;
+                job_make_available(h, j, 0, false);
+                n++;
+        }
+        if (ret_count)
+                *ret_count = n;
+        return r < 0 ? r : 0;
+}
+
+/**
+ * hub_peek() - the job @queue would hand out next, without reserving it
+ *
+ * Return: 0, -ENOENT when no job is ready, -EINVAL/-ENAMETOOLONG for a bad name.
+ */
+int hub_peek(Hub *h, const char *queue, JobInfo *ret_job) {
+        Queue *q;
+        int r;
+
+        r = queue_name_validate(h, queue);
+        if (r < 0)
+                return r;
+        q = queue_get(h, queue, false);
+        if (!q || g_queue_is_empty(&q->ready))
+                return -ENOENT;
+        job_info(q->ready.head->data, ret_job);
+        return 0;
+}
+
+/**
+ * hub_purge() - delete every job of @queue that is not reserved
+ * @ret_count: how many; may be NULL
+ *
+ * Return: as hub_kick().
+ */
+int hub_purge(Hub *h, const char *queue, unsigned *ret_count) {
+        g_autoptr(GPtrArray) victims = g_ptr_array_new();
+        GHashTableIter it;
+        gpointer v;
+        Queue *q;
+        unsigned n = 0;
+        int r = 0;
+
+        r = queue_name_validate(h, queue);
+        if (r < 0)
+                return r;
+        q = queue_get(h, queue, false);
+        if (q) {
+                g_hash_table_iter_init(&it, h->jobs);
+                while (g_hash_table_iter_next(&it, NULL, &v))
+                        if (((Job *) v)->queue == q && ((Job *) v)->state != JOB_RESERVED)
+                                g_ptr_array_add(victims, v);
+        }
+        for (guint i = 0; i < victims->len; i++) {
+                Job *j = victims->pdata[i];
+
+                r = hub_journal(h, &(JournalRecord) { .type = RECORD_ACK, .a = j->id });
+                if (r < 0)
+                        break;
+                job_free(h, j);         /* may free q with its last job */
+                n++;
+        }
+        if (ret_count)
+                *ret_count = n;
+        return r < 0 ? r : 0;
+}
+
+static gint queue_info_cmp(gconstpointer a, gconstpointer b) {
+        return strcmp(((const QueueInfo *) a)->name, ((const QueueInfo *) b)->name);
+}
+
+/**
+ * hub_list_queues() - every queue with its counts, sorted by name
+ *
+ * Return: a new GArray of QueueInfo; names borrowed until the next change.
+ */
+GArray *hub_list_queues(Hub *h) {
+        GArray *a = g_array_new(FALSE, FALSE, sizeof(QueueInfo));
+        GHashTableIter it;
+        gpointer v;
+
+        g_hash_table_iter_init(&it, h->queues);
+        while (g_hash_table_iter_next(&it, NULL, &v)) {
+                Queue *q = v;
+                QueueInfo info = {
+                        .name = q->name,
+                        .ready = g_queue_get_length(&q->ready),
+                        .reserved = q->n_reserved,
+                        .delayed = q->n_delayed,
+                        .dead = g_queue_get_length(&q->dead),
+                        .waiting = g_queue_get_length(&q->waiters),
+                };
+                g_array_append_val(a, info);
+        }
+        g_array_sort(a, queue_info_cmp);
+        return a;
+}
+
+unsigned hub_get_n_queues(Hub *h) {
+        return g_hash_table_size(h->queues);
+}
+
+/* Time */
+
+void hub_set_clock(Hub *h, uint64_t (*now)(void *userdata), void *userdata) {
+        h->now = now;
+        h->now_userdata = userdata;
+}
+
+/**
+ * hub_next_deadline() - when hub_run_timers() has something to do next
+ *
+ * Return: usec on the hub's clock, or UINT64_MAX when nothing is due.
+ */
+uint64_t hub_next_deadline(Hub *h) {
+        GSequenceIter *first = g_sequence_get_begin_iter(h->timers);
+
+        if (g_sequence_iter_is_end(first))
+                return UINT64_MAX;
+        return ((Timer *) g_sequence_get(first))->due;
+}
+
+/**
+ * hub_run_timers() - apply everything due by now: delayed jobs become
+ * ready, reservations expire (the job returns to the front of its queue,
+ * or is dead-lettered), waiting reserves time out
+ *
+ * A return that the journal refuses is retried a second later.
+ */
+void hub_run_timers(Hub *h) {
+        uint64_t now = hub_now(h);
+
+        for (;;) {
+                GSequenceIter *first = g_sequence_get_begin_iter(h->timers);
+                Timer *t;
+
+                if (g_sequence_iter_is_end(first))
+                        break;
+                t = g_sequence_get(first);
+                if (t->due > now)
+                        break;
+
+                if (t->kind == TIMER_WAIT) {
+                        ReserveWait *w = t->object;
+
+                        timer_disarm(&w->timer);
+                        wait_answer(h, w, NULL);
+                        continue;
+                }
+
+                Job *j = t->object;
+                timer_disarm(&j->timer);
+                if (j->state == JOB_DELAYED) {
+                        j->queue->n_delayed--;
+                        job_make_available(h, j, 0, false);
+                } else if (job_return(h, j, 0, true) < 0)
+                        j->timer = timer_arm(h, now + G_USEC_PER_SEC, TIMER_JOB, j);
+        }
+}
+
+/**
+ * queue_client_release() - @c is going: its reserved jobs return to the
+ * front of their queues, its waiting reserves end unanswered
+ */
+void queue_client_release(Hub *h, Client *c) {
+        GHashTableIter it;
+        gpointer v;
+
+        while (g_hash_table_size(c->waits) > 0) {
+                g_hash_table_iter_init(&it, c->waits);
+                g_hash_table_iter_next(&it, NULL, &v);
+                wait_free(h, v);
+        }
+        while (g_hash_table_size(c->reserved) > 0) {
+                g_hash_table_iter_init(&it, c->reserved);
+                g_hash_table_iter_next(&it, NULL, &v);
+                /* Not journaled if the journal fails: after a restart it is ready anyway. */
+                if (job_return(h, v, 0, true) < 0) {
+                        Job *j = v;
+                        job_unlink(j);
+                        timer_disarm(&j->timer);
+                        job_make_available(h, j, 0, true);
+                }
+        }
+}
+
+/**
+ * queue_free_all() - free every queue and job (hub_free(), clients gone)
+ */
+void queue_free_all(Hub *h) {
+        GHashTableIter it;
+        gpointer v;
+
+        g_hash_table_iter_init(&it, h->jobs);
+        while (g_hash_table_iter_next(&it, NULL, &v)) {
+                Job *j = v;
+
+                g_hash_table_iter_steal(&it);
+                timer_disarm(&j->timer);
+                g_bytes_unref(j->payload);
+                g_free(j);
+        }
+        g_hash_table_remove_all(h->queues);
+}
+
+/* Durability */
+
+/**
+ * queue_replay() - apply one queue record read back from the journal
+ *
+ * Reservations are not journaled: every job comes back ready (or delayed,
+ * or dead) with its attempts. Records about unknown jobs are ignored (the
+ * job was purged or acked in a record already applied).
+ *
+ * Return: 0, or -EINVAL for a record that cannot be applied (bad name).
+ */
+int queue_replay(Hub *h, const JournalRecord *r) {
+        Job *j;
+        Queue *q;
+
+        if (r->type == RECORD_PUSH) {
+                if (!r->name || queue_name_validate(h, r->name) < 0 || g_hash_table_contains(h->jobs, &r->a))
+                        return -EINVAL;
+                q = queue_get(h, r->name, true);
+                j = g_new0(Job, 1);
+                j->id = r->a;
+                j->queue = q;
+                j->payload = g_bytes_new(r->data, r->len);
+                j->attempts = (unsigned) r->c;
+                q->n_jobs++;
+                g_hash_table_insert(h->jobs, &j->id, j);
+                h->next_job_id = MAX(h->next_job_id, j->id);
+                if (r->flag)
+                        job_make_dead(j);
+                else
+                        job_make_available(h, j, r->b, false);
+                return 0;
+        }
+
+        j = g_hash_table_lookup(h->jobs, &r->a);
+        if (!j)
+                return 0;
+        switch (r->type) {
+        case RECORD_ACK:
+                job_free(h, j);
+                break;
+        case RECORD_RETURN:
+                job_unlink(j);
+                timer_disarm(&j->timer);
+                j->attempts = (unsigned) r->c;
+                if (r->flag)
+                        job_make_dead(j);
+                else
+                        job_make_available(h, j, r->b, false);
+                break;
+        case RECORD_KICK:
+                job_unlink(j);
+                timer_disarm(&j->timer);
+                j->attempts = 0;
+                job_make_available(h, j, 0, false);
+                break;
+        default:
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static void emit_job(Hub *h, Job *j, void (*emit)(void *, const JournalRecord *), void *userdata) {
+        gsize len;
+        const void *data = g_bytes_get_data(j->payload, &len);
+        uint64_t due = 0;
+
+        if (j->state == JOB_DELAYED && j->timer)
+                due = ((Timer *) g_sequence_get(j->timer))->due;
+        emit(userdata, &(JournalRecord) {
+                .type = RECORD_PUSH, .name = j->queue->name, .data = data, .len = len,
+                .a = j->id, .b = due, .c = j->attempts, .flag = j->state == JOB_DEAD,
+        });
+}
+
+/**
+ * queue_snapshot() - emit one PUSH record per job, each queue's jobs in the
+ * order they will be handed out (reserved ones first: they come back first)
+ */
+void queue_snapshot(Hub *h, void (*emit)(void *userdata, const JournalRecord *r), void *userdata) {
+        GHashTableIter it;
+        gpointer v;
+
+        g_hash_table_iter_init(&it, h->jobs);
+        while (g_hash_table_iter_next(&it, NULL, &v)) {
+                Job *j = v;
+                if (j->state == JOB_RESERVED || j->state == JOB_DELAYED || j->state == JOB_DEAD)
+                        emit_job(h, j, emit, userdata);
+        }
+        g_hash_table_iter_init(&it, h->queues);
+        while (g_hash_table_iter_next(&it, NULL, &v))
+                for (GList *l = ((Queue *) v)->ready.head; l; l = l->next)
+                        emit_job(h, l->data, emit, userdata);
+}
