@@ -40,6 +40,9 @@ int client_init(Client *c, Hub *hub, const ClientSink *sink, uid_t uid, pid_t pi
         c->watches = g_hash_table_new(g_int64_hash, g_int64_equal);
         c->reserved = g_hash_table_new(g_int64_hash, g_int64_equal);
         c->waits = g_hash_table_new(g_int64_hash, g_int64_equal);
+        c->served = g_hash_table_new(g_str_hash, g_str_equal);
+        c->calls_out = g_hash_table_new(g_int64_hash, g_int64_equal);
+        c->calls_in = g_hash_table_new(g_int64_hash, g_int64_equal);
 
         c->link.data = c;
         g_queue_push_tail_link(&hub->clients, &c->link);
@@ -62,6 +65,10 @@ void client_deinit(Client *c) {
                 return;
 
         queue_client_release(h, c);
+        rpc_client_release(h, c);
+        g_clear_pointer(&c->served, g_hash_table_destroy);
+        g_clear_pointer(&c->calls_out, g_hash_table_destroy);
+        g_clear_pointer(&c->calls_in, g_hash_table_destroy);
         g_clear_pointer(&c->reserved, g_hash_table_destroy);
         g_clear_pointer(&c->waits, g_hash_table_destroy);
 

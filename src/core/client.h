@@ -27,6 +27,10 @@ typedef enum EnvelopeKind {
         ENVELOPE_GAP,           /* gap_first..gap_last were not delivered */
         ENVELOPE_JOB,           /* a waiting reserve's answer: queue in topic, job id in seq
                                  * (0: timed out), payload, attempts; never to be dropped */
+        ENVELOPE_REQUEST,       /* to a server: call id in sub_id, name in topic, payload,
+                                 * caller in sender; never to be dropped */
+        ENVELOPE_REPLY,         /* to a caller: call id in sub_id, payload, or an error
+                                 * (error_name/error_code/error_message); never to be dropped */
 } EnvelopeKind;
 
 /* Who sent a message, as the kernel or the bus reported it. */
@@ -49,6 +53,10 @@ typedef struct Envelope {
         bool deleted;                   /* KEY_CHANGED: the key was deleted */
         uint64_t gap_first, gap_last;   /* GAP only */
         unsigned attempts;              /* JOB: how often it was reserved, this time included */
+        const char *error_name;         /* REPLY: an error: "NoServer", "Timeout", "ServerGone",
+                                         * or the server's own name (NULL: success) */
+        int error_code;                 /* REPLY: the server's JSON-RPC code, 0 when none */
+        const char *error_message;      /* REPLY: with error_name */
         const ClientInfo *sender;       /* MESSAGE/KEY_CHANGED: who caused it */
 } Envelope;
 
@@ -70,6 +78,9 @@ struct Client {
         GHashTable *watches;            /* id -> Watch*, owned */
         GHashTable *reserved;           /* job id -> Job*, reserved by this client; not owned */
         GHashTable *waits;              /* wait id -> ReserveWait*, owned */
+        GHashTable *served;             /* name -> ServeEntry*, owned */
+        GHashTable *calls_out;          /* call id -> PendingCall*, calls it made; not owned */
+        GHashTable *calls_in;           /* call id -> PendingCall*, calls routed to it; not owned */
         GList link;                     /* in Hub.clients */
 };
 

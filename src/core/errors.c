@@ -38,6 +38,10 @@ static const char *arg_noun(HubArg arg) {
                 return "Queue";
         case HUB_ARG_JOB:
                 return "Job";
+        case HUB_ARG_SERVICE:
+                return "Name";
+        case HUB_ARG_CALL:
+                return "Call";
         }
         g_assert_not_reached();
 }
@@ -62,7 +66,11 @@ int hub_error_explain(int r, const HubLimits *limits, HubArg arg, const char *wh
 
         switch (r) {
         case -EINVAL:
-                if (arg == HUB_ARG_QUEUE) {
+                if (arg == HUB_ARG_SERVICE) {
+                        name = "InvalidName";
+                        msg = g_strdup_printf("Invalid service name '%s': like a topic, dot-separated, non-empty "
+                                              "tokens of letters, digits, '_' and '-', e.g. 'weather.now'.", w);
+                } else if (arg == HUB_ARG_QUEUE) {
                         name = "InvalidQueue";
                         msg = g_strdup_printf("Invalid queue name '%s': like a topic, dot-separated, non-empty "
                                               "tokens of letters, digits, '_' and '-', e.g. 'jobs.mail'.", w);
@@ -85,7 +93,8 @@ int hub_error_explain(int r, const HubLimits *limits, HubArg arg, const char *wh
                 break;
         case -ENAMETOOLONG:
                 name = "LimitExceeded";
-                if (arg == HUB_ARG_TOPIC || arg == HUB_ARG_PATTERN || arg == HUB_ARG_QUEUE)
+                if (arg == HUB_ARG_TOPIC || arg == HUB_ARG_PATTERN || arg == HUB_ARG_QUEUE ||
+                    arg == HUB_ARG_SERVICE)
                         msg = g_strdup_printf("%s is too long: at most %zu bytes and %u tokens.", noun,
                                               limits->max_topic_length, limits->max_topic_tokens);
                 else
@@ -99,7 +108,8 @@ int hub_error_explain(int r, const HubLimits *limits, HubArg arg, const char *wh
                                               size, w, limits->max_value);
                 else
                         msg = g_strdup_printf("Payload of %zu bytes for %s '%s' exceeds the limit of %zu "
-                                              "bytes.", size, arg == HUB_ARG_QUEUE ? "queue" : "topic", w,
+                                              "bytes.", size, arg == HUB_ARG_QUEUE ? "queue" :
+                                              arg == HUB_ARG_SERVICE ? "service" : "topic", w,
                                               limits->max_payload);
                 break;
         case -EDQUOT:
@@ -121,6 +131,11 @@ int hub_error_explain(int r, const HubLimits *limits, HubArg arg, const char *wh
                         msg = g_strdup_printf("Too many watches: at most %u per client; unwatch first.",
                                               limits->max_watches);
                         break;
+                case HUB_ARG_SERVICE:
+                        msg = g_strdup_printf("Too many names served or calls pending: at most %u names served "
+                                              "and %u calls pending per client.", limits->max_served,
+                                              limits->max_calls);
+                        break;
                 case HUB_ARG_QUEUE:
                         msg = g_strdup_printf("Queue '%s' cannot take more: at most %u queues, %u jobs per queue, "
                                               "and %u jobs reserved or reserves waiting per client.", w,
@@ -133,8 +148,20 @@ int hub_error_explain(int r, const HubLimits *limits, HubArg arg, const char *wh
                 break;
         case -ERANGE:
                 name = "LimitExceeded";
-                msg = g_strdup_printf("The delay is too long: at most %" PRIu64 " seconds.",
-                                      limits->max_delay / G_USEC_PER_SEC);
+                if (arg == HUB_ARG_SERVICE)
+                        msg = g_strdup_printf("The timeout is too long: at most %" PRIu64 " seconds.",
+                                              limits->max_call_timeout / G_USEC_PER_SEC);
+                else
+                        msg = g_strdup_printf("The delay is too long: at most %" PRIu64 " seconds.",
+                                              limits->max_delay / G_USEC_PER_SEC);
+                break;
+        case -EEXIST:
+                name = "Conflict";
+                msg = g_strdup_printf("This client serves '%s' already.", w);
+                break;
+        case -EHOSTUNREACH:
+                name = "NoServer";
+                msg = g_strdup_printf("Nobody serves '%s'.", w);
                 break;
         case -EAGAIN:
                 name = "NoJob";
@@ -148,7 +175,12 @@ int hub_error_explain(int r, const HubLimits *limits, HubArg arg, const char *wh
                 break;
         case -ENOENT:
                 name = "NotFound";
-                if (arg == HUB_ARG_JOB)
+                if (arg == HUB_ARG_SERVICE)
+                        msg = g_strdup_printf("This client does not serve '%s'.", w);
+                else if (arg == HUB_ARG_CALL)
+                        msg = g_strdup_printf("Call %s is not pending at this client: it timed out, its caller "
+                                              "left, or it went to another server.", w);
+                else if (arg == HUB_ARG_JOB)
                         msg = g_strdup_printf("Job %s is not reserved by this client (acked, expired, or "
                                               "never reserved).", w);
                 else if (arg == HUB_ARG_QUEUE)

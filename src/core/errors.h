@@ -25,6 +25,8 @@ typedef enum HubArg {
         HUB_ARG_CLIENT,
         HUB_ARG_QUEUE,
         HUB_ARG_JOB,
+        HUB_ARG_SERVICE,
+        HUB_ARG_CALL,
 } HubArg;
 
 int hub_error_explain(int r, const HubLimits *limits, HubArg arg, const char *what, size_t size,

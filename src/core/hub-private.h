@@ -28,6 +28,7 @@ typedef enum JobState {
 typedef enum TimerKind {
         TIMER_JOB,                      /* a delayed job becomes ready, or a reservation ends */
         TIMER_WAIT,                     /* a waiting reserve times out */
+        TIMER_CALL,                     /* a request/reply call times out */
 } TimerKind;
 
 typedef struct Timer {
@@ -88,7 +89,20 @@ struct Hub {
         uint64_t (*now)(void *userdata);
         void *now_userdata;
         HubJournal journal;             /* append == NULL: nothing is durable */
+        GHashTable *services;           /* name -> Service*, owned */
+        GHashTable *calls;              /* id -> PendingCall*, owned */
+        uint64_t next_call_id;
 };
+
+typedef struct Service Service;
+typedef struct PendingCall PendingCall;
+
+GSequenceIter *timer_arm(Hub *h, uint64_t due, TimerKind kind, void *object);
+void timer_disarm(GSequenceIter **iter);
+void rpc_call_timeout(Hub *h, PendingCall *call);
+void rpc_client_release(Hub *h, Client *c);
+void rpc_init(Hub *h);
+void rpc_deinit(Hub *h);
 
 static inline uint64_t hub_now(Hub *h) {
         return h->now(h->now_userdata);

@@ -35,6 +35,9 @@ void hub_limits_default(HubLimits *ret) {
                 .max_attempts = 5,
                 .max_delay = 30ull * 24 * 3600 * G_USEC_PER_SEC,
                 .default_visibility = 30 * G_USEC_PER_SEC,
+                .max_served = 256,
+                .max_calls = 1024,
+                .max_call_timeout = 300 * G_USEC_PER_SEC,
         };
 }
 
@@ -67,6 +70,7 @@ Hub *hub_new(const HubLimits *limits, uint64_t start_time_usec) {
         h->queues = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) queue_free);
         h->jobs = g_hash_table_new(g_int64_hash, g_int64_equal);
         h->timers = g_sequence_new(g_free);
+        rpc_init(h);
         /* Wall-clock time: delays and due times survive a restart in the journal. */
         h->now = clock_realtime;
         return h;
@@ -81,6 +85,7 @@ Hub *hub_free(Hub *h) {
         g_hash_table_destroy(h->retained);
         store_free(h->store);
         queue_free_all(h);
+        rpc_deinit(h);
         g_hash_table_destroy(h->queues);
         g_hash_table_destroy(h->jobs);
         g_sequence_free(h->timers);

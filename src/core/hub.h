@@ -11,6 +11,8 @@
  *   -ENOENT       no such key, subscription or watch
  *   -ESTALE       compare-and-set: the revision did not match
  *   -EAGAIN       reserve without waiting: no job is ready
+ *   -EHOSTUNREACH call: nobody serves that name
+ *   -EEXIST       serve: the client serves that name already
  *   -ENOSPC, -EIO the journal could not record a durable change (nothing changed)
  */
 #pragma once
@@ -40,6 +42,9 @@ typedef struct HubLimits {
         unsigned max_attempts;          /* reservations before a job is dead-lettered */
         uint64_t max_delay;             /* usec, push and nack delays */
         uint64_t default_visibility;    /* usec, when a reserve gives 0 */
+        unsigned max_served;            /* names one client serves */
+        unsigned max_calls;             /* calls pending per caller, and per server */
+        uint64_t max_call_timeout;      /* usec */
 } HubLimits;
 
 void hub_limits_default(HubLimits *ret);
@@ -49,6 +54,8 @@ typedef struct HubCounters {
         uint64_t delivered;             /* envelopes accepted by sinks */
         uint64_t dropped;               /* envelopes refused by full sinks */
         uint64_t store_changes;         /* sets and deletes */
+        uint64_t calls;                 /* calls routed to a server */
+        uint64_t late_replies;          /* replies to calls that had timed out or whose caller left */
 } HubCounters;
 
 typedef struct StoreEntry {
@@ -119,6 +126,23 @@ int hub_peek(Hub *h, const char *queue, JobInfo *ret_job);
 int hub_purge(Hub *h, const char *queue, unsigned *ret_count);
 GArray *hub_list_queues(Hub *h);                        /* of QueueInfo, sorted by name */
 unsigned hub_get_n_queues(Hub *h);
+
+/* Request/reply */
+typedef struct ServiceInfo {
+        const char *name;               /* borrowed until the next change */
+        unsigned servers;
+} ServiceInfo;
+
+int hub_serve(Hub *h, Client *c, const char *name);
+int hub_unserve(Hub *h, Client *c, const char *name);
+int hub_call(Hub *h, Client *c, const char *name, const void *payload, size_t len, uint64_t timeout_usec,
+             uint64_t *ret_call_id);
+int hub_reply(Hub *h, Client *c, uint64_t call_id, const void *payload, size_t len);
+int hub_reply_error(Hub *h, Client *c, uint64_t call_id, const char *error_name, int error_code,
+                    const char *message);
+GArray *hub_list_services(Hub *h);                      /* of ServiceInfo, sorted by name */
+unsigned hub_get_n_pending_calls(Hub *h);
+bool hub_call_pending(Hub *h, uint64_t call_id);
 
 /* Time: the hub reads its clock; the daemon wakes it at hub_next_deadline(). */
 void hub_set_clock(Hub *h, uint64_t (*now)(void *userdata), void *userdata);

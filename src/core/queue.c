@@ -30,14 +30,14 @@ static gint timer_cmp(gconstpointer a, gconstpointer b, gpointer userdata) {
         return x->order < y->order ? -1 : x->order > y->order;
 }
 
-static GSequenceIter *timer_arm(Hub *h, uint64_t due, TimerKind kind, void *object) {
+GSequenceIter *timer_arm(Hub *h, uint64_t due, TimerKind kind, void *object) {
         Timer *t = g_new(Timer, 1);
 
         *t = (Timer) { .due = due, .order = ++h->timer_order, .kind = kind, .object = object };
         return g_sequence_insert_sorted(h->timers, t, timer_cmp, NULL);
 }
 
-static void timer_disarm(GSequenceIter **iter) {
+void timer_disarm(GSequenceIter **iter) {
         if (!*iter)
                 return;
         g_sequence_remove(*iter);       /* frees the Timer: the sequence owns them */
@@ -550,7 +550,7 @@ uint64_t hub_next_deadline(Hub *h) {
 /**
  * hub_run_timers() - apply everything due by now: delayed jobs become
  * ready, reservations expire (the job returns to the front of its queue,
- * or is dead-lettered), waiting reserves time out
+ * or is dead-lettered), waiting reserves and calls time out
  *
  * A return that the journal refuses is retried a second later.
  */
@@ -567,6 +567,10 @@ void hub_run_timers(Hub *h) {
                 if (t->due > now)
                         break;
 
+                if (t->kind == TIMER_CALL) {
+                        rpc_call_timeout(h, t->object);
+                        continue;
+                }
                 if (t->kind == TIMER_WAIT) {
                         ReserveWait *w = t->object;
 

@@ -2,7 +2,35 @@
 /*
  * dbus-errors.c: see dbus-errors.h.
  */
+#include <string.h>
+
 #include "dbus/dbus-errors.h"
+
+/**
+ * dbus_error_name_valid() - whether @name can be a D-Bus error name: two or
+ * more dot-separated elements of [A-Za-z0-9_], none starting with a digit,
+ * at most 255 bytes
+ */
+bool dbus_error_name_valid(const char *name) {
+        unsigned elements = 0;
+
+        if (!name || strlen(name) > 255)
+                return false;
+        for (const char *p = name;; p++) {
+                const char *start = p;
+
+                while (g_ascii_isalnum(*p) || *p == '_')
+                        p++;
+                if (p == start || g_ascii_isdigit(*start))
+                        return false;
+                elements++;
+                if (*p == '\0')
+                        break;
+                if (*p != '.')
+                        return false;
+        }
+        return elements >= 2;
+}
 
 /**
  * dbus_error_from_errno() - set @error for the core's @r about @what

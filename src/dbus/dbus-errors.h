@@ -5,6 +5,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <systemd/sd-bus.h>
@@ -19,6 +20,8 @@
 #define SB_ERROR_LIMIT_EXCEEDED  SB_ERROR_PREFIX "LimitExceeded"
 #define SB_ERROR_NOT_TEXT        SB_ERROR_PREFIX "NotText"
 #define SB_ERROR_NO_JOB          SB_ERROR_PREFIX "NoJob"
+
+bool dbus_error_name_valid(const char *name);
 
 int dbus_error_from_errno(sd_bus_error *error, int r, const HubLimits *limits, HubArg arg,
                           const char *what, size_t size);

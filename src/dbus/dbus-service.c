@@ -36,6 +36,7 @@ typedef struct DbusPeer {
         DbusService *service;
         sd_bus_slot *creds_slot;        /* pending GetConnectionCredentials */
         GHashTable *reserves;           /* wait id -> sd_bus_message* (a waiting Reserve call), owned */
+        GHashTable *calls;              /* call id -> sd_bus_message* (a pending Call), owned */
 } DbusPeer;
 
 typedef struct HeldReply {
@@ -72,6 +73,7 @@ static void dbus_peer_free(DbusPeer *p) {
         sd_bus_slot_unref(p->creds_slot);
         client_deinit(&p->client);      /* ends its waits: nobody is left to answer */
         g_clear_pointer(&p->reserves, g_hash_table_destroy);
+        g_clear_pointer(&p->calls, g_hash_table_destroy);
         g_free(p);
 }
 
@@ -92,6 +94,9 @@ static int send_envelope(DbusService *s, const char *destination, const Envelope
 
         text = e->kind == ENVELOPE_GAP || payload_is_text(e->payload, e->payload_len);
         switch (e->kind) {
+        case ENVELOPE_REQUEST:
+                member = text ? "Request" : "RequestBinary";
+                break;
         case ENVELOPE_MESSAGE:
                 member = text ? "Message" : "MessageBinary";
                 break;
@@ -117,7 +122,14 @@ static int send_envelope(DbusService *s, const char *destination, const Envelope
         if (e->kind == ENVELOPE_GAP)
                 r = sd_bus_message_append(m, "ttt", destination ? e->sub_id : UINT64_C(0),
                                           e->gap_first, e->gap_last);
-        else {
+        else if (e->kind == ENVELOPE_REQUEST) {
+                r = sd_bus_message_append(m, "ts", e->sub_id, e->topic);
+                if (r >= 0 && text) {
+                        g_autofree char *str = g_strndup(e->payload, e->payload_len);
+                        r = sd_bus_message_append(m, "s", str);
+                } else if (r >= 0)
+                        r = sd_bus_message_append_array(m, 'y', e->payload, e->payload_len);
+        } else {
                 r = sd_bus_message_append(m, "s", e->topic);
                 if (r >= 0 && text) {
                         /* Text has no NUL: a length-limited copy is only needed when not terminated. */
@@ -139,11 +151,44 @@ static int send_envelope(DbusService *s, const char *destination, const Envelope
 
 static int reply_job(sd_bus_message *call, uint64_t id, const void *payload, size_t len, unsigned attempts);
 
+/* The end of a Call this peer made: the server's reply, or an error. */
+static int reply_call(DbusPeer *p, const Envelope *e) {
+        g_autoptr(sd_bus_message) call = NULL;
+        g_autofree char *reply = NULL, *name = NULL;
+        uint64_t id = e->sub_id;
+
+        if (!g_hash_table_steal_extended(p->calls, &id, NULL, (gpointer *) &call))
+                return -ENOENT;
+
+        if (e->error_name) {
+                /* The hub's own errors get our prefix; a server's D-Bus error name passes through. */
+                if (dbus_error_name_valid(e->error_name))
+                        name = g_strdup(e->error_name);
+                else
+                        name = g_strconcat(SB_ERROR_PREFIX, strcmp(e->error_name, "NoServer") == 0 ||
+                                           strcmp(e->error_name, "Timeout") == 0 ||
+                                           strcmp(e->error_name, "ServerGone") == 0 ? e->error_name : "ServerError",
+                                           NULL);
+                if (e->error_code != 0)
+                        return sd_bus_reply_method_errorf(call, name, "%s (code %d)", e->error_message,
+                                                          e->error_code);
+                return sd_bus_reply_method_errorf(call, name, "%s", e->error_message);
+        }
+        if (!payload_is_text(e->payload, e->payload_len))
+                return sd_bus_reply_method_errorf(call, SB_ERROR_NOT_TEXT,
+                                                  "The reply is %zu bytes that are not UTF-8 text; call over "
+                                                  "JSON-RPC to receive it.", e->payload_len);
+        reply = g_strndup(e->payload, e->payload_len);
+        return sd_bus_reply_method_return(call, "s", reply);
+}
+
 static int peer_deliver(Client *c, const Envelope *e) {
         DbusPeer *p = (DbusPeer *) c;
         g_autoptr(sd_bus_message) call = NULL;
         uint64_t wait_id = e->sub_id;
 
+        if (e->kind == ENVELOPE_REPLY)
+                return reply_call(p, e);
         if (e->kind != ENVELOPE_JOB)
                 return send_envelope(p->service, dbus_peer_unique_name(p), e);
 
@@ -235,6 +280,7 @@ static int peer_for(DbusService *s, sd_bus_message *m, sd_bus_error *error, Clie
                 p = g_new0(DbusPeer, 1);
                 p->service = s;
                 p->reserves = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, message_unref);
+                p->calls = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, message_unref);
                 r = client_init(&p->client, s->hub, &peer_sink, (uid_t) -1, 0, sender, false);
                 if (r < 0) {
                         g_free(p);
@@ -850,6 +896,87 @@ static int method_list_queues(sd_bus_message *m, void *userdata, sd_bus_error *e
         return sd_bus_send(NULL, reply, NULL);
 }
 
+/* Request/reply */
+
+static int method_call(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        DbusService *s = userdata;
+        const char *name, *payload;
+        uint32_t timeout_ms;
+        uint64_t id;
+        Client *c;
+        int r;
+
+        r = sd_bus_message_read(m, "ssu", &name, &payload, &timeout_ms);
+        if (r < 0)
+                return r;
+        r = peer_for(s, m, error, &c);
+        if (r < 0)
+                return r;
+
+        r = hub_call(s->hub, c, name, payload, strlen(payload), MSEC(timeout_ms), &id);
+        if (r < 0)
+                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_SERVICE, name,
+                                             strlen(payload));
+
+        /* Answered by reply_call() when the call ends, unless it ended already. */
+        if (hub_call_pending(s->hub, id))
+                g_hash_table_insert(((DbusPeer *) c)->calls, g_memdup2(&id, sizeof id), sd_bus_message_ref(m));
+        return 1;
+}
+
+static int serve_call(sd_bus_message *m, DbusService *s, bool serve, sd_bus_error *error) {
+        const char *name;
+        Client *c;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &name);
+        if (r < 0)
+                return r;
+        r = peer_for(s, m, error, &c);
+        if (r < 0)
+                return r;
+        r = serve ? hub_serve(s->hub, c, name) : hub_unserve(s->hub, c, name);
+        if (r < 0)
+                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_SERVICE, name, 0);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_serve(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return serve_call(m, userdata, true, error);
+}
+
+static int method_unserve(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return serve_call(m, userdata, false, error);
+}
+
+static int method_reply(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        DbusService *s = userdata;
+        const char *payload, *name = NULL, *message = NULL;
+        char what[32];
+        uint64_t id;
+        bool is_error = sd_bus_message_is_method_call(m, NULL, "ReplyError");
+        Client *c;
+        int r;
+
+        r = is_error ? sd_bus_message_read(m, "tss", &id, &name, &message) : sd_bus_message_read(m, "ts", &id, &payload);
+        if (r < 0)
+                return r;
+        r = peer_for(s, m, error, &c);
+        if (r < 0)
+                return r;
+        if (is_error && !dbus_error_name_valid(name))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "'%s' is not a D-Bus error name (like org.example.Error.Failed).", name);
+
+        r = is_error ? hub_reply_error(s->hub, c, id, name, 0, message) :
+                       hub_reply(s->hub, c, id, payload, strlen(payload));
+        if (r < 0) {
+                g_snprintf(what, sizeof what, "%" PRIu64, id);
+                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_CALL, what, 0);
+        }
+        return sd_bus_reply_method_return(m, NULL);
+}
+
 static int append_entry(sd_bus_message *m, const char *key, const char *type, ...) {
         va_list ap;
         int r;
@@ -869,6 +996,20 @@ static int append_entry(sd_bus_message *m, const char *key, const char *type, ..
         if (r < 0)
                 return r;
         r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(m);
+}
+
+static int append_services_of(sd_bus_message *m, Hub *hub) {
+        g_autoptr(GArray) services = hub_list_services(hub);
+        int r;
+
+        r = sd_bus_message_open_container(m, 'a', "{su}");
+        for (guint i = 0; r >= 0 && i < services->len; i++) {
+                const ServiceInfo *si = &g_array_index(services, ServiceInfo, i);
+                r = sd_bus_message_append(m, "{su}", si->name, si->servers);
+        }
         if (r < 0)
                 return r;
         return sd_bus_message_close_container(m);
@@ -899,6 +1040,7 @@ static int method_get_info(sd_bus_message *m, void *userdata, sd_bus_error *erro
             (r = append_entry(reply, "topics", "u", hub_get_n_retained(s->hub))) < 0 ||
             (r = append_entry(reply, "keys", "u", hub_get_n_keys(s->hub))) < 0 ||
             (r = append_entry(reply, "queues", "u", hub_get_n_queues(s->hub))) < 0 ||
+            (r = append_entry(reply, "pending_calls", "u", hub_get_n_pending_calls(s->hub))) < 0 ||
             (r = append_entry(reply, "messages_published", "t", n->published)) < 0 ||
             (r = append_entry(reply, "messages_delivered", "t", n->delivered)) < 0 ||
             (r = append_entry(reply, "messages_dropped", "t", n->dropped)) < 0 ||
@@ -916,6 +1058,15 @@ static int method_get_info(sd_bus_message *m, void *userdata, sd_bus_error *erro
                 if ((r = sd_bus_message_append(reply, "{su}", k, GPOINTER_TO_UINT(v))) < 0)
                         return r;
         if ((r = sd_bus_message_close_container(reply)) < 0 ||
+            (r = sd_bus_message_close_container(reply)) < 0 ||
+            (r = sd_bus_message_close_container(reply)) < 0)
+                return r;
+
+        /* services: a{su} */
+        if ((r = sd_bus_message_open_container(reply, 'e', "sv")) < 0 ||
+            (r = sd_bus_message_append(reply, "s", "services")) < 0 ||
+            (r = sd_bus_message_open_container(reply, 'v', "a{su}")) < 0 ||
+            (r = append_services_of(reply, s->hub)) < 0 ||
             (r = sd_bus_message_close_container(reply)) < 0 ||
             (r = sd_bus_message_close_container(reply)) < 0)
                 return r;
@@ -947,6 +1098,7 @@ static int method_get_info(sd_bus_message *m, void *userdata, sd_bus_error *erro
 
 /* Properties */
 
+
 static int property_get(sd_bus *bus, const char *path, const char *interface, const char *property,
                         sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         DbusService *s = userdata;
@@ -964,6 +1116,8 @@ static int property_get(sd_bus *bus, const char *path, const char *interface, co
                 return sd_bus_message_append(reply, "u", hub_get_n_retained(s->hub));
         if (strcmp(property, "Keys") == 0)
                 return sd_bus_message_append(reply, "u", hub_get_n_keys(s->hub));
+        if (strcmp(property, "Services") == 0)
+                return append_services_of(reply, s->hub);
         if (strcmp(property, "Queues") == 0)
                 return sd_bus_message_append(reply, "u", hub_get_n_queues(s->hub));
         if (strcmp(property, "MessagesPublished") == 0)
@@ -1041,6 +1195,14 @@ static const sd_bus_vtable hub_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("Purge", SD_BUS_ARGS("s", queue), SD_BUS_RESULT("u", count), method_purge, 0),
         SD_BUS_METHOD_WITH_ARGS("ListQueues", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(suuuuu)", queues),
                                 method_list_queues, 0),
+        SD_BUS_METHOD_WITH_ARGS("Call",
+                                SD_BUS_ARGS("s", name, "s", payload, "u", timeout_ms), SD_BUS_RESULT("s", reply),
+                                method_call, 0),
+        SD_BUS_METHOD_WITH_ARGS("Serve", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT, method_serve, 0),
+        SD_BUS_METHOD_WITH_ARGS("Unserve", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT, method_unserve, 0),
+        SD_BUS_METHOD_WITH_ARGS("Reply", SD_BUS_ARGS("t", id, "s", payload), SD_BUS_NO_RESULT, method_reply, 0),
+        SD_BUS_METHOD_WITH_ARGS("ReplyError", SD_BUS_ARGS("t", id, "s", error, "s", message), SD_BUS_NO_RESULT,
+                                method_reply, 0),
         SD_BUS_METHOD_WITH_ARGS("GetInfo", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{sv}", info),
                                 method_get_info, 0),
 
@@ -1050,6 +1212,8 @@ static const sd_bus_vtable hub_vtable[] = {
                                 SD_BUS_ARGS("s", key, "s", value, "t", revision, "b", deleted), 0),
         SD_BUS_SIGNAL_WITH_ARGS("KeyChangedBinary",
                                 SD_BUS_ARGS("s", key, "ay", value, "t", revision, "b", deleted), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("Request", SD_BUS_ARGS("t", id, "s", name, "s", payload), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("RequestBinary", SD_BUS_ARGS("t", id, "s", name, "ay", payload), 0),
         SD_BUS_SIGNAL_WITH_ARGS("Gap",
                                 SD_BUS_ARGS("t", subscription, "t", first_seq, "t", last_seq), 0),
 
@@ -1060,6 +1224,7 @@ static const sd_bus_vtable hub_vtable[] = {
         SD_BUS_PROPERTY("Topics", "u", property_get, 0, 0),
         SD_BUS_PROPERTY("Keys", "u", property_get, 0, 0),
         SD_BUS_PROPERTY("Queues", "u", property_get, 0, 0),
+        SD_BUS_PROPERTY("Services", "a{su}", property_get, 0, 0),
         SD_BUS_PROPERTY("MessagesPublished", "t", property_get, 0, 0),
         SD_BUS_PROPERTY("MessagesDropped", "t", property_get, 0, 0),
         SD_BUS_VTABLE_END

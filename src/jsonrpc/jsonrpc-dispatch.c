@@ -113,8 +113,17 @@ void jsonrpc_append_envelope(GByteArray *out, const Envelope *e) {
                                        e->deleted ? "true" : "false");
                 json_append_sender(s, e->sender);
                 break;
+        case ENVELOPE_REQUEST:
+                g_string_append_printf(s, "{\"jsonrpc\":\"2.0\",\"method\":\"request\",\"params\":"
+                                       "{\"id\":%" PRIu64 ",\"name\":", e->sub_id);
+                json_append_cstr(s, e->topic);
+                g_string_append_c(s, ',');
+                json_append_bytes_member(s, "payload", e->payload, e->payload_len);
+                json_append_sender(s, e->sender);
+                break;
         case ENVELOPE_JOB:
-                /* Answers to waiting reserves are responses, written by the connection. */
+        case ENVELOPE_REPLY:
+                /* Answers to waiting reserves and calls are responses, written by the connection. */
                 g_assert_not_reached();
         case ENVELOPE_GAP:
                 g_string_append_printf(s, "{\"jsonrpc\":\"2.0\",\"method\":\"gap\",\"params\":"
@@ -176,6 +185,10 @@ static int call_core_error(Call *c, int r, HubArg arg, const char *what, size_t 
                 { "InvalidQueue", -32007 },
                 { "NoJob", -32008 },
                 { "StorageFailed", -32009 },
+                { "InvalidName", -32010 },
+                { "NoServer", -32011 },
+                { "Timeout", -32012 },
+                { "ServerGone", -32013 },
         };
         const char *name;
         char *message;

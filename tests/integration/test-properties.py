@@ -21,7 +21,7 @@ T0 = int(time.time() * 1e6)
 conn = None
 
 TYPES = {'Version': dbus.String, 'StartTime': dbus.UInt64, 'Clients': dbus.UInt32,
-         'Subscriptions': dbus.UInt32, 'Topics': dbus.UInt32, 'Keys': dbus.UInt32, 'Queues': dbus.UInt32,
+         'Subscriptions': dbus.UInt32, 'Topics': dbus.UInt32, 'Keys': dbus.UInt32, 'Queues': dbus.UInt32, 'Services': dbus.Dictionary,
          'MessagesPublished': dbus.UInt64, 'MessagesDropped': dbus.UInt64}
 
 INFO_TYPES = {'version': dbus.String, 'start_time': dbus.UInt64, 'clients': dbus.UInt32,

@@ -1,0 +1,340 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * rpc.c: request/reply between clients (hub.h "Request/reply").
+ *
+ * A client serves names (topic grammar); a Service is the set of clients
+ * serving one name, taken round-robin. A call becomes a PendingCall, linked
+ * to its caller, its server and a timer: it ends exactly once, with the
+ * server's reply or error, a timeout, or the server leaving ("ServerGone");
+ * each end reaches the caller as one ENVELOPE_REPLY. A caller that leaves
+ * takes its calls with it; a reply that arrives after its call ended is
+ * dropped and counted (late_replies). Nothing here is durable: calls are
+ * between live clients.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "core/hub-private.h"
+#include "core/topic.h"
+
+struct Service {
+        char *name;
+        GQueue servers;                 /* ServeEntry*, next to pick first */
+};
+
+typedef struct ServeEntry {
+        Service *service;
+        Client *client;
+        GList link;                     /* in Service.servers */
+} ServeEntry;
+
+struct PendingCall {
+        uint64_t id;
+        Client *caller;
+        Client *server;
+        GSequenceIter *timer;
+};
+
+static void service_free(Service *s) {
+        g_free(s->name);
+        g_free(s);
+}
+
+void rpc_init(Hub *h) {
+        h->services = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) service_free);
+        h->calls = g_hash_table_new(g_int64_hash, g_int64_equal);
+}
+
+void rpc_deinit(Hub *h) {
+        /* Every client, and with it every call and served name, is gone. */
+        g_assert(g_hash_table_size(h->calls) == 0);
+        g_clear_pointer(&h->calls, g_hash_table_destroy);
+        g_clear_pointer(&h->services, g_hash_table_destroy);
+}
+
+static void serve_entry_free(Hub *h, ServeEntry *e) {
+        Service *s = e->service;
+
+        g_queue_unlink(&s->servers, &e->link);
+        g_hash_table_remove(e->client->served, s->name);
+        g_free(e);
+        if (g_queue_is_empty(&s->servers))
+                g_hash_table_remove(h->services, s->name);      /* frees s */
+}
+
+/**
+ * hub_serve() - @c answers calls to @name from now on
+ *
+ * Return: 0; -EINVAL/-ENAMETOOLONG for a bad name (topic grammar, no
+ * wildcards), -EEXIST when @c serves it already, -EDQUOT over max_served.
+ */
+int hub_serve(Hub *h, Client *c, const char *name) {
+        Service *s;
+        ServeEntry *e;
+        int r;
+
+        r = topic_validate(name, &h->limits);
+        if (r < 0)
+                return r;
+        if (g_hash_table_contains(c->served, name))
+                return -EEXIST;
+        if (g_hash_table_size(c->served) >= h->limits.max_served && !c->internal)
+                return -EDQUOT;
+
+        s = g_hash_table_lookup(h->services, name);
+        if (!s) {
+                s = g_new0(Service, 1);
+                s->name = g_strdup(name);
+                g_queue_init(&s->servers);
+                g_hash_table_insert(h->services, s->name, s);
+        }
+        e = g_new0(ServeEntry, 1);
+        e->service = s;
+        e->client = c;
+        e->link.data = e;
+        g_queue_push_tail_link(&s->servers, &e->link);
+        g_hash_table_insert(c->served, s->name, e);
+        return 0;
+}
+
+/**
+ * hub_unserve() - @c stops serving @name; calls it has already accepted
+ * still expect its reply
+ *
+ * Return: 0, or -ENOENT when @c does not serve @name.
+ */
+int hub_unserve(Hub *h, Client *c, const char *name) {
+        ServeEntry *e = g_hash_table_lookup(c->served, name);
+
+        if (!e)
+                return -ENOENT;
+        serve_entry_free(h, e);
+        return 0;
+}
+
+static void call_free(Hub *h, PendingCall *call) {
+        timer_disarm(&call->timer);
+        g_hash_table_remove(h->calls, &call->id);
+        if (call->caller)
+                g_hash_table_remove(call->caller->calls_out, &call->id);
+        if (call->server)
+                g_hash_table_remove(call->server->calls_in, &call->id);
+        g_free(call);
+}
+
+/* End @call, telling its caller: a reply (@error_name NULL) or an error. */
+static void call_finish(Hub *h, PendingCall *call, const void *payload, size_t len, const char *error_name,
+                        int error_code, const char *error_message) {
+        Client *caller = call->caller;
+        Envelope e = {
+                .kind = ENVELOPE_REPLY,
+                .sub_id = call->id,
+                .payload = payload,
+                .payload_len = len,
+                .error_name = error_name,
+                .error_code = error_code,
+                .error_message = error_message,
+                .sender = call->server ? &call->server->info : NULL,
+        };
+
+        if (caller && caller->sink->deliver(caller, &e) >= 0)
+                h->counters.delivered++;
+        call_free(h, call);
+}
+
+/**
+ * hub_call() - route a call of @name with @payload to one of its servers
+ * @timeout_usec: after this the caller gets "Timeout" (0: max_call_timeout)
+ * @ret_call_id: the call's id; its end arrives as an ENVELOPE_REPLY to @c
+ *
+ * Return: 0; -EHOSTUNREACH when nobody serves @name (no envelope follows);
+ * -EINVAL/-ENAMETOOLONG for a bad name, -EMSGSIZE over max_payload, -ERANGE
+ * for a timeout over max_call_timeout, -EDQUOT when @c or the chosen server
+ * has max_calls pending.
+ */
+int hub_call(Hub *h, Client *c, const char *name, const void *payload, size_t len, uint64_t timeout_usec,
+             uint64_t *ret_call_id) {
+        PendingCall *call;
+        ServeEntry *e;
+        Service *s;
+        Client *server;
+        int r;
+
+        r = topic_validate(name, &h->limits);
+        if (r < 0)
+                return r;
+        if (len > h->limits.max_payload)
+                return -EMSGSIZE;
+        if (timeout_usec > h->limits.max_call_timeout)
+                return -ERANGE;
+        if (timeout_usec == 0)
+                timeout_usec = h->limits.max_call_timeout;
+        if (g_hash_table_size(c->calls_out) >= h->limits.max_calls && !c->internal)
+                return -EDQUOT;
+
+        s = g_hash_table_lookup(h->services, name);
+        if (!s)
+                return -EHOSTUNREACH;
+
+        /* Round-robin: take the first server that has room, and send it to the back. */
+        e = NULL;
+        for (GList *l = s->servers.head; l; l = l->next) {
+                ServeEntry *cand = l->data;
+
+                if (g_hash_table_size(cand->client->calls_in) < h->limits.max_calls || cand->client->internal) {
+                        e = cand;
+                        break;
+                }
+        }
+        if (!e)
+                return -EDQUOT;
+        g_queue_unlink(&s->servers, &e->link);
+        g_queue_push_tail_link(&s->servers, &e->link);
+        server = e->client;
+
+        call = g_new0(PendingCall, 1);
+        call->id = ++h->next_call_id;
+        call->caller = c;
+        call->server = server;
+        g_hash_table_insert(h->calls, &call->id, call);
+        g_hash_table_insert(c->calls_out, &call->id, call);
+        g_hash_table_insert(server->calls_in, &call->id, call);
+        call->timer = timer_arm(h, hub_now(h) + timeout_usec, TIMER_CALL, call);
+        h->counters.calls++;
+
+        if (ret_call_id)
+                *ret_call_id = call->id;
+
+        Envelope req = {
+                .kind = ENVELOPE_REQUEST,
+                .sub_id = call->id,
+                .topic = name,
+                .payload = payload,
+                .payload_len = len,
+                .sender = &c->info,
+        };
+        if (server->sink->deliver(server, &req) < 0) {
+                /* The server cannot take it: it is as good as gone for this call. */
+                call->server = NULL;
+                g_hash_table_remove(server->calls_in, &call->id);
+                call_finish(h, call, NULL, 0, "ServerGone", 0, "The server could not take the request.");
+        }
+        return 0;
+}
+
+static PendingCall *call_of_server(Hub *h, Client *c, uint64_t call_id) {
+        PendingCall *call = g_hash_table_lookup(c->calls_in, &call_id);
+
+        if (!call)
+                h->counters.late_replies++;
+        return call;
+}
+
+/**
+ * hub_reply() - @c, the server of call @call_id, answers it with @payload
+ *
+ * Return: 0; -ENOENT when the call is not pending at @c (timed out, caller
+ * gone, never routed to @c: the reply is dropped and counted);
+ * -EMSGSIZE over max_payload.
+ */
+int hub_reply(Hub *h, Client *c, uint64_t call_id, const void *payload, size_t len) {
+        PendingCall *call;
+
+        if (len > h->limits.max_payload)
+                return -EMSGSIZE;
+        call = call_of_server(h, c, call_id);
+        if (!call)
+                return -ENOENT;
+        call_finish(h, call, payload, len, NULL, 0, NULL);
+        return 0;
+}
+
+/**
+ * hub_reply_error() - @c, the server of call @call_id, answers with an error
+ * @error_name: the server's error name, passed through (NULL: "ServerError")
+ * @error_code: the server's JSON-RPC code, or 0
+ * @message: for a person; may be NULL
+ *
+ * Return: as hub_reply().
+ */
+int hub_reply_error(Hub *h, Client *c, uint64_t call_id, const char *error_name, int error_code,
+                    const char *message) {
+        PendingCall *call = call_of_server(h, c, call_id);
+
+        if (!call)
+                return -ENOENT;
+        call_finish(h, call, NULL, 0, error_name ?: "ServerError", error_code, message ?: "");
+        return 0;
+}
+
+void rpc_call_timeout(Hub *h, PendingCall *call) {
+        timer_disarm(&call->timer);
+        call_finish(h, call, NULL, 0, "Timeout", 0, "The server did not reply in time.");
+}
+
+/**
+ * rpc_client_release() - @c is going: it serves nothing any more, calls
+ * routed to it fail at once with "ServerGone", its own calls are forgotten
+ * (a reply to them is late)
+ */
+void rpc_client_release(Hub *h, Client *c) {
+        GHashTableIter it;
+        gpointer v;
+
+        while (g_hash_table_size(c->served) > 0) {
+                g_hash_table_iter_init(&it, c->served);
+                g_hash_table_iter_next(&it, NULL, &v);
+                serve_entry_free(h, v);
+        }
+        while (g_hash_table_size(c->calls_in) > 0) {
+                PendingCall *call;
+
+                g_hash_table_iter_init(&it, c->calls_in);
+                g_hash_table_iter_next(&it, NULL, &v);
+                call = v;
+                g_hash_table_iter_remove(&it);
+                call->server = NULL;
+                call_finish(h, call, NULL, 0, "ServerGone", 0, "The server left before it replied.");
+        }
+        while (g_hash_table_size(c->calls_out) > 0) {
+                g_hash_table_iter_init(&it, c->calls_out);
+                g_hash_table_iter_next(&it, NULL, &v);
+                ((PendingCall *) v)->caller = NULL;
+                g_hash_table_iter_remove(&it);
+                call_free(h, v);
+        }
+}
+
+static gint service_info_cmp(gconstpointer a, gconstpointer b) {
+        return strcmp(((const ServiceInfo *) a)->name, ((const ServiceInfo *) b)->name);
+}
+
+/**
+ * hub_list_services() - every served name with its number of servers
+ *
+ * Return: a new GArray of ServiceInfo, sorted by name.
+ */
+GArray *hub_list_services(Hub *h) {
+        GArray *a = g_array_new(FALSE, FALSE, sizeof(ServiceInfo));
+        GHashTableIter it;
+        gpointer v;
+
+        g_hash_table_iter_init(&it, h->services);
+        while (g_hash_table_iter_next(&it, NULL, &v)) {
+                ServiceInfo info = {
+                        .name = ((Service *) v)->name,
+                        .servers = g_queue_get_length(&((Service *) v)->servers),
+                };
+                g_array_append_val(a, info);
+        }
+        g_array_sort(a, service_info_cmp);
+        return a;
+}
+
+unsigned hub_get_n_pending_calls(Hub *h) {
+        return g_hash_table_size(h->calls);
+}
+
+bool hub_call_pending(Hub *h, uint64_t call_id) {
+        return g_hash_table_contains(h->calls, &call_id);
+}
