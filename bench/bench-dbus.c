@@ -9,7 +9,9 @@
  *             taken on CLOCK_MONOTONIC from send to reply.
  *   signals   adds the match rule an applet would add, starts a producer
  *             (the echo service's Emit, or a forked child publishing at depth
- *             64), and counts Message signals from the first to the last.
+ *             64 over D-Bus, or with "--producer socket" over the hub's
+ *             JSON-RPC socket, which leaves the hub a pure signal emitter on
+ *             the bus), and counts Message signals from the first to the last.
  *   wait-name waits, bounded, until a bus name has an owner.
  *
  * Results are one line of key=value pairs on stdout, for bench/run to parse
@@ -38,6 +40,7 @@
 #include <glib.h>
 #include <systemd/sd-bus.h>
 
+#include "bench-proto.h"
 #include "util/sd-glue.h"
 
 #define DEFAULT_DEST "org.switchboard.Hub1"
@@ -57,7 +60,8 @@ typedef struct Options {
         const char *method;
         const char *topic;
         const char *payload;
-        const char *producer;   /* signals: "emit" or "publish" */
+        const char *producer;   /* signals: "emit", "publish" or "socket" */
+        const char *socket;     /* signals --producer socket: the hub's socket */
         unsigned depth;
         double duration;        /* seconds of measurement */
         double warmup;          /* seconds of warm-up before it */
@@ -70,13 +74,6 @@ static uint64_t now_usec(void) {
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t) ts.tv_sec * G_USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
-}
-
-static uint64_t now_nsec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
 }
 
 static uint64_t seconds_to_usec(double s) {
@@ -186,26 +183,6 @@ static int on_call_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
                 c->done = true;
 
         return 0;
-}
-
-static int cmp_u64(gconstpointer a, gconstpointer b) {
-        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
-
-        return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile of a sorted array, in µs. */
-static double percentile_us(const GArray *sorted, double p) {
-        size_t rank;
-
-        if (sorted->len == 0)
-                return 0;
-        rank = (size_t) (p / 100.0 * sorted->len + 0.999999);
-        if (rank < 1)
-                rank = 1;
-        if (rank > sorted->len)
-                rank = sorted->len;
-        return g_array_index(sorted, uint64_t, rank - 1) / 1000.0;
 }
 
 /*
@@ -334,6 +311,35 @@ static int __attribute__((noreturn)) producer_child(const Options *o, int go_fd,
         if (read(go_fd, &byte, 1) != 1)
                 _exit(EXIT_FAILURE);
 
+        if (g_str_equal(o->producer, "socket")) {
+                g_autoptr(GString) escaped = g_string_new(NULL);
+                LoadResult lr;
+                g_auto(Fd) fd = -1;
+
+                /* The payload goes into a JSON string: escape what JSON escapes. */
+                for (const char *p = o->payload; *p; p++) {
+                        if (*p == '"' || *p == '\\')
+                                g_string_append_c(escaped, '\\');
+                        g_string_append_c(escaped, *p);
+                }
+                fd = connect_unix(o->socket);
+                if (fd < 0) {
+                        fprintf(stderr, "bench-dbus: producer: %s: %s\n", o->socket, strerror(-fd));
+                        _exit(EXIT_FAILURE);
+                }
+                r = load_run(fd, PROTO_SB, o->depth, 0, o->duration, o->topic, escaped->str, &lr);
+                if (r < 0) {
+                        fprintf(stderr, "bench-dbus: producer: %s\n", strerror(-r));
+                        _exit(EXIT_FAILURE);
+                }
+                out[0] = lr.completed;
+                out[1] = lr.errors;
+                load_result_deinit(&lr);
+                if (write(result_fd, out, sizeof(out)) != sizeof(out))
+                        _exit(EXIT_FAILURE);
+                _exit(out[1] > 0 ? EXIT_FAILURE : EXIT_SUCCESS);
+        }
+
         r = bus_open(&bus);
         if (r < 0) {
                 fprintf(stderr, "bench-dbus: producer: %s\n", strerror(-r));
@@ -363,12 +369,13 @@ static int mode_signals(const Options *o) {
         uint64_t produced[2] = {}, deadline, lost;
         int fds[2], r;
 
-        if (!g_str_equal(o->producer, "emit") && !g_str_equal(o->producer, "publish")) {
-                fprintf(stderr, "bench-dbus: --producer must be emit or publish\n");
+        if (!g_str_equal(o->producer, "emit") && !g_str_equal(o->producer, "publish") &&
+            !g_str_equal(o->producer, "socket")) {
+                fprintf(stderr, "bench-dbus: --producer must be emit, publish or socket\n");
                 return -EINVAL;
         }
 
-        if (g_str_equal(o->producer, "publish")) {
+        if (!g_str_equal(o->producer, "emit")) {
                 /* Fork before any bus exists: the child opens its own connection. */
                 if (pipe2(fds, O_CLOEXEC) < 0)
                         return -errno;
@@ -475,7 +482,8 @@ finish:
                 lost = k.last_seq - k.first_seq + 1 - k.received;
                 printf("mode=signals producer=%s method=%s received=%" PRIu64 " lost=%" PRIu64
                        " out_of_order=%" PRIu64 " seconds=%.3f rate=%.1f",
-                       o->producer, child > 0 ? o->method : "Emit", k.received, lost,
+                       o->producer, g_str_equal(o->producer, "socket") ? "publish" :
+                       child > 0 ? o->method : "Emit", k.received, lost,
                        k.out_of_order, seconds, rate);
                 if (child > 0)
                         printf(" published=%" PRIu64 " publish_errors=%" PRIu64,
@@ -537,8 +545,8 @@ static void help(void) {
         printf("Usage:\n"
                "  bench-dbus call [--dest D --path P --iface I --method M] [--depth N]\n"
                "                  [--duration S] [--warmup S] [--topic T] [--payload P]\n"
-               "  bench-dbus signals --producer emit|publish [--dest D --path P --iface I]\n"
-               "                  [--method M] [--depth N] [--duration S] [--idle S]\n"
+               "  bench-dbus signals --producer emit|publish|socket [--dest D --path P --iface I]\n"
+               "                  [--method M] [--socket PATH] [--depth N] [--duration S] [--idle S]\n"
                "  bench-dbus wait-name NAME [--timeout S]\n\n"
                "Defaults: the hub (%s), Publish, depth 1 (signals: 64), 2 s after 0.5 s\n"
                "warm-up, "
@@ -560,7 +568,8 @@ static int parse_double(const char *s, double *ret) {
 
 int main(int argc, char *argv[]) {
         enum { ARG_DEST = 0x100, ARG_PATH, ARG_IFACE, ARG_METHOD, ARG_TOPIC, ARG_PAYLOAD,
-               ARG_PRODUCER, ARG_DEPTH, ARG_DURATION, ARG_WARMUP, ARG_IDLE, ARG_TIMEOUT };
+               ARG_PRODUCER, ARG_DEPTH, ARG_DURATION, ARG_WARMUP, ARG_IDLE, ARG_TIMEOUT,
+               ARG_SOCKET };
         static const struct option options[] = {
                 { "help",     no_argument,       NULL, 'h'          },
                 { "dest",     required_argument, NULL, ARG_DEST     },
@@ -575,6 +584,7 @@ int main(int argc, char *argv[]) {
                 { "warmup",   required_argument, NULL, ARG_WARMUP   },
                 { "idle",     required_argument, NULL, ARG_IDLE     },
                 { "timeout",  required_argument, NULL, ARG_TIMEOUT  },
+                { "socket",   required_argument, NULL, ARG_SOCKET   },
                 {}
         };
         Options o = {
@@ -591,6 +601,7 @@ int main(int argc, char *argv[]) {
                 .idle = 0.5,
                 .timeout = 10.0,
         };
+        g_autofree char *default_socket = NULL;
         const char *mode;
         int c, r = 0;
 
@@ -608,6 +619,7 @@ int main(int argc, char *argv[]) {
                 case ARG_TOPIC:    o.topic = optarg;    break;
                 case ARG_PAYLOAD:  o.payload = optarg;  break;
                 case ARG_PRODUCER: o.producer = optarg; break;
+                case ARG_SOCKET:   o.socket = optarg;   break;
                 case ARG_DEPTH:
                         r = parse_double(optarg, &v);
                         if (r < 0 || v < 1 || v > 4096 || v != (unsigned) v) {
@@ -644,6 +656,10 @@ int main(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         }
         mode = argv[optind];
+        if (!o.socket) {
+                default_socket = g_build_filename(g_get_user_runtime_dir(), "switchboard", "socket", NULL);
+                o.socket = default_socket;
+        }
 
         if (g_str_equal(mode, "call")) {
                 g_autoptr(sd_bus) bus = NULL;
