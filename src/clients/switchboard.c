@@ -1,15 +1,19 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * switchboard.c: the `switchboard` command-line client. Each command is one
- * or a few calls to org.switchboard.Hub1 on the session bus (the first call
- * activates the hub); `subscribe` and `watch` then run an sd-event loop and
- * print the unicast signals addressed to this connection only, never the
- * broadcast copies. User-facing text goes through gettext; D-Bus names and
- * the machine-readable output formats (text lines, JSON lines) never do.
+ * or a few operations of a Backend (cli.h): over the hub's JSON-RPC socket
+ * when it accepts a connection, else over D-Bus, whose first call activates
+ * the hub; --dbus and --socket choose one. Output, messages and exit
+ * statuses are the same either way. `subscribe`, `watch` and `monitor` run
+ * an sd-event loop and print the events the backend hands them; `monitor`
+ * and `stdio` need the socket (D-Bus signals carry no sender) and start the
+ * hub through D-Bus when it is missing. User-facing text goes through
+ * gettext; D-Bus names and the machine-readable output formats (text lines,
+ * JSON lines) never do.
  *
  * Exit status is part of the interface (docs/cli.md): 0 success, 1 the hub
  * returned an error, 2 usage error, 3 not found, 4 revision conflict, 69
- * (EX_UNAVAILABLE) the bus or the hub could not be reached.
+ * (EX_UNAVAILABLE) the bus, the socket or the hub could not be reached.
  */
 
 #include <errno.h>
@@ -19,30 +23,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sysexits.h>
 #include <unistd.h>
 
 #include <glib.h>
 #include <glib/gi18n.h>
-#include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
 #include "build-config.h"
+#include "clients/cli.h"
 #include "util/sd-glue.h"
-
-#define HUB_NAME "org.switchboard.Hub1"
-#define HUB_PATH "/org/switchboard/Hub1"
-#define HUB_INTERFACE "org.switchboard.Hub1"
-#define HUB_ERROR_PREFIX "org.switchboard.Hub1.Error."
-
-enum {
-        SB_EXIT_OK = 0,
-        SB_EXIT_HUB_ERROR = 1,
-        SB_EXIT_USAGE = 2,
-        SB_EXIT_NOT_FOUND = 3,
-        SB_EXIT_CONFLICT = 4,
-        SB_EXIT_UNREACHABLE = EX_UNAVAILABLE,
-};
 
 /* Shown at the end of every --help. */
 static const char exit_status_text[] =
@@ -68,6 +57,9 @@ struct Command {
 
 static const Command *arg_command;
 static char *arg_address;
+static char *arg_socket_path;
+static gboolean arg_force_dbus;
+static gboolean arg_force_socket;
 static gboolean arg_retain;
 static gboolean arg_retained;
 static gboolean arg_json;
@@ -102,229 +94,54 @@ static int parse_u64(const char *option, const char *s, uint64_t min, uint64_t *
         return 0;
 }
 
-static void print_unreachable_hint(void) {
-        fprintf(stderr,
-                _("Check that switchboardd is installed and that the session bus can start it "
-                  "(it needs the D-Bus service file for %s).\n"),
-                HUB_NAME);
-}
+/* --dbus / --socket, else $SWITCHBOARD_BACKEND, else auto. */
+static int backend_config(BackendConfig *ret) {
+        const char *env = getenv("SWITCHBOARD_BACKEND");
+        BackendKind kind = BACKEND_AUTO;
 
-static int bus_connect(sd_bus **ret) {
-        g_autoptr(sd_bus) bus = NULL;
-        int r;
-
-        if (arg_address) {
-                r = sd_bus_new(&bus);
-                if (r >= 0)
-                        r = sd_bus_set_address(bus, arg_address);
-                if (r >= 0)
-                        r = sd_bus_set_bus_client(bus, 1);
-                if (r >= 0)
-                        r = sd_bus_start(bus);
-        } else
-                r = sd_bus_open_user(&bus);
-        if (r < 0) {
-                fprintf(stderr, _("switchboard: cannot connect to the session bus at %s: %s\n"),
-                        arg_address ?: getenv("DBUS_SESSION_BUS_ADDRESS") ?: _("the default address"),
-                        g_strerror(-r));
-                fprintf(stderr,
-                        _("Start a D-Bus session (for example with dbus-run-session), set "
-                          "DBUS_SESSION_BUS_ADDRESS, or pass --address=ADDRESS.\n"));
-                return SB_EXIT_UNREACHABLE;
+        if (arg_force_dbus && arg_force_socket)
+                return usage_error(_("--dbus and --socket cannot be used together"));
+        if (arg_force_dbus)
+                kind = BACKEND_DBUS;
+        else if (arg_force_socket)
+                kind = BACKEND_SOCKET;
+        else if (env && env[0] && !g_str_equal(env, "auto")) {
+                if (g_str_equal(env, "dbus"))
+                        kind = BACKEND_DBUS;
+                else if (g_str_equal(env, "socket"))
+                        kind = BACKEND_SOCKET;
+                else
+                        return usage_error(_("invalid SWITCHBOARD_BACKEND '%s': use auto, dbus or socket"), env);
         }
 
-        *ret = g_steal_pointer(&bus);
-        return 0;
-}
-
-static gboolean error_means_unreachable(const char *name) {
-        static const char *const names[] = {
-                "org.freedesktop.DBus.Error.ServiceUnknown",
-                "org.freedesktop.DBus.Error.NameHasNoOwner",
-                "org.freedesktop.DBus.Error.NoReply",
-                "org.freedesktop.DBus.Error.TimedOut",
-                "org.freedesktop.DBus.Error.Timeout",
-                "org.freedesktop.DBus.Error.Disconnected",
-                "org.freedesktop.DBus.Error.NoServer",
-                "org.freedesktop.DBus.Error.NoNetwork",
+        *ret = (BackendConfig) {
+                .kind = kind,
+                .address = arg_address,
+                .socket_path = arg_socket_path,
         };
-
-        if (g_str_has_prefix(name, "org.freedesktop.DBus.Error.Spawn."))
-                return TRUE;
-        for (size_t i = 0; i < G_N_ELEMENTS(names); i++)
-                if (g_str_equal(name, names[i]))
-                        return TRUE;
-        return FALSE;
-}
-
-/* Turn a failed call into a message on stderr and an exit status.
- * @subject is the topic, pattern or key the call was about (may be NULL). */
-static int report_call_error(const sd_bus_error *error, int r, const char *subject) {
-        g_autofree char *what = NULL;
-        const char *message, *suffix;
-        int exit_code = SB_EXIT_HUB_ERROR;
-
-        if (!error || !sd_bus_error_is_set(error)) {
-                fprintf(stderr, _("switchboard: lost the connection to the bus: %s\n"),
-                        g_strerror(r < 0 ? -r : r));
-                return SB_EXIT_UNREACHABLE;
-        }
-
-        message = error->message ?: error->name;
-        if (error_means_unreachable(error->name)) {
-                fprintf(stderr, _("switchboard: cannot reach the hub (%s): %s\n"), HUB_NAME, message);
-                print_unreachable_hint();
-                return SB_EXIT_UNREACHABLE;
-        }
-
-        if (!g_str_has_prefix(error->name, HUB_ERROR_PREFIX)) {
-                fprintf(stderr, _("switchboard: the hub returned an error: %s (%s)\n"), message, error->name);
-                return SB_EXIT_HUB_ERROR;
-        }
-
-        /* Name the problem and what it was about; the hub's message says why. */
-        subject = subject ?: "";
-        suffix = error->name + strlen(HUB_ERROR_PREFIX);
-        if (g_str_equal(suffix, "InvalidTopic"))
-                what = g_strdup_printf(_("invalid topic '%s'"), subject);
-        else if (g_str_equal(suffix, "InvalidPattern"))
-                what = g_strdup_printf(_("invalid pattern '%s'"), subject);
-        else if (g_str_equal(suffix, "InvalidKey"))
-                what = g_strdup_printf(_("invalid key '%s'"), subject);
-        else if (g_str_equal(suffix, "NotFound")) {
-                what = g_strdup_printf(_("no such key '%s'"), subject);
-                exit_code = SB_EXIT_NOT_FOUND;
-        } else if (g_str_equal(suffix, "Conflict")) {
-                what = g_strdup_printf(_("revision conflict on key '%s'"), subject);
-                exit_code = SB_EXIT_CONFLICT;
-        } else if (g_str_equal(suffix, "LimitExceeded"))
-                what = g_strdup_printf(_("limit exceeded for '%s'"), subject);
-        else if (g_str_equal(suffix, "NotText"))
-                what = g_strdup_printf(_("the value of '%s' is not text"), subject);
-        else
-                what = g_strdup_printf(_("the hub returned %s"), error->name);
-
-        fprintf(stderr, "switchboard: %s: %s\n", what, message);
-        return exit_code;
-}
-
-static int hub_message_new(sd_bus *bus, const char *member, sd_bus_message **ret) {
-        int r;
-
-        r = sd_bus_message_new_method_call(bus, ret, HUB_NAME, HUB_PATH, HUB_INTERFACE, member);
-        if (r < 0) {
-                fprintf(stderr, _("switchboard: cannot build the %s call: %s\n"), member, g_strerror(-r));
-                return SB_EXIT_HUB_ERROR;
-        }
         return 0;
 }
 
-static int hub_call(sd_bus *bus, sd_bus_message *m, const char *subject, sd_bus_message **ret_reply) {
-        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+static int connect_hub(Backend **ret) {
+        BackendConfig config;
         int r;
 
-        r = sd_bus_call(bus, m, 0, &error, ret_reply);
-        if (r < 0)
-                return report_call_error(&error, r, subject);
-        return 0;
-}
-
-/* Call @member with arguments appended per @types (no arrays), return an exit status. */
-static int hub_callv(sd_bus *bus, const char *member, const char *subject,
-                     sd_bus_message **ret_reply, const char *types, ...) {
-        g_autoptr(sd_bus_message) m = NULL;
-        va_list ap;
-        int r;
-
-        r = hub_message_new(bus, member, &m);
+        r = backend_config(&config);
         if (r != 0)
                 return r;
-        if (types) {
-                va_start(ap, types);
-                r = sd_bus_message_appendv(m, types, ap);
-                va_end(ap);
-                if (r < 0) {
-                        fprintf(stderr, _("switchboard: cannot build the %s call: %s\n"), member,
-                                g_strerror(-r));
-                        return SB_EXIT_HUB_ERROR;
-                }
-        }
-        return hub_call(bus, m, subject, ret_reply);
+        return backend_open(&config, ret);
 }
 
-static int bad_reply(const char *member, int r) {
-        fprintf(stderr, _("switchboard: unexpected reply to %s: %s\n"), member, g_strerror(-r));
-        return SB_EXIT_HUB_ERROR;
-}
+/* For monitor and stdio: the socket, with the hub started through D-Bus if need be. */
+static int socket_config(BackendConfig *ret) {
+        int r;
 
-/* JSON strings: D-Bus strings are valid UTF-8 already, so only quotes,
- * backslashes and control characters need escaping. */
-static void json_append_string(GString *out, const char *s) {
-        g_string_append_c(out, '"');
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
-                switch (*p) {
-                case '"':
-                        g_string_append(out, "\\\"");
-                        break;
-                case '\\':
-                        g_string_append(out, "\\\\");
-                        break;
-                case '\n':
-                        g_string_append(out, "\\n");
-                        break;
-                case '\r':
-                        g_string_append(out, "\\r");
-                        break;
-                case '\t':
-                        g_string_append(out, "\\t");
-                        break;
-                case '\b':
-                        g_string_append(out, "\\b");
-                        break;
-                case '\f':
-                        g_string_append(out, "\\f");
-                        break;
-                default:
-                        if (*p < 0x20 || *p == 0x7f)
-                                g_string_append_printf(out, "\\u%04x", *p);
-                        else
-                                g_string_append_c(out, (char) *p);
-                }
-        g_string_append_c(out, '"');
-}
-
-static void json_append_member(GString *out, const char *name, const char *value) {
-        if (out->len > 1)
-                g_string_append_c(out, ',');
-        json_append_string(out, name);
-        g_string_append_c(out, ':');
-        json_append_string(out, value);
-}
-
-static void json_append_u64(GString *out, const char *name, uint64_t value) {
-        if (out->len > 1)
-                g_string_append_c(out, ',');
-        json_append_string(out, name);
-        g_string_append_printf(out, ":%" PRIu64, value);
-}
-
-static void json_append_bool(GString *out, const char *name, gboolean value) {
-        if (out->len > 1)
-                g_string_append_c(out, ',');
-        json_append_string(out, name);
-        g_string_append(out, value ? ":true" : ":false");
-}
-
-static void json_append_base64(GString *out, const char *name, const void *data, size_t size) {
-        g_autofree char *b64 = g_base64_encode(data, size);
-
-        json_append_member(out, name, b64);
-}
-
-static void print_line(const char *line) {
-        fputs(line, stdout);
-        fputc('\n', stdout);
-        fflush(stdout);
+        r = backend_config(ret);
+        if (r != 0)
+                return r;
+        if (ret->kind == BACKEND_DBUS)
+                return usage_error(_("'%s' needs the hub's socket; it cannot use --dbus"), arg_command->name);
+        return 0;
 }
 
 /* ---- publish ---------------------------------------------------------- */
@@ -336,67 +153,39 @@ static const GOptionEntry publish_entries[] = {
 };
 
 static int run_publish(char **args, int n_args) {
-        g_autoptr(sd_bus) bus = NULL;
-        g_autoptr(sd_bus_message) m = NULL;
-        g_autoptr(sd_bus_message) reply = NULL;
-        const char *topic = args[0], *payload = args[1];
+        g_autoptr(Backend) b = NULL;
         int r;
 
-        r = bus_connect(&bus);
+        r = connect_hub(&b);
         if (r != 0)
                 return r;
-
-        if (g_utf8_validate(payload, -1, NULL))
-                return hub_callv(bus, arg_retain ? "PublishRetained" : "Publish", topic, &reply,
-                                 "ss", topic, payload);
-
-        /* Not text in this locale's bytes: send them as they are. */
-        r = hub_message_new(bus, "PublishBinary", &m);
-        if (r != 0)
-                return r;
-        r = sd_bus_message_append(m, "s", topic);
-        if (r >= 0)
-                r = sd_bus_message_append_array(m, 'y', payload, strlen(payload));
-        if (r >= 0)
-                r = sd_bus_message_append(m, "b", arg_retain);
-        if (r < 0)
-                return bad_reply("PublishBinary", r);
-        return hub_call(bus, m, topic, &reply);
+        return b->ops->publish(b, args[0], args[1], arg_retain);
 }
 
-/* ---- subscribe and watch: the signal stream --------------------------- */
+/* ---- subscribe, watch, monitor: the event stream ---------------------- */
 
 typedef struct Stream {
         sd_event *event;
-        sd_bus *bus;
-        const char *unique_name;
-        char *hub_owner;
+        Backend *backend;
+        bool monitor;                   /* print senders (monitor) */
+        bool done;
         uint64_t count;                 /* stop after this many lines; 0: never */
         uint64_t printed;
         char *last_name;                /* to print a message matched by two patterns once */
         uint64_t last_number;
+        EventKind last_kind;
         GArray *ids;                    /* uint64_t: our subscription or watch ids */
 } Stream;
 
-static void stream_deinit(Stream *s) {
-        g_clear_pointer(&s->hub_owner, g_free);
-        g_clear_pointer(&s->last_name, g_free);
-        g_clear_pointer(&s->ids, g_array_unref);
-}
-
-static gboolean stream_is_duplicate(Stream *s, const char *name, uint64_t number) {
-        if (s->last_name && number == s->last_number && g_str_equal(name, s->last_name))
+static gboolean stream_is_duplicate(Stream *s, const Event *e) {
+        if (s->last_name && e->kind == s->last_kind && e->number == s->last_number &&
+            g_str_equal(e->name, s->last_name))
                 return TRUE;
         g_free(s->last_name);
-        s->last_name = g_strdup(name);
-        s->last_number = number;
+        s->last_name = g_strdup(e->name);
+        s->last_number = e->number;
+        s->last_kind = e->kind;
         return FALSE;
-}
-
-static void stream_printed(Stream *s) {
-        s->printed++;
-        if (s->count > 0 && s->printed >= s->count)
-                (void) sd_event_exit(s->event, SB_EXIT_OK);
 }
 
 static gboolean stream_owns_id(Stream *s, uint64_t id) {
@@ -406,233 +195,158 @@ static gboolean stream_owns_id(Stream *s, uint64_t id) {
         return FALSE;
 }
 
-static int stream_fail(Stream *s, int r) {
-        fprintf(stderr, _("switchboard: cannot read a signal from the hub: %s\n"), g_strerror(-r));
-        (void) sd_event_exit(s->event, SB_EXIT_HUB_ERROR);
-        return 0;
-}
+static void append_payload_text(GString *out, const Event *e) {
+        if (e->binary) {
+                g_autofree char *b64 = g_base64_encode(e->data, e->size);
 
-/* Only unicast signals from the hub's unique name to ours get here: the
- * match rule says so, and we check again, because a broadcast copy of the
- * same signal must never be printed twice. */
-static gboolean stream_signal_is_ours(Stream *s, sd_bus_message *m) {
-        const char *destination = sd_bus_message_get_destination(m);
-        const char *sender = sd_bus_message_get_sender(m);
-
-        return destination && g_str_equal(destination, s->unique_name) &&
-                sender && g_str_equal(sender, s->hub_owner);
-}
-
-static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
-        Stream *s = userdata;
-        g_autoptr(GString) out = NULL;
-        g_autofree char *b64 = NULL;
-        const char *topic, *payload = NULL;
-        const void *data = NULL;
-        size_t size = 0;
-        uint64_t seq;
-        gboolean binary;
-        int r;
-
-        if (!stream_signal_is_ours(s, m))
-                return 0;
-
-        binary = sd_bus_message_is_signal(m, HUB_INTERFACE, "MessageBinary");
-        r = sd_bus_message_read(m, "s", &topic);
-        if (r < 0)
-                return stream_fail(s, r);
-        if (binary)
-                r = sd_bus_message_read_array(m, 'y', &data, &size);
-        else
-                r = sd_bus_message_read(m, "s", &payload);
-        if (r < 0)
-                return stream_fail(s, r);
-        r = sd_bus_message_read(m, "t", &seq);
-        if (r < 0)
-                return stream_fail(s, r);
-
-        if (stream_is_duplicate(s, topic, seq))
-                return 0;
-
-        out = g_string_new(NULL);
-        if (arg_json) {
-                g_string_append_c(out, '{');
-                json_append_member(out, "topic", topic);
-                if (binary)
-                        json_append_base64(out, "payload_base64", data, size);
-                else
-                        json_append_member(out, "payload", payload);
-                json_append_u64(out, "seq", seq);
-                g_string_append_c(out, '}');
-        } else if (binary) {
-                b64 = g_base64_encode(data, size);
-                g_string_printf(out, "%s base64:%s", topic, b64);
+                g_string_append_printf(out, "base64:%s", b64);
         } else
-                g_string_printf(out, "%s %s", topic, payload);
-
-        print_line(out->str);
-        stream_printed(s);
-        return 0;
+                g_string_append(out, e->data);
 }
 
-static int on_key_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
-        Stream *s = userdata;
-        g_autoptr(GString) out = NULL;
-        g_autofree char *b64 = NULL;
-        const char *key, *value = NULL;
-        const void *data = NULL;
-        size_t size = 0;
-        uint64_t revision;
-        int deleted;
-        gboolean binary;
-        int r;
+static void append_payload_json(GString *out, const char *name, const Event *e) {
+        if (e->binary) {
+                g_autofree char *b64_name = g_strconcat(name, "_base64", NULL);
 
-        if (!stream_signal_is_ours(s, m))
-                return 0;
-
-        binary = sd_bus_message_is_signal(m, HUB_INTERFACE, "KeyChangedBinary");
-        r = sd_bus_message_read(m, "s", &key);
-        if (r < 0)
-                return stream_fail(s, r);
-        if (binary)
-                r = sd_bus_message_read_array(m, 'y', &data, &size);
-        else
-                r = sd_bus_message_read(m, "s", &value);
-        if (r < 0)
-                return stream_fail(s, r);
-        r = sd_bus_message_read(m, "tb", &revision, &deleted);
-        if (r < 0)
-                return stream_fail(s, r);
-
-        if (stream_is_duplicate(s, key, revision))
-                return 0;
-
-        out = g_string_new(NULL);
-        if (arg_json) {
-                g_string_append_c(out, '{');
-                json_append_member(out, "key", key);
-                if (!deleted) {
-                        if (binary)
-                                json_append_base64(out, "value_base64", data, size);
-                        else
-                                json_append_member(out, "value", value);
-                }
-                json_append_u64(out, "revision", revision);
-                json_append_bool(out, "deleted", deleted);
-                g_string_append_c(out, '}');
-        } else if (deleted)
-                g_string_printf(out, "deleted %s", key);
-        else if (binary) {
-                b64 = g_base64_encode(data, size);
-                g_string_printf(out, "set %s base64:%s", key, b64);
+                json_append_base64(out, b64_name, e->data, e->size);
         } else
-                g_string_printf(out, "set %s %s", key, value);
-
-        print_line(out->str);
-        stream_printed(s);
-        return 0;
+                json_append_member(out, name, e->data);
 }
 
-static int on_gap(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
-        Stream *s = userdata;
-        uint64_t id, first, last;
-        int r;
-
-        if (!stream_signal_is_ours(s, m))
-                return 0;
-
-        r = sd_bus_message_read(m, "ttt", &id, &first, &last);
-        if (r < 0)
-                return stream_fail(s, r);
-        if (!stream_owns_id(s, id))
-                return 0;
-
-        fprintf(stderr, _("switchboard: missed messages %" PRIu64 "..%" PRIu64 "\n"), first, last);
-        return 0;
-}
-
-static int on_hub_signal(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
-        const char *member = sd_bus_message_get_member(m);
-
-        if (!member)
-                return 0;
-        if (g_str_equal(member, "Message") || g_str_equal(member, "MessageBinary"))
-                return on_message(m, userdata, ret_error);
-        if (g_str_equal(member, "KeyChanged") || g_str_equal(member, "KeyChangedBinary"))
-                return on_key_changed(m, userdata, ret_error);
-        if (g_str_equal(member, "Gap"))
-                return on_gap(m, userdata, ret_error);
-        return 0;
-}
-
-static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
-        Stream *s = userdata;
-        const char *name, *old_owner, *new_owner;
-
-        if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0)
-                return 0;
-        if (!g_str_equal(name, HUB_NAME) || g_str_equal(new_owner, s->hub_owner))
-                return 0;
-
-        fprintf(stderr, _("switchboard: the hub stopped; the subscription has ended\n"));
-        (void) sd_event_exit(s->event, SB_EXIT_UNREACHABLE);
-        return 0;
-}
-
-static int on_bus_message(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
-        Stream *s = userdata;
-
-        if (sd_bus_message_is_signal(m, "org.freedesktop.DBus.Local", "Disconnected")) {
-                fprintf(stderr, _("switchboard: lost the connection to the bus\n"));
-                (void) sd_event_exit(s->event, SB_EXIT_UNREACHABLE);
+/* "  [unix uid=1000 pid=42]", "  [dbus uid=1000 pid=7 name=:1.5]", "  [hub]" */
+static void append_sender_text(GString *out, const Sender *sender) {
+        if (!sender) {
+                g_string_append(out, "  [?]");
+                return;
         }
-        return 0;
+        g_string_append_printf(out, "  [%s", sender->transport);
+        if (sender->has_uid)
+                g_string_append_printf(out, " uid=%" PRIu64, sender->uid);
+        if (sender->has_pid)
+                g_string_append_printf(out, " pid=%" PRIu64, sender->pid);
+        if (sender->name)
+                g_string_append_printf(out, " name=%s", sender->name);
+        g_string_append_c(out, ']');
+}
+
+static void append_sender_json(GString *out, const Sender *sender) {
+        g_autoptr(GString) o = g_string_new("{");
+
+        if (sender) {
+                json_append_member(o, "transport", sender->transport);
+                if (sender->has_client)
+                        json_append_u64(o, "client", sender->client);
+                if (sender->has_uid)
+                        json_append_u64(o, "uid", sender->uid);
+                if (sender->has_pid)
+                        json_append_u64(o, "pid", sender->pid);
+                if (sender->name)
+                        json_append_member(o, "name", sender->name);
+        }
+        g_string_append_c(o, '}');
+        g_string_append(out, ",\"sender\":");
+        g_string_append_len(out, o->str, o->len);
+}
+
+static void format_message(Stream *s, const Event *e, GString *out) {
+        if (s->monitor && arg_json) {
+                g_string_append_c(out, '{');
+                json_append_member(out, "type", "message");
+                json_append_u64(out, "seq", e->number);
+                json_append_member(out, "topic", e->name);
+                append_payload_json(out, "payload", e);
+                json_append_bool(out, "retained", e->retained);
+                append_sender_json(out, e->sender);
+                g_string_append_c(out, '}');
+        } else if (s->monitor) {
+                g_string_append_printf(out, "%" PRIu64 " %s ", e->number, e->name);
+                append_payload_text(out, e);
+                append_sender_text(out, e->sender);
+        } else if (arg_json) {
+                g_string_append_c(out, '{');
+                json_append_member(out, "topic", e->name);
+                append_payload_json(out, "payload", e);
+                json_append_u64(out, "seq", e->number);
+                g_string_append_c(out, '}');
+        } else {
+                g_string_append_printf(out, "%s ", e->name);
+                append_payload_text(out, e);
+        }
+}
+
+static void format_key_changed(Stream *s, const Event *e, GString *out) {
+        if (arg_json) {
+                g_string_append_c(out, '{');
+                if (s->monitor)
+                        json_append_member(out, "type", "key_changed");
+                json_append_member(out, "key", e->name);
+                if (!e->deleted)
+                        append_payload_json(out, "value", e);
+                json_append_u64(out, "revision", e->number);
+                json_append_bool(out, "deleted", e->deleted);
+                if (s->monitor)
+                        append_sender_json(out, e->sender);
+                g_string_append_c(out, '}');
+                return;
+        }
+        if (s->monitor)
+                g_string_append_printf(out, "rev %" PRIu64 " ", e->number);
+        if (e->deleted)
+                g_string_append_printf(out, "deleted %s", e->name);
+        else {
+                g_string_append_printf(out, "set %s ", e->name);
+                append_payload_text(out, e);
+        }
+        if (s->monitor)
+                append_sender_text(out, e->sender);
+}
+
+static void on_event(const Event *e, void *userdata) {
+        Stream *s = userdata;
+        g_autoptr(GString) out = NULL;
+
+        if (s->done)
+                return;
+
+        if (e->kind == EVENT_GAP) {
+                if (stream_owns_id(s, e->id))
+                        fprintf(stderr, _("switchboard: missed messages %" PRIu64 "..%" PRIu64 "\n"),
+                                e->first, e->last);
+                return;
+        }
+        if (stream_is_duplicate(s, e))
+                return;
+
+        out = g_string_new(NULL);
+        if (e->kind == EVENT_MESSAGE)
+                format_message(s, e, out);
+        else
+                format_key_changed(s, e, out);
+        print_line(out->str);
+
+        s->printed++;
+        if (s->count > 0 && s->printed >= s->count) {
+                s->done = true;
+                (void) sd_event_exit(s->event, SB_EXIT_OK);
+        }
 }
 
 static int on_exit_signal(sd_event_source *source, const struct signalfd_siginfo *si, void *userdata) {
         Stream *s = userdata;
 
+        s->done = true;
         (void) sd_event_exit(s->event, SB_EXIT_OK);
         return 0;
 }
 
-/* Start the hub if needed and learn its unique name, so that the match
- * rule can name the sender. */
-static int stream_resolve_hub(Stream *s) {
-        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
-        g_autoptr(sd_bus_message) reply = NULL;
-        g_autoptr(sd_bus_message) owner_reply = NULL;
-        const char *owner;
-        int r;
-
-        r = sd_bus_call_method(s->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                               "org.freedesktop.DBus", "StartServiceByName", &error, &reply,
-                               "su", HUB_NAME, UINT32_C(0));
-        if (r < 0)
-                return report_call_error(&error, r, NULL);
-
-        r = sd_bus_call_method(s->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                               "org.freedesktop.DBus", "GetNameOwner", &error, &owner_reply,
-                               "s", HUB_NAME);
-        if (r < 0)
-                return report_call_error(&error, r, NULL);
-        r = sd_bus_message_read(owner_reply, "s", &owner);
-        if (r < 0)
-                return bad_reply("GetNameOwner", r);
-
-        s->hub_owner = g_strdup(owner);
-        return 0;
-}
-
-/* Connect, install the matches, and get ready for stream_run(). Nothing is
- * printed before stream_run(), so the caller's Subscribe/Watch calls have all
- * completed before the first line appears. */
-static int stream_init(Stream *s) {
-        g_autofree char *signal_rule = NULL;
-        g_autofree char *owner_rule = NULL;
+/* Set up the loop and hand @b (taken) the stream. Nothing is printed before
+ * stream_run(), so the caller's subscribe/watch calls have all completed
+ * before the first line appears. */
+static int stream_init(Stream *s, Backend *b) {
         sigset_t mask;
         int r;
 
+        s->backend = b;
         s->ids = g_array_new(FALSE, FALSE, sizeof(uint64_t));
 
         /* Ctrl-C and SIGTERM end the stream cleanly (exit 0), through the loop. */
@@ -642,51 +356,17 @@ static int stream_init(Stream *s) {
         (void) sigprocmask(SIG_BLOCK, &mask, NULL);
 
         r = sd_event_default(&s->event);
-        if (r < 0)
-                goto fail;
-        r = sd_event_add_signal(s->event, NULL, SIGINT, on_exit_signal, s);
+        if (r >= 0)
+                r = sd_event_add_signal(s->event, NULL, SIGINT, on_exit_signal, s);
         if (r >= 0)
                 r = sd_event_add_signal(s->event, NULL, SIGTERM, on_exit_signal, s);
-        if (r < 0)
-                goto fail;
-
-        r = bus_connect(&s->bus);
-        if (r != 0)
-                return r;
-        r = sd_bus_attach_event(s->bus, s->event, SD_EVENT_PRIORITY_NORMAL);
-        if (r < 0)
-                goto fail;
-        r = sd_bus_get_unique_name(s->bus, &s->unique_name);
-        if (r < 0)
-                return report_call_error(NULL, r, NULL);
-
-        r = sd_bus_add_filter(s->bus, NULL, on_bus_message, s);
-        if (r < 0)
-                goto fail;
-
-        owner_rule = g_strdup_printf("type='signal',sender='org.freedesktop.DBus',"
-                                     "path='/org/freedesktop/DBus',interface='org.freedesktop.DBus',"
-                                     "member='NameOwnerChanged',arg0='%s'", HUB_NAME);
-        r = sd_bus_add_match(s->bus, NULL, owner_rule, on_name_owner_changed, s);
-        if (r < 0)
-                goto fail;
-
-        r = stream_resolve_hub(s);
-        if (r != 0)
-                return r;
-
-        signal_rule = g_strdup_printf("type='signal',sender='%s',path='%s',interface='%s',destination='%s'",
-                                      s->hub_owner, HUB_PATH, HUB_INTERFACE, s->unique_name);
-        r = sd_bus_add_match(s->bus, NULL, signal_rule, on_hub_signal, s);
-        if (r < 0)
-                goto fail;
+        if (r < 0) {
+                fprintf(stderr, _("switchboard: cannot set up the event loop: %s\n"), g_strerror(-r));
+                return SB_EXIT_UNREACHABLE;
+        }
 
         setvbuf(stdout, NULL, _IOLBF, 0);
-        return 0;
-
-fail:
-        fprintf(stderr, _("switchboard: cannot set up the event loop: %s\n"), g_strerror(-r));
-        return SB_EXIT_UNREACHABLE;
+        return b->ops->stream_prepare(b, s->event, on_event, s);
 }
 
 static int stream_run(Stream *s) {
@@ -701,11 +381,11 @@ static int stream_run(Stream *s) {
 }
 
 static void stream_close(Stream *s) {
-        if (s->bus)
-                s->bus = sd_bus_flush_close_unref(s->bus);
+        g_clear_pointer(&s->backend, backend_free);
         if (s->event)
                 s->event = sd_event_unref(s->event);
-        stream_deinit(s);
+        g_clear_pointer(&s->last_name, g_free);
+        g_clear_pointer(&s->ids, g_array_unref);
 }
 
 static int parse_count(uint64_t *ret) {
@@ -726,21 +406,22 @@ static const GOptionEntry subscribe_entries[] = {
 };
 
 static int run_subscribe(char **args, int n_args) {
+        Backend *b = NULL;
         Stream s = {};
         int r;
 
         r = parse_count(&s.count);
         if (r != 0)
                 return r;
+        r = connect_hub(&b);
+        if (r != 0)
+                return r;
 
-        r = stream_init(&s);
+        r = stream_init(&s, b);
         for (int i = 0; r == 0 && i < n_args; i++) {
-                g_autoptr(sd_bus_message) reply = NULL;
                 uint64_t id;
 
-                r = hub_callv(s.bus, "Subscribe", args[i], &reply, "sb", args[i], arg_retained);
-                if (r == 0 && sd_bus_message_read(reply, "t", &id) < 0)
-                        r = bad_reply("Subscribe", -EBADMSG);
+                r = b->ops->subscribe(b, args[i], arg_retained, &id);
                 if (r == 0)
                         g_array_append_val(s.ids, id);
         }
@@ -761,6 +442,7 @@ static const GOptionEntry watch_entries[] = {
 
 static int run_watch(char **args, int n_args) {
         static char *all[] = { (char *) "", NULL };
+        Backend *b = NULL;
         Stream s = {};
         int r;
 
@@ -771,15 +453,15 @@ static int run_watch(char **args, int n_args) {
                 args = all;
                 n_args = 1;
         }
+        r = connect_hub(&b);
+        if (r != 0)
+                return r;
 
-        r = stream_init(&s);
+        r = stream_init(&s, b);
         for (int i = 0; r == 0 && i < n_args; i++) {
-                g_autoptr(sd_bus_message) reply = NULL;
                 uint64_t id;
 
-                r = hub_callv(s.bus, "Watch", args[i], &reply, "s", args[i]);
-                if (r == 0 && sd_bus_message_read(reply, "t", &id) < 0)
-                        r = bad_reply("Watch", -EBADMSG);
+                r = b->ops->watch(b, args[i], &id);
                 if (r == 0)
                         g_array_append_val(s.ids, id);
         }
@@ -790,6 +472,63 @@ static int run_watch(char **args, int n_args) {
         return r;
 }
 
+static const GOptionEntry monitor_entries[] = {
+        { "json", 'j', 0, G_OPTION_ARG_NONE, &arg_json,
+          N_("Print one JSON object per message or change, with its sender"), NULL },
+        { "count", 'n', 0, G_OPTION_ARG_STRING, &arg_count,
+          N_("Exit after N messages and changes"), N_("N") },
+        G_OPTION_ENTRY_NULL
+};
+
+static int run_monitor(char **args, int n_args) {
+        const char *pattern = n_args > 0 ? args[0] : ">";
+        BackendConfig config;
+        Backend *b = NULL;
+        Stream s = { .monitor = true };
+        uint64_t id;
+        int fd = -1, r;
+
+        r = parse_count(&s.count);
+        if (r != 0)
+                return r;
+        r = socket_config(&config);
+        if (r != 0)
+                return r;
+        r = socket_connect_hub(&config, &fd);
+        if (r != 0)
+                return r;
+        {
+                g_autofree char *path = config.socket_path ? g_strdup(config.socket_path) : socket_default_path();
+
+                (void) socket_backend_new(fd, path, &b);
+        }
+
+        r = stream_init(&s, b);
+        if (r == 0)
+                r = b->ops->subscribe(b, pattern, false, &id);
+        if (r == 0) {
+                g_array_append_val(s.ids, id);
+                r = b->ops->watch(b, "", &id);
+        }
+        if (r == 0) {
+                g_array_append_val(s.ids, id);
+                r = stream_run(&s);
+        }
+
+        stream_close(&s);
+        return r;
+}
+
+static int run_stdio(char **args, int n_args) {
+        BackendConfig config;
+        int r;
+
+        r = socket_config(&config);
+        if (r != 0)
+                return r;
+        return cli_stdio(&config);
+}
+
 /* ---- the store -------------------------------------------------------- */
 
 static const GOptionEntry json_entries[] = {
@@ -798,28 +537,29 @@ static const GOptionEntry json_entries[] = {
         G_OPTION_ENTRY_NULL
 };
 
-static gboolean error_is(const sd_bus_error *error, const char *suffix) {
-        return sd_bus_error_is_set(error) && g_str_has_prefix(error->name, HUB_ERROR_PREFIX) &&
-                g_str_equal(error->name + strlen(HUB_ERROR_PREFIX), suffix);
-}
-
-static int get_binary(sd_bus *bus, const char *key) {
-        g_autoptr(sd_bus_message) reply = NULL;
+static int run_get(char **args, int n_args) {
+        g_autoptr(Backend) b = NULL;
+        g_autoptr(GBytes) value = NULL;
         g_autoptr(GString) out = NULL;
+        const char *key = args[0];
         const void *data;
         size_t size;
         uint64_t revision;
+        bool text;
         int r;
 
-        r = hub_callv(bus, "GetBinary", key, &reply, "s", key);
+        r = connect_hub(&b);
         if (r != 0)
                 return r;
-        r = sd_bus_message_read_array(reply, 'y', &data, &size);
-        if (r >= 0)
-                r = sd_bus_message_read(reply, "t", &revision);
-        if (r < 0)
-                return bad_reply("GetBinary", r);
+        r = b->ops->get(b, key, &value, &text, &revision);
+        if (r != 0)
+                return r;
+        data = g_bytes_get_data(value, &size);
 
+        if (!arg_json && text) {
+                print_line(data);
+                return SB_EXIT_OK;
+        }
         if (!arg_json) {
                 /* Raw bytes, exactly as stored: `switchboard get k > file`. */
                 if (size > 0 && fwrite(data, 1, size, stdout) != size)
@@ -830,50 +570,10 @@ static int get_binary(sd_bus *bus, const char *key) {
 
         out = g_string_new("{");
         json_append_member(out, "key", key);
-        json_append_base64(out, "value_base64", data, size);
-        json_append_u64(out, "revision", revision);
-        g_string_append_c(out, '}');
-        print_line(out->str);
-        return SB_EXIT_OK;
-}
-
-static int run_get(char **args, int n_args) {
-        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
-        g_autoptr(sd_bus) bus = NULL;
-        g_autoptr(sd_bus_message) m = NULL;
-        g_autoptr(sd_bus_message) reply = NULL;
-        g_autoptr(GString) out = NULL;
-        const char *key = args[0], *value;
-        uint64_t revision;
-        int r;
-
-        r = bus_connect(&bus);
-        if (r != 0)
-                return r;
-        r = hub_message_new(bus, "Get", &m);
-        if (r != 0)
-                return r;
-        r = sd_bus_message_append(m, "s", key);
-        if (r < 0)
-                return bad_reply("Get", r);
-
-        r = sd_bus_call(bus, m, 0, &error, &reply);
-        if (r < 0 && error_is(&error, "NotText"))
-                return get_binary(bus, key);
-        if (r < 0)
-                return report_call_error(&error, r, key);
-
-        r = sd_bus_message_read(reply, "st", &value, &revision);
-        if (r < 0)
-                return bad_reply("Get", r);
-
-        if (!arg_json) {
-                print_line(value);
-                return SB_EXIT_OK;
-        }
-        out = g_string_new("{");
-        json_append_member(out, "key", key);
-        json_append_member(out, "value", value);
+        if (text)
+                json_append_member(out, "value", data);
+        else
+                json_append_base64(out, "value_base64", data, size);
         json_append_u64(out, "revision", revision);
         g_string_append_c(out, '}');
         print_line(out->str);
@@ -887,11 +587,8 @@ static const GOptionEntry set_entries[] = {
 };
 
 static int run_set(char **args, int n_args) {
-        g_autoptr(sd_bus) bus = NULL;
-        g_autoptr(sd_bus_message) m = NULL;
-        g_autoptr(sd_bus_message) reply = NULL;
+        g_autoptr(Backend) b = NULL;
         const char *key = args[0], *value = args[1];
-        gboolean text = g_utf8_validate(value, -1, NULL);
         uint64_t expected = 0;
         int r;
 
@@ -899,45 +596,28 @@ static int run_set(char **args, int n_args) {
                 r = parse_u64("--if-revision", arg_if_revision, 0, &expected);
                 if (r != 0)
                         return r;
-                if (!text)
+                if (!g_utf8_validate(value, -1, NULL))
                         return usage_error(_("--if-revision needs a value that is valid UTF-8 text"));
         }
 
-        r = bus_connect(&bus);
+        r = connect_hub(&b);
         if (r != 0)
                 return r;
-
-        if (arg_if_revision)
-                return hub_callv(bus, "SetIf", key, &reply, "sst", key, value, expected);
-        if (text)
-                return hub_callv(bus, "Set", key, &reply, "ss", key, value);
-
-        r = hub_message_new(bus, "SetBinary", &m);
-        if (r != 0)
-                return r;
-        r = sd_bus_message_append(m, "s", key);
-        if (r >= 0)
-                r = sd_bus_message_append_array(m, 'y', value, strlen(value));
-        if (r < 0)
-                return bad_reply("SetBinary", r);
-        return hub_call(bus, m, key, &reply);
+        return b->ops->set(b, key, value, arg_if_revision != NULL, expected);
 }
 
 static int run_delete(char **args, int n_args) {
-        g_autoptr(sd_bus) bus = NULL;
-        g_autoptr(sd_bus_message) reply = NULL;
+        g_autoptr(Backend) b = NULL;
         const char *key = args[0];
-        int existed, r;
+        bool existed;
+        int r;
 
-        r = bus_connect(&bus);
+        r = connect_hub(&b);
         if (r != 0)
                 return r;
-        r = hub_callv(bus, "Delete", key, &reply, "s", key);
+        r = b->ops->delete(b, key, &existed);
         if (r != 0)
                 return r;
-        r = sd_bus_message_read(reply, "b", &existed);
-        if (r < 0)
-                return bad_reply("Delete", r);
         if (!existed) {
                 fprintf(stderr, "switchboard: ");
                 fprintf(stderr, _("no such key '%s'"), key);
@@ -948,38 +628,33 @@ static int run_delete(char **args, int n_args) {
 }
 
 static int run_list(char **args, int n_args) {
-        g_autoptr(sd_bus) bus = NULL;
-        g_autoptr(sd_bus_message) reply = NULL;
+        g_autoptr(Backend) b = NULL;
+        g_autoptr(GPtrArray) entries = NULL;
         const char *prefix = n_args > 0 ? args[0] : "";
-        const char *key, *value;
-        uint64_t revision;
         int r;
 
-        r = bus_connect(&bus);
+        r = connect_hub(&b);
         if (r != 0)
                 return r;
-        r = hub_callv(bus, "List", prefix, &reply, "s", prefix);
+        r = b->ops->list(b, prefix, &entries);
         if (r != 0)
                 return r;
 
-        r = sd_bus_message_enter_container(reply, 'a', "(sst)");
-        if (r < 0)
-                return bad_reply("List", r);
-        while ((r = sd_bus_message_read(reply, "(sst)", &key, &value, &revision)) > 0) {
+        for (guint i = 0; i < entries->len; i++) {
+                const ListEntry *e = entries->pdata[i];
+
                 if (arg_json) {
                         g_autoptr(GString) out = g_string_new("{");
 
-                        json_append_member(out, "key", key);
-                        json_append_member(out, "value", value);
-                        json_append_u64(out, "revision", revision);
+                        json_append_member(out, "key", e->key);
+                        json_append_member(out, "value", e->value);
+                        json_append_u64(out, "revision", e->revision);
                         g_string_append_c(out, '}');
                         fputs(out->str, stdout);
                 } else
-                        printf("%s\t%s", key, value);
+                        printf("%s\t%s", e->key, e->value);
                 fputc('\n', stdout);
         }
-        if (r < 0)
-                return bad_reply("List", r);
         fflush(stdout);
         return SB_EXIT_OK;
 }
@@ -987,175 +662,21 @@ static int run_list(char **args, int n_args) {
 /* ---- topics and the hub ----------------------------------------------- */
 
 static int run_clear_retained(char **args, int n_args) {
-        g_autoptr(sd_bus) bus = NULL;
-        g_autoptr(sd_bus_message) reply = NULL;
-        uint32_t count;
+        g_autoptr(Backend) b = NULL;
+        uint64_t count;
         int r;
 
-        r = bus_connect(&bus);
+        r = connect_hub(&b);
         if (r != 0)
                 return r;
-        r = hub_callv(bus, "ClearRetained", args[0], &reply, "s", args[0]);
+        r = b->ops->clear_retained(b, args[0], &count);
         if (r != 0)
                 return r;
-        r = sd_bus_message_read(reply, "u", &count);
-        if (r < 0)
-                return bad_reply("ClearRetained", r);
-        printf("%" PRIu32 "\n", count);
+        printf("%" PRIu64 "\n", count);
         fflush(stdout);
         return SB_EXIT_OK;
 }
 
-typedef struct Info {
-        char *version;
-        uint64_t start_time;
-        uint32_t clients, subscriptions, topics, keys;
-        uint64_t published, delivered, dropped, store_changes;
-        GArray *by_transport;           /* NamedCount */
-        GArray *limits;                 /* NamedCount */
-} Info;
-
-typedef struct NamedCount {
-        char *name;
-        uint64_t value;
-} NamedCount;
-
-static void named_count_clear(gpointer p) {
-        NamedCount *n = p;
-
-        g_free(n->name);
-}
-
-static gint named_count_compare(gconstpointer a, gconstpointer b) {
-        return strcmp(((const NamedCount *) a)->name, ((const NamedCount *) b)->name);
-}
-
-static void info_clear(Info *info) {
-        g_clear_pointer(&info->version, g_free);
-        g_clear_pointer(&info->by_transport, g_array_unref);
-        g_clear_pointer(&info->limits, g_array_unref);
-}
-
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Info, info_clear)
-
-static int read_named_counts(sd_bus_message *m, char value_type, GArray *into) {
-        char signature[] = { '{', 's', value_type, '}', 0 };
-        char entry[] = { 's', value_type, 0 };
-        int r;
-
-        r = sd_bus_message_enter_container(m, 'a', signature);
-        if (r < 0)
-                return r;
-        for (;;) {
-                NamedCount n = {};
-                const char *name;
-                uint32_t u32 = 0;
-                uint64_t u64 = 0;
-
-                r = sd_bus_message_enter_container(m, 'e', entry);
-                if (r <= 0)
-                        break;
-                r = sd_bus_message_read(m, "s", &name);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_read_basic(m, value_type, value_type == 'u' ? (void *) &u32 : (void *) &u64);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
-                n.name = g_strdup(name);
-                n.value = value_type == 'u' ? u32 : u64;
-                g_array_append_val(into, n);
-        }
-        if (r < 0)
-                return r;
-        g_array_sort(into, named_count_compare);
-        return sd_bus_message_exit_container(m);
-}
-
-/* Read one a{sv} entry's variant into @info; unknown keys and unexpected
- * types are skipped, so a newer hub does not break an older CLI. */
-static int read_info_value(sd_bus_message *m, const char *key, Info *info) {
-        static const struct {
-                const char *key;
-                const char *type;
-                size_t offset;
-        } fields[] = {
-                { "start_time",         "t", offsetof(Info, start_time) },
-                { "clients",            "u", offsetof(Info, clients) },
-                { "subscriptions",      "u", offsetof(Info, subscriptions) },
-                { "topics",             "u", offsetof(Info, topics) },
-                { "keys",               "u", offsetof(Info, keys) },
-                { "messages_published", "t", offsetof(Info, published) },
-                { "messages_delivered", "t", offsetof(Info, delivered) },
-                { "messages_dropped",   "t", offsetof(Info, dropped) },
-                { "store_changes",      "t", offsetof(Info, store_changes) },
-        };
-        const char *contents;
-        int r;
-
-        r = sd_bus_message_peek_type(m, NULL, &contents);
-        if (r < 0)
-                return r;
-
-        if (g_str_equal(key, "version") && g_str_equal(contents, "s")) {
-                const char *v;
-
-                r = sd_bus_message_read(m, "v", "s", &v);
-                if (r >= 0)
-                        info->version = g_strdup(v);
-                return r;
-        }
-        if (g_str_equal(key, "clients_by_transport") && g_str_equal(contents, "a{su}")) {
-                r = sd_bus_message_enter_container(m, 'v', contents);
-                if (r >= 0)
-                        r = read_named_counts(m, 'u', info->by_transport);
-                if (r >= 0)
-                        r = sd_bus_message_exit_container(m);
-                return r;
-        }
-        if (g_str_equal(key, "limits") && g_str_equal(contents, "a{st}")) {
-                r = sd_bus_message_enter_container(m, 'v', contents);
-                if (r >= 0)
-                        r = read_named_counts(m, 't', info->limits);
-                if (r >= 0)
-                        r = sd_bus_message_exit_container(m);
-                return r;
-        }
-        for (size_t i = 0; i < G_N_ELEMENTS(fields); i++)
-                if (g_str_equal(key, fields[i].key) && g_str_equal(contents, fields[i].type))
-                        return sd_bus_message_read(m, "v", fields[i].type,
-                                                   (char *) info + fields[i].offset);
-
-        return sd_bus_message_skip(m, "v");
-}
-
-static int read_info(sd_bus_message *m, Info *info) {
-        int r;
-
-        r = sd_bus_message_enter_container(m, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                const char *key;
-
-                r = sd_bus_message_read(m, "s", &key);
-                if (r < 0)
-                        return r;
-                r = read_info_value(m, key, info);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(m);
-}
-
-/* "label:" padded to @width columns, whatever the translation's length. */
 static void print_field(const char *label, int width, const char *value) {
         int len = (int) g_utf8_strlen(label, -1);
 
@@ -1219,7 +740,20 @@ static void print_info_json(const Info *info) {
                 json_append_string(out, n->name);
                 g_string_append_printf(out, ":%" PRIu64, n->value);
         }
-        g_string_append(out, "}}");
+        g_string_append_c(out, '}');
+        if (info->jsonrpc) {
+                g_string_append(out, ",\"jsonrpc\":{");
+                for (guint i = 0; i < info->jsonrpc->len; i++) {
+                        const NamedCount *n = &g_array_index(info->jsonrpc, NamedCount, i);
+
+                        if (i > 0)
+                                g_string_append_c(out, ',');
+                        json_append_string(out, n->name);
+                        g_string_append_printf(out, ":%" PRIu64, n->value);
+                }
+                g_string_append_c(out, '}');
+        }
+        g_string_append_c(out, '}');
         print_line(out->str);
 }
 
@@ -1277,29 +811,31 @@ static void print_info(const Info *info) {
 
                 printf("    %-24s %" PRIu64 "\n", n->name, n->value);
         }
+        /* Only the socket's hub.info has these. */
+        if (info->jsonrpc) {
+                print_field(_("JSON-RPC"), width, info->jsonrpc->len > 0 ? "" : "-");
+                for (guint i = 0; i < info->jsonrpc->len; i++) {
+                        const NamedCount *n = &g_array_index(info->jsonrpc, NamedCount, i);
+
+                        printf("    %-24s %" PRIu64 "\n", n->name, n->value);
+                }
+        }
         fflush(stdout);
 }
 
+
 static int run_status(char **args, int n_args) {
-        g_autoptr(sd_bus) bus = NULL;
-        g_autoptr(sd_bus_message) reply = NULL;
+        g_autoptr(Backend) b = NULL;
         g_auto(Info) info = {};
         int r;
 
-        info.by_transport = g_array_new(FALSE, TRUE, sizeof(NamedCount));
-        g_array_set_clear_func(info.by_transport, named_count_clear);
-        info.limits = g_array_new(FALSE, TRUE, sizeof(NamedCount));
-        g_array_set_clear_func(info.limits, named_count_clear);
-
-        r = bus_connect(&bus);
+        info_init(&info);
+        r = connect_hub(&b);
         if (r != 0)
                 return r;
-        r = hub_callv(bus, "GetInfo", NULL, &reply, NULL);
+        r = b->ops->info(b, &info);
         if (r != 0)
                 return r;
-        r = read_info(reply, &info);
-        if (r < 0)
-                return bad_reply("GetInfo", r);
 
         if (arg_json)
                 print_info_json(&info);
@@ -1308,11 +844,26 @@ static int run_status(char **args, int n_args) {
         return SB_EXIT_OK;
 }
 
+
 /* ---- command line ----------------------------------------------------- */
+
+/* --socket or --socket=PATH ("--socket=" is --socket: see run_command()) */
+static gboolean parse_socket_option(const char *name, const char *value, gpointer data, GError **error) {
+        arg_force_socket = TRUE;
+        if (value && value[0]) {
+                g_free(arg_socket_path);
+                arg_socket_path = g_strdup(value);
+        }
+        return TRUE;
+}
 
 static const GOptionEntry common_entries[] = {
         { "address", 0, 0, G_OPTION_ARG_STRING, &arg_address,
           N_("Connect to the D-Bus bus at ADDRESS instead of the session bus"), N_("ADDRESS") },
+        { "dbus", 0, 0, G_OPTION_ARG_NONE, &arg_force_dbus,
+          N_("Talk to the hub over D-Bus only"), NULL },
+        { "socket", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, (void *) parse_socket_option,
+          N_("Talk to the hub over its socket only (at PATH)"), N_("PATH") },
         G_OPTION_ENTRY_NULL
 };
 
@@ -1354,6 +905,18 @@ static const Command commands[] = {
           N_("Show the hub's version, start time, clients per transport, subscriptions,\n"
              "retained topics, keys, message counters and limits."),
           json_entries, 0, 0, run_status },
+        { "monitor", N_("[PATTERN]"), N_("Print all traffic with its senders"),
+          N_("Print every message of a topic matching PATTERN ('>' without one: all topics) and\n"
+             "every key change, with sequence number and sender, as one line\n"
+             "'SEQ TOPIC PAYLOAD  [TRANSPORT uid=UID pid=PID name=NAME]' or\n"
+             "'rev REVISION set KEY VALUE  [...]', until interrupted. Needs the hub's socket;\n"
+             "starts the hub through D-Bus if need be."),
+          monitor_entries, 0, 1, run_monitor },
+        { "stdio", "", N_("Connect standard input and output to the hub"),
+          N_("Copy bytes between standard input/output and the hub's socket: a parent process\n"
+             "speaks the socket's protocol (4-byte length + JSON-RPC 2.0) on the pipes. Starts\n"
+             "the hub through D-Bus if need be; ends when either side closes."),
+          NULL, 0, 0, run_stdio },
 };
 
 /* The translated parameter string; "" stays "" (gettext("") is the PO header). */
@@ -1367,8 +930,9 @@ static void print_main_help(FILE *f) {
 
         fputs(_("Usage: switchboard [--address=ADDRESS] COMMAND [ARGUMENTS…]\n"), f);
         fputc('\n', f);
-        about = g_strdup_printf(_("Talk to the switchboard hub (%s) on the D-Bus session bus.\n"
-                                  "The first call starts the hub.\n"), HUB_NAME);
+        about = g_strdup_printf(_("Talk to the switchboard hub over its socket, or over D-Bus (%s)\n"
+                                  "when the socket is not there; the first D-Bus call starts the hub.\n"),
+                                HUB_NAME);
         fputs(about, f);
         fputc('\n', f);
         fputs(_("Commands:\n"), f);
@@ -1392,6 +956,9 @@ static void print_main_help(FILE *f) {
                 "  -h, --help           Show this help\n"
                 "  --version            Show the version\n"
                 "  --address=ADDRESS    Connect to the D-Bus bus at ADDRESS instead of the session bus\n"), f);
+        fputs(_("  --dbus               Talk to the hub over D-Bus only\n"
+                "  --socket[=PATH]      Talk to the hub over its socket only (default\n"
+                "                       $XDG_RUNTIME_DIR/switchboard/socket, or $SWITCHBOARD_SOCKET)\n"), f);
         fputc('\n', f);
         fputs(_("Run 'switchboard COMMAND --help' for the options of a command.\n"), f);
         fputc('\n', f);
@@ -1426,6 +993,13 @@ static int run_command(const Command *cmd, int argc, char **argv) {
         args[0] = g_strdup("switchboard");
         for (int i = 1; i < argc; i++)
                 args[i] = g_strdup(argv[i]);
+        /* GOption would take the argument after a bare --socket as its optional
+         * PATH ("subscribe --socket a.b"): spell it --socket= instead. */
+        for (int i = 1; i < argc && !g_str_equal(args[i], "--"); i++)
+                if (g_str_equal(args[i], "--socket")) {
+                        g_free(args[i]);
+                        args[i] = g_strdup("--socket=");
+                }
         if (!g_option_context_parse_strv(context, &args, &error))
                 return usage_error("%s", error->message);
 
@@ -1480,6 +1054,14 @@ int main(int argc, char **argv) {
                         arg_address = g_strdup(argv[++i]);
                         continue;
                 }
+                if (g_str_equal(a, "--dbus")) {
+                        arg_force_dbus = TRUE;
+                        continue;
+                }
+                if (g_str_equal(a, "--socket") || g_str_has_prefix(a, "--socket=")) {
+                        (void) parse_socket_option(a, a[8] == '=' ? a + 9 : NULL, NULL, NULL);
+                        continue;
+                }
                 return usage_error(_("unknown option '%s'"), a);
         }
 
@@ -1503,6 +1085,7 @@ int main(int argc, char **argv) {
                         int r = run_command(&commands[c], argc - i, argv + i);
 
                         g_free(arg_address);
+                        g_free(arg_socket_path);
                         g_free(arg_count);
                         g_free(arg_if_revision);
                         return r;

@@ -17,6 +17,11 @@ import time
 import dbus
 
 SWITCHBOARD = os.environ.get('SWITCHBOARD', '')
+# The backend under test: a test script's first argument ("dbus" or
+# "socket"), passed to the CLI as SWITCHBOARD_BACKEND; none means auto.
+BACKEND = sys.argv[1] if len(sys.argv) > 1 else ''
+if BACKEND:
+    os.environ['SWITCHBOARD_BACKEND'] = BACKEND
 HUB = 'org.switchboard.Hub1'
 HUB_PATH = '/org/switchboard/Hub1'
 HUB_IFACE = 'org.switchboard.Hub1'
@@ -54,6 +59,31 @@ def require_environment():
     if 'DBUS_SESSION_BUS_ADDRESS' not in os.environ:
         print('no session bus: run under tests/with-bus.sh')
         sys.exit(1)
+    print('backend: %s' % (BACKEND or 'auto'), flush=True)
+    if BACKEND == 'socket':
+        # A CLI forced onto the socket starts nothing: start the hub first
+        # (once it owns its name, its socket is listening).
+        start_hub()
+
+
+def start_hub():
+    bus = dbus.SessionBus()
+    bus.call_blocking('org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus',
+                      'StartServiceByName', 'su', (HUB, 0))
+
+
+def hub_running():
+    bus = dbus.SessionBus()
+    return bool(bus.call_blocking('org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus',
+                                  'NameHasOwner', 's', (HUB,)))
+
+
+def socket_path():
+    return os.path.join(os.environ['XDG_RUNTIME_DIR'], 'switchboard', 'socket')
+
+
+def fifo_path():
+    return os.path.join(os.environ['XDG_RUNTIME_DIR'], 'switchboard', 'fifo')
 
 
 class Result:
@@ -108,6 +138,19 @@ class Hub:
 
     def prop(self, name):
         return int(self.props.Get(HUB_IFACE, name))
+
+    def info(self, name):
+        """One entry of GetInfo (e.g. "watches", which has no property)."""
+        return int(self.hub.GetInfo()[name])
+
+    def wait_info_at_least(self, name, value, what):
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            if self.info(name) >= value:
+                return True
+            time.sleep(0.005)
+        fail('timed out waiting for %s (%s >= %d, is %d)' % (what, name, value, self.info(name)))
+        return False
 
     def wait_prop_at_least(self, name, value, what):
         deadline = time.monotonic() + TIMEOUT
@@ -225,11 +268,71 @@ def subscriber(hub, *args, patterns=1, env=None):
     return s
 
 
-def watcher(hub, *args):
-    """Start `switchboard watch ARGS` and wait until it is ready: its Watch
-    call is its first call to the hub, which makes it a client, so the
-    Clients property going up means the watch is in place."""
-    before = hub.prop('Clients')
+def watcher(hub, *args, prefixes=1):
+    """Start `switchboard watch ARGS` and wait until its `prefixes` Watch
+    calls are done (GetInfo's "watches" went up)."""
+    before = hub.info('watches')
     s = Stream('watch', *args)
-    hub.wait_prop_at_least('Clients', before + 1, 'watch %r to be ready' % (args,))
+    hub.wait_info_at_least('watches', before + prefixes, 'watch %r to be ready' % (args,))
     return s
+
+
+def frame(obj):
+    """One request as the socket (and `switchboard stdio`) wants it."""
+    body = json.dumps(obj).encode()
+    return len(body).to_bytes(4, 'big') + body
+
+
+class FrameReader:
+    """Reads 4-byte-length frames from a file descriptor, with a timeout."""
+
+    def __init__(self, fd):
+        self.fd = fd
+        self.buf = b''
+        self.eof = False
+
+    def _fill(self, deadline):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        ready, _, _ = select.select([self.fd], [], [], left)
+        if not ready:
+            return False
+        chunk = os.read(self.fd, 65536)
+        if not chunk:
+            self.eof = True
+            return False
+        self.buf += chunk
+        return True
+
+    def next(self, timeout=TIMEOUT):
+        """The next frame, parsed; None on timeout or EOF."""
+        deadline = time.monotonic() + timeout
+        while len(self.buf) < 4 or len(self.buf) < 4 + int.from_bytes(self.buf[:4], 'big'):
+            if not self._fill(deadline):
+                return None
+        n = int.from_bytes(self.buf[:4], 'big')
+        body, self.buf = self.buf[4:4 + n], self.buf[4 + n:]
+        return json.loads(body)
+
+    def response(self, req_id, timeout=TIMEOUT, notifications=None):
+        """The response with id req_id; notifications read first go to the list."""
+        deadline = time.monotonic() + timeout
+        while True:
+            f = self.next(max(deadline - time.monotonic(), 0))
+            if f is None:
+                return None
+            if 'method' in f and 'id' not in f:
+                if notifications is not None:
+                    notifications.append(f)
+                continue
+            if f.get('id') == req_id:
+                return f
+
+    def at_eof(self, timeout=TIMEOUT):
+        """True once the other side closed, with nothing more to read."""
+        deadline = time.monotonic() + timeout
+        while not self.eof:
+            if not self._fill(deadline) and not self.eof:
+                return False
+        return not self.buf

@@ -4,12 +4,14 @@
 # The CLI speaks German with LANGUAGE=de (LC_ALL=C.UTF-8; gettext ignores
 # LANGUAGE in the C locale), using the catalogue built into build/po through
 # SWITCHBOARD_LOCALEDIR. D-Bus names and output formats stay untranslated.
+# Run once per backend (argument "dbus" or "socket"): the hub's errors read
+# the same either way.
 
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from clitest import check, expect, finish, require_environment  # noqa: E402
+from clitest import BACKEND, check, expect, finish, require_environment  # noqa: E402
 
 require_environment()
 
@@ -43,8 +45,24 @@ expect(2, 'frobnicate', env=DE, err_contains=['switchboard: unbekannter Befehl �
 expect(2, 'get', env=DE, err_contains='fehlendes Argument: SCHLÜSSEL')
 expect(1, 'publish', 'a..b', 'x', env=DE, err_contains='switchboard: ungültiges Thema »a..b«: ')
 expect(3, 'get', 'fehlt', env=DE, err_contains='Schlüssel »fehlt« existiert nicht')
-expect(69, 'get', 'k', env=dict(DE, DBUS_SESSION_BUS_ADDRESS='unix:path=/nonexistent/bus'),
-       err_contains='keine Verbindung zum Sitzungsbus')
+if BACKEND == 'socket':
+    expect(69, 'get', 'k', env=dict(DE, SWITCHBOARD_SOCKET='/nonexistent/socket'),
+           err_contains=['keine Verbindung zum Socket des Hubs /nonexistent/socket', '--socket=PFAD'])
+else:
+    expect(69, 'get', 'k', env=dict(DE, DBUS_SESSION_BUS_ADDRESS='unix:path=/nonexistent/bus'),
+           err_contains='keine Verbindung zum Sitzungsbus')
+
+# The messages of the socket backend, monitor and stdio.
+r = expect(0, '--help', env=DE)
+for s in ('Den gesamten Verkehr mit seinen Absendern ausgeben',
+          'Standardeingabe und -ausgabe mit dem Hub verbinden', 'Nur über D-Bus mit dem Hub sprechen'):
+    check(s in r.out, 'German --help contains %r' % s)
+r = expect(0, 'monitor', '--help', env=DE)
+check('Jede Nachricht und Schlüsseländerung als JSON-Objekt' in r.out and '[MUSTER]' in r.out,
+      'German monitor --help')
+expect(2, '--dbus', '--socket', 'status', env=DE, err_contains='--dbus und --socket schließen einander aus')
+expect(2, 'stdio', '--dbus', env=DE, err_contains='»stdio« braucht den Socket des Hubs')
+expect(69, '--socket=/nonexistent/socket', 'stdio', env=DE, err_contains='keine Verbindung zum Socket des Hubs')
 
 # Output formats are not translated.
 expect(0, 'set', 'i18n.k', 'wert', env=DE, out='')

@@ -13,7 +13,8 @@ from clitest import check, expect, finish, require_environment, run  # noqa: E40
 
 require_environment()
 NOBUS = {'DBUS_SESSION_BUS_ADDRESS': 'unix:path=/nonexistent/switchboard-test-bus'}
-COMMANDS = ['publish', 'subscribe', 'get', 'set', 'delete', 'list', 'watch', 'clear-retained', 'status']
+COMMANDS = ['publish', 'subscribe', 'get', 'set', 'delete', 'list', 'watch', 'clear-retained', 'status',
+            'monitor', 'stdio']
 
 
 def usage(args, msg):
@@ -43,6 +44,16 @@ usage(['list', 'a', 'b'], 'too many arguments')
 usage(['clear-retained'], 'missing argument')
 usage(['clear-retained', 'a', 'b'], 'too many arguments')
 usage(['status', 'x'], "too many arguments: 'x'")
+usage(['monitor', 'a.>', 'b'], "too many arguments: 'b'")
+usage(['stdio', 'x'], "too many arguments: 'x'")
+
+# Backend choice: --dbus and --socket exclude each other; monitor and stdio need the socket.
+usage(['--dbus', '--socket', 'status'], '--dbus and --socket cannot be used together')
+usage(['status', '--dbus', '--socket=/x'], '--dbus and --socket cannot be used together')
+usage(['monitor', '--dbus'], "'monitor' needs the hub's socket")
+usage(['--dbus', 'stdio'], "'stdio' needs the hub's socket")
+r = expect(2, 'status', env=dict(NOBUS, SWITCHBOARD_BACKEND='carrier-pigeon'), out='',
+           err_contains="invalid SWITCHBOARD_BACKEND 'carrier-pigeon'")
 
 # Unknown options and bad numbers.
 usage(['publish', '--frob', 't', 'p'], '--frob')
@@ -75,5 +86,12 @@ for opt in ('--retained', '--json', '--count'):
 check('--retain' in run('publish', '--help').out, 'publish --help documents --retain')
 check('--if-revision' in run('set', '--help').out, 'set --help documents --if-revision')
 check('--json' in run('get', '--help').out and '--json' in run('list', '--help').out, 'get/list --json')
+for c in COMMANDS:
+    h = run(c, '--help').out
+    check('--dbus' in h and '--socket' in h, '%s --help documents --dbus and --socket' % c)
+h = run('--help').out
+check('--dbus' in h and '--socket[=PATH]' in h, 'switchboard --help documents --dbus and --socket[=PATH]')
+for opt in ('--json', '--count'):
+    check(opt in run('monitor', '--help').out, 'monitor --help documents %s' % opt)
 
 finish()

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * cli.h: what the pieces of the `switchboard` CLI share. The commands
+ * (switchboard.c) talk to the hub through a Backend: one small table of
+ * operations with two implementations, D-Bus (backend-dbus.c, which also
+ * activates the hub) and the JSON-RPC socket (backend-socket.c). Both report
+ * errors through cli_report_hub_error(), so that messages and exit statuses
+ * are the same whichever transport carried the call. `switchboard stdio`
+ * (cli-stdio.c) copies bytes between its stdin/stdout and the socket.
+ *
+ * Every operation returns an exit status: 0 on success, otherwise the
+ * status to exit with, after the message has been printed.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sysexits.h>
+
+#include <glib.h>
+#include <systemd/sd-event.h>
+
+#define HUB_NAME "org.switchboard.Hub1"
+#define HUB_PATH "/org/switchboard/Hub1"
+#define HUB_INTERFACE "org.switchboard.Hub1"
+#define HUB_ERROR_PREFIX "org.switchboard.Hub1.Error."
+
+enum {
+        SB_EXIT_OK = 0,
+        SB_EXIT_HUB_ERROR = 1,
+        SB_EXIT_USAGE = 2,
+        SB_EXIT_NOT_FOUND = 3,
+        SB_EXIT_CONFLICT = 4,
+        SB_EXIT_UNREACHABLE = EX_UNAVAILABLE,
+};
+
+typedef enum BackendKind {
+        BACKEND_AUTO,                   /* the socket if it accepts, else D-Bus */
+        BACKEND_DBUS,
+        BACKEND_SOCKET,
+} BackendKind;
+
+typedef struct BackendConfig {
+        BackendKind kind;
+        const char *address;            /* D-Bus address, or NULL for the session bus */
+        const char *socket_path;        /* or NULL: $SWITCHBOARD_SOCKET, then the default */
+} BackendConfig;
+
+/* status: what GetInfo / hub.info report. */
+typedef struct NamedCount {
+        char *name;
+        uint64_t value;
+} NamedCount;
+
+typedef struct Info {
+        char *version;
+        uint64_t start_time;
+        uint32_t clients, subscriptions, topics, keys;
+        uint64_t published, delivered, dropped, store_changes;
+        GArray *by_transport;           /* NamedCount, sorted */
+        GArray *limits;                 /* NamedCount, sorted */
+        GArray *jsonrpc;                /* NamedCount, sorted; NULL when the hub sent none */
+} Info;
+
+void info_init(Info *info);
+void info_clear(Info *info);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Info, info_clear)
+GArray *named_counts_new(void);
+void named_counts_add(GArray *a, const char *name, uint64_t value);
+void named_counts_sort(GArray *a);
+
+/* list: one entry; a value that is not text is "" (as D-Bus List reports it). */
+typedef struct ListEntry {
+        char *key;
+        char *value;
+        uint64_t revision;
+} ListEntry;
+
+void list_entry_free(ListEntry *e);
+
+/* What the kernel or the bus said about a publisher (socket only). */
+typedef struct Sender {
+        const char *transport;
+        bool has_client, has_uid, has_pid;
+        uint64_t client;
+        uint64_t uid, pid;
+        const char *name;               /* D-Bus unique name or NULL */
+} Sender;
+
+typedef enum EventKind {
+        EVENT_MESSAGE,
+        EVENT_KEY_CHANGED,
+        EVENT_GAP,
+} EventKind;
+
+typedef struct Event {
+        EventKind kind;
+        uint64_t id;                    /* subscription or watch id (0 when unknown) */
+        const char *name;               /* topic or key */
+        const void *data;               /* payload or value; NUL-terminated when text */
+        size_t size;
+        bool binary;
+        uint64_t number;                /* seq or revision */
+        bool retained, deleted;
+        uint64_t first, last;           /* gap */
+        const Sender *sender;           /* NULL when the transport does not say */
+} Event;
+
+typedef void (*EventHandler)(const Event *e, void *userdata);
+
+typedef struct Backend Backend;
+
+typedef struct BackendOps {
+        int (*publish)(Backend *b, const char *topic, const char *payload, bool retain);
+        int (*clear_retained)(Backend *b, const char *pattern, uint64_t *ret_count);
+        int (*get)(Backend *b, const char *key, GBytes **ret_value, bool *ret_text, uint64_t *ret_revision);
+        int (*set)(Backend *b, const char *key, const char *value, bool if_revision, uint64_t expected);
+        int (*delete)(Backend *b, const char *key, bool *ret_existed);
+        int (*list)(Backend *b, const char *prefix, GPtrArray **ret_entries);
+        int (*info)(Backend *b, Info *info);
+        /* Before subscribe/watch: deliver events to @handler from @event's loop. */
+        int (*stream_prepare)(Backend *b, sd_event *event, EventHandler handler, void *userdata);
+        int (*subscribe)(Backend *b, const char *pattern, bool with_retained, uint64_t *ret_id);
+        int (*watch)(Backend *b, const char *prefix, uint64_t *ret_id);
+        void (*free)(Backend *b);
+} BackendOps;
+
+struct Backend {
+        const BackendOps *ops;
+};
+
+static inline void backend_free(Backend *b) {
+        if (b)
+                b->ops->free(b);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Backend, backend_free)
+
+int backend_open(const BackendConfig *config, Backend **ret);
+
+/* backend-dbus.c */
+int dbus_backend_open(const char *address, Backend **ret);
+int dbus_start_hub(const char *address);
+
+/* backend-socket.c */
+char *socket_default_path(void);
+int socket_try_connect(const char *path, int *ret_fd);
+int socket_connect_hub(const BackendConfig *config, int *ret_fd);
+int socket_backend_new(int fd, const char *path, Backend **ret);
+
+/* cli-stdio.c */
+int cli_stdio(const BackendConfig *config);
+
+/* cli-common.c */
+int cli_report_hub_error(const char *name, const char *message, const char *subject);
+void cli_print_unreachable_hint(void);
+void json_append_string(GString *out, const char *s);
+void json_append_member(GString *out, const char *name, const char *value);
+void json_append_u64(GString *out, const char *name, uint64_t value);
+void json_append_bool(GString *out, const char *name, gboolean value);
+void json_append_base64(GString *out, const char *name, const void *data, size_t size);
+void print_line(const char *line);
