@@ -42,12 +42,14 @@ void frame_reader_feed(FrameReader *r, const void *data, size_t len) {
  * after that: the caller closes it).
  */
 int frame_reader_next(FrameReader *r, const char **ret_body, size_t *ret_len) {
-        const uint8_t *p = r->buf->data + r->start;
         size_t avail = r->buf->len - r->start;
+        const uint8_t *p;
         uint32_t len;
 
         if (avail < FRAME_HEADER_SIZE)
                 return 0;
+        /* Only now: an empty GByteArray's data is NULL, and NULL + 0 is undefined. */
+        p = r->buf->data + r->start;
         len = (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
         if (len > r->max_frame)
                 return -EMSGSIZE;

@@ -7,11 +7,12 @@
  * written when the current batch of input is done, or by a one-shot defer
  * source when output came from another client's publish, so that many
  * messages share one write(). The buffer is bounded: over max_output the
- * connection stops reading requests until it is half drained, and
- * notifications that do not fit are refused (the core records a gap and
- * sends it once the buffer is empty) or, with slow-consumer=disconnect,
- * close the connection. A connection is never freed inside its own
- * callbacks: closing goes through a defer source.
+ * connection stops dispatching requests (those already read wait in the
+ * reader) and reading until it is half drained, and notifications that do
+ * not fit are refused (the core records a gap and sends it once the buffer
+ * is half drained) or, with slow-consumer=disconnect, close the connection.
+ * A connection is never freed inside its own callbacks: closing goes
+ * through a defer source, once what is queued is written.
  */
 #include <errno.h>
 #include <string.h>
@@ -39,10 +40,23 @@ static void conn_update_events(JsonrpcConn *c) {
         (void) sd_event_source_set_io_events(c->io, events);
 }
 
+/*
+ * Stop reading and close once what is queued is written (conn_flush() calls
+ * us again when it is). A peer that hung up stays readable (and HUP) for
+ * good: its io source must go off, or it stays pending and starves the
+ * idle-priority close in a busy loop.
+ */
 static void conn_close_soon(JsonrpcConn *c) {
         c->closing = true;
+        if (conn_pending(c) > 0) {
+                conn_update_events(c);
+                return;
+        }
+        (void) sd_event_source_set_enabled(c->io, SD_EVENT_OFF);
         (void) sd_event_source_set_enabled(c->close_defer, SD_EVENT_ONESHOT);
 }
+
+static void conn_handle_input(JsonrpcConn *c);
 
 /* Write what is queued; on EAGAIN wait for EPOLLOUT. */
 static void conn_flush(JsonrpcConn *c) {
@@ -72,19 +86,23 @@ static void conn_flush(JsonrpcConn *c) {
                 c->out_start = 0;
         }
 
-        if (c->paused && conn_pending(c) <= c->server->config.max_output / 2)
-                c->paused = false;
         if (c->closing && conn_pending(c) == 0) {
                 conn_close_soon(c);
                 return;
         }
+        if (c->paused && !c->closing && conn_pending(c) <= c->server->config.max_output / 2) {
+                /* Requests read before we paused wait in the reader: no EPOLLIN will bring them. */
+                c->paused = false;
+                conn_handle_input(c);
+                (void) sd_event_source_set_enabled(c->flush_defer, SD_EVENT_ONESHOT);
+        }
         conn_update_events(c);
 
-        /* Drained: tell subscriptions what they missed while it was full. */
-        if (conn_pending(c) == 0 && !c->closing) {
+        /* Read down: tell subscriptions what they missed while it was full. */
+        if (c->refused && !c->closing && conn_pending(c) <= c->server->config.max_output / 2) {
+                c->refused = false;
                 client_flush_gaps(&c->client);
-                if (conn_pending(c) > 0)
-                        (void) sd_event_source_set_enabled(c->flush_defer, SD_EVENT_ONESHOT);
+                (void) sd_event_source_set_enabled(c->flush_defer, SD_EVENT_ONESHOT);
         }
 }
 
@@ -99,7 +117,9 @@ static void conn_handle_input(JsonrpcConn *c) {
         size_t len;
         int r;
 
-        while (!c->closing && (r = frame_reader_next(&c->reader, &body, &len)) != 0) {
+        /* Over max_output, stop: the rest waits in the reader until the client reads its replies. */
+        while (!c->closing && conn_pending(c) <= c->server->config.max_output &&
+               (r = frame_reader_next(&c->reader, &body, &len)) != 0) {
                 if (r < 0) {
                         g_autofree char *msg = g_strdup_printf(
                                 "Frame too large: at most %zu bytes; closing the connection.",
@@ -164,7 +184,16 @@ static int conn_deliver(Client *client, const Envelope *e) {
 
         if (c->closing)
                 return -ENOBUFS;
+        /*
+         * A gap notice waits until the client has read its buffer down to half: queued while it is
+         * still full, it would be followed by more drops, and by one more notice per message.
+         */
+        if (e->kind == ENVELOPE_GAP && conn_pending(c) > s->config.max_output / 2) {
+                c->refused = true;
+                return -ENOBUFS;
+        }
         if (conn_pending(c) > 0 && conn_pending(c) + estimate > s->config.max_output) {
+                c->refused = true;
                 if (s->config.disconnect_slow) {
                         log_notice("client %" PRIu64 " (unix, uid %u): output buffer full, disconnecting "
                                    "the slow consumer.", c->client.info.id, (unsigned) c->client.info.uid);

@@ -38,6 +38,7 @@ typedef struct JsonrpcConn {
         size_t out_start;
         bool paused;                    /* not reading: output over max_output */
         bool closing;                   /* write what is queued, then close */
+        bool refused;                   /* a notification was refused: gaps to flush */
         GList link;                     /* in JsonrpcServer.conns */
 } JsonrpcConn;
 

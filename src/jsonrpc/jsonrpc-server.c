@@ -9,6 +9,7 @@
  * replaced; a live one (another hub answering) is an error.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -53,6 +54,13 @@ static int socket_adopt(JsonrpcServer *s) {
 
         for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++)
                 if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0) {
+                        /* on_accept() drains the backlog: a blocking socket (systemd-socket-activate
+                         * passes one) would hang the hub in accept4() once it is empty. */
+                        int flags = fcntl(fd, F_GETFL);
+
+                        if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+                                return log_error_errno(-errno, "Failed to make the passed socket (fd %d) "
+                                                       "non-blocking: %m", fd);
                         s->listen_fd = fd;
                         s->listen_fd_adopted = true;
                         log_info("Listening on the socket passed by the service manager (fd %d).", fd);
