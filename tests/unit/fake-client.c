@@ -39,6 +39,7 @@ static int fake_deliver(Client *c, const Envelope *e) {
                 .deleted = e->deleted,
                 .gap_first = e->gap_first,
                 .gap_last = e->gap_last,
+                .attempts = e->attempts,
                 .has_sender = e->sender != NULL,
         };
         if (e->sender) {

@@ -26,6 +26,7 @@ typedef struct FakeEnvelope {
         bool retained;
         bool deleted;
         uint64_t gap_first, gap_last;
+        unsigned attempts;              /* JOB */
         bool has_sender;                /* Envelope.sender was not NULL */
         uint64_t sender_id;
         uid_t sender_uid;
