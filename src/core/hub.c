@@ -634,7 +634,7 @@ int hub_replay(Hub *h, const JournalRecord *r) {
                 store_restore(h->store, r->name, r->data, r->len, r->a);
                 return 0;
         case RECORD_DELETE:
-                if (!r->name)
+                if (!r->name || store_key_validate(r->name, &h->limits) < 0)
                         return -EINVAL;
                 store_forget(h->store, r->name, r->a);
                 return 0;

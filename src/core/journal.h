@@ -13,7 +13,8 @@
  *   RETAIN   topic, payload (empty: cleared), seq
  *   PUSH     queue, payload, job id, due (0: ready now), attempts, dead
  *   ACK      -, -, job id                      (acked or purged: gone)
- *   RETURN   -, -, job id, due (0: ready), attempts, dead   (nack, expiry, consumer gone)
+ *   RETURN   -, -, job id, due (0: front of the queue now; else ready at due, at the back),
+ *            attempts, dead        (nack: due = now or later; expiry, consumer gone: 0)
  *   KICK     -, -, job id                      (dead -> ready)
  *   COUNTERS -, -, last seq, last revision, last job id    (snapshots)
  */

@@ -44,6 +44,11 @@ void timer_disarm(GSequenceIter **iter) {
         *iter = NULL;
 }
 
+/* @now + @usec, saturating: a huge timeout means "never", not a time in the past. */
+static uint64_t time_after(uint64_t now, uint64_t usec) {
+        return usec > UINT64_MAX - now ? UINT64_MAX : now + usec;
+}
+
 /* Queues and jobs */
 
 static Queue *queue_get(Hub *h, const char *name, bool create) {
@@ -118,7 +123,7 @@ static void job_reserve(Hub *h, Job *j, Client *c, uint64_t visibility) {
         j->visibility = visibility;
         j->queue->n_reserved++;
         g_hash_table_insert(c->reserved, &j->id, j);
-        j->timer = timer_arm(h, hub_now(h) + visibility, TIMER_JOB, j);
+        j->timer = timer_arm(h, time_after(hub_now(h), visibility), TIMER_JOB, j);
 }
 
 static void wait_free(Hub *h, ReserveWait *w) {
@@ -171,8 +176,11 @@ static void queue_feed_waiters(Hub *h, Queue *q) {
         }
 }
 
-/* Make @j ready (at the head when it goes back to the front) or delayed until @due. */
-static void job_make_available(Hub *h, Job *j, uint64_t due, bool head) {
+/*
+ * Make @j ready (at the head when it goes back to the front) or delayed
+ * until @due; a ready job goes to a waiting consumer unless @feed is false.
+ */
+static void job_make_available_full(Hub *h, Job *j, uint64_t due, bool head, bool feed) {
         Queue *q = j->queue;
 
         if (due > hub_now(h)) {
@@ -187,7 +195,12 @@ static void job_make_available(Hub *h, Job *j, uint64_t due, bool head) {
                 g_queue_push_head_link(&q->ready, &j->link);
         else
                 g_queue_push_tail_link(&q->ready, &j->link);
-        queue_feed_waiters(h, q);
+        if (feed)
+                queue_feed_waiters(h, q);
+}
+
+static void job_make_available(Hub *h, Job *j, uint64_t due, bool head) {
+        job_make_available_full(h, j, due, head, true);
 }
 
 static void job_make_dead(Job *j) {
@@ -199,11 +212,13 @@ static void job_make_dead(Job *j) {
 /*
  * A reserved job comes back: nack (@delay, to the tail), expiry or the
  * consumer leaving (to the head, it was first). Journaled first; after
- * max_attempts it is dead-lettered instead.
+ * max_attempts it is dead-lettered instead. The record's due time tells
+ * replay where it went: 0 to the front, a time (now, for a nack without
+ * delay) to the tail once it has come.
  */
-static int job_return(Hub *h, Job *j, uint64_t delay, bool head) {
+static int job_return_full(Hub *h, Job *j, uint64_t delay, bool head, bool feed) {
         bool dead = j->attempts >= h->limits.max_attempts;
-        uint64_t due = delay > 0 ? hub_now(h) + delay : 0;
+        uint64_t due = head ? 0 : time_after(hub_now(h), delay);
         JournalRecord rec = {
                 .type = RECORD_RETURN, .a = j->id, .b = due, .c = j->attempts, .flag = dead,
         };
@@ -218,8 +233,12 @@ static int job_return(Hub *h, Job *j, uint64_t delay, bool head) {
         if (dead)
                 job_make_dead(j);
         else
-                job_make_available(h, j, due, head);
+                job_make_available_full(h, j, due, head, feed);
         return 0;
+}
+
+static int job_return(Hub *h, Job *j, uint64_t delay, bool head) {
+        return job_return_full(h, j, delay, head, true);
 }
 
 static int queue_name_validate(Hub *h, const char *queue) {
@@ -254,7 +273,7 @@ int hub_push(Hub *h, Client *c, const char *queue, const void *payload, size_t l
         if (q && q->n_jobs >= h->limits.max_jobs)
                 return -EDQUOT;
 
-        due = delay_usec > 0 ? hub_now(h) + delay_usec : 0;
+        due = delay_usec > 0 ? time_after(hub_now(h), delay_usec) : 0;
         r = hub_journal(h, &(JournalRecord) {
                 .type = RECORD_PUSH, .name = queue, .data = payload, .len = len,
                 .a = h->next_job_id + 1, .b = due,
@@ -286,7 +305,8 @@ int hub_push(Hub *h, Client *c, const char *queue, const void *payload, size_t l
  *
  * Return: 1 with a job, 0 when waiting, -EAGAIN when nothing is ready and
  * @timeout_usec is 0; -EINVAL/-ENAMETOOLONG for a bad name, -EDQUOT when
- * @c holds max_reservations jobs or the hub max_queues queues.
+ * @c holds and waits for max_reservations jobs together, or the hub has
+ * max_queues queues.
  */
 int hub_reserve(Hub *h, Client *c, const char *queue, uint64_t timeout_usec, uint64_t visibility_usec,
                 JobInfo *ret_job, uint64_t *ret_wait_id) {
@@ -298,7 +318,9 @@ int hub_reserve(Hub *h, Client *c, const char *queue, uint64_t timeout_usec, uin
         r = queue_name_validate(h, queue);
         if (r < 0)
                 return r;
-        if (g_hash_table_size(c->reserved) >= h->limits.max_reservations && !c->internal)
+        /* Waits count too: each one may end up as a reservation. */
+        if (g_hash_table_size(c->reserved) + g_hash_table_size(c->waits) >= h->limits.max_reservations &&
+            !c->internal)
                 return -EDQUOT;
         if (visibility_usec == 0)
                 visibility_usec = h->limits.default_visibility;
@@ -315,8 +337,6 @@ int hub_reserve(Hub *h, Client *c, const char *queue, uint64_t timeout_usec, uin
                 return -EAGAIN;
         if (!q && g_hash_table_size(h->queues) >= h->limits.max_queues)
                 return -EDQUOT;
-        if (g_hash_table_size(c->waits) >= h->limits.max_reservations && !c->internal)
-                return -EDQUOT;
 
         q = queue_get(h, queue, true);
         w = g_new0(ReserveWait, 1);
@@ -328,7 +348,7 @@ int hub_reserve(Hub *h, Client *c, const char *queue, uint64_t timeout_usec, uin
         g_queue_push_tail_link(&q->waiters, &w->link);
         g_hash_table_insert(c->waits, &w->id, w);
         if (timeout_usec != UINT64_MAX)
-                w->timer = timer_arm(h, hub_now(h) + timeout_usec, TIMER_WAIT, w);
+                w->timer = timer_arm(h, time_after(hub_now(h), timeout_usec), TIMER_WAIT, w);
 
         *ret_wait_id = w->id;
         return 0;
@@ -399,7 +419,7 @@ int hub_touch(Hub *h, Client *c, uint64_t job_id) {
         if (!j)
                 return -ENOENT;
         timer_disarm(&j->timer);
-        j->timer = timer_arm(h, hub_now(h) + j->visibility, TIMER_JOB, j);
+        j->timer = timer_arm(h, time_after(hub_now(h), j->visibility), TIMER_JOB, j);
         return 0;
 }
 
@@ -589,11 +609,19 @@ void hub_run_timers(Hub *h) {
         }
 }
 
+static gint job_cmp_id_desc(gconstpointer a, gconstpointer b) {
+        const Job *x = *(Job **) a, *y = *(Job **) b;
+        return x->id > y->id ? -1 : x->id < y->id;
+}
+
 /**
  * queue_client_release() - @c is going: its reserved jobs return to the
- * front of their queues, its waiting reserves end unanswered
+ * front of their queues (in the order they were pushed), its waiting
+ * reserves end unanswered
  */
 void queue_client_release(Hub *h, Client *c) {
+        g_autoptr(GPtrArray) jobs = g_ptr_array_new();
+        g_autoptr(GPtrArray) queues = g_ptr_array_new();
         GHashTableIter it;
         gpointer v;
 
@@ -602,17 +630,27 @@ void queue_client_release(Hub *h, Client *c) {
                 g_hash_table_iter_next(&it, NULL, &v);
                 wait_free(h, v);
         }
-        while (g_hash_table_size(c->reserved) > 0) {
-                g_hash_table_iter_init(&it, c->reserved);
-                g_hash_table_iter_next(&it, NULL, &v);
+
+        /* Last first, each to the head: the first ends up first. Feed waiters after. */
+        g_hash_table_iter_init(&it, c->reserved);
+        while (g_hash_table_iter_next(&it, NULL, &v))
+                g_ptr_array_add(jobs, v);
+        g_ptr_array_sort(jobs, job_cmp_id_desc);
+        for (guint i = 0; i < jobs->len; i++) {
+                Job *j = jobs->pdata[i];
+
+                if (!g_ptr_array_find(queues, j->queue, NULL))
+                        g_ptr_array_add(queues, j->queue);
                 /* Not journaled if the journal fails: after a restart it is ready anyway. */
-                if (job_return(h, v, 0, true) < 0) {
-                        Job *j = v;
+                if (job_return_full(h, j, 0, true, false) < 0) {
                         job_unlink(j);
                         timer_disarm(&j->timer);
-                        job_make_available(h, j, 0, true);
+                        job_make_available_full(h, j, 0, true, false);
                 }
         }
+        /* Queues with jobs are never freed, so these are all still there. */
+        for (guint i = 0; i < queues->len; i++)
+                queue_feed_waiters(h, queues->pdata[i]);
 }
 
 /**
@@ -650,7 +688,9 @@ int queue_replay(Hub *h, const JournalRecord *r) {
         Queue *q;
 
         if (r->type == RECORD_PUSH) {
-                if (!r->name || queue_name_validate(h, r->name) < 0 || g_hash_table_contains(h->jobs, &r->a))
+                /* Job id 0 is "no job" in ENVELOPE_JOB. */
+                if (!r->name || queue_name_validate(h, r->name) < 0 || r->a == 0 ||
+                    g_hash_table_contains(h->jobs, &r->a))
                         return -EINVAL;
                 q = queue_get(h, r->name, true);
                 j = g_new0(Job, 1);
@@ -681,8 +721,10 @@ int queue_replay(Hub *h, const JournalRecord *r) {
                 j->attempts = (unsigned) r->c;
                 if (r->flag)
                         job_make_dead(j);
+                else if (r->b == 0)
+                        job_make_available(h, j, 0, true);      /* expired or its consumer left */
                 else
-                        job_make_available(h, j, r->b, false);
+                        job_make_available(h, j, r->b, false);  /* nacked */
                 break;
         case RECORD_KICK:
                 job_unlink(j);
@@ -709,22 +751,49 @@ static void emit_job(Hub *h, Job *j, void (*emit)(void *, const JournalRecord *)
         });
 }
 
+static gint job_cmp_due(gconstpointer a, gconstpointer b) {
+        const Job *x = *(Job **) a, *y = *(Job **) b;
+        uint64_t dx = ((Timer *) g_sequence_get(x->timer))->due, dy = ((Timer *) g_sequence_get(y->timer))->due;
+
+        if (dx != dy)
+                return dx < dy ? -1 : 1;
+        return x->id < y->id ? -1 : x->id > y->id;
+}
+
 /**
  * queue_snapshot() - emit one PUSH record per job, each queue's jobs in the
- * order they will be handed out (reserved ones first: they come back first)
+ * order they will be handed out: reserved ones first (they come back
+ * first, by id as queue_client_release() returns them), then the ready
+ * ones; dead ones in the order a kick takes them; delayed ones by due time
  */
 void queue_snapshot(Hub *h, void (*emit)(void *userdata, const JournalRecord *r), void *userdata) {
+        g_autoptr(GPtrArray) reserved = g_ptr_array_new();
+        g_autoptr(GPtrArray) delayed = g_ptr_array_new();
         GHashTableIter it;
         gpointer v;
 
         g_hash_table_iter_init(&it, h->jobs);
         while (g_hash_table_iter_next(&it, NULL, &v)) {
                 Job *j = v;
-                if (j->state == JOB_RESERVED || j->state == JOB_DELAYED || j->state == JOB_DEAD)
-                        emit_job(h, j, emit, userdata);
+
+                if (j->state == JOB_RESERVED)
+                        g_ptr_array_add(reserved, j);
+                else if (j->state == JOB_DELAYED)
+                        g_ptr_array_add(delayed, j);
         }
+        g_ptr_array_sort(reserved, job_cmp_id_desc);
+        for (guint i = reserved->len; i > 0; i--)
+                emit_job(h, reserved->pdata[i - 1], emit, userdata);
+
         g_hash_table_iter_init(&it, h->queues);
-        while (g_hash_table_iter_next(&it, NULL, &v))
+        while (g_hash_table_iter_next(&it, NULL, &v)) {
                 for (GList *l = ((Queue *) v)->ready.head; l; l = l->next)
                         emit_job(h, l->data, emit, userdata);
+                for (GList *l = ((Queue *) v)->dead.head; l; l = l->next)
+                        emit_job(h, l->data, emit, userdata);
+        }
+
+        g_ptr_array_sort(delayed, job_cmp_due);
+        for (guint i = 0; i < delayed->len; i++)
+                emit_job(h, delayed->pdata[i], emit, userdata);
 }

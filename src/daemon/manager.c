@@ -208,7 +208,7 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return r;
 
-        r = jsonrpc_server_new(m->event, m->hub, &m->config.jsonrpc, m->runtime_dir, &m->jsonrpc);
+        r = jsonrpc_server_new(m->event, m->hub, m->journal, &m->config.jsonrpc, m->runtime_dir, &m->jsonrpc);
         if (r < 0)
                 return r;
 

@@ -15,12 +15,15 @@
  * through a defer source, once what is queued is written.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "jsonrpc/jsonrpc-conn.h"
+#include <json-c/json.h>
+
 #include "util/log.h"
 #include "util/sd-glue.h"
 
@@ -60,6 +63,10 @@ static void conn_handle_input(JsonrpcConn *c);
 
 /* Write what is queued; on EAGAIN wait for EPOLLOUT. */
 static void conn_flush(JsonrpcConn *c) {
+        /* Replies that acknowledge a change go out once the journal has it on disk. */
+        if (c->held)
+                return;
+
         while (conn_pending(c) > 0) {
                 ssize_t n = send(c->fd, c->out->data + c->out_start, conn_pending(c), MSG_NOSIGNAL);
 
@@ -112,6 +119,8 @@ static void conn_handle_input(JsonrpcConn *c) {
                 .client = &c->client,
                 .out = c->out,
                 .stats = &c->server->stats,
+                .deferred = c->deferred,
+                .tok = c->tok,
         };
         const char *body;
         size_t len;
@@ -138,6 +147,10 @@ static void conn_handle_input(JsonrpcConn *c) {
 
         if (conn_pending(c) > c->server->config.max_output)
                 c->paused = true;
+        if (journal_pending(c->server->journal) && !c->held) {
+                c->held = true;
+                journal_wait(c->server->journal, &c->durable);
+        }
 }
 
 static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -176,9 +189,31 @@ static int on_close(sd_event_source *s, void *userdata) {
         return 0;
 }
 
+static void on_durable(JournalWaiter *w) {
+        JsonrpcConn *c = (JsonrpcConn *) ((char *) w - offsetof(JsonrpcConn, durable));
+
+        c->held = false;
+        (void) sd_event_source_set_enabled(c->flush_defer, SD_EVENT_ONESHOT);
+}
+
+/* A late answer (ENVELOPE_JOB, ENVELOPE_REPLY) is a response: never refused for space. */
+static int conn_answer(JsonrpcConn *c, const Envelope *e) {
+        g_autofree char *id_json = NULL;
+        uint64_t key = e->sub_id;
+
+        if (!g_hash_table_steal_extended(c->deferred, &key, NULL, (gpointer *) &id_json))
+                return -ENOENT;
+        jsonrpc_append_answer(c->out, id_json, e);
+        (void) sd_event_source_set_enabled(c->flush_defer, SD_EVENT_ONESHOT);
+        return 0;
+}
+
 static int conn_deliver(Client *client, const Envelope *e) {
         JsonrpcConn *c = (JsonrpcConn *) client;
         JsonrpcServer *s = c->server;
+
+        if (e->kind == ENVELOPE_JOB || e->kind == ENVELOPE_REPLY)
+                return c->closing ? -ENOBUFS : conn_answer(c, e);
         /* An upper bound of the frame: base64 grows by 4/3, JSON escapes by up to 6. */
         size_t estimate = 256 + strlen(e->topic ?: "") + e->payload_len * 6;
 
@@ -225,6 +260,9 @@ void jsonrpc_conn_free(JsonrpcConn *c) {
                 return;
         log_debug("client %" PRIu64 " (unix): closed", c->client.info.id);
         client_deinit(&c->client);
+        journal_waiter_cancel(c->server->journal, &c->durable);
+        g_clear_pointer(&c->deferred, g_hash_table_destroy);
+        g_clear_pointer(&c->tok, json_tokener_free);
         c->io = sd_event_source_disable_unref(c->io);
         c->flush_defer = sd_event_source_disable_unref(c->flush_defer);
         c->close_defer = sd_event_source_disable_unref(c->close_defer);
@@ -251,6 +289,9 @@ int jsonrpc_conn_new(JsonrpcServer *s, int fd, uid_t uid, pid_t pid) {
         c->server = s;
         c->fd = fd;
         c->out = g_byte_array_new();
+        c->durable.durable = on_durable;
+        c->deferred = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
+        c->tok = json_tokener_new_ex(JSONRPC_MAX_DEPTH);
         frame_reader_init(&c->reader, s->config.max_frame);
 
         r = client_init(&c->client, s->hub, &conn_sink, uid, pid, NULL, false);

@@ -8,6 +8,7 @@
 
 #include <systemd/sd-event.h>
 
+#include "journal/journal.h"
 #include "jsonrpc/frame.h"
 #include "jsonrpc/jsonrpc-server.h"
 
@@ -24,6 +25,7 @@ struct JsonrpcServer {
         sd_event_source *listen_io;
         GQueue conns;                   /* JsonrpcConn*, owned */
         JsonrpcFifo *fifo;
+        Journal *journal;               /* may be NULL: nothing is durable */
 };
 
 typedef struct JsonrpcConn {
@@ -39,6 +41,10 @@ typedef struct JsonrpcConn {
         bool paused;                    /* not reading: output over max_output */
         bool closing;                   /* write what is queued, then close */
         bool refused;                   /* a notification was refused: gaps to flush */
+        bool held;                      /* output waits for the journal (durable) */
+        JournalWaiter durable;
+        GHashTable *deferred;           /* wait/call id -> request id JSON (see JsonrpcContext) */
+        struct json_tokener *tok;
         GList link;                     /* in JsonrpcServer.conns */
 } JsonrpcConn;
 

@@ -20,7 +20,7 @@
 #include "jsonrpc/frame.h"
 #include "jsonrpc/jsonrpc-dispatch.h"
 
-#define JSON_MAX_DEPTH 16
+
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_tokener, json_tokener_free)
 typedef json_object JsonObject;
@@ -156,6 +156,9 @@ struct Call {
         const char *error_name;         /* short name ("InvalidTopic") or NULL */
         char *message;
         uint64_t replay_sub_id;         /* subscribe with_retained: replay after the reply */
+        JsonObject *id;                 /* the request's id, NULL for a notification (or id null) */
+        bool has_id;                    /* not a notification */
+        bool deferred;                  /* answered later (ctx->deferred) */
 };
 
 static int call_error(Call *c, int code, const char *name, const char *fmt, ...) G_GNUC_PRINTF(4, 5);
@@ -171,7 +174,7 @@ static int call_error(Call *c, int code, const char *name, const char *fmt, ...)
         return -EINVAL;
 }
 
-static int call_core_error(Call *c, int r, HubArg arg, const char *what, size_t size) {
+static int error_code_of(const char *name) {
         static const struct {
                 const char *name;
                 int code;
@@ -189,16 +192,23 @@ static int call_core_error(Call *c, int r, HubArg arg, const char *what, size_t 
                 { "NoServer", -32011 },
                 { "Timeout", -32012 },
                 { "ServerGone", -32013 },
+                { "ServerError", -32014 },
         };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(codes); i++)
+                if (strcmp(codes[i].name, name) == 0)
+                        return codes[i].code;
+        return 0;
+}
+
+static int call_core_error(Call *c, int r, HubArg arg, const char *what, size_t size) {
         const char *name;
         char *message;
 
         if (hub_error_explain(r, hub_get_limits(c->ctx->hub), arg, what, size, &name, &message) < 0)
                 return call_error(c, JSONRPC_INTERNAL_ERROR, NULL, "Internal error: %s", g_strerror(-r));
 
-        for (size_t i = 0; i < G_N_ELEMENTS(codes); i++)
-                if (strcmp(codes[i].name, name) == 0)
-                        c->code = codes[i].code;
+        c->code = error_code_of(name);
         g_assert(c->code != 0);
         g_free(c->message);
         c->message = message;
@@ -607,6 +617,279 @@ static int m_hub_info(Call *c) {
         return 0;
 }
 
+/* Queues; durations in milliseconds, as on D-Bus. */
+
+#define MSEC(ms) ((uint64_t) (ms) * 1000)
+
+static int param_u64_opt(Call *c, const char *name, uint64_t def, uint64_t *ret) {
+        if (!param(c, name)) {
+                *ret = def;
+                return 0;
+        }
+        return param_u64(c, name, ret);
+}
+
+static char *id_json(Call *c) {
+        g_autoptr(GString) s = g_string_new(NULL);
+
+        append_id(s, c->id);
+        return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+/* The request is answered later, by jsonrpc_append_answer() with @key's envelope. */
+static int defer(Call *c, uint64_t key) {
+        g_hash_table_insert(c->ctx->deferred, g_memdup2(&key, sizeof key), id_json(c));
+        c->deferred = true;
+        return 0;
+}
+
+static void append_job(GString *s, uint64_t id, const char *queue, const void *payload, size_t len,
+                       unsigned attempts) {
+        g_string_append_printf(s, "{\"id\":%" PRIu64 ",\"queue\":", id);
+        json_append_cstr(s, queue);
+        g_string_append_c(s, ',');
+        json_append_bytes_member(s, "payload", payload, len);
+        g_string_append_printf(s, ",\"attempts\":%u}", attempts);
+}
+
+static int m_push(Call *c) {
+        g_autofree guchar *owned = NULL;
+        const char *queue;
+        const void *payload;
+        size_t len;
+        uint64_t delay_ms, id;
+        int r;
+
+        if ((r = param_string(c, "queue", true, NULL, &queue, NULL)) < 0 ||
+            (r = param_bytes(c, "payload", &payload, &len, &owned)) < 0 ||
+            (r = param_u64_opt(c, "delay_ms", 0, &delay_ms)) < 0)
+                return r;
+        r = hub_push(c->ctx->hub, c->ctx->client, queue, payload, len, MSEC(MIN(delay_ms, UINT64_MAX / 1000)),
+                     &id);
+        if (r < 0)
+                return call_core_error(c, r, HUB_ARG_QUEUE, queue, len);
+        g_string_append_printf(c->result, "{\"id\":%" PRIu64 "}", id);
+        return 0;
+}
+
+static int m_reserve(Call *c) {
+        const char *queue;
+        uint64_t timeout_ms, visibility_ms, wait_id;
+        JobInfo job;
+        int r;
+
+        if ((r = param_string(c, "queue", true, NULL, &queue, NULL)) < 0 ||
+            (r = param_u64_opt(c, "timeout_ms", 0, &timeout_ms)) < 0 ||
+            (r = param_u64_opt(c, "visibility_ms", 0, &visibility_ms)) < 0)
+                return r;
+        if (!c->has_id || !c->id)
+                return call_error(c, JSONRPC_INVALID_REQUEST, NULL, "reserve needs an id: its answer is the job.");
+        if (timeout_ms > UINT32_MAX || visibility_ms > UINT32_MAX)
+                return call_error(c, JSONRPC_INVALID_PARAMS, NULL, "timeout_ms and visibility_ms are at most %u.",
+                                  UINT32_MAX);
+        /* Where nothing can answer later (FIFO, unit tests), reserve does not wait. */
+        if (!c->ctx->deferred)
+                timeout_ms = 0;
+
+        r = hub_reserve(c->ctx->hub, c->ctx->client, queue, MSEC(timeout_ms), MSEC(visibility_ms), &job, &wait_id);
+        if (r < 0)
+                return call_core_error(c, r, HUB_ARG_QUEUE, queue, 0);
+        if (r == 0)
+                return defer(c, wait_id);
+        append_job(c->result, job.id, job.queue, job.payload, job.len, job.attempts);
+        return 0;
+}
+
+static int job_op(Call *c, int (*op)(Hub *, Client *, uint64_t)) {
+        char what[32];
+        uint64_t id;
+        int r;
+
+        if ((r = param_u64(c, "id", &id)) < 0)
+                return r;
+        r = op(c->ctx->hub, c->ctx->client, id);
+        if (r < 0) {
+                g_snprintf(what, sizeof what, "%" PRIu64, id);
+                return call_core_error(c, r, HUB_ARG_JOB, what, 0);
+        }
+        g_string_append(c->result, "null");
+        return 0;
+}
+
+static int m_ack(Call *c) {
+        return job_op(c, hub_ack);
+}
+
+static int m_touch(Call *c) {
+        return job_op(c, hub_touch);
+}
+
+static int m_nack(Call *c) {
+        char what[32];
+        uint64_t id, delay_ms;
+        int r;
+
+        if ((r = param_u64(c, "id", &id)) < 0 || (r = param_u64_opt(c, "delay_ms", 0, &delay_ms)) < 0)
+                return r;
+        r = hub_nack(c->ctx->hub, c->ctx->client, id, MSEC(MIN(delay_ms, UINT64_MAX / 1000)));
+        if (r < 0) {
+                g_snprintf(what, sizeof what, "%" PRIu64, id);
+                return call_core_error(c, r, r == -ERANGE ? HUB_ARG_QUEUE : HUB_ARG_JOB, what, 0);
+        }
+        g_string_append(c->result, "null");
+        return 0;
+}
+
+static int queue_count_op(Call *c, bool kick) {
+        const char *queue;
+        uint64_t max = 0;
+        unsigned n;
+        int r;
+
+        if ((r = param_string(c, "queue", true, NULL, &queue, NULL)) < 0 ||
+            (kick && (r = param_u64_opt(c, "max", 0, &max)) < 0))
+                return r;
+        r = kick ? hub_kick(c->ctx->hub, queue, (unsigned) MIN(max, UINT_MAX), &n) :
+                   hub_purge(c->ctx->hub, queue, &n);
+        if (r < 0)
+                return call_core_error(c, r, HUB_ARG_QUEUE, queue, 0);
+        g_string_append_printf(c->result, "{\"count\":%u}", n);
+        return 0;
+}
+
+static int m_kick(Call *c) {
+        return queue_count_op(c, true);
+}
+
+static int m_purge(Call *c) {
+        return queue_count_op(c, false);
+}
+
+static int m_peek(Call *c) {
+        const char *queue;
+        JobInfo job;
+        int r;
+
+        if ((r = param_string(c, "queue", true, NULL, &queue, NULL)) < 0)
+                return r;
+        r = hub_peek(c->ctx->hub, queue, &job);
+        if (r < 0)
+                return call_core_error(c, r, HUB_ARG_QUEUE, queue, 0);
+        append_job(c->result, job.id, job.queue, job.payload, job.len, job.attempts);
+        return 0;
+}
+
+static int m_list_queues(Call *c) {
+        g_autoptr(GArray) queues = hub_list_queues(c->ctx->hub);
+
+        g_string_append(c->result, "{\"queues\":[");
+        for (guint i = 0; i < queues->len; i++) {
+                const QueueInfo *q = &g_array_index(queues, QueueInfo, i);
+
+                g_string_append(c->result, i ? ",{\"name\":" : "{\"name\":");
+                json_append_cstr(c->result, q->name);
+                g_string_append_printf(c->result, ",\"ready\":%u,\"reserved\":%u,\"delayed\":%u,\"dead\":%u,"
+                                       "\"waiting\":%u}", q->ready, q->reserved, q->delayed, q->dead, q->waiting);
+        }
+        g_string_append(c->result, "]}");
+        return 0;
+}
+
+/* Request/reply */
+
+static int m_call(Call *c) {
+        g_autofree guchar *owned = NULL;
+        const char *name;
+        const void *payload;
+        size_t len;
+        uint64_t timeout_ms, id;
+        int r;
+
+        if ((r = param_string(c, "name", true, NULL, &name, NULL)) < 0 ||
+            (r = param_bytes(c, "payload", &payload, &len, &owned)) < 0 ||
+            (r = param_u64_opt(c, "timeout_ms", 0, &timeout_ms)) < 0)
+                return r;
+        if (!c->has_id || !c->id)
+                return call_error(c, JSONRPC_INVALID_REQUEST, NULL, "call needs an id: its answer is the reply.");
+        if (!c->ctx->deferred)
+                return call_error(c, JSONRPC_INVALID_REQUEST, NULL, "call is not available here.");
+
+        r = hub_call(c->ctx->hub, c->ctx->client, name, payload, len, MSEC(MIN(timeout_ms, UINT64_MAX / 1000)),
+                     &id);
+        if (r < 0)
+                return call_core_error(c, r, HUB_ARG_SERVICE, name, len);
+        /* A server that could not take it answered already (ServerGone); otherwise wait. */
+        if (hub_call_pending(c->ctx->hub, id))
+                return defer(c, id);
+        return call_error(c, -32013, "ServerGone", "The server could not take the request.");
+}
+
+static int serve_op(Call *c, bool serve) {
+        const char *name;
+        int r;
+
+        if ((r = param_string(c, "name", true, NULL, &name, NULL)) < 0)
+                return r;
+        r = serve ? hub_serve(c->ctx->hub, c->ctx->client, name) : hub_unserve(c->ctx->hub, c->ctx->client, name);
+        if (r < 0)
+                return call_core_error(c, r, HUB_ARG_SERVICE, name, 0);
+        g_string_append(c->result, "null");
+        return 0;
+}
+
+static int m_serve(Call *c) {
+        return serve_op(c, true);
+}
+
+static int m_unserve(Call *c) {
+        return serve_op(c, false);
+}
+
+static int m_reply(Call *c) {
+        g_autofree guchar *owned = NULL;
+        const void *payload;
+        size_t len;
+        char what[32];
+        uint64_t id;
+        int r;
+
+        if ((r = param_u64(c, "id", &id)) < 0 || (r = param_bytes(c, "payload", &payload, &len, &owned)) < 0)
+                return r;
+        r = hub_reply(c->ctx->hub, c->ctx->client, id, payload, len);
+        if (r < 0) {
+                g_snprintf(what, sizeof what, "%" PRIu64, id);
+                return call_core_error(c, r, HUB_ARG_CALL, what, len);
+        }
+        g_string_append(c->result, "null");
+        return 0;
+}
+
+static int m_reply_error(Call *c) {
+        JsonObject *code_obj = param(c, "code");
+        const char *message, *name;
+        char what[32];
+        uint64_t id;
+        int64_t code = 0;
+        int r;
+
+        if ((r = param_u64(c, "id", &id)) < 0 || (r = param_string(c, "message", true, NULL, &message, NULL)) < 0 ||
+            (r = param_string(c, "name", false, NULL, &name, NULL)) < 0)
+                return r;
+        if (code_obj) {
+                if (!json_object_is_type(code_obj, json_type_int) ||
+                    (code = json_object_get_int64(code_obj)) < INT32_MIN || code > INT32_MAX || code == 0)
+                        return call_error(c, JSONRPC_INVALID_PARAMS, NULL,
+                                          "Param 'code' must be a non-zero 32-bit integer.");
+        }
+        r = hub_reply_error(c->ctx->hub, c->ctx->client, id, name, (int) code, message);
+        if (r < 0) {
+                g_snprintf(what, sizeof what, "%" PRIu64, id);
+                return call_core_error(c, r, HUB_ARG_CALL, what, 0);
+        }
+        g_string_append(c->result, "null");
+        return 0;
+}
+
 static int m_rpc_describe(Call *c);
 
 #define PARAMS(...) ((const char *const[]) { __VA_ARGS__, NULL })
@@ -625,6 +908,20 @@ static const Method methods[] = {
         { "list", PARAMS("prefix"), "List", false, m_list },
         { "watch", PARAMS("prefix"), "Watch", false, m_watch },
         { "unwatch", PARAMS("id"), "Unwatch", false, m_unwatch },
+        { "push", PARAMS("queue", "payload", "delay_ms"), "Push PushBinary", false, m_push },
+        { "reserve", PARAMS("queue", "timeout_ms", "visibility_ms"), "Reserve", false, m_reserve },
+        { "ack", PARAMS("id"), "Ack", false, m_ack },
+        { "nack", PARAMS("id", "delay_ms"), "Nack", false, m_nack },
+        { "touch", PARAMS("id"), "Touch", false, m_touch },
+        { "kick", PARAMS("queue", "max"), "Kick", false, m_kick },
+        { "peek", PARAMS("queue"), "Peek", false, m_peek },
+        { "purge", PARAMS("queue"), "Purge", false, m_purge },
+        { "list_queues", NO_PARAMS, "ListQueues", false, m_list_queues },
+        { "call", PARAMS("name", "payload", "timeout_ms"), "Call", false, m_call },
+        { "serve", PARAMS("name"), "Serve", false, m_serve },
+        { "unserve", PARAMS("name"), "Unserve", false, m_unserve },
+        { "reply", PARAMS("id", "payload"), "Reply", false, m_reply },
+        { "reply_error", PARAMS("id", "code", "message", "name"), "ReplyError", false, m_reply_error },
         { "hub.info", NO_PARAMS, "GetInfo", false, m_hub_info },
         { "rpc.describe", NO_PARAMS, "Introspect", false, m_rpc_describe },
 };
@@ -668,6 +965,7 @@ static bool handle_request(JsonrpcContext *ctx, JsonObject *req, GString *resp, 
         const char *name;
         Call call = { .ctx = ctx, .result = result };
 
+
         if (!json_object_is_type(req, json_type_object)) {
                 append_plain_error(resp, NULL, JSONRPC_INVALID_REQUEST, NULL,
                                    "Invalid request: expected a JSON object.");
@@ -677,6 +975,8 @@ static bool handle_request(JsonrpcContext *ctx, JsonObject *req, GString *resp, 
         }
 
         has_id = json_object_object_get_ex(req, "id", &id);
+        call.id = id;
+        call.has_id = has_id;
         if (has_id && id && !json_object_is_type(id, json_type_string) &&
             !json_object_is_type(id, json_type_int) && !json_object_is_type(id, json_type_double)) {
                 append_plain_error(resp, NULL, JSONRPC_INVALID_REQUEST, NULL,
@@ -717,7 +1017,7 @@ static bool handle_request(JsonrpcContext *ctx, JsonObject *req, GString *resp, 
                 g_array_append_val(replays, call.replay_sub_id);
 
         /* A request whose shape is invalid is answered even without an id (id null). */
-        if (!has_id && call.code != JSONRPC_INVALID_REQUEST) {
+        if ((!has_id && call.code != JSONRPC_INVALID_REQUEST) || call.deferred) {
                 g_free(call.message);
                 return false;
         }
@@ -736,7 +1036,8 @@ static bool handle_request(JsonrpcContext *ctx, JsonObject *req, GString *resp, 
  * any error (ctx->error says which, for the FIFO's log).
  */
 int jsonrpc_dispatch(JsonrpcContext *ctx, const char *body, size_t len) {
-        g_autoptr(json_tokener) tok = json_tokener_new_ex(JSON_MAX_DEPTH);
+        g_autoptr(json_tokener) own_tok = ctx->tok ? NULL : json_tokener_new_ex(JSONRPC_MAX_DEPTH);
+        json_tokener *tok = ctx->tok ?: own_tok;
         g_autoptr(JsonObject) root = NULL;
         g_autoptr(GString) resp = g_string_new(NULL);
         g_autoptr(GArray) replays = g_array_new(FALSE, FALSE, sizeof(uint64_t));
@@ -745,6 +1046,7 @@ int jsonrpc_dispatch(JsonrpcContext *ctx, const char *body, size_t len) {
         bool answered = false;
 
         g_clear_pointer(&ctx->error, g_free);
+        json_tokener_reset(tok);
         json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
         /* json-c's own UTF-8 check lets overlong forms and surrogates through: check first. */
         if (len > 0 && !g_utf8_validate_len(body, len, NULL))
@@ -805,4 +1107,45 @@ int jsonrpc_dispatch(JsonrpcContext *ctx, const char *body, size_t len) {
                 (void) hub_replay_retained(ctx->hub, ctx->client, g_array_index(replays, uint64_t, i));
 
         return ctx->error ? -EINVAL : 0;
+}
+
+/**
+ * jsonrpc_append_answer() - append the late response to the request whose
+ * id is @id_json, from @e: an ENVELOPE_JOB (a reserve that waited) or an
+ * ENVELOPE_REPLY (a call)
+ */
+void jsonrpc_append_answer(GByteArray *out, const char *id_json, const Envelope *e) {
+        g_autoptr(GString) s = g_string_sized_new(128 + e->payload_len);
+
+        g_string_append_printf(s, "{\"jsonrpc\":\"2.0\",\"id\":%s,", id_json);
+        if (e->kind == ENVELOPE_JOB && e->seq == 0) {
+                g_autofree char *msg = g_strdup_printf("No job became ready in queue '%s' in time.", e->topic);
+                append_error_object(s, -32008, "NoJob", msg);
+        } else if (e->kind == ENVELOPE_JOB) {
+                g_string_append(s, "\"result\":");
+                append_job(s, e->seq, e->topic, e->payload, e->payload_len, e->attempts);
+        } else if (e->error_name) {
+                /* The hub's own errors by code; a server's code and name pass through. */
+                int code = error_code_of(e->error_name);
+                bool full_name = strchr(e->error_name, '.') != NULL;
+
+                g_string_append_printf(s, "\"error\":{\"code\":%d,\"message\":",
+                                       e->error_code ?: code ?: -32014);
+                json_append_cstr(s, e->error_message ?: "");
+                g_string_append(s, ",\"data\":{\"name\":");
+                if (full_name)
+                        json_append_cstr(s, e->error_name);
+                else {
+                        g_autofree char *name = g_strconcat(SB_ERROR_PREFIX, code ? e->error_name : "ServerError",
+                                                            NULL);
+                        json_append_cstr(s, name);
+                }
+                g_string_append(s, "}}");
+        } else {
+                g_string_append(s, "\"result\":{");
+                json_append_bytes_member(s, "payload", e->payload, e->payload_len);
+                g_string_append_c(s, '}');
+        }
+        g_string_append_c(s, '}');
+        out_append_gstring(out, s);
 }

@@ -29,11 +29,22 @@ typedef struct JsonrpcContext {
         bool fifo;                      /* only the methods a FIFO may carry */
         const JsonrpcStats *stats;      /* shown by hub.info; may be NULL */
         char *error;                    /* FIFO: why the last line was refused; owned */
+        /*
+         * Requests answered later (a reserve that waits, a call): wait or call id ->
+         * the request's id as JSON text (char*). Owned by the connection, which
+         * answers with jsonrpc_append_answer() when the core hands it the
+         * ENVELOPE_JOB or ENVELOPE_REPLY. NULL: such requests cannot wait.
+         */
+        GHashTable *deferred;
+        struct json_tokener *tok;       /* reused from frame to frame when set */
 } JsonrpcContext;
 
 int jsonrpc_dispatch(JsonrpcContext *ctx, const char *body, size_t len);
 void jsonrpc_append_envelope(GByteArray *out, const Envelope *e);
 void jsonrpc_append_error(GByteArray *out, int code, const char *name, const char *message);
+void jsonrpc_append_answer(GByteArray *out, const char *id_json, const Envelope *e);
+
+#define JSONRPC_MAX_DEPTH        16              /* nesting of a request */
 
 #define JSONRPC_PARSE_ERROR      (-32700)
 #define JSONRPC_INVALID_REQUEST  (-32600)

@@ -923,6 +923,7 @@ START_TEST(test_replay_invalid)
                 { .type = RECORD_PUSH, .name = "bad queue", .data = "j", .len = 1, .a = 50 },
                 { .type = RECORD_PUSH, .name = "q.>", .data = "j", .len = 1, .a = 50 },
                 { .type = RECORD_PUSH, .name = "jobs", .data = "dup", .len = 3, .a = 1 },
+                { .type = RECORD_PUSH, .name = "jobs", .data = "zero", .len = 4, .a = 0 },
                 { .type = 0, .name = "a", .a = 50, .b = 50, .c = 50 },
                 { .type = 99, .name = "a", .a = 1, .b = 50, .c = 50 },
                 { .type = _RECORD_MAX, .a = 1, .b = 50, .c = 50 },
