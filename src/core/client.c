@@ -94,6 +94,15 @@ void client_deinit(Client *c) {
 }
 
 /**
+ * envelope_cache_clear() - free what a transport kept in @cache
+ */
+void envelope_cache_clear(EnvelopeCache *cache) {
+        if (cache->owner && cache->free)
+                cache->free(cache->data);
+        *cache = (EnvelopeCache) {};
+}
+
+/**
  * client_set_creds() - record @uid and @pid once the transport learns them
  *
  * D-Bus asks the bus asynchronously, so a client may start without them.

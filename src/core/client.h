@@ -42,6 +42,19 @@ typedef struct ClientInfo {
         const char *name;       /* D-Bus unique name or NULL */
 } ClientInfo;
 
+/*
+ * One publish reaches many subscribers with the same bytes: the first
+ * transport that encodes it may keep the encoding here for the others
+ * (owner says whose it is). The publisher frees it after the last delivery.
+ */
+typedef struct EnvelopeCache {
+        const void *owner;              /* a transport's tag; NULL: empty */
+        void *data;
+        void (*free)(void *data);
+} EnvelopeCache;
+
+void envelope_cache_clear(EnvelopeCache *cache);
+
 typedef struct Envelope {
         EnvelopeKind kind;
         uint64_t sub_id;                /* subscription or watch id; 0 for a catch-all */
@@ -58,6 +71,7 @@ typedef struct Envelope {
         int error_code;                 /* REPLY: the server's JSON-RPC code, 0 when none */
         const char *error_message;      /* REPLY: with error_name */
         const ClientInfo *sender;       /* MESSAGE/KEY_CHANGED: who caused it */
+        EnvelopeCache *cache;           /* MESSAGE/KEY_CHANGED: shared by all its deliveries; may be NULL */
 } Envelope;
 
 typedef struct ClientSink {

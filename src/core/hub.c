@@ -213,6 +213,7 @@ static void retained_set(Hub *h, Client *sender, const char *topic, const void *
  */
 int hub_publish(Hub *h, Client *sender, const char *topic, const void *payload, size_t len,
                 bool retain, uint64_t *ret_seq) {
+        EnvelopeCache cache = {};
         Envelope e;
         int r;
 
@@ -240,12 +241,14 @@ int hub_publish(Hub *h, Client *sender, const char *topic, const void *payload, 
                 .payload_len = len,
                 .seq = ++h->seq,
                 .sender = sender ? &sender->info : NULL,
+                .cache = &cache,
         };
         h->counters.published++;
         if (retain)
                 retained_set(h, sender, topic, payload, len, e.seq);
 
         topic_tree_match(h->topics, topic, deliver_to_subscription, &e);
+        envelope_cache_clear(&cache);
 
         if (ret_seq)
                 *ret_seq = e.seq;
@@ -426,6 +429,7 @@ static void deliver_to_watch(Watch *w, void *userdata) {
 
 static void notify_key(Hub *h, Client *c, const char *key, const void *value, size_t len,
                        uint64_t revision, bool deleted) {
+        EnvelopeCache cache = {};
         Envelope e = {
                 .kind = ENVELOPE_KEY_CHANGED,
                 .topic = key,
@@ -434,10 +438,12 @@ static void notify_key(Hub *h, Client *c, const char *key, const void *value, si
                 .seq = revision,
                 .deleted = deleted,
                 .sender = c ? &c->info : NULL,
+                .cache = &cache,
         };
 
         h->counters.store_changes++;
         store_watch_foreach(h->store, key, deliver_to_watch, &e);
+        envelope_cache_clear(&cache);
 }
 
 static int set_checked(Hub *h, Client *c, const char *key, const void *value, size_t len,

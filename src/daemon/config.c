@@ -53,6 +53,13 @@ void config_init_default(Config *ret) {
         hub_limits_default(&ret->limits);
 }
 
+/**
+ * config_deinit() - free what config_load_file() allocated in @c
+ */
+void config_deinit(Config *c) {
+        g_clear_pointer(&c->dbus.broadcast_patterns, g_strfreev);
+}
+
 static int parse_count(const char *value, uint64_t max, uint64_t *ret) {
         char *end;
         guint64 v;
@@ -162,6 +169,12 @@ int config_load_file(Config *c, const char *path, bool must_exist) {
                         return -EINVAL;
                 }
                 c->dbus.broadcast = b;
+        }
+        if (g_key_file_has_key(kf, "dbus", "broadcast-patterns", NULL)) {
+                g_strfreev(c->dbus.broadcast_patterns);
+                c->dbus.broadcast_patterns = g_key_file_get_string_list(kf, "dbus", "broadcast-patterns", NULL, NULL);
+                for (char **p = c->dbus.broadcast_patterns; p && *p; p++)
+                        g_strstrip(*p);
         }
         if (g_key_file_has_key(kf, "dbus", "max-queued", NULL)) {
                 g_autofree char *value = g_key_file_get_value(kf, "dbus", "max-queued", NULL);

@@ -6,6 +6,7 @@
  *
  *   [limits]                    [dbus]
  *   max-topic-length=256        broadcast=true
+ *                               broadcast-patterns=>     (patterns, ';'-separated)
  *   max-topic-tokens=32         max-queued=65536
  *   max-payload=1048576
  *   max-key-length=256          [log]
@@ -55,6 +56,7 @@ typedef struct ConfigLimit {
 extern const ConfigLimit config_limits[];
 
 void config_init_default(Config *ret);
+void config_deinit(Config *c);
 int config_load_file(Config *c, const char *path, bool must_exist);
 int config_set_limit(Config *c, const char *name, const char *value);
 int config_parse_log_level(const char *s, GLogLevelFlags *ret);

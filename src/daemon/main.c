@@ -129,7 +129,8 @@ int main(int argc, char **argv) {
         r = manager_run(m);
 
 finish:
-        g_clear_pointer(&m, manager_free);
+        g_clear_pointer(&m, manager_free);          /* borrows from config */
+        config_deinit(&config);
         g_clear_pointer(&arg_limits, g_ptr_array_unref);
         g_clear_pointer(&arg_config, g_free);
         g_clear_pointer(&arg_log_level, g_free);

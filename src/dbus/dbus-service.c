@@ -1263,9 +1263,13 @@ int dbus_service_new(sd_bus *bus, Hub *hub, Journal *journal, const DbusConfig *
                 if (r < 0)
                         return log_error_errno(r, "Failed to set up the broadcaster: %m");
                 s->broadcaster_linked = true;
-                r = hub_subscribe(hub, &s->broadcaster, ">", false, NULL);
-                if (r >= 0)
-                        r = hub_watch(hub, &s->broadcaster, "", NULL);
+                /* High-rate topics can be left out: each broadcast costs the hub and the bus. */
+                for (char **p = config->broadcast_patterns ?: (char *[]) { (char *) ">", NULL }; *p; p++) {
+                        r = hub_subscribe(hub, &s->broadcaster, *p, false, NULL);
+                        if (r < 0)
+                                return log_error_errno(r, "Invalid broadcast pattern '%s': %m", *p);
+                }
+                r = hub_watch(hub, &s->broadcaster, "", NULL);
                 if (r < 0)
                         return log_error_errno(r, "Failed to set up the broadcaster: %m");
         }

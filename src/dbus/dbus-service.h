@@ -20,6 +20,7 @@
 
 typedef struct DbusConfig {
         bool broadcast;                 /* emit broadcast Message/KeyChanged signals */
+        char **broadcast_patterns;      /* topics broadcast as Message; NULL: every topic (">") */
         unsigned max_queued;            /* messages waiting for the bus before we drop */
 } DbusConfig;
 

@@ -70,14 +70,22 @@ size_t frame_reader_pending(const FrameReader *r) {
 }
 
 /**
- * frame_append() - append one frame holding @body to @out
+ * frame_append_header() - append the header of a frame whose body of @len
+ * bytes the caller appends next
  */
-void frame_append(GByteArray *out, const void *body, size_t len) {
+void frame_append_header(GByteArray *out, size_t len) {
         uint8_t header[FRAME_HEADER_SIZE] = {
                 (uint8_t) (len >> 24), (uint8_t) (len >> 16), (uint8_t) (len >> 8), (uint8_t) len,
         };
 
         g_assert(len <= UINT32_MAX);
         g_byte_array_append(out, header, sizeof header);
+}
+
+/**
+ * frame_append() - append one frame holding @body to @out
+ */
+void frame_append(GByteArray *out, const void *body, size_t len) {
+        frame_append_header(out, len);
         g_byte_array_append(out, body, len);
 }

@@ -32,4 +32,5 @@ void frame_reader_feed(FrameReader *r, const void *data, size_t len);
 int frame_reader_next(FrameReader *r, const char **ret_body, size_t *ret_len);
 size_t frame_reader_pending(const FrameReader *r);
 
+void frame_append_header(GByteArray *out, size_t len);
 void frame_append(GByteArray *out, const void *body, size_t len);

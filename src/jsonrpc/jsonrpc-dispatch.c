@@ -89,13 +89,13 @@ static void out_append_gstring(GByteArray *out, GString *s) {
 /**
  * jsonrpc_append_envelope() - append @e to @out as one notification frame
  */
-void jsonrpc_append_envelope(GByteArray *out, const Envelope *e) {
-        g_autoptr(GString) s = g_string_sized_new(128 + e->payload_len);
+/* Everything of a notification after its subscription, watch or call id. */
+static GString *envelope_body(const Envelope *e) {
+        GString *s = g_string_sized_new(128 + e->payload_len);
 
         switch (e->kind) {
         case ENVELOPE_MESSAGE:
-                g_string_append_printf(s, "{\"jsonrpc\":\"2.0\",\"method\":\"message\",\"params\":"
-                                       "{\"subscription\":%" PRIu64 ",\"topic\":", e->sub_id);
+                g_string_append(s, ",\"topic\":");
                 json_append_cstr(s, e->topic);
                 g_string_append_c(s, ',');
                 json_append_bytes_member(s, "payload", e->payload, e->payload_len);
@@ -104,8 +104,7 @@ void jsonrpc_append_envelope(GByteArray *out, const Envelope *e) {
                 json_append_sender(s, e->sender);
                 break;
         case ENVELOPE_KEY_CHANGED:
-                g_string_append_printf(s, "{\"jsonrpc\":\"2.0\",\"method\":\"key_changed\",\"params\":"
-                                       "{\"watch\":%" PRIu64 ",\"key\":", e->sub_id);
+                g_string_append(s, ",\"key\":");
                 json_append_cstr(s, e->topic);
                 g_string_append_c(s, ',');
                 json_append_bytes_member(s, "value", e->payload, e->payload_len);
@@ -114,25 +113,68 @@ void jsonrpc_append_envelope(GByteArray *out, const Envelope *e) {
                 json_append_sender(s, e->sender);
                 break;
         case ENVELOPE_REQUEST:
-                g_string_append_printf(s, "{\"jsonrpc\":\"2.0\",\"method\":\"request\",\"params\":"
-                                       "{\"id\":%" PRIu64 ",\"name\":", e->sub_id);
+                g_string_append(s, ",\"name\":");
                 json_append_cstr(s, e->topic);
                 g_string_append_c(s, ',');
                 json_append_bytes_member(s, "payload", e->payload, e->payload_len);
                 json_append_sender(s, e->sender);
                 break;
+        case ENVELOPE_GAP:
+                g_string_append_printf(s, ",\"first_seq\":%" PRIu64 ",\"last_seq\":%" PRIu64,
+                                       e->gap_first, e->gap_last);
+                break;
         case ENVELOPE_JOB:
         case ENVELOPE_REPLY:
-                /* Answers to waiting reserves and calls are responses, written by the connection. */
+                /* Answers to waiting reserves and calls are responses: jsonrpc_append_answer(). */
                 g_assert_not_reached();
-        case ENVELOPE_GAP:
-                g_string_append_printf(s, "{\"jsonrpc\":\"2.0\",\"method\":\"gap\",\"params\":"
-                                       "{\"id\":%" PRIu64 ",\"first_seq\":%" PRIu64 ",\"last_seq\":%" PRIu64,
-                                       e->sub_id, e->gap_first, e->gap_last);
-                break;
         }
         g_string_append(s, "}}");
-        out_append_gstring(out, s);
+        return s;
+}
+
+static void gstring_free(void *s) {
+        g_string_free(s, TRUE);
+}
+
+static const char envelope_cache_tag = 0;
+
+/**
+ * jsonrpc_append_envelope() - append @e to @out as one notification frame
+ *
+ * The part after the id is encoded once per publish and shared by every
+ * subscriber through the envelope's cache.
+ */
+void jsonrpc_append_envelope(GByteArray *out, const Envelope *e) {
+        static const char *const prefixes[] = {
+                [ENVELOPE_MESSAGE] = "{\"jsonrpc\":\"2.0\",\"method\":\"message\",\"params\":{\"subscription\":",
+                [ENVELOPE_KEY_CHANGED] = "{\"jsonrpc\":\"2.0\",\"method\":\"key_changed\",\"params\":{\"watch\":",
+                [ENVELOPE_GAP] = "{\"jsonrpc\":\"2.0\",\"method\":\"gap\",\"params\":{\"id\":",
+                [ENVELOPE_REQUEST] = "{\"jsonrpc\":\"2.0\",\"method\":\"request\",\"params\":{\"id\":",
+        };
+        g_autoptr(GString) own = NULL;
+        const GString *body;
+        const char *prefix = prefixes[e->kind];
+        char id[24];
+        size_t prefix_len = strlen(prefix), id_len, len;
+
+        g_assert(prefix);
+        if (e->cache && (!e->cache->owner || e->cache->owner == &envelope_cache_tag)) {
+                if (!e->cache->owner)
+                        *e->cache = (EnvelopeCache) {
+                                .owner = &envelope_cache_tag,
+                                .data = envelope_body(e),
+                                .free = gstring_free,
+                        };
+                body = e->cache->data;
+        } else
+                body = own = envelope_body(e);
+
+        id_len = (size_t) g_snprintf(id, sizeof id, "%" PRIu64, e->sub_id);
+        len = prefix_len + id_len + body->len;
+        frame_append_header(out, len);
+        g_byte_array_append(out, (const guint8 *) prefix, (guint) prefix_len);
+        g_byte_array_append(out, (const guint8 *) id, (guint) id_len);
+        g_byte_array_append(out, (const guint8 *) body->str, (guint) body->len);
 }
 
 /* Responses */
