@@ -10,6 +10,7 @@
  */
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 
 #include <glib.h>
@@ -79,8 +80,8 @@ static gboolean error_means_unreachable(const char *name) {
 }
 
 /* Turn a failed call into a message on stderr and an exit status.
- * @subject is the topic, pattern or key the call was about (may be NULL). */
-static int report_call_error(const sd_bus_error *error, int r, const char *subject) {
+ * @subject is the topic, pattern, key, queue, ... the call was about (may be NULL). */
+static int report_call_error_on(const sd_bus_error *error, int r, SubjectKind kind, const char *subject) {
         const char *message;
 
         if (!error || !sd_bus_error_is_set(error)) {
@@ -95,7 +96,11 @@ static int report_call_error(const sd_bus_error *error, int r, const char *subje
                 cli_print_unreachable_hint();
                 return SB_EXIT_UNREACHABLE;
         }
-        return cli_report_hub_error(error->name, message, subject);
+        return cli_report_hub_error_on(error->name, message, kind, subject);
+}
+
+static int report_call_error(const sd_bus_error *error, int r, const char *subject) {
+        return report_call_error_on(error, r, SUBJECT_KEY, subject);
 }
 
 static int hub_message_new(sd_bus *bus, const char *member, sd_bus_message **ret) {
@@ -109,13 +114,86 @@ static int hub_message_new(sd_bus *bus, const char *member, sd_bus_message **ret
         return 0;
 }
 
-static int hub_call(sd_bus *bus, sd_bus_message *m, const char *subject, sd_bus_message **ret_reply) {
+static int hub_call_on(sd_bus *bus, sd_bus_message *m, SubjectKind kind, const char *subject,
+                       sd_bus_message **ret_reply) {
         g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
         int r;
 
         r = sd_bus_call(bus, m, 0, &error, ret_reply);
         if (r < 0)
-                return report_call_error(&error, r, subject);
+                return report_call_error_on(&error, r, kind, subject);
+        return 0;
+}
+
+static int hub_call(sd_bus *bus, sd_bus_message *m, const char *subject, sd_bus_message **ret_reply) {
+        return hub_call_on(bus, m, SUBJECT_KEY, subject, ret_reply);
+}
+
+typedef struct PendingCall {
+        bool done;
+        sd_bus_message *reply;
+} PendingCall;
+
+static int on_call_answer(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        PendingCall *p = userdata;
+
+        p->done = true;
+        p->reply = sd_bus_message_ref(m);
+        return 0;
+}
+
+/*
+ * sd_bus_call() that waits at most @timeout_ms and gives up as soon as
+ * @cancel_fd (-1: none) is readable. The bus must not be attached to an
+ * event loop. An error reply is returned in @error with r < 0.
+ *
+ * Return: 0 and the reply, CLI_INTERRUPTED, or a negative errno.
+ */
+static int bus_call_wait(sd_bus *bus, sd_bus_message *m, unsigned timeout_ms, int cancel_fd, sd_bus_error *error,
+                         sd_bus_message **ret_reply) {
+        g_autoptr(sd_bus_slot) slot = NULL;
+        PendingCall p = {};
+        int r;
+
+        r = sd_bus_call_async(bus, &slot, m, on_call_answer, &p, (uint64_t) timeout_ms * 1000);
+        if (r < 0)
+                return r;
+
+        while (!p.done) {
+                struct pollfd fds[2] = {
+                        { .fd = sd_bus_get_fd(bus), .events = (short) sd_bus_get_events(bus) },
+                        { .fd = cancel_fd, .events = POLLIN },
+                };
+                uint64_t until = UINT64_MAX;
+                int timeout = -1;
+
+                r = sd_bus_process(bus, NULL);
+                if (r < 0)
+                        return r;
+                if (r > 0 || p.done)
+                        continue;
+
+                if (sd_bus_get_timeout(bus, &until) >= 0 && until != UINT64_MAX) {
+                        struct timespec ts;
+                        uint64_t now;
+
+                        clock_gettime(CLOCK_MONOTONIC, &ts);
+                        now = (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+                        timeout = until <= now ? 0 : (int) MIN((until - now + 999) / 1000, (uint64_t) INT_MAX);
+                }
+                r = poll(fds, cancel_fd >= 0 ? 2 : 1, timeout);
+                if (r < 0 && errno != EINTR)
+                        return -errno;
+                if (r > 0 && cancel_fd >= 0 && (fds[1].revents & POLLIN))
+                        return CLI_INTERRUPTED;
+        }
+
+        if (sd_bus_message_is_method_error(p.reply, NULL)) {
+                r = sd_bus_error_copy(error, sd_bus_message_get_error(p.reply));
+                sd_bus_message_unref(p.reply);
+                return r < 0 ? r : -EIO;
+        }
+        *ret_reply = p.reply;
         return 0;
 }
 
@@ -357,6 +435,7 @@ static int read_info_value(sd_bus_message *m, const char *key, Info *info) {
                 { "messages_delivered", "t", offsetof(Info, delivered) },
                 { "messages_dropped",   "t", offsetof(Info, dropped) },
                 { "store_changes",      "t", offsetof(Info, store_changes) },
+                { "pending_calls",      "u", offsetof(Info, pending_calls) },
         };
         const char *contents;
         int r;
@@ -377,6 +456,18 @@ static int read_info_value(sd_bus_message *m, const char *key, Info *info) {
                 r = sd_bus_message_enter_container(m, 'v', contents);
                 if (r >= 0)
                         r = read_named_counts(m, 'u', info->by_transport);
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(m);
+                return r;
+        }
+        if (g_str_equal(key, "queues") && g_str_equal(contents, "u")) {
+                info->has_queues = true;
+                return sd_bus_message_read(m, "v", "u", &info->queues);
+        }
+        if (g_str_equal(key, "services") && g_str_equal(contents, "a{su}")) {
+                r = sd_bus_message_enter_container(m, 'v', contents);
+                if (r >= 0)
+                        r = read_named_counts(m, 'u', info->services);
                 if (r >= 0)
                         r = sd_bus_message_exit_container(m);
                 return r;
@@ -490,6 +581,27 @@ static int on_hub_signal(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
                         return 0;
                 }
                 e.deleted = deleted;
+        } else if (g_str_equal(member, "Request") || g_str_equal(member, "RequestBinary")) {
+                e.kind = EVENT_REQUEST;
+                e.binary = g_str_has_suffix(member, "Binary");
+                r = sd_bus_message_read(m, "ts", &e.id, &e.name);
+                if (r >= 0 && e.binary)
+                        r = sd_bus_message_read_array(m, 'y', &e.data, &e.size);
+                else if (r >= 0) {
+                        const char *text;
+
+                        r = sd_bus_message_read(m, "s", &text);
+                        if (r >= 0) {
+                                e.data = text;
+                                e.size = strlen(text);
+                        }
+                }
+                if (r < 0) {
+                        stream_fail(d, r);
+                        return 0;
+                }
+                if (!e.data)
+                        e.data = "";
         } else if (g_str_equal(member, "Gap")) {
                 e.kind = EVENT_GAP;
                 r = sd_bus_message_read(m, "ttt", &e.id, &e.first, &e.last);
@@ -627,6 +739,290 @@ static int d_watch(Backend *b, const char *prefix, uint64_t *ret_id) {
         return 0;
 }
 
+/* ---- queues ----------------------------------------------------------- */
+
+static int d_push(Backend *b, const char *queue, const char *payload, uint64_t delay_ms, uint64_t *ret_id) {
+        DbusBackend *d = (DbusBackend *) b;
+        g_autoptr(sd_bus_message) m = NULL;
+        g_autoptr(sd_bus_message) reply = NULL;
+        bool text = g_utf8_validate(payload, -1, NULL);
+        int r;
+
+        r = hub_message_new(d->bus, text ? "Push" : "PushBinary", &m);
+        if (r != 0)
+                return r;
+        r = sd_bus_message_append(m, "s", queue);
+        if (r >= 0)
+                r = text ? sd_bus_message_append(m, "s", payload) :
+                           sd_bus_message_append_array(m, 'y', payload, strlen(payload));
+        if (r >= 0)
+                r = sd_bus_message_append(m, "t", delay_ms);
+        if (r < 0)
+                return bad_reply("Push", r);
+        r = hub_call_on(d->bus, m, SUBJECT_QUEUE, queue, &reply);
+        if (r != 0)
+                return r;
+        r = sd_bus_message_read(reply, "t", ret_id);
+        if (r < 0)
+                return bad_reply("Push", r);
+        return 0;
+}
+
+/* (t id, ay payload, u attempts), as Reserve and Peek answer. */
+static int read_job(sd_bus_message *reply, const char *member, Job *ret) {
+        const void *data;
+        size_t size;
+        uint32_t attempts;
+        int r;
+
+        r = sd_bus_message_read(reply, "t", &ret->id);
+        if (r >= 0)
+                r = sd_bus_message_read_array(reply, 'y', &data, &size);
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "u", &attempts);
+        if (r < 0)
+                return bad_reply(member, r);
+
+        /* As over the socket: text (valid UTF-8 without NUL) with its NUL, else bytes. */
+        ret->text = g_utf8_validate(data, (gssize) size, NULL);
+        if (ret->text) {
+                char *copy = g_malloc(size + 1);
+
+                memcpy(copy, data, size);
+                copy[size] = 0;
+                ret->payload = g_bytes_new_take(copy, size + 1);
+        } else
+                ret->payload = g_bytes_new(data, size);
+        ret->attempts = attempts;
+        return 0;
+}
+
+static int d_reserve(Backend *b, const char *queue, uint32_t timeout_ms, uint32_t visibility_ms, int cancel_fd,
+                     Job *ret_job) {
+        DbusBackend *d = (DbusBackend *) b;
+        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+        g_autoptr(sd_bus_message) m = NULL;
+        g_autoptr(sd_bus_message) reply = NULL;
+        int r;
+
+        r = hub_message_new(d->bus, "Reserve", &m);
+        if (r != 0)
+                return r;
+        r = sd_bus_message_append(m, "suu", queue, MIN(timeout_ms, RESERVE_MAX_WAIT_MS), visibility_ms);
+        if (r < 0)
+                return bad_reply("Reserve", r);
+        r = bus_call_wait(d->bus, m, MIN(timeout_ms, RESERVE_MAX_WAIT_MS) + ANSWER_SLACK_MS, cancel_fd, &error,
+                          &reply);
+        if (r == CLI_INTERRUPTED)
+                return r;
+        if (r < 0) {
+                if (error_is(&error, "NoJob"))
+                        return CLI_NO_JOB;
+                return report_call_error_on(&error, r, SUBJECT_QUEUE, queue);
+        }
+        return read_job(reply, "Reserve", ret_job);
+}
+
+static int d_job_op(Backend *b, const char *member, uint64_t id, bool with_delay, uint64_t delay_ms) {
+        DbusBackend *d = (DbusBackend *) b;
+        g_autoptr(sd_bus_message) m = NULL;
+        g_autoptr(sd_bus_message) reply = NULL;
+        char what[32];
+        int r;
+
+        r = hub_message_new(d->bus, member, &m);
+        if (r != 0)
+                return r;
+        r = with_delay ? sd_bus_message_append(m, "tt", id, delay_ms) : sd_bus_message_append(m, "t", id);
+        if (r < 0)
+                return bad_reply(member, r);
+        g_snprintf(what, sizeof what, "%" G_GUINT64_FORMAT, id);
+        return hub_call_on(d->bus, m, SUBJECT_JOB, what, &reply);
+}
+
+static int d_ack(Backend *b, uint64_t id) {
+        return d_job_op(b, "Ack", id, false, 0);
+}
+
+static int d_nack(Backend *b, uint64_t id, uint64_t delay_ms) {
+        return d_job_op(b, "Nack", id, true, delay_ms);
+}
+
+static int d_touch(Backend *b, uint64_t id) {
+        return d_job_op(b, "Touch", id, false, 0);
+}
+
+static int d_queue_count(Backend *b, const char *member, const char *queue, bool with_max, uint32_t max,
+                         uint64_t *ret_count) {
+        DbusBackend *d = (DbusBackend *) b;
+        g_autoptr(sd_bus_message) m = NULL;
+        g_autoptr(sd_bus_message) reply = NULL;
+        uint32_t count;
+        int r;
+
+        r = hub_message_new(d->bus, member, &m);
+        if (r != 0)
+                return r;
+        r = with_max ? sd_bus_message_append(m, "su", queue, max) : sd_bus_message_append(m, "s", queue);
+        if (r < 0)
+                return bad_reply(member, r);
+        r = hub_call_on(d->bus, m, SUBJECT_QUEUE, queue, &reply);
+        if (r != 0)
+                return r;
+        r = sd_bus_message_read(reply, "u", &count);
+        if (r < 0)
+                return bad_reply(member, r);
+        *ret_count = count;
+        return 0;
+}
+
+static int d_kick(Backend *b, const char *queue, uint32_t max, uint64_t *ret_count) {
+        return d_queue_count(b, "Kick", queue, true, max, ret_count);
+}
+
+static int d_purge(Backend *b, const char *queue, uint64_t *ret_count) {
+        return d_queue_count(b, "Purge", queue, false, 0, ret_count);
+}
+
+static int d_peek(Backend *b, const char *queue, Job *ret_job) {
+        DbusBackend *d = (DbusBackend *) b;
+        g_autoptr(sd_bus_message) m = NULL;
+        g_autoptr(sd_bus_message) reply = NULL;
+        int r;
+
+        r = hub_message_new(d->bus, "Peek", &m);
+        if (r != 0)
+                return r;
+        r = sd_bus_message_append(m, "s", queue);
+        if (r < 0)
+                return bad_reply("Peek", r);
+        r = hub_call_on(d->bus, m, SUBJECT_QUEUE, queue, &reply);
+        if (r != 0)
+                return r;
+        return read_job(reply, "Peek", ret_job);
+}
+
+static int d_list_queues(Backend *b, GArray **ret_rows) {
+        DbusBackend *d = (DbusBackend *) b;
+        g_autoptr(sd_bus_message) m = NULL;
+        g_autoptr(sd_bus_message) reply = NULL;
+        g_autoptr(GArray) rows = queue_rows_new();
+        const char *name;
+        QueueRow row;
+        int r;
+
+        r = hub_message_new(d->bus, "ListQueues", &m);
+        if (r != 0)
+                return r;
+        r = hub_call_on(d->bus, m, SUBJECT_QUEUE, NULL, &reply);
+        if (r != 0)
+                return r;
+        r = sd_bus_message_enter_container(reply, 'a', "(suuuuu)");
+        if (r < 0)
+                return bad_reply("ListQueues", r);
+        while ((r = sd_bus_message_read(reply, "(suuuuu)", &name, &row.ready, &row.reserved, &row.delayed,
+                                        &row.dead, &row.waiting)) > 0) {
+                row.name = g_strdup(name);
+                g_array_append_val(rows, row);
+        }
+        if (r < 0)
+                return bad_reply("ListQueues", r);
+        *ret_rows = g_steal_pointer(&rows);
+        return 0;
+}
+
+/* ---- request/reply ---------------------------------------------------- */
+
+static int d_call(Backend *b, const char *name, const char *payload, uint32_t timeout_ms, GBytes **ret_reply,
+                  bool *ret_text) {
+        DbusBackend *d = (DbusBackend *) b;
+        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+        g_autoptr(sd_bus_message) m = NULL;
+        g_autoptr(sd_bus_message) reply = NULL;
+        const char *text;
+        int r;
+
+        if (!g_utf8_validate(payload, -1, NULL)) {
+                fprintf(stderr, _("switchboard: a call's payload must be UTF-8 text over D-Bus; "
+                                  "use the socket for bytes\n"));
+                return SB_EXIT_USAGE;
+        }
+        r = hub_message_new(d->bus, "Call", &m);
+        if (r != 0)
+                return r;
+        r = sd_bus_message_append(m, "ssu", name, payload, timeout_ms);
+        if (r < 0)
+                return bad_reply("Call", r);
+        /* The hub answers (or times the call out) first: wait a little longer than it does. */
+        r = sd_bus_call(d->bus, m, (uint64_t) ((timeout_ms ?: CALL_MAX_TIMEOUT_MS) + ANSWER_SLACK_MS) * 1000,
+                        &error, &reply);
+        if (r < 0) {
+                if (sd_bus_error_is_set(&error) && !error_means_unreachable(error.name))
+                        return cli_report_call_error(error.name, error.message, name);
+                return report_call_error_on(&error, r, SUBJECT_SERVICE, name);
+        }
+        r = sd_bus_message_read(reply, "s", &text);
+        if (r < 0)
+                return bad_reply("Call", r);
+        *ret_reply = g_bytes_new(text, strlen(text) + 1);
+        *ret_text = true;
+        return 0;
+}
+
+static int d_serve(Backend *b, const char *name) {
+        DbusBackend *d = (DbusBackend *) b;
+        g_autoptr(sd_bus_message) m = NULL;
+        g_autoptr(sd_bus_message) reply = NULL;
+        int r;
+
+        r = hub_message_new(d->bus, "Serve", &m);
+        if (r != 0)
+                return r;
+        r = sd_bus_message_append(m, "s", name);
+        if (r < 0)
+                return bad_reply("Serve", r);
+        return hub_call_on(d->bus, m, SUBJECT_SERVICE, name, &reply);
+}
+
+static int d_reply(Backend *b, uint64_t id, const void *data, size_t size) {
+        DbusBackend *d = (DbusBackend *) b;
+        g_autoptr(sd_bus_message) m = NULL;
+        g_autoptr(sd_bus_message) reply = NULL;
+        g_autofree char *text = NULL;
+        char what[32];
+        int r;
+
+        /* Reply carries a string: text only, and never a NUL. */
+        if (!g_utf8_validate(data, (gssize) size, NULL))
+                return CLI_NOT_TEXT;
+        text = g_strndup(data, size);
+        r = hub_message_new(d->bus, "Reply", &m);
+        if (r != 0)
+                return r;
+        r = sd_bus_message_append(m, "ts", id, text);
+        if (r < 0)
+                return bad_reply("Reply", r);
+        g_snprintf(what, sizeof what, "%" G_GUINT64_FORMAT, id);
+        return hub_call_on(d->bus, m, SUBJECT_CALL, what, &reply);
+}
+
+static int d_reply_error(Backend *b, uint64_t id, const char *name, const char *message) {
+        DbusBackend *d = (DbusBackend *) b;
+        g_autoptr(sd_bus_message) m = NULL;
+        g_autoptr(sd_bus_message) reply = NULL;
+        char what[32];
+        int r;
+
+        r = hub_message_new(d->bus, "ReplyError", &m);
+        if (r != 0)
+                return r;
+        r = sd_bus_message_append(m, "tss", id, name, message);
+        if (r < 0)
+                return bad_reply("ReplyError", r);
+        g_snprintf(what, sizeof what, "%" G_GUINT64_FORMAT, id);
+        return hub_call_on(d->bus, m, SUBJECT_CALL, what, &reply);
+}
+
 static void d_free(Backend *b) {
         DbusBackend *d = (DbusBackend *) b;
 
@@ -649,6 +1045,19 @@ static const BackendOps dbus_ops = {
         .stream_prepare = d_stream_prepare,
         .subscribe = d_subscribe,
         .watch = d_watch,
+        .push = d_push,
+        .reserve = d_reserve,
+        .ack = d_ack,
+        .nack = d_nack,
+        .touch = d_touch,
+        .kick = d_kick,
+        .peek = d_peek,
+        .purge = d_purge,
+        .list_queues = d_list_queues,
+        .call = d_call,
+        .serve = d_serve,
+        .reply = d_reply,
+        .reply_error = d_reply_error,
         .free = d_free,
 };
 

@@ -207,35 +207,46 @@ static bool is_notification(json_object *o) {
                 !json_object_object_get_ex(o, "id", NULL);
 }
 
-/* Report a JSON-RPC error object as the D-Bus backend reports the same error. */
-static int report_rpc_error(json_object *error, const char *subject) {
+/* The error's D-Bus name (data.name) and message; the name is NULL when it has none. */
+static void rpc_error_parts(json_object *error, const char **ret_name, const char **ret_message, int *ret_code) {
         json_object *code = NULL, *message = NULL, *data = NULL, *name = NULL;
-        const char *text;
 
         (void) json_object_object_get_ex(error, "code", &code);
         (void) json_object_object_get_ex(error, "message", &message);
-        text = json_object_is_type(message, json_type_string) ? json_object_get_string(message) : "";
+        *ret_message = json_object_is_type(message, json_type_string) ? json_object_get_string(message) : "";
+        *ret_code = json_object_get_int(code);
+        *ret_name = NULL;
         if (json_object_object_get_ex(error, "data", &data) &&
             json_object_object_get_ex(data, "name", &name) && json_object_is_type(name, json_type_string))
-                return cli_report_hub_error(json_object_get_string(name), text, subject);
+                *ret_name = json_object_get_string(name);
+}
 
-        fprintf(stderr, _("switchboard: the hub returned an error: %s (JSON-RPC error %d)\n"), text,
-                json_object_get_int(code));
+/* Report a JSON-RPC error object as the D-Bus backend reports the same error. */
+static int report_rpc_error(json_object *error, SubjectKind kind, const char *subject) {
+        const char *name, *text;
+        int code;
+
+        rpc_error_parts(error, &name, &text, &code);
+        if (name)
+                return cli_report_hub_error_on(name, text, kind, subject);
+
+        fprintf(stderr, _("switchboard: the hub returned an error: %s (JSON-RPC error %d)\n"), text, code);
         return SB_EXIT_HUB_ERROR;
 }
 
-/* Send @method(@params) and wait for its response. @params is taken.
- * Return: 0 and the result in @ret_result, or an exit status (message printed). */
-static int socket_call(SocketBackend *s, const char *method, json_object *params, const char *subject,
-                       json_object **ret_result) {
+/* Send @method(@params) and wait up to @timeout_ms for its response, or
+ * until @cancel_fd (-1: none) is readable. @params is taken.
+ * Return: 0 and the response (result or error) in @ret_response,
+ * CLI_INTERRUPTED, or an exit status (message printed). */
+static int socket_request(SocketBackend *s, const char *method, json_object *params, unsigned timeout_ms,
+                          int cancel_fd, json_object **ret_response) {
         g_autoptr(json_object) request = json_object_new_object();
         g_autoptr(GByteArray) out = g_byte_array_new();
         g_autoptr(json_object) response = NULL;
         const char *text;
         size_t written = 0, text_len;
         uint64_t id = ++s->next_id;
-        int64_t deadline = g_get_monotonic_time() + (int64_t) CALL_TIMEOUT_MS * 1000;
-        json_object *result, *error;
+        int64_t deadline = g_get_monotonic_time() + (int64_t) timeout_ms * 1000;
 
         json_object_object_add(request, "jsonrpc", json_object_new_string("2.0"));
         json_object_object_add(request, "id", json_object_new_uint64(id));
@@ -246,8 +257,15 @@ static int socket_call(SocketBackend *s, const char *method, json_object *params
                                                           JSON_C_TO_STRING_NOSLASHESCAPE, &text_len);
         frame_append(out, text, text_len);
 
+        /* Notifications read here are for the stream: let its loop look again afterwards. */
+        if (s->drain)
+                (void) sd_event_source_set_enabled(s->drain, SD_EVENT_ONESHOT);
+
         while (!response) {
-                struct pollfd p = { .fd = s->fd, .events = POLLIN };
+                struct pollfd p[2] = {
+                        { .fd = s->fd, .events = POLLIN },
+                        { .fd = cancel_fd, .events = POLLIN },
+                };
                 int64_t left = (deadline - g_get_monotonic_time()) / 1000;
                 json_object *o;
                 int r;
@@ -276,19 +294,21 @@ static int socket_call(SocketBackend *s, const char *method, json_object *params
                         return lost_connection(s, 0);
                 if (left <= 0) {
                         fprintf(stderr, _("switchboard: the hub did not answer %s within %d seconds\n"),
-                                method, CALL_TIMEOUT_MS / 1000);
+                                method, (int) (timeout_ms / 1000));
                         return SB_EXIT_UNREACHABLE;
                 }
 
                 if (written < out->len)
-                        p.events |= POLLOUT;
-                r = poll(&p, 1, (int) MIN(left, (int64_t) INT_MAX));
+                        p[0].events |= POLLOUT;
+                r = poll(p, cancel_fd >= 0 ? 2 : 1, (int) MIN(left, (int64_t) INT_MAX));
                 if (r < 0 && errno != EINTR)
                         return lost_connection(s, -errno);
                 if (r <= 0)
                         continue;
+                if (cancel_fd >= 0 && (p[1].revents & POLLIN))
+                        return CLI_INTERRUPTED;
 
-                if (p.revents & POLLOUT) {
+                if (p[0].revents & POLLOUT) {
                         ssize_t n = send(s->fd, out->data + written, out->len - written,
                                          MSG_NOSIGNAL | MSG_DONTWAIT);
 
@@ -297,7 +317,7 @@ static int socket_call(SocketBackend *s, const char *method, json_object *params
                         if (n > 0)
                                 written += (size_t) n;
                 }
-                if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+                if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
                         ssize_t n = socket_read(s);
 
                         if (n < 0 && n != -EAGAIN && n != -EINTR)
@@ -305,12 +325,32 @@ static int socket_call(SocketBackend *s, const char *method, json_object *params
                 }
         }
 
+        *ret_response = g_steal_pointer(&response);
+        return 0;
+}
+
+/* socket_request() with the usual timeout; an error response is reported.
+ * Return: 0 and the result in @ret_result, or an exit status (message printed). */
+static int socket_call_on(SocketBackend *s, const char *method, json_object *params, SubjectKind kind,
+                          const char *subject, json_object **ret_result) {
+        g_autoptr(json_object) response = NULL;
+        json_object *result, *error;
+        int r;
+
+        r = socket_request(s, method, params, CALL_TIMEOUT_MS, -1, &response);
+        if (r != 0)
+                return r;
         if (json_object_object_get_ex(response, "error", &error))
-                return report_rpc_error(error, subject);
+                return report_rpc_error(error, kind, subject);
         if (!json_object_object_get_ex(response, "result", &result))
                 return bad_reply(method, _("no result"));
         *ret_result = json_object_get(result);
         return 0;
+}
+
+static int socket_call(SocketBackend *s, const char *method, json_object *params, const char *subject,
+                       json_object **ret_result) {
+        return socket_call_on(s, method, params, SUBJECT_KEY, subject, ret_result);
 }
 
 /* ---- reading results -------------------------------------------------- */
@@ -522,7 +562,244 @@ static int s_info(Backend *b, Info *info) {
                 info->jsonrpc = named_counts_new();
                 read_counts(o, info->jsonrpc);
         }
+        if (get_u64(result, "queues", &v)) {
+                info->has_queues = true;
+                info->queues = (uint32_t) v;
+        }
+        if (get_u64(result, "pending_calls", &v))
+                info->pending_calls = (uint32_t) v;
+        if (json_object_object_get_ex(result, "services", &o) && json_object_is_type(o, json_type_object))
+                read_counts(o, info->services);
         return 0;
+}
+
+/* ---- queues ----------------------------------------------------------- */
+
+static int s_push(Backend *b, const char *queue, const char *payload, uint64_t delay_ms, uint64_t *ret_id) {
+        SocketBackend *s = (SocketBackend *) b;
+        g_autoptr(json_object) result = NULL;
+        json_object *params = params_with_bytes("queue", queue, "payload", payload);
+        int r;
+
+        json_object_object_add(params, "delay_ms", json_object_new_uint64(delay_ms));
+        r = socket_call_on(s, "push", params, SUBJECT_QUEUE, queue, &result);
+        if (r != 0)
+                return r;
+        if (!get_u64(result, "id", ret_id))
+                return bad_reply("push", _("no id"));
+        return 0;
+}
+
+static int read_job(json_object *o, const char *method, Job *ret) {
+        uint64_t attempts;
+        GBytes *payload;
+        bool text;
+
+        if (!get_u64(o, "id", &ret->id) || !get_u64(o, "attempts", &attempts))
+                return bad_reply(method, _("no job id"));
+        payload = get_bytes(o, "payload", &text);
+        if (!payload)
+                return bad_reply(method, _("no payload"));
+        ret->payload = payload;
+        ret->text = text;
+        ret->attempts = (uint32_t) attempts;
+        return 0;
+}
+
+static int s_reserve(Backend *b, const char *queue, uint32_t timeout_ms, uint32_t visibility_ms, int cancel_fd,
+                     Job *ret_job) {
+        SocketBackend *s = (SocketBackend *) b;
+        g_autoptr(json_object) response = NULL;
+        json_object *params = json_object_new_object(), *result, *error;
+        const char *name, *text;
+        int code, r;
+
+        json_object_object_add(params, "queue", json_object_new_string(queue));
+        json_object_object_add(params, "timeout_ms", json_object_new_uint64(timeout_ms));
+        json_object_object_add(params, "visibility_ms", json_object_new_uint64(visibility_ms));
+        r = socket_request(s, "reserve", params, timeout_ms + ANSWER_SLACK_MS, cancel_fd, &response);
+        if (r != 0)
+                return r;
+        if (json_object_object_get_ex(response, "error", &error)) {
+                rpc_error_parts(error, &name, &text, &code);
+                if (name && g_str_equal(name, HUB_ERROR_PREFIX "NoJob"))
+                        return CLI_NO_JOB;
+                return report_rpc_error(error, SUBJECT_QUEUE, queue);
+        }
+        if (!json_object_object_get_ex(response, "result", &result))
+                return bad_reply("reserve", _("no result"));
+        return read_job(result, "reserve", ret_job);
+}
+
+static int s_job_op(Backend *b, const char *method, uint64_t id, bool with_delay, uint64_t delay_ms) {
+        SocketBackend *s = (SocketBackend *) b;
+        g_autoptr(json_object) result = NULL;
+        json_object *params = json_object_new_object();
+        char what[32];
+
+        json_object_object_add(params, "id", json_object_new_uint64(id));
+        if (with_delay)
+                json_object_object_add(params, "delay_ms", json_object_new_uint64(delay_ms));
+        g_snprintf(what, sizeof what, "%" G_GUINT64_FORMAT, id);
+        return socket_call_on(s, method, params, SUBJECT_JOB, what, &result);
+}
+
+static int s_ack(Backend *b, uint64_t id) {
+        return s_job_op(b, "ack", id, false, 0);
+}
+
+static int s_nack(Backend *b, uint64_t id, uint64_t delay_ms) {
+        return s_job_op(b, "nack", id, true, delay_ms);
+}
+
+static int s_touch(Backend *b, uint64_t id) {
+        return s_job_op(b, "touch", id, false, 0);
+}
+
+static int s_queue_count(Backend *b, const char *method, const char *queue, bool with_max, uint32_t max,
+                         uint64_t *ret_count) {
+        SocketBackend *s = (SocketBackend *) b;
+        g_autoptr(json_object) result = NULL;
+        json_object *params = json_object_new_object();
+        int r;
+
+        json_object_object_add(params, "queue", json_object_new_string(queue));
+        if (with_max)
+                json_object_object_add(params, "max", json_object_new_uint64(max));
+        r = socket_call_on(s, method, params, SUBJECT_QUEUE, queue, &result);
+        if (r != 0)
+                return r;
+        if (!get_u64(result, "count", ret_count))
+                return bad_reply(method, _("no count"));
+        return 0;
+}
+
+static int s_kick(Backend *b, const char *queue, uint32_t max, uint64_t *ret_count) {
+        return s_queue_count(b, "kick", queue, true, max, ret_count);
+}
+
+static int s_purge(Backend *b, const char *queue, uint64_t *ret_count) {
+        return s_queue_count(b, "purge", queue, false, 0, ret_count);
+}
+
+static int s_peek(Backend *b, const char *queue, Job *ret_job) {
+        SocketBackend *s = (SocketBackend *) b;
+        g_autoptr(json_object) result = NULL;
+        json_object *params = json_object_new_object();
+        int r;
+
+        json_object_object_add(params, "queue", json_object_new_string(queue));
+        r = socket_call_on(s, "peek", params, SUBJECT_QUEUE, queue, &result);
+        if (r != 0)
+                return r;
+        return read_job(result, "peek", ret_job);
+}
+
+static int s_list_queues(Backend *b, GArray **ret_rows) {
+        SocketBackend *s = (SocketBackend *) b;
+        g_autoptr(json_object) result = NULL;
+        g_autoptr(GArray) rows = queue_rows_new();
+        json_object *array;
+        int r;
+
+        r = socket_call_on(s, "list_queues", NULL, SUBJECT_QUEUE, NULL, &result);
+        if (r != 0)
+                return r;
+        if (!json_object_object_get_ex(result, "queues", &array) || !json_object_is_type(array, json_type_array))
+                return bad_reply("list_queues", _("no queues"));
+        for (size_t i = 0; i < json_object_array_length(array); i++) {
+                json_object *o = json_object_array_get_idx(array, i);
+                const char *name = get_string(o, "name");
+                uint64_t v[5] = {};
+                QueueRow row;
+
+                if (!name)
+                        return bad_reply("list_queues", _("a queue without a name"));
+                (void) get_u64(o, "ready", &v[0]);
+                (void) get_u64(o, "reserved", &v[1]);
+                (void) get_u64(o, "delayed", &v[2]);
+                (void) get_u64(o, "dead", &v[3]);
+                (void) get_u64(o, "waiting", &v[4]);
+                row = (QueueRow) {
+                        .name = g_strdup(name),
+                        .ready = (uint32_t) v[0], .reserved = (uint32_t) v[1], .delayed = (uint32_t) v[2],
+                        .dead = (uint32_t) v[3], .waiting = (uint32_t) v[4],
+                };
+                g_array_append_val(rows, row);
+        }
+        *ret_rows = g_steal_pointer(&rows);
+        return 0;
+}
+
+/* ---- request/reply ---------------------------------------------------- */
+
+static int s_call(Backend *b, const char *name, const char *payload, uint32_t timeout_ms, GBytes **ret_reply,
+                  bool *ret_text) {
+        SocketBackend *s = (SocketBackend *) b;
+        g_autoptr(json_object) response = NULL;
+        json_object *params = params_with_bytes("name", name, "payload", payload), *result, *error;
+        const char *ename, *text;
+        GBytes *reply;
+        int code, r;
+
+        json_object_object_add(params, "timeout_ms", json_object_new_uint64(timeout_ms));
+        r = socket_request(s, "call", params, (timeout_ms ?: CALL_MAX_TIMEOUT_MS) + ANSWER_SLACK_MS, -1,
+                           &response);
+        if (r != 0)
+                return r;
+        if (json_object_object_get_ex(response, "error", &error)) {
+                rpc_error_parts(error, &ename, &text, &code);
+                if (ename)
+                        return cli_report_call_error(ename, text, name);
+                return report_rpc_error(error, SUBJECT_SERVICE, name);
+        }
+        if (!json_object_object_get_ex(response, "result", &result))
+                return bad_reply("call", _("no result"));
+        reply = get_bytes(result, "payload", ret_text);
+        if (!reply)
+                return bad_reply("call", _("no payload"));
+        *ret_reply = reply;
+        return 0;
+}
+
+static int s_serve(Backend *b, const char *name) {
+        SocketBackend *s = (SocketBackend *) b;
+        g_autoptr(json_object) result = NULL;
+        json_object *params = json_object_new_object();
+
+        json_object_object_add(params, "name", json_object_new_string(name));
+        return socket_call_on(s, "serve", params, SUBJECT_SERVICE, name, &result);
+}
+
+static int s_reply(Backend *b, uint64_t id, const void *data, size_t size) {
+        SocketBackend *s = (SocketBackend *) b;
+        g_autoptr(json_object) result = NULL;
+        json_object *params = json_object_new_object();
+        char what[32];
+
+        json_object_object_add(params, "id", json_object_new_uint64(id));
+        if (g_utf8_validate(data, (gssize) size, NULL))
+                json_object_object_add(params, "payload", json_object_new_string_len(data, (int) size));
+        else {
+                g_autofree char *b64 = g_base64_encode(data, size);
+
+                json_object_object_add(params, "payload_base64", json_object_new_string(b64));
+        }
+        g_snprintf(what, sizeof what, "%" G_GUINT64_FORMAT, id);
+        return socket_call_on(s, "reply", params, SUBJECT_CALL, what, &result);
+}
+
+static int s_reply_error(Backend *b, uint64_t id, const char *name, const char *message) {
+        SocketBackend *s = (SocketBackend *) b;
+        g_autoptr(json_object) result = NULL;
+        json_object *params = json_object_new_object();
+        char what[32];
+
+        json_object_object_add(params, "id", json_object_new_uint64(id));
+        json_object_object_add(params, "name", json_object_new_string(name));
+        json_object_object_add(params, "message", json_object_new_string(message));
+        g_snprintf(what, sizeof what, "%" G_GUINT64_FORMAT, id);
+        return socket_call_on(s, "reply_error", params, SUBJECT_CALL, what, &result);
 }
 
 /* ---- streams ---------------------------------------------------------- */
@@ -570,6 +847,21 @@ static void dispatch_notification(SocketBackend *s, json_object *n) {
                 e.binary = bytes && !text;
                 e.retained = get_bool(params, "retained");
                 e.deleted = get_bool(params, "deleted");
+                read_sender(params, &sender);
+                e.sender = sender.transport ? &sender : NULL;
+        } else if (g_str_equal(method, "request")) {
+                e.kind = EVENT_REQUEST;
+                e.name = get_string(params, "name");
+                if (!e.name || !get_u64(params, "id", &e.id))
+                        return;
+                bytes = get_bytes(params, "payload", &text);
+                if (bytes) {
+                        e.data = g_bytes_get_data(bytes, &e.size);
+                        if (text)
+                                e.size--;
+                } else
+                        e.data = "";
+                e.binary = bytes && !text;
                 read_sender(params, &sender);
                 e.sender = sender.transport ? &sender : NULL;
         } else if (g_str_equal(method, "gap")) {
@@ -703,6 +995,19 @@ static const BackendOps socket_ops = {
         .stream_prepare = s_stream_prepare,
         .subscribe = s_subscribe,
         .watch = s_watch,
+        .push = s_push,
+        .reserve = s_reserve,
+        .ack = s_ack,
+        .nack = s_nack,
+        .touch = s_touch,
+        .kick = s_kick,
+        .peek = s_peek,
+        .purge = s_purge,
+        .list_queues = s_list_queues,
+        .call = s_call,
+        .serve = s_serve,
+        .reply = s_reply,
+        .reply_error = s_reply_error,
         .free = s_free,
 };
 

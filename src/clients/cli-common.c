@@ -23,14 +23,16 @@ void cli_print_unreachable_hint(void) {
 }
 
 /**
- * cli_report_hub_error() - print the message for a hub error; return the exit status
+ * cli_report_hub_error_on() - print the message for a hub error; return the exit status
  * @name: the error name, "org.switchboard.Hub1.Error.X" for the hub's own errors
  * @message: the hub's explanation
- * @subject: the topic, pattern or key the call was about, or NULL
+ * @kind: what @subject is, for the wording of NotFound and the like
+ * @subject: the topic, pattern, key, queue, job id or service name the call was about, or NULL
  *
- * Return: 3 for NotFound, 4 for Conflict, 1 for everything else.
+ * Return: 3 for NotFound (and NoJob), 4 for Conflict, 5 for NoServer, 6 for
+ * Timeout, 7 for ServerGone, 1 for everything else.
  */
-int cli_report_hub_error(const char *name, const char *message, const char *subject) {
+int cli_report_hub_error_on(const char *name, const char *message, SubjectKind kind, const char *subject) {
         g_autofree char *what = NULL;
         const char *suffix;
         int exit_code = SB_EXIT_HUB_ERROR;
@@ -50,21 +52,78 @@ int cli_report_hub_error(const char *name, const char *message, const char *subj
                 what = g_strdup_printf(_("invalid pattern '%s'"), subject);
         else if (g_str_equal(suffix, "InvalidKey"))
                 what = g_strdup_printf(_("invalid key '%s'"), subject);
-        else if (g_str_equal(suffix, "NotFound")) {
-                what = g_strdup_printf(_("no such key '%s'"), subject);
+        else if (g_str_equal(suffix, "InvalidQueue"))
+                what = g_strdup_printf(_("invalid queue name '%s'"), subject);
+        else if (g_str_equal(suffix, "InvalidName"))
+                what = g_strdup_printf(_("invalid service name '%s'"), subject);
+        else if (g_str_equal(suffix, "NotFound") || g_str_equal(suffix, "NoJob")) {
+                switch (kind) {
+                case SUBJECT_QUEUE:
+                        what = g_strdup_printf(_("no job ready in queue '%s'"), subject);
+                        break;
+                case SUBJECT_JOB:
+                        what = g_strdup_printf(_("job %s is not reserved by this client"), subject);
+                        break;
+                case SUBJECT_SERVICE:
+                        what = g_strdup_printf(_("this client does not serve '%s'"), subject);
+                        break;
+                case SUBJECT_CALL:
+                        what = g_strdup_printf(_("call %s is not pending here"), subject);
+                        break;
+                default:
+                        what = g_strdup_printf(_("no such key '%s'"), subject);
+                }
                 exit_code = SB_EXIT_NOT_FOUND;
         } else if (g_str_equal(suffix, "Conflict")) {
-                what = g_strdup_printf(_("revision conflict on key '%s'"), subject);
+                if (kind == SUBJECT_SERVICE)
+                        what = g_strdup_printf(_("'%s' is served by this client already"), subject);
+                else
+                        what = g_strdup_printf(_("revision conflict on key '%s'"), subject);
                 exit_code = SB_EXIT_CONFLICT;
         } else if (g_str_equal(suffix, "LimitExceeded"))
                 what = g_strdup_printf(_("limit exceeded for '%s'"), subject);
         else if (g_str_equal(suffix, "NotText"))
                 what = g_strdup_printf(_("the value of '%s' is not text"), subject);
-        else
+        else if (g_str_equal(suffix, "NoServer")) {
+                what = g_strdup_printf(_("nobody serves '%s'"), subject);
+                exit_code = SB_EXIT_NO_SERVER;
+        } else if (g_str_equal(suffix, "Timeout")) {
+                what = g_strdup_printf(_("no reply from '%s' in time"), subject);
+                exit_code = SB_EXIT_TIMEOUT;
+        } else if (g_str_equal(suffix, "ServerGone")) {
+                what = g_strdup_printf(_("the server of '%s' went away before it replied"), subject);
+                exit_code = SB_EXIT_SERVER_GONE;
+        } else if (kind == SUBJECT_SERVICE) {
+                /* A server's own error (CommandFailed, ServerError, ...). */
+                what = g_strdup_printf(_("'%s' answered with an error (%s)"), subject, name);
+        } else
                 what = g_strdup_printf(_("the hub returned %s"), name);
 
         fprintf(stderr, "switchboard: %s: %s\n", what, message);
         return exit_code;
+}
+
+/**
+ * cli_report_hub_error() - cli_report_hub_error_on() about a topic, pattern or key
+ */
+int cli_report_hub_error(const char *name, const char *message, const char *subject) {
+        return cli_report_hub_error_on(name, message, SUBJECT_KEY, subject);
+}
+
+/**
+ * cli_report_call_error() - report the error a call got, @service being the name called
+ *
+ * Unlike other calls, any error name can come back (the server's own), so
+ * an error outside the hub's namespace is the server's too: exit status 1.
+ */
+int cli_report_call_error(const char *name, const char *message, const char *service) {
+        if (!g_str_has_prefix(name, HUB_ERROR_PREFIX)) {
+                fprintf(stderr, "switchboard: ");
+                fprintf(stderr, _("'%s' answered with an error (%s)"), service, name);
+                fprintf(stderr, ": %s\n", message ?: name);
+                return SB_EXIT_HUB_ERROR;
+        }
+        return cli_report_hub_error_on(name, message, SUBJECT_SERVICE, service);
 }
 
 /**
@@ -203,6 +262,7 @@ void info_init(Info *info) {
         *info = (Info) {
                 .by_transport = named_counts_new(),
                 .limits = named_counts_new(),
+                .services = named_counts_new(),
         };
 }
 
@@ -211,6 +271,7 @@ void info_clear(Info *info) {
         g_clear_pointer(&info->by_transport, g_array_unref);
         g_clear_pointer(&info->limits, g_array_unref);
         g_clear_pointer(&info->jsonrpc, g_array_unref);
+        g_clear_pointer(&info->services, g_array_unref);
 }
 
 void list_entry_free(ListEntry *e) {
@@ -219,4 +280,28 @@ void list_entry_free(ListEntry *e) {
         g_free(e->key);
         g_free(e->value);
         g_free(e);
+}
+
+void job_clear(Job *j) {
+        g_clear_pointer(&j->payload, g_bytes_unref);
+}
+
+/* The bytes of a payload read as Job.payload is: text without its NUL. */
+const void *payload_data(GBytes *payload, bool text, size_t *ret_size) {
+        size_t size;
+        const void *data = g_bytes_get_data(payload, &size);
+
+        *ret_size = text && size > 0 ? size - 1 : size;
+        return data ?: "";
+}
+
+static void queue_row_clear(gpointer p) {
+        g_free(((QueueRow *) p)->name);
+}
+
+GArray *queue_rows_new(void) {
+        GArray *a = g_array_new(FALSE, TRUE, sizeof(QueueRow));
+
+        g_array_set_clear_func(a, queue_row_clear);
+        return a;
 }

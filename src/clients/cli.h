@@ -32,8 +32,28 @@ enum {
         SB_EXIT_USAGE = 2,
         SB_EXIT_NOT_FOUND = 3,
         SB_EXIT_CONFLICT = 4,
+        SB_EXIT_NO_SERVER = 5,          /* call: nobody serves the name */
+        SB_EXIT_TIMEOUT = 6,            /* call: no reply in time */
+        SB_EXIT_SERVER_GONE = 7,        /* call: the server left before it replied */
         SB_EXIT_UNREACHABLE = EX_UNAVAILABLE,
 };
+
+/* Results of a backend operation that are not exit statuses: nothing was
+ * printed, the command decides. */
+enum {
+        CLI_NO_JOB = 1000,              /* reserve: no job in time */
+        CLI_INTERRUPTED,                /* a wait ended because the cancel fd became readable */
+        CLI_NOT_TEXT,                   /* reply: D-Bus replies carry text only */
+};
+
+/* What a hub error is about, for its message: "no such key", "no such job", ... */
+typedef enum SubjectKind {
+        SUBJECT_KEY,                    /* also topics and patterns */
+        SUBJECT_QUEUE,
+        SUBJECT_JOB,
+        SUBJECT_SERVICE,                /* a name served or called */
+        SUBJECT_CALL,                   /* a call id (reply) */
+} SubjectKind;
 
 typedef enum BackendKind {
         BACKEND_AUTO,                   /* the socket if it accepts, else D-Bus */
@@ -61,6 +81,9 @@ typedef struct Info {
         GArray *by_transport;           /* NamedCount, sorted */
         GArray *limits;                 /* NamedCount, sorted */
         GArray *jsonrpc;                /* NamedCount, sorted; NULL when the hub sent none */
+        bool has_queues;                /* the hub reported queues, pending_calls and services */
+        uint32_t queues, pending_calls;
+        GArray *services;               /* NamedCount: served name -> number of servers, sorted */
 } Info;
 
 void info_init(Info *info);
@@ -79,6 +102,26 @@ typedef struct ListEntry {
 
 void list_entry_free(ListEntry *e);
 
+/* reserve, peek: one job. */
+typedef struct Job {
+        uint64_t id;
+        GBytes *payload;                /* text: with its NUL (as get's value); see payload_data() */
+        bool text;
+        uint32_t attempts;
+} Job;
+
+void job_clear(Job *j);
+const void *payload_data(GBytes *payload, bool text, size_t *ret_size);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Job, job_clear)
+
+/* list_queues: one row of ListQueues / list_queues. */
+typedef struct QueueRow {
+        char *name;
+        uint32_t ready, reserved, delayed, dead, waiting;
+} QueueRow;
+
+GArray *queue_rows_new(void);
+
 /* What the kernel or the bus said about a publisher (socket only). */
 typedef struct Sender {
         const char *transport;
@@ -92,12 +135,13 @@ typedef enum EventKind {
         EVENT_MESSAGE,
         EVENT_KEY_CHANGED,
         EVENT_GAP,
+        EVENT_REQUEST,                  /* a call to a name we serve: id, name, data */
 } EventKind;
 
 typedef struct Event {
         EventKind kind;
-        uint64_t id;                    /* subscription or watch id (0 when unknown) */
-        const char *name;               /* topic or key */
+        uint64_t id;                    /* subscription or watch id (0 when unknown); call id */
+        const char *name;               /* topic, key or served name */
         const void *data;               /* payload or value; NUL-terminated when text */
         size_t size;
         bool binary;
@@ -123,6 +167,24 @@ typedef struct BackendOps {
         int (*stream_prepare)(Backend *b, sd_event *event, EventHandler handler, void *userdata);
         int (*subscribe)(Backend *b, const char *pattern, bool with_retained, uint64_t *ret_id);
         int (*watch)(Backend *b, const char *prefix, uint64_t *ret_id);
+        /* Queues. reserve waits at most @timeout_ms (<= RESERVE_MAX_WAIT_MS): CLI_NO_JOB when
+         * none came, CLI_INTERRUPTED as soon as @cancel_fd (or -1) is readable. */
+        int (*push)(Backend *b, const char *queue, const char *payload, uint64_t delay_ms, uint64_t *ret_id);
+        int (*reserve)(Backend *b, const char *queue, uint32_t timeout_ms, uint32_t visibility_ms,
+                       int cancel_fd, Job *ret_job);
+        int (*ack)(Backend *b, uint64_t id);
+        int (*nack)(Backend *b, uint64_t id, uint64_t delay_ms);
+        int (*touch)(Backend *b, uint64_t id);
+        int (*kick)(Backend *b, const char *queue, uint32_t max, uint64_t *ret_count);
+        int (*peek)(Backend *b, const char *queue, Job *ret_job);
+        int (*purge)(Backend *b, const char *queue, uint64_t *ret_count);
+        int (*list_queues)(Backend *b, GArray **ret_rows);
+        /* Request/reply. call: @timeout_ms 0 is the hub's maximum; the reply as in Job. */
+        int (*call)(Backend *b, const char *name, const char *payload, uint32_t timeout_ms,
+                    GBytes **ret_reply, bool *ret_text);
+        int (*serve)(Backend *b, const char *name);
+        int (*reply)(Backend *b, uint64_t id, const void *data, size_t size);
+        int (*reply_error)(Backend *b, uint64_t id, const char *name, const char *message);
         void (*free)(Backend *b);
 } BackendOps;
 
@@ -151,8 +213,17 @@ int socket_backend_new(int fd, const char *path, Backend **ret);
 /* cli-stdio.c */
 int cli_stdio(const BackendConfig *config);
 
+/* Reserve waits at most this long per call (the D-Bus limit; the socket uses it too). */
+#define RESERVE_MAX_WAIT_MS 60000u
+/* The hub's longest call timeout, used for timeout_ms 0. */
+#define CALL_MAX_TIMEOUT_MS 300000u
+/* How much longer than the hub's own timeout a client waits for an answer. */
+#define ANSWER_SLACK_MS 10000u
+
 /* cli-common.c */
 int cli_report_hub_error(const char *name, const char *message, const char *subject);
+int cli_report_hub_error_on(const char *name, const char *message, SubjectKind kind, const char *subject);
+int cli_report_call_error(const char *name, const char *message, const char *service);
 void cli_print_unreachable_hint(void);
 void json_append_string(GString *out, const char *s);
 void json_append_member(GString *out, const char *name, const char *value);

@@ -69,6 +69,7 @@ typedef struct Envelope {
         const char *error_name;         /* REPLY: an error: "NoServer", "Timeout", "ServerGone",
                                          * or the server's own name (NULL: success) */
         int error_code;                 /* REPLY: the server's JSON-RPC code, 0 when none */
+        bool error_from_hub;            /* REPLY: error_name is the hub's own, not the server's */
         const char *error_message;      /* REPLY: with error_name */
         const ClientInfo *sender;       /* MESSAGE/KEY_CHANGED: who caused it */
         EnvelopeCache *cache;           /* MESSAGE/KEY_CHANGED: shared by all its deliveries; may be NULL */

@@ -124,7 +124,7 @@ static void call_free(Hub *h, PendingCall *call) {
 
 /* End @call, telling its caller: a reply (@error_name NULL) or an error. */
 static void call_finish(Hub *h, PendingCall *call, const void *payload, size_t len, const char *error_name,
-                        int error_code, const char *error_message) {
+                        bool from_hub, int error_code, const char *error_message) {
         Client *caller = call->caller;
         Envelope e = {
                 .kind = ENVELOPE_REPLY,
@@ -133,6 +133,7 @@ static void call_finish(Hub *h, PendingCall *call, const void *payload, size_t l
                 .payload_len = len,
                 .error_name = error_name,
                 .error_code = error_code,
+                .error_from_hub = from_hub,
                 .error_message = error_message,
                 .sender = call->server ? &call->server->info : NULL,
         };
@@ -217,7 +218,7 @@ int hub_call(Hub *h, Client *c, const char *name, const void *payload, size_t le
                 /* The server cannot take it: it is as good as gone for this call. */
                 call->server = NULL;
                 g_hash_table_remove(server->calls_in, &call->id);
-                call_finish(h, call, NULL, 0, "ServerGone", 0, "The server could not take the request.");
+                call_finish(h, call, NULL, 0, "ServerGone", true, 0, "The server could not take the request.");
         }
         return 0;
 }
@@ -245,7 +246,7 @@ int hub_reply(Hub *h, Client *c, uint64_t call_id, const void *payload, size_t l
         call = call_of_server(h, c, call_id);
         if (!call)
                 return -ENOENT;
-        call_finish(h, call, payload, len, NULL, 0, NULL);
+        call_finish(h, call, payload, len, NULL, false, 0, NULL);
         return 0;
 }
 
@@ -263,13 +264,13 @@ int hub_reply_error(Hub *h, Client *c, uint64_t call_id, const char *error_name,
 
         if (!call)
                 return -ENOENT;
-        call_finish(h, call, NULL, 0, error_name ?: "ServerError", error_code, message ?: "");
+        call_finish(h, call, NULL, 0, error_name ?: "ServerError", error_name == NULL, error_code, message ?: "");
         return 0;
 }
 
 void rpc_call_timeout(Hub *h, PendingCall *call) {
         timer_disarm(&call->timer);
-        call_finish(h, call, NULL, 0, "Timeout", 0, "The server did not reply in time.");
+        call_finish(h, call, NULL, 0, "Timeout", true, 0, "The server did not reply in time.");
 }
 
 /**
@@ -294,7 +295,7 @@ void rpc_client_release(Hub *h, Client *c) {
                 call = v;
                 g_hash_table_iter_remove(&it);
                 call->server = NULL;
-                call_finish(h, call, NULL, 0, "ServerGone", 0, "The server left before it replied.");
+                call_finish(h, call, NULL, 0, "ServerGone", true, 0, "The server left before it replied.");
         }
         while (g_hash_table_size(c->calls_out) > 0) {
                 g_hash_table_iter_init(&it, c->calls_out);

@@ -155,20 +155,20 @@ static int reply_job(sd_bus_message *call, uint64_t id, const void *payload, siz
 static int reply_call(DbusPeer *p, const Envelope *e) {
         g_autoptr(sd_bus_message) call = NULL;
         g_autofree char *reply = NULL, *name = NULL;
+        g_autofree uint64_t *key = NULL;
         uint64_t id = e->sub_id;
 
-        if (!g_hash_table_steal_extended(p->calls, &id, NULL, (gpointer *) &call))
+        if (!g_hash_table_steal_extended(p->calls, &id, (gpointer *) &key, (gpointer *) &call))
                 return -ENOENT;
 
         if (e->error_name) {
                 /* The hub's own errors get our prefix; a server's D-Bus error name passes through. */
-                if (dbus_error_name_valid(e->error_name))
+                if (e->error_from_hub)
+                        name = g_strconcat(SB_ERROR_PREFIX, e->error_name, NULL);
+                else if (dbus_error_name_valid(e->error_name))
                         name = g_strdup(e->error_name);
                 else
-                        name = g_strconcat(SB_ERROR_PREFIX, strcmp(e->error_name, "NoServer") == 0 ||
-                                           strcmp(e->error_name, "Timeout") == 0 ||
-                                           strcmp(e->error_name, "ServerGone") == 0 ? e->error_name : "ServerError",
-                                           NULL);
+                        name = g_strdup(SB_ERROR_PREFIX "ServerError");
                 if (e->error_code != 0)
                         return sd_bus_reply_method_errorf(call, name, "%s (code %d)", e->error_message,
                                                           e->error_code);
@@ -185,6 +185,7 @@ static int reply_call(DbusPeer *p, const Envelope *e) {
 static int peer_deliver(Client *c, const Envelope *e) {
         DbusPeer *p = (DbusPeer *) c;
         g_autoptr(sd_bus_message) call = NULL;
+        g_autofree uint64_t *key = NULL;
         uint64_t wait_id = e->sub_id;
 
         if (e->kind == ENVELOPE_REPLY)
@@ -193,7 +194,7 @@ static int peer_deliver(Client *c, const Envelope *e) {
                 return send_envelope(p->service, dbus_peer_unique_name(p), e);
 
         /* The answer to a Reserve call that waited. */
-        if (!g_hash_table_steal_extended(p->reserves, &wait_id, NULL, (gpointer *) &call))
+        if (!g_hash_table_steal_extended(p->reserves, &wait_id, (gpointer *) &key, (gpointer *) &call))
                 return -ENOENT;
         if (e->seq == 0)
                 return sd_bus_reply_method_errorf(call, SB_ERROR_NO_JOB,
@@ -919,8 +920,9 @@ static int method_call(sd_bus_message *m, void *userdata, sd_bus_error *error) {
                                              strlen(payload));
 
         /* Answered by reply_call() when the call ends, unless it ended already. */
-        if (hub_call_pending(s->hub, id))
-                g_hash_table_insert(((DbusPeer *) c)->calls, g_memdup2(&id, sizeof id), sd_bus_message_ref(m));
+        if (!hub_call_pending(s->hub, id))
+                return sd_bus_error_set(error, SB_ERROR_PREFIX "ServerGone", "The server could not take the request.");
+        g_hash_table_insert(((DbusPeer *) c)->calls, g_memdup2(&id, sizeof id), sd_bus_message_ref(m));
         return 1;
 }
 
@@ -1041,6 +1043,8 @@ static int method_get_info(sd_bus_message *m, void *userdata, sd_bus_error *erro
             (r = append_entry(reply, "keys", "u", hub_get_n_keys(s->hub))) < 0 ||
             (r = append_entry(reply, "queues", "u", hub_get_n_queues(s->hub))) < 0 ||
             (r = append_entry(reply, "pending_calls", "u", hub_get_n_pending_calls(s->hub))) < 0 ||
+            (r = append_entry(reply, "calls", "t", n->calls)) < 0 ||
+            (r = append_entry(reply, "late_replies", "t", n->late_replies)) < 0 ||
             (r = append_entry(reply, "messages_published", "t", n->published)) < 0 ||
             (r = append_entry(reply, "messages_delivered", "t", n->delivered)) < 0 ||
             (r = append_entry(reply, "messages_dropped", "t", n->dropped)) < 0 ||

@@ -51,6 +51,7 @@ struct Journal {
         sd_event_source *sync_defer;    /* always: one fdatasync per loop iteration */
         sd_event_source *sync_timer;    /* interval */
         char *fault_file;               /* tests: $SWITCHBOARD_JOURNAL_FAULT_FILE */
+        int failed;                     /* < 0: records cannot be kept any more; the hub is stopping */
 };
 
 /* CRC-32C (Castagnoli), reflected, table-driven. */
@@ -164,10 +165,28 @@ static int fsync_dir(Journal *j) {
         return 0;
 }
 
+/*
+ * A new name for the damaged bytes of @name: NAME.corrupt-TIME, or with
+ * .1, .2, ... appended when that exists, so that earlier evidence (a crash
+ * loop damages a file more than once a second) is never replaced.
+ */
+static char *corrupt_path(Journal *j, const char *name) {
+        int64_t now = g_get_real_time() / G_USEC_PER_SEC;
+        char *path = NULL;
+
+        for (unsigned i = 0; i < 1000; i++) {
+                g_free(path);
+                path = i == 0 ? g_strdup_printf("%s/%s.corrupt-%" PRIi64, j->dir, name, now)
+                              : g_strdup_printf("%s/%s.corrupt-%" PRIi64 ".%u", j->dir, name, now, i);
+                if (access(path, F_OK) < 0 && errno == ENOENT)
+                        break;
+        }
+        return path;
+}
+
 /* Keep the bytes of a damaged file beside it, for whoever wants to look. */
 static void keep_damaged(Journal *j, const char *name, const uint8_t *data, size_t len) {
-        g_autofree char *base = g_strdup_printf("%s.corrupt-%" PRIi64, name, g_get_real_time() / G_USEC_PER_SEC);
-        g_autofree char *path = path_in(j, base);
+        g_autofree char *path = corrupt_path(j, name);
         g_autoptr(GError) error = NULL;
 
         if (!g_file_set_contents_full(path, (const char *) data, (gssize) len, G_FILE_SET_CONTENTS_CONSISTENT,
@@ -356,8 +375,18 @@ int journal_compact(Journal *j) {
         }
         /* A crash here is harmless: the old journal is older than the new snapshot and is skipped. */
         r = journal_start(j, next);
-        if (r < 0)
-                return log_error_errno(r, "Failed to start journal generation %" PRIu64 ": %m", next);
+        if (r < 0) {
+                /*
+                 * The new snapshot is on disk, so the old journal will be skipped on
+                 * the next start: what we appended to it now would be lost after being
+                 * acknowledged. Stop; the next start finds the snapshot, which holds
+                 * everything acknowledged so far.
+                 */
+                log_error_errno(r, "Failed to start journal generation %" PRIu64 ", stopping the hub: %m", next);
+                (void) sd_event_exit(j->event, r);
+                j->failed = r;
+                return r;
+        }
         log_info("Compacted the journal into a snapshot of %u bytes (generation %" PRIu64 ").", b->len, next);
         return 0;
 }
@@ -398,7 +427,9 @@ static int on_sync_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Journal *j = userdata;
 
         (void) journal_sync(j);
+        /* A time source is ONESHOT: it was disabled before this callback ran. */
         (void) sd_event_source_set_time_relative(s, (uint64_t) j->config.interval_ms * 1000);
+        (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
 }
 
@@ -409,7 +440,7 @@ static int journal_append(void *userdata, const JournalRecord *r) {
         g_byte_array_set_size(j->buf, 0);
         record_encode(j->buf, r);
 
-        ret = fault_injected(j);
+        ret = j->failed < 0 ? j->failed : fault_injected(j);
         if (ret >= 0)
                 ret = write_all(j->fd, j->buf->data, j->buf->len);
         if (ret < 0) {
@@ -493,7 +524,7 @@ static int lock_dir(Journal *j) {
 
 static void set_aside(Journal *j, const char *name) {
         g_autofree char *path = path_in(j, name);
-        g_autofree char *aside = g_strdup_printf("%s.corrupt-%" PRIi64, path, g_get_real_time() / G_USEC_PER_SEC);
+        g_autofree char *aside = corrupt_path(j, name);
 
         if (rename(path, aside) >= 0)
                 log_warning("Set the damaged '%s' aside as '%s'.", path, aside);

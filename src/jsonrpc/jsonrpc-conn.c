@@ -22,8 +22,7 @@
 #include <unistd.h>
 
 #include "jsonrpc/jsonrpc-conn.h"
-#include <json-c/json.h>
-
+#include "jsonrpc/json.h"
 #include "util/log.h"
 #include "util/sd-glue.h"
 
@@ -120,7 +119,7 @@ static void conn_handle_input(JsonrpcConn *c) {
                 .out = c->out,
                 .stats = &c->server->stats,
                 .deferred = c->deferred,
-                .tok = c->tok,
+                .parser = c->parser,
         };
         const char *body;
         size_t len;
@@ -199,9 +198,10 @@ static void on_durable(JournalWaiter *w) {
 /* A late answer (ENVELOPE_JOB, ENVELOPE_REPLY) is a response: never refused for space. */
 static int conn_answer(JsonrpcConn *c, const Envelope *e) {
         g_autofree char *id_json = NULL;
+        g_autofree uint64_t *stolen = NULL;
         uint64_t key = e->sub_id;
 
-        if (!g_hash_table_steal_extended(c->deferred, &key, NULL, (gpointer *) &id_json))
+        if (!g_hash_table_steal_extended(c->deferred, &key, (gpointer *) &stolen, (gpointer *) &id_json))
                 return -ENOENT;
         jsonrpc_append_answer(c->out, id_json, e);
         (void) sd_event_source_set_enabled(c->flush_defer, SD_EVENT_ONESHOT);
@@ -262,7 +262,7 @@ void jsonrpc_conn_free(JsonrpcConn *c) {
         client_deinit(&c->client);
         journal_waiter_cancel(c->server->journal, &c->durable);
         g_clear_pointer(&c->deferred, g_hash_table_destroy);
-        g_clear_pointer(&c->tok, json_tokener_free);
+        g_clear_pointer(&c->parser, json_parser_free);
         c->io = sd_event_source_disable_unref(c->io);
         c->flush_defer = sd_event_source_disable_unref(c->flush_defer);
         c->close_defer = sd_event_source_disable_unref(c->close_defer);
@@ -291,7 +291,7 @@ int jsonrpc_conn_new(JsonrpcServer *s, int fd, uid_t uid, pid_t pid) {
         c->out = g_byte_array_new();
         c->durable.durable = on_durable;
         c->deferred = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
-        c->tok = json_tokener_new_ex(JSONRPC_MAX_DEPTH);
+        c->parser = json_parser_new();
         frame_reader_init(&c->reader, s->config.max_frame);
 
         r = client_init(&c->client, s->hub, &conn_sink, uid, pid, NULL, false);

@@ -44,7 +44,7 @@ typedef struct JsonrpcConn {
         bool held;                      /* output waits for the journal (durable) */
         JournalWaiter durable;
         GHashTable *deferred;           /* wait/call id -> request id JSON (see JsonrpcContext) */
-        struct json_tokener *tok;
+        struct JsonParser *parser;
         GList link;                     /* in JsonrpcServer.conns */
 } JsonrpcConn;
 

@@ -13,18 +13,14 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include <json-c/json.h>
-
 #include "build-config.h"
 #include "core/errors.h"
 #include "jsonrpc/frame.h"
+#include "jsonrpc/json.h"
 #include "jsonrpc/jsonrpc-dispatch.h"
 
 
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_tokener, json_tokener_free)
-typedef json_object JsonObject;
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(JsonObject, json_object_put)
 
 /* JSON text writing */
 
@@ -191,14 +187,15 @@ typedef struct Method {
 
 struct Call {
         JsonrpcContext *ctx;
-        JsonObject *params;             /* object, array or NULL; borrowed */
+        JsonParser *jp;
+        int params;                     /* token of the object or array, or -1 */
         const Method *method;
         GString *result;                /* JSON text of the result */
         int code;                       /* error, when not 0 */
         const char *error_name;         /* short name ("InvalidTopic") or NULL */
         char *message;
         uint64_t replay_sub_id;         /* subscribe with_retained: replay after the reply */
-        JsonObject *id;                 /* the request's id, NULL for a notification (or id null) */
+        int id;                         /* token of the request's id, -1 for a notification */
         bool has_id;                    /* not a notification */
         bool deferred;                  /* answered later (ctx->deferred) */
 };
@@ -258,12 +255,12 @@ static int call_core_error(Call *c, int r, HubArg arg, const char *what, size_t 
         return r;
 }
 
-static void append_id(GString *s, JsonObject *id) {
-        if (!id)
+/* The id exactly as the request wrote it (valid JSON already), or null. */
+static void append_id(GString *s, JsonParser *jp, int id) {
+        if (id < 0)
                 g_string_append(s, "null");
         else
-                g_string_append(s, json_object_to_json_string_ext(id, JSON_C_TO_STRING_PLAIN |
-                                                                       JSON_C_TO_STRING_NOSLASHESCAPE));
+                json_append_source(s, jp, id);
 }
 
 static void append_error_object(GString *s, int code, const char *name, const char *message) {
@@ -277,9 +274,9 @@ static void append_error_object(GString *s, int code, const char *name, const ch
         g_string_append_c(s, '}');
 }
 
-static void append_response(GString *s, JsonObject *id, Call *c) {
+static void append_response(GString *s, int id, Call *c) {
         g_string_append(s, "{\"jsonrpc\":\"2.0\",\"id\":");
-        append_id(s, id);
+        append_id(s, c->jp, id);
         g_string_append_c(s, ',');
         if (c->code != 0)
                 append_error_object(s, c->code, c->error_name, c->message);
@@ -290,10 +287,8 @@ static void append_response(GString *s, JsonObject *id, Call *c) {
         g_string_append_c(s, '}');
 }
 
-static void append_plain_error(GString *s, JsonObject *id, int code, const char *name, const char *message) {
-        g_string_append(s, "{\"jsonrpc\":\"2.0\",\"id\":");
-        append_id(s, id);
-        g_string_append_c(s, ',');
+static void append_plain_error(GString *s, int code, const char *name, const char *message) {
+        g_string_append(s, "{\"jsonrpc\":\"2.0\",\"id\":null,");
         append_error_object(s, code, name, message);
         g_string_append_c(s, '}');
 }
@@ -307,35 +302,35 @@ static void append_plain_error(GString *s, JsonObject *id, int code, const char 
 void jsonrpc_append_error(GByteArray *out, int code, const char *name, const char *message) {
         g_autoptr(GString) s = g_string_new(NULL);
 
-        append_plain_error(s, NULL, code, name, message);
+        append_plain_error(s, code, name, message);
         out_append_gstring(out, s);
 }
 
 /* Params: by name (object) or by position (array, in the method's order). */
 
-static JsonObject *param(Call *c, const char *name) {
+static int param(Call *c, const char *name) {
         const char *const *names = c->method->params;
-        JsonObject *v = NULL;
 
-        if (!c->params)
-                return NULL;
-        if (json_object_is_type(c->params, json_type_object)) {
-                json_object_object_get_ex(c->params, name, &v);
-                return v;
-        }
-
-        for (size_t i = 0; names[i]; i++)
+        if (c->params < 0)
+                return -1;
+        if (json_token(c->jp, c->params)->type == JSON_OBJECT)
+                return json_object_find(c->jp, c->params, name);
+        for (unsigned i = 0; names[i]; i++)
                 if (strcmp(names[i], name) == 0)
-                        return i < json_object_array_length(c->params) ?
-                               json_object_array_get_idx(c->params, i) : NULL;
-        return NULL;
+                        return json_array_at(c->jp, c->params, i);
+        return -1;
+}
+
+static bool param_is_null(Call *c, int v) {
+        return v < 0 || json_token(c->jp, v)->type == JSON_NULL;
 }
 
 static int param_string(Call *c, const char *name, bool required, const char *def, const char **ret,
                         size_t *ret_len) {
-        JsonObject *v = param(c, name);
+        int v = param(c, name);
+        size_t len;
 
-        if (!v || json_object_is_type(v, json_type_null)) {
+        if (param_is_null(c, v)) {
                 if (required)
                         return call_error(c, JSONRPC_INVALID_PARAMS, NULL, "Missing param '%s'.", name);
                 *ret = def;
@@ -343,50 +338,36 @@ static int param_string(Call *c, const char *name, bool required, const char *de
                         *ret_len = def ? strlen(def) : 0;
                 return 0;
         }
-        if (!json_object_is_type(v, json_type_string))
+        if (json_string(c->jp, v, ret, &len) < 0)
                 return call_error(c, JSONRPC_INVALID_PARAMS, NULL, "Param '%s' must be a string.", name);
-        *ret = json_object_get_string(v);
         if (ret_len)
-                *ret_len = (size_t) json_object_get_string_len(v);
-        else if (memchr(*ret, '\0', (size_t) json_object_get_string_len(v)))
+                *ret_len = len;
+        else if (memchr(*ret, '\0', len))
                 return call_error(c, JSONRPC_INVALID_PARAMS, NULL, "Param '%s' must not contain NUL.", name);
         return 0;
 }
 
 static int param_bool(Call *c, const char *name, bool *ret) {
-        JsonObject *v = param(c, name);
+        int v = param(c, name);
 
-        if (!v || json_object_is_type(v, json_type_null)) {
+        if (param_is_null(c, v)) {
                 *ret = false;
                 return 0;
         }
-        if (!json_object_is_type(v, json_type_boolean))
+        if (json_token(c->jp, v)->type != JSON_BOOL)
                 return call_error(c, JSONRPC_INVALID_PARAMS, NULL, "Param '%s' must be true or false.", name);
-        *ret = json_object_get_boolean(v);
+        *ret = json_token(c->jp, v)->boolean;
         return 0;
 }
 
 static int param_u64(Call *c, const char *name, uint64_t *ret) {
-        JsonObject *v = param(c, name);
-        int64_t n;
+        int v = param(c, name);
 
-        if (!v)
+        if (v < 0)
                 return call_error(c, JSONRPC_INVALID_PARAMS, NULL, "Missing param '%s'.", name);
-        if (!json_object_is_type(v, json_type_int))
+        if (json_uint64(c->jp, v, ret) < 0)
                 return call_error(c, JSONRPC_INVALID_PARAMS, NULL,
-                                  "Param '%s' must be a whole number from 0.", name);
-        errno = 0;
-        n = json_object_get_int64(v);
-        if (n < 0) {
-                /* json-c keeps numbers above INT64_MAX as unsigned. */
-                if (json_object_get_uint64(v) > (uint64_t) INT64_MAX) {
-                        *ret = json_object_get_uint64(v);
-                        return 0;
-                }
-                return call_error(c, JSONRPC_INVALID_PARAMS, NULL,
-                                  "Param '%s' must be a whole number from 0.", name);
-        }
-        *ret = (uint64_t) n;
+                                  "Param '%s' must be a whole number from 0 to 18446744073709551615.", name);
         return 0;
 }
 
@@ -412,21 +393,22 @@ static bool base64_valid(const char *s, size_t len) {
  */
 static int param_bytes(Call *c, const char *name, const void **ret, size_t *ret_len, guchar **ret_owned) {
         g_autofree char *b64_name = g_strconcat(name, "_base64", NULL);
-        JsonObject *text = param(c, name), *b64 = NULL;
+        int text = param(c, name), b64 = -1;
+        const char *b64_text;
+        size_t b64_len;
         gsize n;
 
-        if (json_object_is_type(c->params, json_type_object))
-                json_object_object_get_ex(c->params, b64_name, &b64);
-        if (!!text == !!b64)
+        if (c->params >= 0 && json_token(c->jp, c->params)->type == JSON_OBJECT)
+                b64 = json_object_find(c->jp, c->params, b64_name);
+        if ((text >= 0) == (b64 >= 0))
                 return call_error(c, JSONRPC_INVALID_PARAMS, NULL, "Give exactly one of '%s' and '%s'.",
                                   name, b64_name);
-        if (text)
+        if (text >= 0)
                 return param_string(c, name, true, NULL, (const char **) ret, ret_len);
 
-        if (!json_object_is_type(b64, json_type_string) ||
-            !base64_valid(json_object_get_string(b64), (size_t) json_object_get_string_len(b64)))
+        if (json_string(c->jp, b64, &b64_text, &b64_len) < 0 || !base64_valid(b64_text, b64_len))
                 return call_error(c, JSONRPC_INVALID_PARAMS, NULL, "Param '%s' must be base64 text.", b64_name);
-        *ret_owned = g_base64_decode(json_object_get_string(b64), &n);
+        *ret_owned = g_base64_decode(b64_text, &n);
         *ret = *ret_owned;
         *ret_len = n;
         return 0;
@@ -630,13 +612,15 @@ static int m_hub_info(Call *c) {
         bool first = true;
 
         g_string_append_printf(s, "{\"version\":\"%s\",\"start_time\":%" PRIu64 ",\"clients\":%u,"
-                               "\"subscriptions\":%u,\"watches\":%u,\"topics\":%u,\"keys\":%u,"
+                               "\"subscriptions\":%u,\"watches\":%u,\"topics\":%u,\"keys\":%u,\"queues\":%u,"
+                               "\"pending_calls\":%u,\"calls\":%" PRIu64 ",\"late_replies\":%" PRIu64 ","
                                "\"messages_published\":%" PRIu64 ",\"messages_delivered\":%" PRIu64 ","
                                "\"messages_dropped\":%" PRIu64 ",\"store_changes\":%" PRIu64 ","
                                "\"clients_by_transport\":{",
                                PACKAGE_VERSION, hub_get_start_time(h), hub_get_n_clients(h),
                                hub_get_n_subscriptions(h), hub_get_n_watches(h), hub_get_n_retained(h),
-                               hub_get_n_keys(h), n->published, n->delivered, n->dropped, n->store_changes);
+                               hub_get_n_keys(h), hub_get_n_queues(h), hub_get_n_pending_calls(h), n->calls,
+                               n->late_replies, n->published, n->delivered, n->dropped, n->store_changes);
         g_hash_table_iter_init(&it, by_transport);
         while (g_hash_table_iter_next(&it, &k, &v)) {
                 g_string_append_printf(s, "%s\"%s\":%u", first ? "" : ",", (const char *) k,
@@ -650,6 +634,20 @@ static int m_hub_info(Call *c) {
                                l->max_topic_length, l->max_topic_tokens, l->max_payload, l->max_key_length,
                                l->max_value, l->max_subscriptions, l->max_watches, l->max_retained,
                                l->max_keys, l->max_clients);
+        {
+                g_autoptr(GArray) services = hub_list_services(h);
+
+                g_string_append(s, ",\"services\":{");
+                for (guint i = 0; i < services->len; i++) {
+                        const ServiceInfo *si = &g_array_index(services, ServiceInfo, i);
+
+                        if (i > 0)
+                                g_string_append_c(s, ',');
+                        json_append_cstr(s, si->name);
+                        g_string_append_printf(s, ":%u", si->servers);
+                }
+                g_string_append_c(s, '}');
+        }
         if (st)
                 g_string_append_printf(s, ",\"jsonrpc\":{\"fifo_lines\":%" PRIu64 ",\"fifo_errors\":%" PRIu64
                                        ",\"frames_too_large\":%" PRIu64 ",\"slow_disconnects\":%" PRIu64 "}",
@@ -664,7 +662,7 @@ static int m_hub_info(Call *c) {
 #define MSEC(ms) ((uint64_t) (ms) * 1000)
 
 static int param_u64_opt(Call *c, const char *name, uint64_t def, uint64_t *ret) {
-        if (!param(c, name)) {
+        if (param_is_null(c, param(c, name))) {
                 *ret = def;
                 return 0;
         }
@@ -674,7 +672,7 @@ static int param_u64_opt(Call *c, const char *name, uint64_t def, uint64_t *ret)
 static char *id_json(Call *c) {
         g_autoptr(GString) s = g_string_new(NULL);
 
-        append_id(s, c->id);
+        append_id(s, c->jp, c->id);
         return g_string_free(g_steal_pointer(&s), FALSE);
 }
 
@@ -724,7 +722,7 @@ static int m_reserve(Call *c) {
             (r = param_u64_opt(c, "timeout_ms", 0, &timeout_ms)) < 0 ||
             (r = param_u64_opt(c, "visibility_ms", 0, &visibility_ms)) < 0)
                 return r;
-        if (!c->has_id || !c->id)
+        if (!c->has_id || json_token(c->jp, c->id)->type == JSON_NULL)
                 return call_error(c, JSONRPC_INVALID_REQUEST, NULL, "reserve needs an id: its answer is the job.");
         if (timeout_ms > UINT32_MAX || visibility_ms > UINT32_MAX)
                 return call_error(c, JSONRPC_INVALID_PARAMS, NULL, "timeout_ms and visibility_ms are at most %u.",
@@ -851,7 +849,7 @@ static int m_call(Call *c) {
             (r = param_bytes(c, "payload", &payload, &len, &owned)) < 0 ||
             (r = param_u64_opt(c, "timeout_ms", 0, &timeout_ms)) < 0)
                 return r;
-        if (!c->has_id || !c->id)
+        if (!c->has_id || json_token(c->jp, c->id)->type == JSON_NULL)
                 return call_error(c, JSONRPC_INVALID_REQUEST, NULL, "call needs an id: its answer is the reply.");
         if (!c->ctx->deferred)
                 return call_error(c, JSONRPC_INVALID_REQUEST, NULL, "call is not available here.");
@@ -907,7 +905,7 @@ static int m_reply(Call *c) {
 }
 
 static int m_reply_error(Call *c) {
-        JsonObject *code_obj = param(c, "code");
+        int code_tok = param(c, "code");
         const char *message, *name;
         char what[32];
         uint64_t id;
@@ -917,9 +915,8 @@ static int m_reply_error(Call *c) {
         if ((r = param_u64(c, "id", &id)) < 0 || (r = param_string(c, "message", true, NULL, &message, NULL)) < 0 ||
             (r = param_string(c, "name", false, NULL, &name, NULL)) < 0)
                 return r;
-        if (code_obj) {
-                if (!json_object_is_type(code_obj, json_type_int) ||
-                    (code = json_object_get_int64(code_obj)) < INT32_MIN || code > INT32_MAX || code == 0)
+        if (code_tok >= 0) {
+                if (json_int64(c->jp, code_tok, &code) < 0 || code < INT32_MIN || code > INT32_MAX || code == 0)
                         return call_error(c, JSONRPC_INVALID_PARAMS, NULL,
                                           "Param 'code' must be a non-zero 32-bit integer.");
         }
@@ -1000,53 +997,52 @@ static const Method *method_find(const char *name) {
  * response to @batch (NULL: the request is not in a batch) or to ctx->out.
  * Return: whether a response was written (notifications get none).
  */
-static bool handle_request(JsonrpcContext *ctx, JsonObject *req, GString *resp, GArray *replays) {
-        JsonObject *version = NULL, *method_obj = NULL, *params = NULL, *id = NULL;
+static bool handle_request(JsonrpcContext *ctx, JsonParser *jp, int req, GString *resp, GArray *replays) {
         g_autoptr(GString) result = g_string_new(NULL);
-        bool has_id;
-        const char *name;
-        Call call = { .ctx = ctx, .result = result };
+        Call call = { .ctx = ctx, .jp = jp, .result = result, .params = -1, .id = -1 };
+        int version, method, params;
+        JsonType id_type;
+        const char *name, *v;
+        size_t n;
 
-
-        if (!json_object_is_type(req, json_type_object)) {
-                append_plain_error(resp, NULL, JSONRPC_INVALID_REQUEST, NULL,
-                                   "Invalid request: expected a JSON object.");
+        if (json_token(jp, req)->type != JSON_OBJECT) {
+                append_plain_error(resp, JSONRPC_INVALID_REQUEST, NULL, "Invalid request: expected a JSON object.");
                 g_free(ctx->error);
                 ctx->error = g_strdup("not a JSON object");
                 return true;
         }
 
-        has_id = json_object_object_get_ex(req, "id", &id);
-        call.id = id;
-        call.has_id = has_id;
-        if (has_id && id && !json_object_is_type(id, json_type_string) &&
-            !json_object_is_type(id, json_type_int) && !json_object_is_type(id, json_type_double)) {
-                append_plain_error(resp, NULL, JSONRPC_INVALID_REQUEST, NULL,
+        call.id = json_object_find(jp, req, "id");
+        call.has_id = call.id >= 0;
+        id_type = call.has_id ? json_token(jp, call.id)->type : JSON_NULL;
+        if (id_type != JSON_NULL && id_type != JSON_STRING && id_type != JSON_NUMBER) {
+                append_plain_error(resp, JSONRPC_INVALID_REQUEST, NULL,
                                    "Invalid request: 'id' must be a string, a number or null.");
                 g_free(ctx->error);
                 ctx->error = g_strdup("'id' is not a string, a number or null");
                 return true;
         }
 
-        if (!json_object_object_get_ex(req, "jsonrpc", &version) || !json_object_is_type(version, json_type_string) ||
-            strcmp(json_object_get_string(version), "2.0") != 0)
+        version = json_object_find(jp, req, "jsonrpc");
+        method = json_object_find(jp, req, "method");
+        params = json_object_find(jp, req, "params");
+        if (version < 0 || json_string(jp, version, &v, &n) < 0 || n != 3 || memcmp(v, "2.0", 3) != 0)
                 call_error(&call, JSONRPC_INVALID_REQUEST, NULL, "Invalid request: 'jsonrpc' must be \"2.0\".");
-        else if (!json_object_object_get_ex(req, "method", &method_obj) ||
-                 !json_object_is_type(method_obj, json_type_string))
+        else if (method < 0 || json_string(jp, method, &name, &n) < 0 || memchr(name, '\0', n))
                 call_error(&call, JSONRPC_INVALID_REQUEST, NULL, "Invalid request: 'method' must be a string.");
-        else if (json_object_object_get_ex(req, "params", &params) &&
-                 !json_object_is_type(params, json_type_object) && !json_object_is_type(params, json_type_array))
+        else if (params >= 0 && json_token(jp, params)->type != JSON_OBJECT &&
+                 json_token(jp, params)->type != JSON_ARRAY)
                 call_error(&call, JSONRPC_INVALID_REQUEST, NULL,
                            "Invalid request: 'params' must be an object or an array.");
         else {
-                name = json_object_get_string(method_obj);
                 call.method = method_find(name);
                 call.params = params;
                 if (!call.method || (ctx->fifo && !call.method->fifo))
                         call_error(&call, JSONRPC_METHOD_NOT_FOUND, NULL,
-                                   ctx->fifo ? "Method '%s' cannot be used through the FIFO: it takes publish, "
-                                               "publish_retained, set and delete." :
-                                               "Method '%s' not found; rpc.describe lists the methods.", name);
+                                   ctx->fifo && call.method ?
+                                   "Method '%s' cannot be used through the FIFO: it takes publish, "
+                                   "publish_retained, set and delete." :
+                                   "Method '%s' not found; rpc.describe lists the methods.", name);
                 else
                         (void) call.method->handler(&call);
         }
@@ -1059,11 +1055,11 @@ static bool handle_request(JsonrpcContext *ctx, JsonObject *req, GString *resp, 
                 g_array_append_val(replays, call.replay_sub_id);
 
         /* A request whose shape is invalid is answered even without an id (id null). */
-        if ((!has_id && call.code != JSONRPC_INVALID_REQUEST) || call.deferred) {
+        if ((!call.has_id && call.code != JSONRPC_INVALID_REQUEST) || call.deferred) {
                 g_free(call.message);
                 return false;
         }
-        append_response(resp, has_id ? id : NULL, &call);
+        append_response(resp, call.id, &call);
         g_free(call.message);
         return true;
 }
@@ -1078,68 +1074,55 @@ static bool handle_request(JsonrpcContext *ctx, JsonObject *req, GString *resp, 
  * any error (ctx->error says which, for the FIFO's log).
  */
 int jsonrpc_dispatch(JsonrpcContext *ctx, const char *body, size_t len) {
-        g_autoptr(json_tokener) own_tok = ctx->tok ? NULL : json_tokener_new_ex(JSONRPC_MAX_DEPTH);
-        json_tokener *tok = ctx->tok ?: own_tok;
-        g_autoptr(JsonObject) root = NULL;
+        g_autoptr(JsonParser) own = ctx->parser ? NULL : json_parser_new();
+        JsonParser *jp = ctx->parser ?: own;
         g_autoptr(GString) resp = g_string_new(NULL);
         g_autoptr(GArray) replays = g_array_new(FALSE, FALSE, sizeof(uint64_t));
-        enum json_tokener_error jerr = json_tokener_continue;
-        size_t end = 0;
+        const char *why = NULL;
         bool answered = false;
 
         g_clear_pointer(&ctx->error, g_free);
-        json_tokener_reset(tok);
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-        /* json-c's own UTF-8 check lets overlong forms and surrogates through: check first. */
-        if (len > 0 && !g_utf8_validate_len(body, len, NULL))
-                jerr = json_tokener_error_parse_utf8_string;
-        else if (len > 0) {
-                root = json_tokener_parse_ex(tok, body, (int) len);
-                jerr = json_tokener_get_error(tok);
-                end = json_tokener_get_parse_end(tok);
-                /* A number that ends the text ("42") is complete only at the end of the input: say so. */
-                if (jerr == json_tokener_continue && end == len) {
-                        root = json_tokener_parse_ex(tok, "", 1);
-                        jerr = json_tokener_get_error(tok);
-                }
-        }
-        if (jerr != json_tokener_success || end < len) {
-                const char *why = len == 0 ? "empty frame" :
-                                  jerr == json_tokener_success ? "text after the JSON value" :
-                                  jerr == json_tokener_continue ? "incomplete JSON" :
-                                  json_tokener_error_desc(jerr);
-
+        if (len == 0)
+                why = "empty frame";
+        else if (!g_utf8_validate_len(body, len, NULL))
+                why = "not valid UTF-8";
+        else
+                (void) json_parse(jp, body, len, JSONRPC_MAX_DEPTH, &why);
+        if (why) {
                 ctx->error = g_strdup_printf("Parse error: %s.", why);
                 if (ctx->out) {
-                        append_plain_error(resp, NULL, JSONRPC_PARSE_ERROR, NULL, ctx->error);
+                        append_plain_error(resp, JSONRPC_PARSE_ERROR, NULL, ctx->error);
                         out_append_gstring(ctx->out, resp);
                 }
                 return -EINVAL;
         }
 
-        if (json_object_is_type(root, json_type_array)) {
-                size_t n = json_object_array_length(root);
+        if (json_token(jp, 0)->type == JSON_ARRAY) {
+                uint32_t n = json_token(jp, 0)->count;
 
                 if (n == 0) {
                         ctx->error = g_strdup("Invalid request: an empty batch.");
-                        append_plain_error(resp, NULL, JSONRPC_INVALID_REQUEST, NULL, ctx->error);
+                        append_plain_error(resp, JSONRPC_INVALID_REQUEST, NULL, ctx->error);
                         answered = true;
                 } else {
+                        int el = 1;
+
                         g_string_append_c(resp, '[');
-                        for (size_t i = 0; i < n; i++) {
+                        for (uint32_t i = 0; i < n; i++) {
                                 size_t before = resp->len;
 
                                 if (answered)
                                         g_string_append_c(resp, ',');
-                                if (handle_request(ctx, json_object_array_get_idx(root, i), resp, replays))
+                                if (handle_request(ctx, jp, el, resp, replays))
                                         answered = true;
                                 else
                                         g_string_truncate(resp, before);
+                                el = (int) json_token(jp, el)->skip;
                         }
                         g_string_append_c(resp, ']');
                 }
         } else
-                answered = handle_request(ctx, root, resp, replays);
+                answered = handle_request(ctx, jp, 0, resp, replays);
 
         /* A batch of notifications only gets no response at all. */
         if (answered && ctx->out)
@@ -1167,21 +1150,14 @@ void jsonrpc_append_answer(GByteArray *out, const char *id_json, const Envelope 
                 g_string_append(s, "\"result\":");
                 append_job(s, e->seq, e->topic, e->payload, e->payload_len, e->attempts);
         } else if (e->error_name) {
-                /* The hub's own errors by code; a server's code and name pass through. */
-                int code = error_code_of(e->error_name);
-                bool full_name = strchr(e->error_name, '.') != NULL;
+                /* The hub's own errors by code and prefixed name; a server's code and name pass through. */
+                g_autofree char *hub_name = e->error_from_hub ? g_strconcat(SB_ERROR_PREFIX, e->error_name, NULL) : NULL;
 
                 g_string_append_printf(s, "\"error\":{\"code\":%d,\"message\":",
-                                       e->error_code ?: code ?: -32014);
+                                       e->error_from_hub ? error_code_of(e->error_name) : e->error_code ?: -32014);
                 json_append_cstr(s, e->error_message ?: "");
                 g_string_append(s, ",\"data\":{\"name\":");
-                if (full_name)
-                        json_append_cstr(s, e->error_name);
-                else {
-                        g_autofree char *name = g_strconcat(SB_ERROR_PREFIX, code ? e->error_name : "ServerError",
-                                                            NULL);
-                        json_append_cstr(s, name);
-                }
+                json_append_cstr(s, hub_name ?: e->error_name);
                 g_string_append(s, "}}");
         } else {
                 g_string_append(s, "\"result\":{");

@@ -36,7 +36,7 @@ typedef struct JsonrpcContext {
          * ENVELOPE_JOB or ENVELOPE_REPLY. NULL: such requests cannot wait.
          */
         GHashTable *deferred;
-        struct json_tokener *tok;       /* reused from frame to frame when set */
+        struct JsonParser *parser;      /* reused from frame to frame when set */
 } JsonrpcContext;
 
 int jsonrpc_dispatch(JsonrpcContext *ctx, const char *body, size_t len);

@@ -1,0 +1,466 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * json.c: see json.h. Grammar (RFC 8259, nothing more):
+ *
+ *   value  = object / array / string / number / "true" / "false" / "null"
+ *   number = [ "-" ] ( "0" / [1-9] *DIGIT ) [ "." 1*DIGIT ] [ ( "e" / "E" ) [ "+" / "-" ] 1*DIGIT ]
+ *   string = '"' *( unescaped / "\" ( '"' / "\" / "/" / "b" / "f" / "n" / "r" / "t" / "u" 4HEXDIG ) ) '"'
+ *
+ * with unescaped = any UTF-8 character but '"', '\' and U+0000..U+001F.
+ * A \u escape of a surrogate must be a high one followed by a low one.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "jsonrpc/json.h"
+
+JsonParser *json_parser_new(void) {
+        JsonParser *p = g_new0(JsonParser, 1);
+
+        p->tokens = g_array_sized_new(FALSE, FALSE, sizeof(JsonToken), 32);
+        p->strings = g_string_chunk_new(1024);
+        return p;
+}
+
+JsonParser *json_parser_free(JsonParser *p) {
+        if (!p)
+                return NULL;
+        g_array_unref(p->tokens);
+        g_string_chunk_free(p->strings);
+        g_free(p);
+        return NULL;
+}
+
+typedef struct Scan {
+        JsonParser *p;
+        const char *s;
+        size_t len, pos;
+        unsigned max_depth;
+        const char *error;
+} Scan;
+
+static void skip_ws(Scan *sc) {
+        while (sc->pos < sc->len) {
+                char c = sc->s[sc->pos];
+                if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+                        break;
+                sc->pos++;
+        }
+}
+
+static int fail(Scan *sc, const char *why) {
+        if (!sc->error)
+                sc->error = why;
+        return -EINVAL;
+}
+
+static int hex4(const char *s, unsigned *ret) {
+        unsigned v = 0;
+
+        for (int i = 0; i < 4; i++) {
+                int d = g_ascii_xdigit_value(s[i]);
+                if (d < 0)
+                        return -EINVAL;
+                v = v << 4 | (unsigned) d;
+        }
+        *ret = v;
+        return 0;
+}
+
+static int scan_string(Scan *sc, JsonToken *t) {
+        t->type = JSON_STRING;
+        sc->pos++;                      /* the opening quote */
+        t->start = (uint32_t) sc->pos;
+        while (sc->pos < sc->len) {
+                unsigned char c = (unsigned char) sc->s[sc->pos];
+
+                if (c == '"') {
+                        t->end = (uint32_t) sc->pos++;
+                        return 0;
+                }
+                if (c < 0x20)
+                        return fail(sc, "a control character in a string");
+                if (c != '\\') {
+                        sc->pos++;
+                        continue;
+                }
+
+                t->escaped = true;
+                if (sc->pos + 1 >= sc->len)
+                        break;
+                c = (unsigned char) sc->s[sc->pos + 1];
+                if (c == 'u') {
+                        unsigned u, lo;
+
+                        if (sc->pos + 6 > sc->len || hex4(sc->s + sc->pos + 2, &u) < 0)
+                                return fail(sc, "a bad \\u escape");
+                        sc->pos += 6;
+                        if (u >= 0xdc00 && u <= 0xdfff)
+                                return fail(sc, "a lone low surrogate escape");
+                        if (u >= 0xd800 && u <= 0xdbff) {
+                                if (sc->pos + 6 > sc->len || sc->s[sc->pos] != '\\' || sc->s[sc->pos + 1] != 'u' ||
+                                    hex4(sc->s + sc->pos + 2, &lo) < 0 || lo < 0xdc00 || lo > 0xdfff)
+                                        return fail(sc, "a high surrogate escape without its low one");
+                                sc->pos += 6;
+                        }
+                        continue;
+                }
+                if (!strchr("\"\\/bfnrt", c) || c == '\0')
+                        return fail(sc, "a bad escape in a string");
+                sc->pos += 2;
+        }
+        return fail(sc, "an unterminated string");
+}
+
+static int scan_number(Scan *sc, JsonToken *t) {
+        const char *s = sc->s;
+        size_t i = sc->pos;
+
+        t->type = JSON_NUMBER;
+        t->integer = true;
+        t->start = (uint32_t) i;
+        if (i < sc->len && s[i] == '-')
+                i++;
+        if (i < sc->len && s[i] == '0')
+                i++;
+        else if (i < sc->len && s[i] >= '1' && s[i] <= '9')
+                while (i < sc->len && g_ascii_isdigit(s[i]))
+                        i++;
+        else
+                return fail(sc, "a bad number");
+        if (i < sc->len && s[i] == '.') {
+                t->integer = false;
+                if (++i >= sc->len || !g_ascii_isdigit(s[i]))
+                        return fail(sc, "a bad number");
+                while (i < sc->len && g_ascii_isdigit(s[i]))
+                        i++;
+        }
+        if (i < sc->len && (s[i] == 'e' || s[i] == 'E')) {
+                t->integer = false;
+                if (++i < sc->len && (s[i] == '+' || s[i] == '-'))
+                        i++;
+                if (i >= sc->len || !g_ascii_isdigit(s[i]))
+                        return fail(sc, "a bad number");
+                while (i < sc->len && g_ascii_isdigit(s[i]))
+                        i++;
+        }
+        sc->pos = i;
+        t->end = (uint32_t) i;
+        return 0;
+}
+
+static int scan_literal(Scan *sc, JsonToken *t, const char *word, JsonType type, bool value) {
+        size_t n = strlen(word);
+
+        if (sc->len - sc->pos < n || memcmp(sc->s + sc->pos, word, n) != 0)
+                return fail(sc, "an unexpected character");
+        t->type = type;
+        t->boolean = value;
+        t->start = (uint32_t) sc->pos;
+        sc->pos += n;
+        t->end = (uint32_t) sc->pos;
+        return 0;
+}
+
+static int scan_value(Scan *sc, unsigned depth);
+
+/* Object or array: members, separated by commas, closed by @close. */
+static int scan_container(Scan *sc, unsigned depth, guint index, char close) {
+        bool object = close == '}';
+        uint32_t count = 0;
+        int r;
+
+        if (depth >= sc->max_depth)
+                return fail(sc, "nesting too deep");
+        sc->pos++;
+        skip_ws(sc);
+        if (sc->pos < sc->len && sc->s[sc->pos] == close)
+                sc->pos++;
+        else
+                for (;;) {
+                        skip_ws(sc);
+                        if (object) {
+                                if (sc->pos >= sc->len || sc->s[sc->pos] != '"')
+                                        return fail(sc, "an object key that is not a string");
+                                r = scan_value(sc, depth + 1);
+                                if (r < 0)
+                                        return r;
+                                skip_ws(sc);
+                                if (sc->pos >= sc->len || sc->s[sc->pos] != ':')
+                                        return fail(sc, "a missing ':' in an object");
+                                sc->pos++;
+                        }
+                        r = scan_value(sc, depth + 1);
+                        if (r < 0)
+                                return r;
+                        count++;
+                        skip_ws(sc);
+                        if (sc->pos < sc->len && sc->s[sc->pos] == ',') {
+                                sc->pos++;
+                                continue;
+                        }
+                        if (sc->pos < sc->len && sc->s[sc->pos] == close) {
+                                sc->pos++;
+                                break;
+                        }
+                        return fail(sc, object ? "a missing ',' or '}' in an object" :
+                                                 "a missing ',' or ']' in an array");
+                }
+
+        JsonToken *t = &g_array_index(sc->p->tokens, JsonToken, index);
+        t->count = count;
+        t->end = (uint32_t) sc->pos;
+        return 0;
+}
+
+static int scan_value(Scan *sc, unsigned depth) {
+        JsonToken t = { .start = (uint32_t) sc->pos };
+        guint index;
+        int r;
+
+        skip_ws(sc);
+        if (sc->pos >= sc->len)
+                return fail(sc, "incomplete JSON");
+
+        index = sc->p->tokens->len;
+        t.start = (uint32_t) sc->pos;
+        switch (sc->s[sc->pos]) {
+        case '{':
+        case '[':
+                t.type = sc->s[sc->pos] == '{' ? JSON_OBJECT : JSON_ARRAY;
+                g_array_append_val(sc->p->tokens, t);
+                r = scan_container(sc, depth, index, t.type == JSON_OBJECT ? '}' : ']');
+                break;
+        case '"':
+                r = scan_string(sc, &t);
+                if (r >= 0)
+                        g_array_append_val(sc->p->tokens, t);
+                break;
+        case 't':
+                r = scan_literal(sc, &t, "true", JSON_BOOL, true);
+                if (r >= 0)
+                        g_array_append_val(sc->p->tokens, t);
+                break;
+        case 'f':
+                r = scan_literal(sc, &t, "false", JSON_BOOL, false);
+                if (r >= 0)
+                        g_array_append_val(sc->p->tokens, t);
+                break;
+        case 'n':
+                r = scan_literal(sc, &t, "null", JSON_NULL, false);
+                if (r >= 0)
+                        g_array_append_val(sc->p->tokens, t);
+                break;
+        default:
+                r = scan_number(sc, &t);
+                if (r >= 0)
+                        g_array_append_val(sc->p->tokens, t);
+        }
+        if (r < 0)
+                return r;
+        g_array_index(sc->p->tokens, JsonToken, index).skip = sc->p->tokens->len;
+        return 0;
+}
+
+/**
+ * json_parse() - tokenize the JSON text @src of @len bytes (valid UTF-8)
+ * @ret_error: on failure, a static phrase saying what is wrong
+ *
+ * Token 0 is the root. Tokens and decoded strings of the previous parse
+ * are gone. Return: 0, or -EINVAL for text that is not exactly one JSON
+ * value (whitespace around it allowed).
+ */
+int json_parse(JsonParser *p, const char *src, size_t len, unsigned max_depth, const char **ret_error) {
+        Scan sc = { .p = p, .s = src, .len = len, .max_depth = max_depth };
+        int r;
+
+        g_array_set_size(p->tokens, 0);
+        g_string_chunk_clear(p->strings);
+        p->src = src;
+        if (len > UINT32_MAX)
+                r = fail(&sc, "too long");
+        else {
+                r = scan_value(&sc, 0);
+                skip_ws(&sc);
+                if (r >= 0 && sc.pos < len)
+                        r = fail(&sc, "text after the JSON value");
+        }
+        if (r < 0 && ret_error)
+                *ret_error = sc.error;
+        return r;
+}
+
+/* Whether the STRING token @t equals @key, decoding escapes only if it has any. */
+static bool string_equals(JsonParser *p, int i, const char *key) {
+        const JsonToken *t = json_token(p, i);
+        const char *s;
+        size_t n;
+
+        if (!t->escaped)
+                return t->end - t->start == strlen(key) && memcmp(p->src + t->start, key, t->end - t->start) == 0;
+        if (json_string(p, i, &s, &n) < 0)
+                return false;
+        return n == strlen(key) && memcmp(s, key, n) == 0;
+}
+
+/**
+ * json_object_find() - the value of @key in the OBJECT at @object
+ *
+ * Return: its token index (the last one, if the key repeats), or -1.
+ */
+int json_object_find(const JsonParser *p, int object, const char *key) {
+        const JsonToken *o = json_token(p, object);
+        int i = object + 1, found = -1;
+
+        g_assert(o->type == JSON_OBJECT);
+        for (uint32_t m = 0; m < o->count; m++) {
+                int value = i + 1;
+
+                if (string_equals((JsonParser *) p, i, key))
+                        found = value;
+                i = (int) json_token(p, value)->skip;
+        }
+        return found;
+}
+
+/**
+ * json_array_at() - the @n-th element of the ARRAY at @array, or -1
+ */
+int json_array_at(const JsonParser *p, int array, unsigned n) {
+        const JsonToken *a = json_token(p, array);
+        int i = array + 1;
+
+        g_assert(a->type == JSON_ARRAY);
+        if (n >= a->count)
+                return -1;
+        while (n-- > 0)
+                i = (int) json_token(p, i)->skip;
+        return i;
+}
+
+static void put_utf8(GString *s, gunichar c) {
+        char buf[6];
+
+        g_string_append_len(s, buf, g_unichar_to_utf8(c, buf));
+}
+
+/**
+ * json_string() - the decoded bytes of the STRING at @i, NUL-terminated
+ * (a \u0000 escape makes an embedded NUL: check @ret_len)
+ *
+ * Valid until the next json_parse(). Return: 0, or -EINVAL when @i is not
+ * a string.
+ */
+int json_string(JsonParser *p, int i, const char **ret, size_t *ret_len) {
+        const JsonToken *t = json_token(p, i);
+        const char *s = p->src + t->start, *end = p->src + t->end;
+        g_autoptr(GString) out = NULL;
+
+        if (t->type != JSON_STRING)
+                return -EINVAL;
+        if (!t->escaped) {
+                *ret = g_string_chunk_insert_len(p->strings, s, end - s);
+                *ret_len = (size_t) (end - s);
+                return 0;
+        }
+
+        out = g_string_sized_new((gsize) (end - s));
+        while (s < end) {
+                const char *bs = memchr(s, '\\', (size_t) (end - s));
+                unsigned u = 0, lo = 0;
+
+                if (!bs) {
+                        g_string_append_len(out, s, end - s);
+                        break;
+                }
+                g_string_append_len(out, s, bs - s);
+                switch (bs[1]) {
+                case 'b': g_string_append_c(out, '\b'); break;
+                case 'f': g_string_append_c(out, '\f'); break;
+                case 'n': g_string_append_c(out, '\n'); break;
+                case 'r': g_string_append_c(out, '\r'); break;
+                case 't': g_string_append_c(out, '\t'); break;
+                case 'u':
+                        (void) hex4(bs + 2, &u);        /* checked by the scan */
+                        if (u >= 0xd800 && u <= 0xdbff) {
+                                (void) hex4(bs + 8, &lo);
+                                u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
+                                bs += 6;
+                        }
+                        if (u == 0)
+                                g_string_append_c(out, '\0');
+                        else
+                                put_utf8(out, u);
+                        s = bs + 6;
+                        continue;
+                default: g_string_append_c(out, bs[1]);     /* " \ / */
+                }
+                s = bs + 2;
+        }
+        *ret = g_string_chunk_insert_len(p->strings, out->str, (gssize) out->len);
+        *ret_len = out->len;
+        return 0;
+}
+
+/**
+ * json_uint64() - the NUMBER at @i as a whole number from 0 to UINT64_MAX
+ *
+ * Return: 0; -EINVAL when it is not a number without fraction or exponent,
+ * -ERANGE when it is negative or too large.
+ */
+int json_uint64(const JsonParser *p, int i, uint64_t *ret) {
+        const JsonToken *t = json_token(p, i);
+        const char *s = p->src + t->start, *end = p->src + t->end;
+        uint64_t v = 0;
+
+        if (t->type != JSON_NUMBER || !t->integer)
+                return -EINVAL;
+        if (*s == '-')
+                return end - s == 2 && s[1] == '0' ? (*ret = 0, 0) : -ERANGE;
+        for (; s < end; s++) {
+                unsigned d = (unsigned) (*s - '0');
+
+                if (v > (UINT64_MAX - d) / 10)
+                        return -ERANGE;
+                v = v * 10 + d;
+        }
+        *ret = v;
+        return 0;
+}
+
+/**
+ * json_int64() - the NUMBER at @i as a whole number in int64_t
+ *
+ * Return: as json_uint64(), -ERANGE outside INT64_MIN..INT64_MAX.
+ */
+int json_int64(const JsonParser *p, int i, int64_t *ret) {
+        const JsonToken *t = json_token(p, i);
+        const char *s = p->src + t->start, *end = p->src + t->end;
+        bool negative = *s == '-';
+        uint64_t v = 0;
+
+        if (t->type != JSON_NUMBER || !t->integer)
+                return -EINVAL;
+        for (s += negative; s < end; s++) {
+                unsigned d = (unsigned) (*s - '0');
+
+                if (v > ((uint64_t) INT64_MAX + negative - d) / 10)
+                        return -ERANGE;
+                v = v * 10 + d;
+        }
+        *ret = negative ? (int64_t) (0 - v) : (int64_t) v;
+        return 0;
+}
+
+/**
+ * json_append_source() - append the value at @i to @s exactly as it was
+ * written (a string with its quotes and escapes): for echoing ids
+ */
+void json_append_source(GString *s, const JsonParser *p, int i) {
+        const JsonToken *t = json_token(p, i);
+
+        if (t->type == JSON_STRING)
+                g_string_append_len(s, p->src + t->start - 1, t->end - t->start + 2);
+        else
+                g_string_append_len(s, p->src + t->start, t->end - t->start);
+}

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * json.h: a strict JSON (RFC 8259) reader for requests, built for the hot
+ * path: one pass over the text into a flat array of tokens (no tree, no
+ * allocation per value), reused from frame to frame. Strings stay in the
+ * source until asked for; then they are decoded into a chunk that lives
+ * until the next parse. The input must be valid UTF-8 (the caller checks
+ * the whole frame once); nesting deeper than max_depth is an error.
+ *
+ * Tokens are in document order. A container's members follow it; `skip` is
+ * the index just past its last descendant. An object's members are key
+ * (a STRING token) and value, in turn.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <glib.h>
+
+typedef enum JsonType {
+        JSON_NULL,
+        JSON_BOOL,
+        JSON_NUMBER,
+        JSON_STRING,
+        JSON_ARRAY,
+        JSON_OBJECT,
+} JsonType;
+
+typedef struct JsonToken {
+        JsonType type;
+        bool boolean;                   /* BOOL: its value */
+        bool escaped;                   /* STRING: holds backslash escapes */
+        bool integer;                   /* NUMBER: no fraction, no exponent */
+        uint32_t start, end;            /* source bytes; for a STRING, inside the quotes */
+        uint32_t count;                 /* ARRAY: elements; OBJECT: members */
+        uint32_t skip;                  /* index just past this value and its descendants */
+} JsonToken;
+
+typedef struct JsonParser {
+        const char *src;
+        GArray *tokens;                 /* JsonToken */
+        GStringChunk *strings;          /* decoded strings, until the next parse */
+} JsonParser;
+
+JsonParser *json_parser_new(void);
+JsonParser *json_parser_free(JsonParser *p);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(JsonParser, json_parser_free)
+
+int json_parse(JsonParser *p, const char *src, size_t len, unsigned max_depth, const char **ret_error);
+
+static inline const JsonToken *json_token(const JsonParser *p, int i) {
+        return &g_array_index(p->tokens, JsonToken, i);
+}
+
+int json_object_find(const JsonParser *p, int object, const char *key);
+int json_array_at(const JsonParser *p, int array, unsigned n);
+int json_string(JsonParser *p, int i, const char **ret, size_t *ret_len);
+int json_uint64(const JsonParser *p, int i, uint64_t *ret);
+int json_int64(const JsonParser *p, int i, int64_t *ret);
+void json_append_source(GString *s, const JsonParser *p, int i);
