@@ -5,7 +5,7 @@
 
 sb_build_packages="build-essential pkgconf meson ninja-build libsystemd-dev libglib2.0-dev check
         libdbus-1-dev libjson-c-dev gettext dbus-daemon dbus-bin"
-sb_test_packages="systemd libglib2.0-bin python3-dbus python3-gi libxml2-utils socat nodejs clang libclang-rt-14-dev"
+sb_test_packages="systemd libglib2.0-bin python3-dbus python3-gi libxml2-utils socat nodejs strace clang libclang-rt-14-dev"
 
 sb_install_deps() {
         local want="$sb_build_packages" missing=""

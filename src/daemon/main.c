@@ -117,8 +117,12 @@ int main(int argc, char **argv) {
                 goto finish;
 
         log_set_max_level(config.log_level);
-        if (config.log_level >= G_LOG_LEVEL_DEBUG)
-                g_setenv("G_MESSAGES_DEBUG", "all", TRUE);
+        /*
+         * GLib's default writer drops info and debug lines unless told: we filter by our own
+         * level already (log.c), so let everything of our domain through.
+         */
+        if (!g_getenv("G_MESSAGES_DEBUG"))
+                g_setenv("G_MESSAGES_DEBUG", LOG_DOMAIN, TRUE);
 
         r = manager_new(&config, &m);
         if (r < 0)

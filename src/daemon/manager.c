@@ -40,6 +40,13 @@ int manager_new(const Config *config, Manager **ret) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        /*
+         * Stopping is not every client leaving: what they had reserved was never returned
+         * or acked, and must come back from the journal as after a crash, without an attempt
+         * counted. So nothing from here on is journaled.
+         */
+        if (m->hub)
+                hub_set_journal(m->hub, NULL);
         /* Transports first: their clients are linked into the hub. */
         g_clear_pointer(&m->jsonrpc, jsonrpc_server_free);
         g_clear_pointer(&m->dbus, dbus_service_free);
@@ -149,15 +156,22 @@ static void fd_limit_raise(void) {
 static int on_hub_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
 
+        m->hub_timer_due = UINT64_MAX;          /* a one-shot: it is off now */
         hub_run_timers(m->hub);
         return 0;
 }
 
-/* After anything ran: the hub's next deadline may have moved. */
+/*
+ * After anything ran: the hub's next deadline may have moved. Only a change
+ * touches the timer, since each change costs the loop a timerfd_settime().
+ */
 static int on_hub_timer_post(sd_event_source *s, void *userdata) {
         Manager *m = userdata;
         uint64_t due = hub_next_deadline(m->hub);
 
+        if (due == m->hub_timer_due)
+                return 0;
+        m->hub_timer_due = due;
         if (due == UINT64_MAX)
                 return sd_event_source_set_enabled(m->hub_timer, SD_EVENT_OFF);
         (void) sd_event_source_set_time(m->hub_timer, due);
@@ -175,6 +189,7 @@ static int hub_timer_setup(Manager *m) {
                 r = sd_event_add_post(m->event, &m->hub_timer_post, on_hub_timer_post, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the hub's timers: %m");
+        m->hub_timer_due = UINT64_MAX;
         return on_hub_timer_post(NULL, m);
 }
 

@@ -284,7 +284,7 @@ static int peer_for(DbusService *s, sd_bus_message *m, sd_bus_error *error, Clie
                 p->calls = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, message_unref);
                 r = client_init(&p->client, s->hub, &peer_sink, (uid_t) -1, 0, sender, false);
                 if (r < 0) {
-                        g_free(p);
+                        dbus_peer_free(p);      /* copes with a client that was never linked */
                         return dbus_error_from_errno(error, r, hub_get_limits(s->hub),
                                                      HUB_ARG_CLIENT, sender, 0);
                 }
@@ -376,7 +376,7 @@ static int reply_durable(DbusService *s, sd_bus_message *m, const char *types, .
 
 static int publish(sd_bus_message *m, DbusService *s, const char *topic, const void *payload,
                    size_t len, bool retain, sd_bus_error *error) {
-        Client *c;
+        Client *c = NULL;
         uint64_t seq;
         int r;
 
@@ -445,7 +445,7 @@ static int method_clear_retained(sd_bus_message *m, void *userdata, sd_bus_error
 static int method_subscribe(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         DbusService *s = userdata;
         const char *pattern;
-        Client *c;
+        Client *c = NULL;
         uint64_t id;
         int with_retained, r;
 
@@ -472,7 +472,7 @@ static int method_subscribe(sd_bus_message *m, void *userdata, sd_bus_error *err
 static int method_unsubscribe(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         DbusService *s = userdata;
         char what[32];
-        Client *c;
+        Client *c = NULL;
         uint64_t id;
         int r;
 
@@ -547,7 +547,7 @@ static int method_get_binary(sd_bus_message *m, void *userdata, sd_bus_error *er
 
 static int set(sd_bus_message *m, DbusService *s, const char *key, const void *value, size_t len,
                bool check, uint64_t expected, sd_bus_error *error) {
-        Client *c;
+        Client *c = NULL;
         uint64_t rev;
         int r;
 
@@ -602,7 +602,7 @@ static int method_set_if(sd_bus_message *m, void *userdata, sd_bus_error *error)
 static int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         DbusService *s = userdata;
         const char *key;
-        Client *c;
+        Client *c = NULL;
         bool existed;
         int r;
 
@@ -658,7 +658,7 @@ static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error) {
 static int method_watch(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         DbusService *s = userdata;
         const char *prefix;
-        Client *c;
+        Client *c = NULL;
         uint64_t id;
         int r;
 
@@ -677,7 +677,7 @@ static int method_watch(sd_bus_message *m, void *userdata, sd_bus_error *error) 
 static int method_unwatch(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         DbusService *s = userdata;
         char what[32];
-        Client *c;
+        Client *c = NULL;
         uint64_t id;
         int r;
 
@@ -718,7 +718,7 @@ static int reply_job(sd_bus_message *call, uint64_t id, const void *payload, siz
 
 static int push(sd_bus_message *m, DbusService *s, const char *queue, const void *payload, size_t len,
                 uint64_t delay_ms, sd_bus_error *error) {
-        Client *c;
+        Client *c = NULL;
         uint64_t id;
         int r;
 
@@ -765,7 +765,7 @@ static int method_reserve(sd_bus_message *m, void *userdata, sd_bus_error *error
         uint32_t timeout_ms, visibility_ms;
         JobInfo job;
         uint64_t wait_id;
-        Client *c;
+        Client *c = NULL;
         int r;
 
         r = sd_bus_message_read(m, "suu", &queue, &timeout_ms, &visibility_ms);
@@ -794,7 +794,7 @@ static int method_reserve(sd_bus_message *m, void *userdata, sd_bus_error *error
 static int job_call(sd_bus_message *m, DbusService *s, const char *types, sd_bus_error *error) {
         char what[32];
         uint64_t id, delay_ms = 0;
-        Client *c;
+        Client *c = NULL;
         int r;
 
         r = strcmp(types, "t") == 0 ? sd_bus_message_read(m, "t", &id) : sd_bus_message_read(m, "tt", &id, &delay_ms);
@@ -904,7 +904,7 @@ static int method_call(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         const char *name, *payload;
         uint32_t timeout_ms;
         uint64_t id;
-        Client *c;
+        Client *c = NULL;
         int r;
 
         r = sd_bus_message_read(m, "ssu", &name, &payload, &timeout_ms);
@@ -928,7 +928,7 @@ static int method_call(sd_bus_message *m, void *userdata, sd_bus_error *error) {
 
 static int serve_call(sd_bus_message *m, DbusService *s, bool serve, sd_bus_error *error) {
         const char *name;
-        Client *c;
+        Client *c = NULL;
         int r;
 
         r = sd_bus_message_read(m, "s", &name);
@@ -957,7 +957,7 @@ static int method_reply(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         char what[32];
         uint64_t id;
         bool is_error = sd_bus_message_is_method_call(m, NULL, "ReplyError");
-        Client *c;
+        Client *c = NULL;
         int r;
 
         r = is_error ? sd_bus_message_read(m, "tss", &id, &name, &message) : sd_bus_message_read(m, "ts", &id, &payload);

@@ -46,6 +46,7 @@ struct Journal {
         uint64_t generation;
         uint64_t size;                  /* bytes in the journal file */
         bool dirty;                     /* written since the last fdatasync */
+        uint64_t records;               /* appended since start: lets a transport see what it wrote */
         GByteArray *buf;                /* one encoded record */
         GQueue waiters;                 /* JournalWaiter*, released after the next sync */
         sd_event_source *sync_defer;    /* always: one fdatasync per loop iteration */
@@ -452,10 +453,21 @@ static int journal_append(void *userdata, const JournalRecord *r) {
         }
 
         j->size += j->buf->len;
+        j->records++;
         j->dirty = true;
         if (j->config.sync == JOURNAL_SYNC_ALWAYS)
                 (void) sd_event_source_set_enabled(j->sync_defer, SD_EVENT_ONESHOT);
         return 0;
+}
+
+/**
+ * journal_records() - how many records were appended since the hub started
+ *
+ * A transport compares it before and after handling a client's requests to
+ * learn whether they changed durable state (and their replies must wait).
+ */
+uint64_t journal_records(Journal *j) {
+        return j ? j->records : 0;
 }
 
 /**

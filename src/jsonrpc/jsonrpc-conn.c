@@ -121,6 +121,7 @@ static void conn_handle_input(JsonrpcConn *c) {
                 .deferred = c->deferred,
                 .parser = c->parser,
         };
+        uint64_t records = journal_records(c->server->journal);
         const char *body;
         size_t len;
         int r;
@@ -146,7 +147,8 @@ static void conn_handle_input(JsonrpcConn *c) {
 
         if (conn_pending(c) > c->server->config.max_output)
                 c->paused = true;
-        if (journal_pending(c->server->journal) && !c->held) {
+        /* Hold only what acknowledges this client's own changes: reads go out at once. */
+        if (journal_records(c->server->journal) != records && journal_pending(c->server->journal) && !c->held) {
                 c->held = true;
                 journal_wait(c->server->journal, &c->durable);
         }
@@ -188,6 +190,18 @@ static int on_close(sd_event_source *s, void *userdata) {
         return 0;
 }
 
+/*
+ * Output was queued by another client's doing. A call's request and its
+ * answer go out now (a round trip waits on them); messages wait for the end
+ * of this loop iteration, so that a burst shares one write.
+ */
+static void conn_flush_soon(JsonrpcConn *c, bool now) {
+        if (now && !c->held)
+                conn_flush(c);
+        else
+                (void) sd_event_source_set_enabled(c->flush_defer, SD_EVENT_ONESHOT);
+}
+
 static void on_durable(JournalWaiter *w) {
         JsonrpcConn *c = (JsonrpcConn *) ((char *) w - offsetof(JsonrpcConn, durable));
 
@@ -204,7 +218,7 @@ static int conn_answer(JsonrpcConn *c, const Envelope *e) {
         if (!g_hash_table_steal_extended(c->deferred, &key, (gpointer *) &stolen, (gpointer *) &id_json))
                 return -ENOENT;
         jsonrpc_append_answer(c->out, id_json, e);
-        (void) sd_event_source_set_enabled(c->flush_defer, SD_EVENT_ONESHOT);
+        conn_flush_soon(c, true);
         return 0;
 }
 
@@ -241,7 +255,7 @@ static int conn_deliver(Client *client, const Envelope *e) {
         }
 
         jsonrpc_append_envelope(c->out, e);
-        (void) sd_event_source_set_enabled(c->flush_defer, SD_EVENT_ONESHOT);
+        conn_flush_soon(c, e->kind == ENVELOPE_REQUEST);
         return 0;
 }
 

@@ -460,7 +460,7 @@ static int m_clear_retained(Call *c) {
 
 static int m_subscribe(Call *c) {
         const char *pattern;
-        bool with_retained;
+        bool with_retained = false;
         uint64_t id;
         int r;
 

@@ -64,6 +64,13 @@ expect(2, '--dbus', '--socket', 'status', env=DE, err_contains='--dbus und --soc
 expect(2, 'stdio', '--dbus', env=DE, err_contains='»stdio« braucht den Socket des Hubs')
 expect(69, '--socket=/nonexistent/socket', 'stdio', env=DE, err_contains='keine Verbindung zum Socket des Hubs')
 
+# Queues and request/reply.
+expect(5, 'call', 'niemand.da', 'x', env=DE, err_contains='switchboard: niemand bedient »niemand.da«: ')
+expect(3, 'peek', 'leer', env=DE, err_contains='kein Auftrag bereit in der Warteschlange »leer«')
+r = expect(0, 'work', '--help', env=DE)
+check('WARTESCHLANGE BEFEHL [ARGUMENT…]' in r.out and '5   call: niemand bedient den Namen' in r.out,
+      'German work --help and exit statuses')
+
 # Output formats are not translated.
 expect(0, 'set', 'i18n.k', 'wert', env=DE, out='')
 expect(0, 'list', 'i18n.', env=DE, out='i18n.k\twert\n')

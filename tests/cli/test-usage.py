@@ -14,7 +14,7 @@ from clitest import check, expect, finish, require_environment, run  # noqa: E40
 require_environment()
 NOBUS = {'DBUS_SESSION_BUS_ADDRESS': 'unix:path=/nonexistent/switchboard-test-bus'}
 COMMANDS = ['publish', 'subscribe', 'get', 'set', 'delete', 'list', 'watch', 'clear-retained', 'status',
-            'monitor', 'stdio']
+            'monitor', 'stdio', 'push', 'work', 'queues', 'peek', 'kick', 'purge', 'call', 'serve']
 
 
 def usage(args, msg):
@@ -71,7 +71,7 @@ usage(['subscribe', '--count'], '--count')
 r = expect(0, '--help', env=NOBUS)
 for c in COMMANDS:
     check(('\n  %s ' % c) in r.out, 'switchboard --help lists %s' % c)
-for code in ('0 ', '1 ', '2 ', '3 ', '4 ', '69 '):
+for code in ('0 ', '1 ', '2 ', '3 ', '4 ', '5 ', '6 ', '7 ', '69 '):
     check(('\n  ' + code) in r.out, 'switchboard --help documents exit status %s' % code.strip())
 check(expect(0, '-h', env=NOBUS).out == r.out, '-h is --help')
 check(expect(0, 'help', env=NOBUS).out == r.out, 'help is --help')
@@ -93,5 +93,18 @@ h = run('--help').out
 check('--dbus' in h and '--socket[=PATH]' in h, 'switchboard --help documents --dbus and --socket[=PATH]')
 for opt in ('--json', '--count'):
     check(opt in run('monitor', '--help').out, 'monitor --help documents %s' % opt)
+for c, opts in (('push', ('--delay',)), ('work', ('--timeout', '--visibility', '--count', '--retry-delay')),
+                ('queues', ('--json',)), ('peek', ('--json',)), ('kick', ('--max',)),
+                ('call', ('--timeout',)), ('serve', ('--count',))):
+    h = run(c, '--help').out
+    for opt in opts:
+        check(opt in h, '%s --help documents %s' % (c, opt))
+# work and serve need a COMMAND; usage errors come before any connection.
+usage(['work', 'q'], 'missing argument')
+usage(['serve', 'svc'], 'missing argument')
+usage(['work', 'q', '--count', '0', '--', 'true'], '--count')
+usage(['work', 'q', '--visibility', 'x', '--', 'true'], '--visibility')
+usage(['call', 'svc', 'x', '--timeout', '300001'], '--timeout')
+usage(['kick', 'q', '--max', '-1'], '--max')
 
 finish()
