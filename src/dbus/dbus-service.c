@@ -469,8 +469,9 @@ static int method_subscribe(sd_bus_message *m, void *userdata, sd_bus_error *err
         return r;
 }
 
-static int method_unsubscribe(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        DbusService *s = userdata;
+/* Unsubscribe and Unwatch: end one of the caller's listeners by id. */
+static int unlisten(sd_bus_message *m, DbusService *s, int (*op)(Hub *, Client *, uint64_t), HubArg arg,
+                    sd_bus_error *error) {
         char what[32];
         Client *c = NULL;
         uint64_t id;
@@ -482,12 +483,16 @@ static int method_unsubscribe(sd_bus_message *m, void *userdata, sd_bus_error *e
         r = peer_for(s, m, error, &c);
         if (r < 0)
                 return r;
-        r = hub_unsubscribe(s->hub, c, id);
+        r = op(s->hub, c, id);
         if (r < 0) {
                 g_snprintf(what, sizeof what, "%" PRIu64, id);
-                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_SUBSCRIPTION, what, 0);
+                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), arg, what, 0);
         }
         return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_unsubscribe(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return unlisten(m, userdata, hub_unsubscribe, HUB_ARG_SUBSCRIPTION, error);
 }
 
 static int get_entry(DbusService *s, const char *key, StoreEntry *ret, sd_bus_error *error) {
@@ -675,24 +680,7 @@ static int method_watch(sd_bus_message *m, void *userdata, sd_bus_error *error) 
 }
 
 static int method_unwatch(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        DbusService *s = userdata;
-        char what[32];
-        Client *c = NULL;
-        uint64_t id;
-        int r;
-
-        r = sd_bus_message_read(m, "t", &id);
-        if (r < 0)
-                return r;
-        r = peer_for(s, m, error, &c);
-        if (r < 0)
-                return r;
-        r = hub_unwatch(s->hub, c, id);
-        if (r < 0) {
-                g_snprintf(what, sizeof what, "%" PRIu64, id);
-                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_WATCH, what, 0);
-        }
-        return sd_bus_reply_method_return(m, NULL);
+        return unlisten(m, userdata, hub_unwatch, HUB_ARG_WATCH, error);
 }
 
 /* Queues. Durations on D-Bus are milliseconds; the core counts microseconds. */

@@ -177,11 +177,25 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         }
 
         conn_flush(c);
+        /* What this input made for other clients goes out now, one write per client. */
+        while (!g_queue_is_empty(&c->server->dirty)) {
+                JsonrpcConn *other = c->server->dirty.head->data;
+
+                g_queue_unlink(&c->server->dirty, &other->dirty_link);
+                other->dirty_link.data = NULL;
+                conn_flush(other);
+        }
         return 0;
 }
 
 static int on_flush(sd_event_source *s, void *userdata) {
-        conn_flush(userdata);
+        JsonrpcConn *c = userdata;
+
+        if (c->dirty_link.data) {
+                g_queue_unlink(&c->server->dirty, &c->dirty_link);
+                c->dirty_link.data = NULL;
+        }
+        conn_flush(c);
         return 0;
 }
 
@@ -191,22 +205,24 @@ static int on_close(sd_event_source *s, void *userdata) {
 }
 
 /*
- * Output was queued by another client's doing. A call's request and its
- * answer go out now (a round trip waits on them); messages wait for the end
- * of this loop iteration, so that a burst shares one write.
+ * Output was queued by another client's doing. When that client's input is
+ * handled (on_io), it goes out right after, in the same loop iteration, one
+ * write for all of it; the defer source covers output from anywhere else
+ * (D-Bus, timers).
  */
-static void conn_flush_soon(JsonrpcConn *c, bool now) {
-        if (now && !c->held)
-                conn_flush(c);
-        else
-                (void) sd_event_source_set_enabled(c->flush_defer, SD_EVENT_ONESHOT);
+static void conn_flush_soon(JsonrpcConn *c) {
+        if (!c->dirty_link.data) {
+                c->dirty_link.data = c;
+                g_queue_push_tail_link(&c->server->dirty, &c->dirty_link);
+        }
+        (void) sd_event_source_set_enabled(c->flush_defer, SD_EVENT_ONESHOT);
 }
 
 static void on_durable(JournalWaiter *w) {
         JsonrpcConn *c = (JsonrpcConn *) ((char *) w - offsetof(JsonrpcConn, durable));
 
         c->held = false;
-        (void) sd_event_source_set_enabled(c->flush_defer, SD_EVENT_ONESHOT);
+        conn_flush_soon(c);
 }
 
 /* A late answer (ENVELOPE_JOB, ENVELOPE_REPLY) is a response: never refused for space. */
@@ -218,7 +234,7 @@ static int conn_answer(JsonrpcConn *c, const Envelope *e) {
         if (!g_hash_table_steal_extended(c->deferred, &key, (gpointer *) &stolen, (gpointer *) &id_json))
                 return -ENOENT;
         jsonrpc_append_answer(c->out, id_json, e);
-        conn_flush_soon(c, true);
+        conn_flush_soon(c);
         return 0;
 }
 
@@ -255,7 +271,7 @@ static int conn_deliver(Client *client, const Envelope *e) {
         }
 
         jsonrpc_append_envelope(c->out, e);
-        conn_flush_soon(c, e->kind == ENVELOPE_REQUEST);
+        conn_flush_soon(c);
         return 0;
 }
 
@@ -285,6 +301,8 @@ void jsonrpc_conn_free(JsonrpcConn *c) {
         g_clear_pointer(&c->out, g_byte_array_unref);
         if (c->link.data)
                 g_queue_unlink(&c->server->conns, &c->link);
+        if (c->dirty_link.data)
+                g_queue_unlink(&c->server->dirty, &c->dirty_link);
         g_free(c);
 }
 

@@ -24,6 +24,7 @@ struct JsonrpcServer {
         char *socket_path;
         sd_event_source *listen_io;
         GQueue conns;                   /* JsonrpcConn*, owned */
+        GQueue dirty;                   /* JsonrpcConn* with output queued by another's input */
         JsonrpcFifo *fifo;
         Journal *journal;               /* may be NULL: nothing is durable */
 };
@@ -46,6 +47,7 @@ typedef struct JsonrpcConn {
         GHashTable *deferred;           /* wait/call id -> request id JSON (see JsonrpcContext) */
         struct JsonParser *parser;
         GList link;                     /* in JsonrpcServer.conns */
+        GList dirty_link;               /* in JsonrpcServer.dirty */
 } JsonrpcConn;
 
 int jsonrpc_conn_new(JsonrpcServer *s, int fd, uid_t uid, pid_t pid);

@@ -126,6 +126,7 @@ int jsonrpc_server_new(sd_event *event, Hub *hub, Journal *journal, const Jsonrp
         s->config = *config;
         s->listen_fd = -1;
         g_queue_init(&s->conns);
+        g_queue_init(&s->dirty);
 
         r = socket_adopt(s);
         if (r == 0)
