@@ -14,6 +14,8 @@
 
 #include "jsonrpc/json.h"
 
+#define JSON_KEEP_TOKENS 4096
+
 JsonParser *json_parser_new(void) {
         JsonParser *p = g_new0(JsonParser, 1);
 
@@ -274,6 +276,11 @@ int json_parse(JsonParser *p, const char *src, size_t len, unsigned max_depth, c
         Scan sc = { .p = p, .s = src, .len = len, .max_depth = max_depth };
         int r;
 
+        /* A huge frame's tokens are not kept for the rest of the connection's life. */
+        if (p->tokens->len > JSON_KEEP_TOKENS) {
+                g_array_unref(p->tokens);
+                p->tokens = g_array_sized_new(FALSE, FALSE, sizeof(JsonToken), 32);
+        }
         g_array_set_size(p->tokens, 0);
         g_string_chunk_clear(p->strings);
         p->src = src;
