@@ -26,6 +26,12 @@ void frame_reader_deinit(FrameReader *r) {
  * Invalidates bodies handed out before.
  */
 void frame_reader_feed(FrameReader *r, const void *data, size_t len) {
+        /* Everything handed out: a buffer grown by one big frame is not kept. */
+        if (r->start > 0 && r->start == r->buf->len && r->buf->len > FRAME_KEEP_BYTES) {
+                g_byte_array_unref(r->buf);
+                r->buf = g_byte_array_new();
+                r->start = 0;
+        }
         if (r->start > 0) {
                 g_byte_array_remove_range(r->buf, 0, r->start);
                 r->start = 0;

@@ -19,6 +19,7 @@
 #include <glib.h>
 
 #define FRAME_HEADER_SIZE 4
+#define FRAME_KEEP_BYTES  (256 * 1024)  /* buffers larger than this are given back when empty */
 
 typedef struct FrameReader {
         GByteArray *buf;

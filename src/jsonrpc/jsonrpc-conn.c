@@ -85,7 +85,12 @@ static void conn_flush(JsonrpcConn *c) {
         }
 
         if (c->out_start == c->out->len) {
-                g_byte_array_set_size(c->out, 0);
+                /* Drained: a buffer a burst made large is given back, not kept for good. */
+                if (c->out->len > FRAME_KEEP_BYTES) {
+                        g_byte_array_unref(c->out);
+                        c->out = g_byte_array_new();
+                } else
+                        g_byte_array_set_size(c->out, 0);
                 c->out_start = 0;
         } else if (c->out_start > c->out->len / 2) {
                 g_byte_array_remove_range(c->out, 0, (guint) c->out_start);
