@@ -162,14 +162,16 @@ static int on_hub_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 /*
- * After anything ran: the hub's next deadline may have moved. Only a change
- * touches the timer, since each change costs the loop a timerfd_settime().
+ * After anything ran: the hub's next deadline may have moved. Each change
+ * costs the loop a timerfd_settime(), so the timer only ever moves earlier:
+ * a deadline that went away (a call answered before its timeout) leaves it
+ * armed, to fire once for nothing and be set to the real next deadline then.
  */
 static int on_hub_timer_post(sd_event_source *s, void *userdata) {
         Manager *m = userdata;
         uint64_t due = hub_next_deadline(m->hub);
 
-        if (due == m->hub_timer_due)
+        if (due >= m->hub_timer_due)
                 return 0;
         m->hub_timer_due = due;
         if (due == UINT64_MAX)

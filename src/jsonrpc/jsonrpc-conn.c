@@ -188,6 +188,7 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
 
                 g_queue_unlink(&c->server->dirty, &other->dirty_link);
                 other->dirty_link.data = NULL;
+                (void) sd_event_source_set_enabled(other->flush_defer, SD_EVENT_OFF);
                 conn_flush(other);
         }
         return 0;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * jsonrpc-dispatch.c: see jsonrpc-dispatch.h. Requests are parsed with
- * json-c (strict UTF-8); replies and notifications are written by hand into
+ * jsonrpc-dispatch.c: see jsonrpc-dispatch.h. Requests are read with
+ * json.c (strict RFC 8259, UTF-8 checked first); replies and notifications are written by hand into
  * the output buffer, since they have few fixed shapes and sit on the hot
  * path. Each method is one row of `methods`: its params in positional
  * order, its D-Bus twins (rpc.describe and a test keep the two transports
