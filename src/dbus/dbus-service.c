@@ -469,9 +469,12 @@ static int method_subscribe(sd_bus_message *m, void *userdata, sd_bus_error *err
         return r;
 }
 
-/* Unsubscribe and Unwatch: end one of the caller's listeners by id. */
-static int unlisten(sd_bus_message *m, DbusService *s, int (*op)(Hub *, Client *, uint64_t), HubArg arg,
-                    sd_bus_error *error) {
+/*
+ * Unsubscribe, Unwatch, Ack, Touch: one of the caller's things by id.
+ * @durable: the reply acknowledges a change and waits for the journal.
+ */
+static int id_call(sd_bus_message *m, DbusService *s, int (*op)(Hub *, Client *, uint64_t), HubArg arg,
+                   bool durable, sd_bus_error *error) {
         char what[32];
         Client *c = NULL;
         uint64_t id;
@@ -488,11 +491,11 @@ static int unlisten(sd_bus_message *m, DbusService *s, int (*op)(Hub *, Client *
                 g_snprintf(what, sizeof what, "%" PRIu64, id);
                 return dbus_error_from_errno(error, r, hub_get_limits(s->hub), arg, what, 0);
         }
-        return sd_bus_reply_method_return(m, NULL);
+        return durable ? reply_durable(s, m, NULL) : sd_bus_reply_method_return(m, NULL);
 }
 
 static int method_unsubscribe(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return unlisten(m, userdata, hub_unsubscribe, HUB_ARG_SUBSCRIPTION, error);
+        return id_call(m, userdata, hub_unsubscribe, HUB_ARG_SUBSCRIPTION, false, error);
 }
 
 static int get_entry(DbusService *s, const char *key, StoreEntry *ret, sd_bus_error *error) {
@@ -680,7 +683,7 @@ static int method_watch(sd_bus_message *m, void *userdata, sd_bus_error *error) 
 }
 
 static int method_unwatch(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return unlisten(m, userdata, hub_unwatch, HUB_ARG_WATCH, error);
+        return id_call(m, userdata, hub_unwatch, HUB_ARG_WATCH, false, error);
 }
 
 /* Queues. Durations on D-Bus are milliseconds; the core counts microseconds. */
@@ -779,42 +782,33 @@ static int method_reserve(sd_bus_message *m, void *userdata, sd_bus_error *error
         return 1;
 }
 
-static int job_call(sd_bus_message *m, DbusService *s, const char *types, sd_bus_error *error) {
+static int method_ack(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return id_call(m, userdata, hub_ack, HUB_ARG_JOB, true, error);
+}
+
+static int method_touch(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return id_call(m, userdata, hub_touch, HUB_ARG_JOB, true, error);
+}
+
+static int method_nack(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        DbusService *s = userdata;
         char what[32];
-        uint64_t id, delay_ms = 0;
+        uint64_t id, delay_ms;
         Client *c = NULL;
         int r;
 
-        r = strcmp(types, "t") == 0 ? sd_bus_message_read(m, "t", &id) : sd_bus_message_read(m, "tt", &id, &delay_ms);
+        r = sd_bus_message_read(m, "tt", &id, &delay_ms);
         if (r < 0)
                 return r;
         r = peer_for(s, m, error, &c);
         if (r < 0)
                 return r;
-
-        if (sd_bus_message_is_method_call(m, NULL, "Ack"))
-                r = hub_ack(s->hub, c, id);
-        else if (sd_bus_message_is_method_call(m, NULL, "Nack"))
-                r = hub_nack(s->hub, c, id, MSEC(delay_ms));
-        else
-                r = hub_touch(s->hub, c, id);
+        r = hub_nack(s->hub, c, id, MSEC(delay_ms));
         if (r < 0) {
                 g_snprintf(what, sizeof what, "%" PRIu64, id);
                 return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_JOB, what, 0);
         }
         return reply_durable(s, m, NULL);
-}
-
-static int method_ack(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return job_call(m, userdata, "t", error);
-}
-
-static int method_nack(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return job_call(m, userdata, "tt", error);
-}
-
-static int method_touch(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return job_call(m, userdata, "t", error);
 }
 
 static int method_kick(sd_bus_message *m, void *userdata, sd_bus_error *error) {
