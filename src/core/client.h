@@ -5,8 +5,7 @@
  * A transport embeds Client in its own connection struct and hands the core
  * &conn->client. The core reaches the client only through its ClientSink:
  * deliver() enqueues one Envelope (it must copy what it keeps and never
- * block), kick() asks the transport to close the client soon (never inside
- * the call). Everything a client creates in the core (subscriptions,
+ * block). Everything a client creates in the core (subscriptions,
  * watches) is linked into the client too, so client_deinit() frees it all
  * without scanning.
  */
@@ -79,8 +78,6 @@ typedef struct ClientSink {
         const char *transport;                          /* "dbus", "unix", ... */
         /* Enqueue only; 0 on success, -ENOBUFS when the client's output is full. */
         int (*deliver)(Client *c, const Envelope *e);
-        /* Close soon, never now. May be NULL. */
-        void (*kick)(Client *c, int reason);
 } ClientSink;
 
 struct Client {

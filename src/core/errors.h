@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * errors.h: the words for the core's errnos, shared by every transport.
- * Each transport maps the short name to its own form once, at its edge:
- * D-Bus as "org.switchboard.Hub1.Error.<name>", JSON-RPC as an error code
- * with data.name. The message names the offending argument and the rule or
- * limit it broke, so a person can fix the call without reading the source.
+ * errors.h: the hub's one error table, and the words for the core's errnos.
+ * Every error a client can get from the hub is one row here: its short
+ * name and its JSON-RPC code. Each face derives its own form at its edge
+ * (D-Bus: the interface's error prefix and the name; JSON-RPC: the code,
+ * with the same full name in data.name). The message names the offending
+ * argument and the rule or limit it broke, so a person can fix the call
+ * without reading the source.
  */
 #pragma once
 
@@ -12,7 +14,16 @@
 
 #include "core/hub.h"
 
-#define SB_ERROR_PREFIX "org.switchboard.Hub1.Error."
+typedef struct HubError {
+        const char *name;               /* "InvalidTopic" */
+        int code;                       /* its JSON-RPC error code */
+        const char *meaning;            /* for docs and rpc.describe */
+} HubError;
+
+extern const HubError hub_errors[];
+extern const unsigned hub_n_errors;
+
+const HubError *hub_error_find(const char *name);
 
 /* The same errno means different things for different arguments. */
 typedef enum HubArg {

@@ -89,6 +89,7 @@ struct Hub {
         uint64_t (*now)(void *userdata);
         void *now_userdata;
         HubJournal journal;             /* append == NULL: nothing is durable */
+        uint64_t journaled;             /* records appended, for hub_durable_pending() */
         GHashTable *services;           /* name -> Service*, owned */
         GHashTable *calls;              /* id -> PendingCall*, owned */
         uint64_t next_call_id;

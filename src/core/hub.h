@@ -151,6 +151,10 @@ void hub_run_timers(Hub *h);
 
 /* Durability (journal.h) */
 void hub_set_journal(Hub *h, const HubJournal *journal);
+uint64_t hub_journal_mark(Hub *h);
+bool hub_durable_pending(Hub *h, uint64_t mark);
+void hub_durable_wait(Hub *h, HubWaiter *w);
+void hub_durable_cancel(Hub *h, HubWaiter *w);
 int hub_replay(Hub *h, const JournalRecord *r);
 void hub_snapshot(Hub *h, void (*emit)(void *userdata, const JournalRecord *r), void *userdata);
 

@@ -6,6 +6,9 @@
  * one JournalRecord to the HubJournal the daemon installed; if that fails
  * (-ENOSPC, -EIO), the operation fails and nothing changes in memory. On
  * start, the daemon feeds the records it read back through hub_replay().
+ * The core also owns when an answer may go out: an operation that appended
+ * a record is answered only once the journal says it is durable
+ * (hub_durable_wait()), so that faces never look at the journal.
  *
  * Record fields by type (name, data/len, a, b, c, flag):
  *   SET      key, value, revision
@@ -23,6 +26,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <glib.h>
 
 typedef enum RecordType {
         RECORD_SET = 1,
@@ -45,8 +50,23 @@ typedef struct JournalRecord {
         bool flag;
 } JournalRecord;
 
+/*
+ * Someone waiting for what was appended to be durable (the answer to an
+ * operation that changed durable state). Embedded in a face's own struct.
+ */
+typedef struct HubWaiter {
+        void (*durable)(struct HubWaiter *w);   /* called once, from the event loop */
+        GList link;                             /* in the journal's waiters while waiting */
+} HubWaiter;
+
 typedef struct HubJournal {
         /* 0 when the record is written (durable by the time any reply is released), or -errno. */
         int (*append)(void *userdata, const JournalRecord *r);
+        /* Whether something appended is not durable yet under the sync policy. */
+        bool (*pending)(void *userdata);
+        /* Call w->durable() once what is pending now is durable. */
+        void (*wait)(void *userdata, HubWaiter *w);
+        /* Forget @w if it still waits. */
+        void (*cancel)(void *userdata, HubWaiter *w);
         void *userdata;
 } HubJournal;

@@ -225,14 +225,14 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return r;
 
-        r = jsonrpc_server_new(m->event, m->hub, m->journal, &m->config.jsonrpc, m->runtime_dir, &m->jsonrpc);
+        r = jsonrpc_server_new(m->event, m->hub, &m->config.jsonrpc, m->runtime_dir, &m->jsonrpc);
         if (r < 0)
                 return r;
 
         r = bus_setup(m);
         if (r < 0)
                 return r;
-        r = dbus_service_new(m->bus, m->hub, m->journal, &m->config.dbus, &m->dbus);
+        r = dbus_service_new(m->bus, m->hub, &m->config.dbus, &m->dbus);
         if (r < 0)
                 return r;
 

@@ -1,19 +1,22 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * dbus-service.c: the org.switchboard.Hub1 object (see dbus-service.h and
- * introspection/org.switchboard.Hub1.xml, the contract).
+ * introspection/org.switchboard.Hub1.xml, the contract), a generic adapter
+ * of the op table: the vtable is generated from the XML, every method call
+ * comes to dbus_vtable_method(), which reads the arguments by the method's
+ * descriptor, runs the operation and writes its answer by the same
+ * descriptor. No operation is named here except where D-Bus differs
+ * (ReplyError's error name must be a D-Bus error name).
  *
  * Each bus peer that calls us becomes one core Client (a DbusPeer), found by
  * its unique name and freed when NameOwnerChanged says it left the bus, which
  * releases its subscriptions and watches. Its uid and pid are asked of the
  * bus asynchronously, so no call ever waits for the bus driver.
  *
- * Durability: a reply that acknowledges a change the journal has not made
- * durable yet (fsync=always) is held until it has (send_durable()).
- *
- * Queues: a Reserve that has to wait is answered later, asynchronously,
- * when the core hands the peer a job or the wait times out; the hub keeps
- * serving meanwhile.
+ * Answers the core holds back: one that acknowledges a change not yet
+ * durable waits in a HeldReply for hub_durable_wait(); one that comes later
+ * (a reserve that waits, a call) keeps its method call in the peer's
+ * answers, until the core hands the peer the ENVELOPE_JOB or _REPLY.
  *
  * Output: a peer's sink sends unicast signals (destination = the peer). One
  * internal client, the broadcaster, subscribes to ">" and watches "" and
@@ -27,20 +30,23 @@
 
 #include "dbus/dbus-errors.h"
 #include "dbus/dbus-service.h"
+#include "dbus/dbus-vtable.h"
+#include "ops/ops.h"
 #include "util/log.h"
 #include "util/sd-glue.h"
-#include "build-config.h"
+
+/* A Reserve may not hold its caller's bus call for minutes. */
+#define DBUS_MAX_WAIT_MS 60000
 
 typedef struct DbusPeer {
         Client client;                  /* the core sees &peer->client; must be first */
         DbusService *service;
         sd_bus_slot *creds_slot;        /* pending GetConnectionCredentials */
-        GHashTable *reserves;           /* wait id -> sd_bus_message* (a waiting Reserve call), owned */
-        GHashTable *calls;              /* call id -> sd_bus_message* (a pending Call), owned */
+        GHashTable *answers;            /* op_answer_key() -> sd_bus_message* (a deferred call), owned */
 } DbusPeer;
 
 typedef struct HeldReply {
-        JournalWaiter waiter;           /* must be first */
+        HubWaiter waiter;               /* must be first */
         DbusService *service;
         sd_bus_message *reply;
         GList link;                     /* in DbusService.held */
@@ -53,8 +59,7 @@ struct DbusService {
         sd_bus_slot *vtable_slot;
         sd_bus_slot *name_owner_slot;
         GHashTable *peers;              /* unique name -> DbusPeer*, owned */
-        Journal *journal;               /* may be NULL: nothing is durable */
-        GQueue held;                    /* HeldReply*, waiting for the journal */
+        GQueue held;                    /* HeldReply*, waiting for the disk */
         Client broadcaster;             /* internal: emits broadcast signals */
         bool broadcaster_linked;
 };
@@ -72,8 +77,7 @@ static void dbus_peer_free(DbusPeer *p) {
                 return;
         sd_bus_slot_unref(p->creds_slot);
         client_deinit(&p->client);      /* ends its waits: nobody is left to answer */
-        g_clear_pointer(&p->reserves, g_hash_table_destroy);
-        g_clear_pointer(&p->calls, g_hash_table_destroy);
+        g_clear_pointer(&p->answers, g_hash_table_destroy);
         g_free(p);
 }
 
@@ -149,57 +153,273 @@ static int send_envelope(DbusService *s, const char *destination, const Envelope
         return r < 0 ? -ENOBUFS : 0;
 }
 
-static int reply_job(sd_bus_message *call, uint64_t id, const void *payload, size_t len, unsigned attempts);
+/* Arguments and answers, by the op table */
 
-/* The end of a Call this peer made: the server's reply, or an error. */
-static int reply_call(DbusPeer *p, const Envelope *e) {
-        g_autoptr(sd_bus_message) call = NULL;
-        g_autofree char *reply = NULL, *name = NULL;
-        g_autofree uint64_t *key = NULL;
-        uint64_t id = e->sub_id;
+static int read_args(sd_bus_message *m, const OpMethod *method, OpArgs *in) {
+        for (unsigned i = 0; i < method->n_in; i++) {
+                const OpParam *p = &method->in[i];
+                char *field = (char *) in + p->offset;
+                OpBytes *bytes = (OpBytes *) field;
+                const char *s;
+                int b, r;
 
-        if (!g_hash_table_steal_extended(p->calls, &id, (gpointer *) &key, (gpointer *) &call))
-                return -ENOENT;
-
-        if (e->error_name) {
-                /* The hub's own errors get our prefix; a server's D-Bus error name passes through. */
-                if (e->error_from_hub)
-                        name = g_strconcat(SB_ERROR_PREFIX, e->error_name, NULL);
-                else if (dbus_error_name_valid(e->error_name))
-                        name = g_strdup(e->error_name);
-                else
-                        name = g_strdup(SB_ERROR_PREFIX "ServerError");
-                if (e->error_code != 0)
-                        return sd_bus_reply_method_errorf(call, name, "%s (code %d)", e->error_message,
-                                                          e->error_code);
-                return sd_bus_reply_method_errorf(call, name, "%s", e->error_message);
+                switch (p->dbus) {
+                case 's':
+                        r = sd_bus_message_read_basic(m, 's', &s);
+                        if (r >= 0 && p->type == OP_TYPE_BYTES)
+                                *bytes = (OpBytes) { s, strlen(s) };
+                        else if (r >= 0)
+                                *(const char **) field = s;
+                        break;
+                case 'y':
+                        r = sd_bus_message_read_array(m, 'y', &bytes->data, &bytes->len);
+                        break;
+                case 'b':
+                        r = sd_bus_message_read_basic(m, 'b', &b);
+                        *(bool *) field = b;
+                        break;
+                default:        /* 'u', 't': the member has the wire's width */
+                        r = sd_bus_message_read_basic(m, p->dbus, field);
+                }
+                if (r < 0)
+                        return r;
         }
-        if (!payload_is_text(e->payload, e->payload_len))
-                return sd_bus_reply_method_errorf(call, SB_ERROR_NOT_TEXT,
-                                                  "The reply is %zu bytes that are not UTF-8 text; call over "
-                                                  "JSON-RPC to receive it.", e->payload_len);
-        reply = g_strndup(e->payload, e->payload_len);
-        return sd_bus_reply_method_return(call, "s", reply);
+        return 0;
+}
+
+/* @b as an 's', or the NotText error for a result that is not text. */
+static int append_text(sd_bus_message *m, const OpParam *p, OpBytes b, sd_bus_error *error) {
+        g_autofree char *s = NULL;
+
+        if (!op_bytes_text(b))
+                return sd_bus_error_setf(error, SB_ERROR_PREFIX "NotText",
+                                         "The %s is %zu bytes that are not UTF-8 text; %s.", p->name, b.len,
+                                         p->not_text ?: "use the binary twin");
+        s = g_strndup(b.data, b.len);
+        return sd_bus_message_append_basic(m, 's', s);
+}
+
+static int append_rows(sd_bus_message *m, const OpParam *p, GArray *rows) {
+        const OpRows *t = p->rows;
+        int r;
+
+        r = sd_bus_message_open_container(m, 'a', t->dbus);
+        for (guint i = 0; r >= 0 && rows && i < rows->len; i++) {
+                const char *row = rows->data + i * t->size;
+
+                r = sd_bus_message_open_container(m, 'r', t->members);
+                for (unsigned f = 0; r >= 0 && f < t->n_fields; f++) {
+                        const OpField *fd = &t->fields[f];
+                        const void *v = row + fd->offset;
+                        uint32_t u;
+
+                        if (fd->type == OP_TYPE_BYTES) {
+                                /* In a list, a value that is not text is "" (see the XML). */
+                                OpBytes b = { *(const void *const *) v, *(const size_t *) (row + fd->len_offset) };
+                                g_autofree char *s = op_bytes_text(b) ? g_strndup(b.data, b.len) : NULL;
+                                r = sd_bus_message_append_basic(m, 's', s ?: "");
+                        } else if (fd->type == OP_TYPE_STRING)
+                                r = sd_bus_message_append_basic(m, 's', *(const char *const *) v);
+                        else if (fd->type == OP_TYPE_U32) {
+                                u = *(const unsigned *) v;
+                                r = sd_bus_message_append_basic(m, 'u', &u);
+                        } else
+                                r = sd_bus_message_append_basic(m, fd->dbus, v);
+                }
+                if (r >= 0)
+                        r = sd_bus_message_close_container(m);
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(m);
+}
+
+/* A GVariant of the types hub.info uses (a{sv}, a{su}, a{st}, s, b, u, t), appended as is. */
+static int append_variant(sd_bus_message *m, GVariant *v) {
+        const GVariantType *t = g_variant_get_type(v);
+        int r;
+
+        if (g_variant_type_is_basic(t)) {
+                const char *s;
+                uint64_t n;
+                uint32_t u;
+                int b;
+
+                switch (g_variant_classify(v)) {
+                case G_VARIANT_CLASS_STRING:
+                        s = g_variant_get_string(v, NULL);
+                        return sd_bus_message_append_basic(m, 's', s);
+                case G_VARIANT_CLASS_BOOLEAN:
+                        b = g_variant_get_boolean(v);
+                        return sd_bus_message_append_basic(m, 'b', &b);
+                case G_VARIANT_CLASS_UINT32:
+                        u = g_variant_get_uint32(v);
+                        return sd_bus_message_append_basic(m, 'u', &u);
+                case G_VARIANT_CLASS_UINT64:
+                        n = g_variant_get_uint64(v);
+                        return sd_bus_message_append_basic(m, 't', &n);
+                default:
+                        return -EINVAL;
+                }
+        }
+
+        {
+                char type = g_variant_is_of_type(v, G_VARIANT_TYPE_VARIANT) ? 'v' :
+                            g_variant_is_of_type(v, G_VARIANT_TYPE_DICT_ENTRY) ? 'e' : 'a';
+                g_autofree char *contents = NULL;
+                GVariantIter it;
+                GVariant *child;
+
+                if (type == 'v')
+                        contents = g_strdup(g_variant_get_type_string(g_variant_get_variant(v)));
+                else if (type == 'a')
+                        contents = g_strdup(g_variant_get_type_string(v) + 1);
+                else
+                        contents = g_strndup(g_variant_get_type_string(v) + 1,
+                                             strlen(g_variant_get_type_string(v)) - 2);
+                if (type == 'v') {
+                        g_autoptr(GVariant) inner = g_variant_get_variant(v);
+
+                        r = sd_bus_message_open_container(m, 'v', contents);
+                        if (r >= 0)
+                                r = append_variant(m, inner);
+                } else {
+                        r = sd_bus_message_open_container(m, type, contents);
+                        g_variant_iter_init(&it, v);
+                        while (r >= 0 && (child = g_variant_iter_next_value(&it))) {
+                                r = append_variant(m, child);
+                                g_variant_unref(child);
+                        }
+                }
+                if (r < 0)
+                        return r;
+                return sd_bus_message_close_container(m);
+        }
+}
+
+static int append_results(sd_bus_message *m, const OpMethod *method, const OpResult *out, sd_bus_error *error) {
+        for (unsigned i = 0; i < method->n_out; i++) {
+                const OpParam *p = &method->out[i];
+                const char *field = (const char *) out + p->offset;
+                const OpBytes *bytes = (const OpBytes *) field;
+                int b, r;
+
+                switch (p->dbus) {
+                case 's':
+                        r = p->type == OP_TYPE_BYTES ? append_text(m, p, *bytes, error) :
+                                                       sd_bus_message_append_basic(m, 's', *(const char **) field);
+                        break;
+                case 'y':
+                        r = sd_bus_message_append_array(m, 'y', bytes->data, bytes->len);
+                        break;
+                case 'b':
+                        b = *(const bool *) field;
+                        r = sd_bus_message_append_basic(m, 'b', &b);
+                        break;
+                case 'a':
+                        r = append_rows(m, p, *(GArray *const *) field);
+                        break;
+                case 'v':
+                        r = append_variant(m, *(GVariant *const *) field);
+                        break;
+                default:
+                        r = sd_bus_message_append_basic(m, p->dbus, field);
+                }
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int set_op_error(sd_bus_error *error, const OpError *e) {
+        char buf[256];
+        const char *name = op_error_name(e, buf, sizeof buf);
+
+        /* A server's error name passes through when it is a D-Bus error name. */
+        if (!dbus_error_name_valid(name))
+                name = SB_ERROR_PREFIX "ServerError";
+        if (e->code_from_server)
+                return sd_bus_error_setf(error, name, "%s (code %d)", e->message, e->code);
+        return sd_bus_error_set(error, name, e->message);
+}
+
+/* Replies that acknowledge a durable change wait for the disk. */
+
+static void held_reply_free(HeldReply *h) {
+        hub_durable_cancel(h->service->hub, &h->waiter);
+        g_queue_unlink(&h->service->held, &h->link);
+        sd_bus_message_unref(h->reply);
+        g_free(h);
+}
+
+static void on_durable(HubWaiter *w) {
+        HeldReply *h = (HeldReply *) w;
+        int r;
+
+        r = sd_bus_send(NULL, h->reply, NULL);
+        if (r < 0)
+                log_debug_errno(r, "Failed to send a held reply, ignoring: %m");
+        held_reply_free(h);
+}
+
+static int send_durable(DbusService *s, sd_bus_message *reply) {
+        HeldReply *h = g_new0(HeldReply, 1);
+
+        h->waiter.durable = on_durable;
+        h->service = s;
+        h->reply = sd_bus_message_ref(reply);
+        h->link.data = h;
+        g_queue_push_tail_link(&s->held, &h->link);
+        hub_durable_wait(s->hub, &h->waiter);
+        return 1;
+}
+
+/* Answer @call's method call @m: its results, or its error. */
+static int send_answer(DbusService *s, sd_bus_message *m, OpCall *call, int r, const OpResult *out) {
+        g_autoptr(sd_bus_message) reply = NULL;
+        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+
+        if (r < 0 && call->error.code == 0)
+                return sd_bus_reply_method_errno(m, r, NULL);
+        if (r < 0) {
+                set_op_error(&error, &call->error);
+                return sd_bus_reply_method_error(m, &error);
+        }
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r >= 0)
+                r = append_results(reply, call->method, out, &error);
+        if (sd_bus_error_is_set(&error))
+                return sd_bus_reply_method_error(m, &error);
+        if (r < 0)
+                return sd_bus_reply_method_errno(m, r, NULL);
+        return call->durable ? send_durable(s, reply) : sd_bus_send(NULL, reply, NULL);
+}
+
+/* The late answer @e to a call this peer made and we kept. */
+static int peer_answer(DbusPeer *p, const Envelope *e) {
+        g_autoptr(sd_bus_message) m = NULL;
+        g_autofree uint64_t *key = NULL;
+        uint64_t k = op_answer_key(e->kind, e->sub_id);
+        OpCall call = { .hub = p->service->hub, .client = &p->client };
+        OpArgs in = {};
+        OpResult out = {};
+        int r;
+
+        if (!g_hash_table_steal_extended(p->answers, &k, (gpointer *) &key, (gpointer *) &m))
+                return -ENOENT;
+        call.method = op_method_by_dbus(sd_bus_message_get_member(m));
+        r = op_answer(e, &call, &in, &out);
+        r = send_answer(p->service, m, &call, r, &out);
+        op_call_clear(&call);
+        return r;
 }
 
 static int peer_deliver(Client *c, const Envelope *e) {
         DbusPeer *p = (DbusPeer *) c;
-        g_autoptr(sd_bus_message) call = NULL;
-        g_autofree uint64_t *key = NULL;
-        uint64_t wait_id = e->sub_id;
 
-        if (e->kind == ENVELOPE_REPLY)
-                return reply_call(p, e);
-        if (e->kind != ENVELOPE_JOB)
-                return send_envelope(p->service, dbus_peer_unique_name(p), e);
-
-        /* The answer to a Reserve call that waited. */
-        if (!g_hash_table_steal_extended(p->reserves, &wait_id, (gpointer *) &key, (gpointer *) &call))
-                return -ENOENT;
-        if (e->seq == 0)
-                return sd_bus_reply_method_errorf(call, SB_ERROR_NO_JOB,
-                                                  "No job became ready in queue '%s' in time.", e->topic);
-        return reply_job(call, e->seq, e->payload, e->payload_len, e->attempts);
+        if (e->kind == ENVELOPE_JOB || e->kind == ENVELOPE_REPLY)
+                return peer_answer(p, e);
+        return send_envelope(p->service, dbus_peer_unique_name(p), e);
 }
 
 static int broadcaster_deliver(Client *c, const Envelope *e) {
@@ -280,8 +500,7 @@ static int peer_for(DbusService *s, sd_bus_message *m, sd_bus_error *error, Clie
         if (!p) {
                 p = g_new0(DbusPeer, 1);
                 p->service = s;
-                p->reserves = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, message_unref);
-                p->calls = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, message_unref);
+                p->answers = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, message_unref);
                 r = client_init(&p->client, s->hub, &peer_sink, (uid_t) -1, 0, sender, false);
                 if (r < 0) {
                         dbus_peer_free(p);      /* copes with a client that was never linked */
@@ -318,903 +537,59 @@ static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error
         return 0;
 }
 
-/* Replies that acknowledge a durable change wait for the journal. */
-
-static void held_reply_free(HeldReply *h) {
-        journal_waiter_cancel(h->service->journal, &h->waiter);
-        g_queue_unlink(&h->service->held, &h->link);
-        sd_bus_message_unref(h->reply);
-        g_free(h);
-}
-
-static void on_durable(JournalWaiter *w) {
-        HeldReply *h = (HeldReply *) w;
-        int r;
-
-        r = sd_bus_send(NULL, h->reply, NULL);
-        if (r < 0)
-                log_debug_errno(r, "Failed to send a held reply, ignoring: %m");
-        held_reply_free(h);
-}
-
-static int send_durable(DbusService *s, sd_bus_message *reply) {
-        HeldReply *h;
-
-        if (!journal_pending(s->journal))
-                return sd_bus_send(NULL, reply, NULL);
-
-        h = g_new0(HeldReply, 1);
-        h->waiter.durable = on_durable;
-        h->service = s;
-        h->reply = sd_bus_message_ref(reply);
-        h->link.data = h;
-        g_queue_push_tail_link(&s->held, &h->link);
-        journal_wait(s->journal, &h->waiter);
-        return 1;
-}
-
-/* sd_bus_reply_method_return(), held until durable: for calls that change durable state. */
-static int reply_durable(DbusService *s, sd_bus_message *m, const char *types, ...) {
-        g_autoptr(sd_bus_message) reply = NULL;
-        va_list ap;
-        int r;
-
-        r = sd_bus_message_new_method_return(m, &reply);
-        if (r < 0)
-                return r;
-        if (types) {
-                va_start(ap, types);
-                r = sd_bus_message_appendv(reply, types, ap);
-                va_end(ap);
-                if (r < 0)
-                        return r;
-        }
-        return send_durable(s, reply);
-}
-
-/* Methods: read arguments, call the core, map errors, reply. */
-
-static int publish(sd_bus_message *m, DbusService *s, const char *topic, const void *payload,
-                   size_t len, bool retain, sd_bus_error *error) {
-        Client *c = NULL;
-        uint64_t seq;
-        int r;
-
-        r = peer_for(s, m, error, &c);
-        if (r < 0)
-                return r;
-        r = hub_publish(s->hub, c, topic, payload, len, retain, &seq);
-        if (r < 0)
-                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_TOPIC, topic, len);
-        return retain ? reply_durable(s, m, "t", seq) : sd_bus_reply_method_return(m, "t", seq);
-}
-
-static int method_publish(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        const char *topic, *payload;
-        int r;
-
-        r = sd_bus_message_read(m, "ss", &topic, &payload);
-        if (r < 0)
-                return r;
-        return publish(m, userdata, topic, payload, strlen(payload), false, error);
-}
-
-static int method_publish_retained(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        const char *topic, *payload;
-        int r;
-
-        r = sd_bus_message_read(m, "ss", &topic, &payload);
-        if (r < 0)
-                return r;
-        return publish(m, userdata, topic, payload, strlen(payload), true, error);
-}
-
-static int method_publish_binary(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        const char *topic;
-        const void *payload;
-        size_t len;
-        int retain, r;
-
-        r = sd_bus_message_read(m, "s", &topic);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read_array(m, 'y', &payload, &len);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read(m, "b", &retain);
-        if (r < 0)
-                return r;
-        return publish(m, userdata, topic, payload, len, retain, error);
-}
-
-static int method_clear_retained(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+/* Every method of the vtable (dbus-vtable.c, generated). */
+int dbus_vtable_method(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         DbusService *s = userdata;
-        const char *pattern;
-        unsigned n;
+        const OpMethod *method = op_method_by_dbus(sd_bus_message_get_member(m));
+        OpCall call = { .hub = s->hub, .method = method, .can_defer = true, .max_wait_ms = DBUS_MAX_WAIT_MS };
+        g_auto(OpResult) out = {};
+        OpArgs in = {};
         int r;
 
-        r = sd_bus_message_read(m, "s", &pattern);
+        g_assert(method);
+        r = read_args(m, method, &in);
         if (r < 0)
                 return r;
-        r = hub_clear_retained(s->hub, pattern, &n);
-        if (r < 0)
-                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_PATTERN, pattern, 0);
-        return reply_durable(s, m, "u", (uint32_t) n);
-}
-
-static int method_subscribe(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        DbusService *s = userdata;
-        const char *pattern;
-        Client *c = NULL;
-        uint64_t id;
-        int with_retained, r;
-
-        r = sd_bus_message_read(m, "sb", &pattern, &with_retained);
-        if (r < 0)
-                return r;
-        r = peer_for(s, m, error, &c);
-        if (r < 0)
-                return r;
-
-        /*
-         * Reply first: the retained values are signals queued after the
-         * reply, so the caller knows the id before they arrive.
-         */
-        r = hub_subscribe(s->hub, c, pattern, false, &id);
-        if (r < 0)
-                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_PATTERN, pattern, 0);
-        r = sd_bus_reply_method_return(m, "t", id);
-        if (r >= 0 && with_retained)
-                (void) hub_replay_retained(s->hub, c, id);
-        return r;
-}
-
-/*
- * Unsubscribe, Unwatch, Ack, Touch: one of the caller's things by id.
- * @durable: the reply acknowledges a change and waits for the journal.
- */
-static int id_call(sd_bus_message *m, DbusService *s, int (*op)(Hub *, Client *, uint64_t), HubArg arg,
-                   bool durable, sd_bus_error *error) {
-        char what[32];
-        Client *c = NULL;
-        uint64_t id;
-        int r;
-
-        r = sd_bus_message_read(m, "t", &id);
-        if (r < 0)
-                return r;
-        r = peer_for(s, m, error, &c);
-        if (r < 0)
-                return r;
-        r = op(s->hub, c, id);
-        if (r < 0) {
-                g_snprintf(what, sizeof what, "%" PRIu64, id);
-                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), arg, what, 0);
-        }
-        return durable ? reply_durable(s, m, NULL) : sd_bus_reply_method_return(m, NULL);
-}
-
-static int method_unsubscribe(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return id_call(m, userdata, hub_unsubscribe, HUB_ARG_SUBSCRIPTION, false, error);
-}
-
-static int get_entry(DbusService *s, const char *key, StoreEntry *ret, sd_bus_error *error) {
-        int r;
-
-        r = hub_get(s->hub, key, ret);
-        if (r < 0)
-                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_KEY, key, 0);
-        return 0;
-}
-
-static int method_get(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        DbusService *s = userdata;
-        g_autofree char *value = NULL;
-        const char *key;
-        StoreEntry e;
-        int r;
-
-        r = sd_bus_message_read(m, "s", &key);
-        if (r < 0)
-                return r;
-        r = get_entry(s, key, &e, error);
-        if (r < 0)
-                return r;
-        if (!payload_is_text(e.value, e.value_len))
-                return sd_bus_error_setf(error, SB_ERROR_NOT_TEXT,
-                                         "The value of key '%s' is not UTF-8 text; use GetBinary.", key);
-        value = g_strndup(e.value, e.value_len);
-        return sd_bus_reply_method_return(m, "st", value, e.revision);
-}
-
-static int method_get_binary(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        DbusService *s = userdata;
-        g_autoptr(sd_bus_message) reply = NULL;
-        const char *key;
-        StoreEntry e;
-        int r;
-
-        r = sd_bus_message_read(m, "s", &key);
-        if (r < 0)
-                return r;
-        r = get_entry(s, key, &e, error);
-        if (r < 0)
-                return r;
-
-        r = sd_bus_message_new_method_return(m, &reply);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append_array(reply, 'y', e.value, e.value_len);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(reply, "t", e.revision);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
-}
-
-static int set(sd_bus_message *m, DbusService *s, const char *key, const void *value, size_t len,
-               bool check, uint64_t expected, sd_bus_error *error) {
-        Client *c = NULL;
-        uint64_t rev;
-        int r;
-
-        r = peer_for(s, m, error, &c);
-        if (r < 0)
-                return r;
-        if (check)
-                r = hub_set_if(s->hub, c, key, value, len, expected, &rev);
-        else
-                r = hub_set(s->hub, c, key, value, len, &rev);
-        if (r < 0)
-                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_KEY, key, len);
-        return reply_durable(s, m, "t", rev);
-}
-
-static int method_set(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        const char *key, *value;
-        int r;
-
-        r = sd_bus_message_read(m, "ss", &key, &value);
-        if (r < 0)
-                return r;
-        return set(m, userdata, key, value, strlen(value), false, 0, error);
-}
-
-static int method_set_binary(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        const char *key;
-        const void *value;
-        size_t len;
-        int r;
-
-        r = sd_bus_message_read(m, "s", &key);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read_array(m, 'y', &value, &len);
-        if (r < 0)
-                return r;
-        return set(m, userdata, key, value, len, false, 0, error);
-}
-
-static int method_set_if(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        const char *key, *value;
-        uint64_t expected;
-        int r;
-
-        r = sd_bus_message_read(m, "sst", &key, &value, &expected);
-        if (r < 0)
-                return r;
-        return set(m, userdata, key, value, strlen(value), true, expected, error);
-}
-
-static int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        DbusService *s = userdata;
-        const char *key;
-        Client *c = NULL;
-        bool existed;
-        int r;
-
-        r = sd_bus_message_read(m, "s", &key);
-        if (r < 0)
-                return r;
-        r = peer_for(s, m, error, &c);
-        if (r < 0)
-                return r;
-        r = hub_delete(s->hub, c, key, &existed);
-        if (r < 0)
-                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_KEY, key, 0);
-        return reply_durable(s, m, "b", existed);
-}
-
-static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        DbusService *s = userdata;
-        g_autoptr(sd_bus_message) reply = NULL;
-        g_autoptr(GArray) entries = NULL;
-        const char *prefix;
-        int r;
-
-        r = sd_bus_message_read(m, "s", &prefix);
-        if (r < 0)
-                return r;
-        r = hub_list(s->hub, prefix, &entries);
-        if (r < 0)
-                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_PREFIX, prefix, 0);
-
-        r = sd_bus_message_new_method_return(m, &reply);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(reply, 'a', "(sst)");
-        if (r < 0)
-                return r;
-        for (guint i = 0; i < entries->len; i++) {
-                const StoreEntry *e = &g_array_index(entries, StoreEntry, i);
-                g_autofree char *value = NULL;
-
-                /* A value that is not text is listed as "": GetBinary has it (see the XML). */
-                if (payload_is_text(e->value, e->value_len))
-                        value = g_strndup(e->value, e->value_len);
-                r = sd_bus_message_append(reply, "(sst)", e->key, value ?: "", e->revision);
-                if (r < 0)
-                        return r;
-        }
-        r = sd_bus_message_close_container(reply);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
-}
-
-static int method_watch(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        DbusService *s = userdata;
-        const char *prefix;
-        Client *c = NULL;
-        uint64_t id;
-        int r;
-
-        r = sd_bus_message_read(m, "s", &prefix);
-        if (r < 0)
-                return r;
-        r = peer_for(s, m, error, &c);
-        if (r < 0)
-                return r;
-        r = hub_watch(s->hub, c, prefix, &id);
-        if (r < 0)
-                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_PREFIX, prefix, 0);
-        return sd_bus_reply_method_return(m, "t", id);
-}
-
-static int method_unwatch(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return id_call(m, userdata, hub_unwatch, HUB_ARG_WATCH, false, error);
-}
-
-/* Queues. Durations on D-Bus are milliseconds; the core counts microseconds. */
-
-#define MSEC(ms) ((uint64_t) (ms) * 1000)
-#define RESERVE_MAX_WAIT_MS 60000       /* a caller must not hold the bus for minutes */
-
-static int reply_job(sd_bus_message *call, uint64_t id, const void *payload, size_t len, unsigned attempts) {
-        g_autoptr(sd_bus_message) reply = NULL;
-        int r;
-
-        r = sd_bus_message_new_method_return(call, &reply);
-        if (r >= 0)
-                r = sd_bus_message_append(reply, "t", id);
-        if (r >= 0)
-                r = sd_bus_message_append_array(reply, 'y', payload, len);
-        if (r >= 0)
-                r = sd_bus_message_append(reply, "u", (uint32_t) attempts);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
-}
-
-static int push(sd_bus_message *m, DbusService *s, const char *queue, const void *payload, size_t len,
-                uint64_t delay_ms, sd_bus_error *error) {
-        Client *c = NULL;
-        uint64_t id;
-        int r;
-
-        r = peer_for(s, m, error, &c);
-        if (r < 0)
-                return r;
-        r = hub_push(s->hub, c, queue, payload, len, MSEC(delay_ms), &id);
-        if (r < 0)
-                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_QUEUE, queue, len);
-        return reply_durable(s, m, "t", id);
-}
-
-static int method_push(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        const char *queue, *payload;
-        uint64_t delay_ms;
-        int r;
-
-        r = sd_bus_message_read(m, "sst", &queue, &payload, &delay_ms);
-        if (r < 0)
-                return r;
-        return push(m, userdata, queue, payload, strlen(payload), delay_ms, error);
-}
-
-static int method_push_binary(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        const char *queue;
-        const void *payload;
-        size_t len;
-        uint64_t delay_ms;
-        int r;
-
-        r = sd_bus_message_read(m, "s", &queue);
-        if (r >= 0)
-                r = sd_bus_message_read_array(m, 'y', &payload, &len);
-        if (r >= 0)
-                r = sd_bus_message_read(m, "t", &delay_ms);
-        if (r < 0)
-                return r;
-        return push(m, userdata, queue, payload, len, delay_ms, error);
-}
-
-static int method_reserve(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        DbusService *s = userdata;
-        const char *queue;
-        uint32_t timeout_ms, visibility_ms;
-        JobInfo job;
-        uint64_t wait_id;
-        Client *c = NULL;
-        int r;
-
-        r = sd_bus_message_read(m, "suu", &queue, &timeout_ms, &visibility_ms);
-        if (r < 0)
-                return r;
-        if (timeout_ms > RESERVE_MAX_WAIT_MS)
-                return sd_bus_error_setf(error, SB_ERROR_LIMIT_EXCEEDED,
-                                         "Reserve waits at most %u ms on D-Bus; call again to wait longer.",
-                                         RESERVE_MAX_WAIT_MS);
-        r = peer_for(s, m, error, &c);
-        if (r < 0)
-                return r;
-
-        r = hub_reserve(s->hub, c, queue, MSEC(timeout_ms), MSEC(visibility_ms), &job, &wait_id);
-        if (r < 0)
-                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_QUEUE, queue, 0);
-        if (r > 0)
-                return reply_job(m, job.id, job.payload, job.len, job.attempts);
-
-        /* Waiting: peer_deliver() answers when the core hands over a job or gives up. */
-        g_hash_table_insert(((DbusPeer *) c)->reserves, g_memdup2(&wait_id, sizeof wait_id),
-                            sd_bus_message_ref(m));
-        return 1;
-}
-
-static int method_ack(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return id_call(m, userdata, hub_ack, HUB_ARG_JOB, true, error);
-}
-
-static int method_touch(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return id_call(m, userdata, hub_touch, HUB_ARG_JOB, true, error);
-}
-
-static int method_nack(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        DbusService *s = userdata;
-        char what[32];
-        uint64_t id, delay_ms;
-        Client *c = NULL;
-        int r;
-
-        r = sd_bus_message_read(m, "tt", &id, &delay_ms);
-        if (r < 0)
-                return r;
-        r = peer_for(s, m, error, &c);
-        if (r < 0)
-                return r;
-        r = hub_nack(s->hub, c, id, MSEC(delay_ms));
-        if (r < 0) {
-                g_snprintf(what, sizeof what, "%" PRIu64, id);
-                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_JOB, what, 0);
-        }
-        return reply_durable(s, m, NULL);
-}
-
-static int method_kick(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        DbusService *s = userdata;
-        const char *queue;
-        uint32_t max;
-        unsigned n;
-        int r;
-
-        r = sd_bus_message_read(m, "su", &queue, &max);
-        if (r < 0)
-                return r;
-        r = hub_kick(s->hub, queue, max, &n);
-        if (r < 0)
-                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_QUEUE, queue, 0);
-        return reply_durable(s, m, "u", (uint32_t) n);
-}
-
-static int method_purge(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        DbusService *s = userdata;
-        const char *queue;
-        unsigned n;
-        int r;
-
-        r = sd_bus_message_read(m, "s", &queue);
-        if (r < 0)
-                return r;
-        r = hub_purge(s->hub, queue, &n);
-        if (r < 0)
-                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_QUEUE, queue, 0);
-        return reply_durable(s, m, "u", (uint32_t) n);
-}
-
-static int method_peek(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        DbusService *s = userdata;
-        const char *queue;
-        JobInfo job;
-        int r;
-
-        r = sd_bus_message_read(m, "s", &queue);
-        if (r < 0)
-                return r;
-        r = hub_peek(s->hub, queue, &job);
-        if (r < 0)
-                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_QUEUE, queue, 0);
-        return reply_job(m, job.id, job.payload, job.len, job.attempts);
-}
-
-static int method_list_queues(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        DbusService *s = userdata;
-        g_autoptr(sd_bus_message) reply = NULL;
-        g_autoptr(GArray) queues = hub_list_queues(s->hub);
-        int r;
-
-        r = sd_bus_message_new_method_return(m, &reply);
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "(suuuuu)");
-        for (guint i = 0; r >= 0 && i < queues->len; i++) {
-                const QueueInfo *q = &g_array_index(queues, QueueInfo, i);
-
-                r = sd_bus_message_append(reply, "(suuuuu)", q->name, q->ready, q->reserved, q->delayed,
-                                          q->dead, q->waiting);
-        }
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
-}
-
-/* Request/reply */
-
-static int method_call(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        DbusService *s = userdata;
-        const char *name, *payload;
-        uint32_t timeout_ms;
-        uint64_t id;
-        Client *c = NULL;
-        int r;
-
-        r = sd_bus_message_read(m, "ssu", &name, &payload, &timeout_ms);
-        if (r < 0)
-                return r;
-        r = peer_for(s, m, error, &c);
-        if (r < 0)
-                return r;
-
-        r = hub_call(s->hub, c, name, payload, strlen(payload), MSEC(timeout_ms), &id);
-        if (r < 0)
-                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_SERVICE, name,
-                                             strlen(payload));
-
-        /* Answered by reply_call() when the call ends, unless it ended already. */
-        if (!hub_call_pending(s->hub, id))
-                return sd_bus_error_set(error, SB_ERROR_PREFIX "ServerGone", "The server could not take the request.");
-        g_hash_table_insert(((DbusPeer *) c)->calls, g_memdup2(&id, sizeof id), sd_bus_message_ref(m));
-        return 1;
-}
-
-static int serve_call(sd_bus_message *m, DbusService *s, bool serve, sd_bus_error *error) {
-        const char *name;
-        Client *c = NULL;
-        int r;
-
-        r = sd_bus_message_read(m, "s", &name);
-        if (r < 0)
-                return r;
-        r = peer_for(s, m, error, &c);
-        if (r < 0)
-                return r;
-        r = serve ? hub_serve(s->hub, c, name) : hub_unserve(s->hub, c, name);
-        if (r < 0)
-                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_SERVICE, name, 0);
-        return sd_bus_reply_method_return(m, NULL);
-}
-
-static int method_serve(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return serve_call(m, userdata, true, error);
-}
-
-static int method_unserve(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return serve_call(m, userdata, false, error);
-}
-
-static int method_reply(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        DbusService *s = userdata;
-        const char *payload, *name = NULL, *message = NULL;
-        char what[32];
-        uint64_t id;
-        bool is_error = sd_bus_message_is_method_call(m, NULL, "ReplyError");
-        Client *c = NULL;
-        int r;
-
-        r = is_error ? sd_bus_message_read(m, "tss", &id, &name, &message) : sd_bus_message_read(m, "ts", &id, &payload);
-        if (r < 0)
-                return r;
-        r = peer_for(s, m, error, &c);
-        if (r < 0)
-                return r;
-        if (is_error && !dbus_error_name_valid(name))
+        if (method->preset)
+                method->preset(&in);
+        /* D-Bus differs: a server's error name must be a D-Bus error name to reach D-Bus callers. */
+        if (method->handler == op_reply_error && !dbus_error_name_valid(in.name))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "'%s' is not a D-Bus error name (like org.example.Error.Failed).", name);
-
-        r = is_error ? hub_reply_error(s->hub, c, id, name, 0, message) :
-                       hub_reply(s->hub, c, id, payload, strlen(payload));
-        if (r < 0) {
-                g_snprintf(what, sizeof what, "%" PRIu64, id);
-                return dbus_error_from_errno(error, r, hub_get_limits(s->hub), HUB_ARG_CALL, what, 0);
-        }
-        return sd_bus_reply_method_return(m, NULL);
-}
-
-static int append_entry(sd_bus_message *m, const char *key, const char *type, ...) {
-        va_list ap;
-        int r;
-
-        r = sd_bus_message_open_container(m, 'e', "sv");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(m, "s", key);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(m, 'v', type);
-        if (r < 0)
-                return r;
-        va_start(ap, type);
-        r = sd_bus_message_appendv(m, type, ap);
-        va_end(ap);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_close_container(m);
-        if (r < 0)
-                return r;
-        return sd_bus_message_close_container(m);
-}
-
-static int append_services_of(sd_bus_message *m, Hub *hub) {
-        g_autoptr(GArray) services = hub_list_services(hub);
-        int r;
-
-        r = sd_bus_message_open_container(m, 'a', "{su}");
-        for (guint i = 0; r >= 0 && i < services->len; i++) {
-                const ServiceInfo *si = &g_array_index(services, ServiceInfo, i);
-                r = sd_bus_message_append(m, "{su}", si->name, si->servers);
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_close_container(m);
-}
-
-static int method_get_info(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        DbusService *s = userdata;
-        g_autoptr(sd_bus_message) reply = NULL;
-        g_autoptr(GHashTable) by_transport = hub_get_clients_by_transport(s->hub);
-        const HubCounters *n = hub_get_counters(s->hub);
-        const HubLimits *l = hub_get_limits(s->hub);
-        GHashTableIter it;
-        gpointer k, v;
-        int r;
-
-        r = sd_bus_message_new_method_return(m, &reply);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(reply, 'a', "{sv}");
-        if (r < 0)
-                return r;
-
-        if ((r = append_entry(reply, "version", "s", PACKAGE_VERSION)) < 0 ||
-            (r = append_entry(reply, "start_time", "t", hub_get_start_time(s->hub))) < 0 ||
-            (r = append_entry(reply, "clients", "u", hub_get_n_clients(s->hub))) < 0 ||
-            (r = append_entry(reply, "subscriptions", "u", hub_get_n_subscriptions(s->hub))) < 0 ||
-            (r = append_entry(reply, "watches", "u", hub_get_n_watches(s->hub))) < 0 ||
-            (r = append_entry(reply, "topics", "u", hub_get_n_retained(s->hub))) < 0 ||
-            (r = append_entry(reply, "keys", "u", hub_get_n_keys(s->hub))) < 0 ||
-            (r = append_entry(reply, "queues", "u", hub_get_n_queues(s->hub))) < 0 ||
-            (r = append_entry(reply, "pending_calls", "u", hub_get_n_pending_calls(s->hub))) < 0 ||
-            (r = append_entry(reply, "calls", "t", n->calls)) < 0 ||
-            (r = append_entry(reply, "late_replies", "t", n->late_replies)) < 0 ||
-            (r = append_entry(reply, "messages_published", "t", n->published)) < 0 ||
-            (r = append_entry(reply, "messages_delivered", "t", n->delivered)) < 0 ||
-            (r = append_entry(reply, "messages_dropped", "t", n->dropped)) < 0 ||
-            (r = append_entry(reply, "store_changes", "t", n->store_changes)) < 0)
-                return r;
-
-        /* clients_by_transport: a{su} */
-        if ((r = sd_bus_message_open_container(reply, 'e', "sv")) < 0 ||
-            (r = sd_bus_message_append(reply, "s", "clients_by_transport")) < 0 ||
-            (r = sd_bus_message_open_container(reply, 'v', "a{su}")) < 0 ||
-            (r = sd_bus_message_open_container(reply, 'a', "{su}")) < 0)
-                return r;
-        g_hash_table_iter_init(&it, by_transport);
-        while (g_hash_table_iter_next(&it, &k, &v))
-                if ((r = sd_bus_message_append(reply, "{su}", k, GPOINTER_TO_UINT(v))) < 0)
+                                         "'%s' is not a D-Bus error name (like org.example.Error.Failed).", in.name);
+        if (!(method->flags & OP_ANONYMOUS)) {
+                r = peer_for(s, m, error, &call.client);
+                if (r < 0)
                         return r;
-        if ((r = sd_bus_message_close_container(reply)) < 0 ||
-            (r = sd_bus_message_close_container(reply)) < 0 ||
-            (r = sd_bus_message_close_container(reply)) < 0)
-                return r;
+        }
 
-        /* services: a{su} */
-        if ((r = sd_bus_message_open_container(reply, 'e', "sv")) < 0 ||
-            (r = sd_bus_message_append(reply, "s", "services")) < 0 ||
-            (r = sd_bus_message_open_container(reply, 'v', "a{su}")) < 0 ||
-            (r = append_services_of(reply, s->hub)) < 0 ||
-            (r = sd_bus_message_close_container(reply)) < 0 ||
-            (r = sd_bus_message_close_container(reply)) < 0)
-                return r;
-
-        /* limits: a{st} */
-        if ((r = sd_bus_message_open_container(reply, 'e', "sv")) < 0 ||
-            (r = sd_bus_message_append(reply, "s", "limits")) < 0 ||
-            (r = sd_bus_message_open_container(reply, 'v', "a{st}")) < 0 ||
-            (r = sd_bus_message_append(reply, "a{st}", 10,
-                                       "max-topic-length", (uint64_t) l->max_topic_length,
-                                       "max-topic-tokens", (uint64_t) l->max_topic_tokens,
-                                       "max-payload", (uint64_t) l->max_payload,
-                                       "max-key-length", (uint64_t) l->max_key_length,
-                                       "max-value", (uint64_t) l->max_value,
-                                       "max-subscriptions", (uint64_t) l->max_subscriptions,
-                                       "max-watches", (uint64_t) l->max_watches,
-                                       "max-retained", (uint64_t) l->max_retained,
-                                       "max-keys", (uint64_t) l->max_keys,
-                                       "max-clients", (uint64_t) l->max_clients)) < 0 ||
-            (r = sd_bus_message_close_container(reply)) < 0 ||
-            (r = sd_bus_message_close_container(reply)) < 0)
-                return r;
-
-        r = sd_bus_message_close_container(reply);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+        r = op_invoke(&call, &in, &out);
+        if (r >= 0 && call.deferred != 0) {
+                /* peer_answer() answers when the core hands over the job or the reply. */
+                g_hash_table_insert(((DbusPeer *) call.client)->answers, g_memdup2(&call.deferred, sizeof(uint64_t)),
+                                    sd_bus_message_ref(m));
+                return 1;
+        }
+        r = send_answer(s, m, &call, r, &out);
+        op_call_done(&call);
+        op_call_clear(&call);
+        return r < 0 ? r : 1;
 }
 
-/* Properties */
-
-
-static int property_get(sd_bus *bus, const char *path, const char *interface, const char *property,
-                        sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+/* Every property: its entry of the hub's facts (the Info annotation). */
+int dbus_vtable_property(sd_bus *bus, const char *path, const char *interface, const char *property,
+                         sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         DbusService *s = userdata;
-        const HubCounters *n = hub_get_counters(s->hub);
+        g_autoptr(GVariant) info = op_info_dict(s->hub, NULL);
 
-        if (strcmp(property, "Version") == 0)
-                return sd_bus_message_append(reply, "s", PACKAGE_VERSION);
-        if (strcmp(property, "StartTime") == 0)
-                return sd_bus_message_append(reply, "t", hub_get_start_time(s->hub));
-        if (strcmp(property, "Clients") == 0)
-                return sd_bus_message_append(reply, "u", hub_get_n_clients(s->hub));
-        if (strcmp(property, "Subscriptions") == 0)
-                return sd_bus_message_append(reply, "u", hub_get_n_subscriptions(s->hub));
-        if (strcmp(property, "Topics") == 0)
-                return sd_bus_message_append(reply, "u", hub_get_n_retained(s->hub));
-        if (strcmp(property, "Keys") == 0)
-                return sd_bus_message_append(reply, "u", hub_get_n_keys(s->hub));
-        if (strcmp(property, "Services") == 0)
-                return append_services_of(reply, s->hub);
-        if (strcmp(property, "Queues") == 0)
-                return sd_bus_message_append(reply, "u", hub_get_n_queues(s->hub));
-        if (strcmp(property, "MessagesPublished") == 0)
-                return sd_bus_message_append(reply, "t", n->published);
-        if (strcmp(property, "MessagesDropped") == 0)
-                return sd_bus_message_append(reply, "t", n->dropped);
+        for (const DbusPropertyInfo *p = dbus_properties; p->property; p++)
+                if (strcmp(p->property, property) == 0) {
+                        g_autoptr(GVariant) v = g_variant_lookup_value(info, p->info, NULL);
+
+                        g_assert(v);
+                        return append_variant(reply, v);
+                }
         return -ENOENT;
 }
-
-static const sd_bus_vtable hub_vtable[] = {
-        SD_BUS_VTABLE_START(0),
-        SD_BUS_METHOD_WITH_ARGS("Publish",
-                                SD_BUS_ARGS("s", topic, "s", payload), SD_BUS_RESULT("t", seq),
-                                method_publish, 0),
-        SD_BUS_METHOD_WITH_ARGS("PublishRetained",
-                                SD_BUS_ARGS("s", topic, "s", payload), SD_BUS_RESULT("t", seq),
-                                method_publish_retained, 0),
-        SD_BUS_METHOD_WITH_ARGS("PublishBinary",
-                                SD_BUS_ARGS("s", topic, "ay", payload, "b", retain), SD_BUS_RESULT("t", seq),
-                                method_publish_binary, 0),
-        SD_BUS_METHOD_WITH_ARGS("ClearRetained",
-                                SD_BUS_ARGS("s", pattern), SD_BUS_RESULT("u", count),
-                                method_clear_retained, 0),
-        SD_BUS_METHOD_WITH_ARGS("Subscribe",
-                                SD_BUS_ARGS("s", pattern, "b", with_retained), SD_BUS_RESULT("t", id),
-                                method_subscribe, 0),
-        SD_BUS_METHOD_WITH_ARGS("Unsubscribe", SD_BUS_ARGS("t", id), SD_BUS_NO_RESULT,
-                                method_unsubscribe, 0),
-        SD_BUS_METHOD_WITH_ARGS("Get",
-                                SD_BUS_ARGS("s", key), SD_BUS_RESULT("s", value, "t", revision),
-                                method_get, 0),
-        SD_BUS_METHOD_WITH_ARGS("GetBinary",
-                                SD_BUS_ARGS("s", key), SD_BUS_RESULT("ay", value, "t", revision),
-                                method_get_binary, 0),
-        SD_BUS_METHOD_WITH_ARGS("Set",
-                                SD_BUS_ARGS("s", key, "s", value), SD_BUS_RESULT("t", revision),
-                                method_set, 0),
-        SD_BUS_METHOD_WITH_ARGS("SetBinary",
-                                SD_BUS_ARGS("s", key, "ay", value), SD_BUS_RESULT("t", revision),
-                                method_set_binary, 0),
-        SD_BUS_METHOD_WITH_ARGS("SetIf",
-                                SD_BUS_ARGS("s", key, "s", value, "t", expected_revision),
-                                SD_BUS_RESULT("t", revision),
-                                method_set_if, 0),
-        SD_BUS_METHOD_WITH_ARGS("Delete",
-                                SD_BUS_ARGS("s", key), SD_BUS_RESULT("b", existed),
-                                method_delete, 0),
-        SD_BUS_METHOD_WITH_ARGS("List",
-                                SD_BUS_ARGS("s", prefix), SD_BUS_RESULT("a(sst)", entries),
-                                method_list, 0),
-        SD_BUS_METHOD_WITH_ARGS("Watch",
-                                SD_BUS_ARGS("s", prefix), SD_BUS_RESULT("t", id),
-                                method_watch, 0),
-        SD_BUS_METHOD_WITH_ARGS("Unwatch", SD_BUS_ARGS("t", id), SD_BUS_NO_RESULT,
-                                method_unwatch, 0),
-        SD_BUS_METHOD_WITH_ARGS("Push",
-                                SD_BUS_ARGS("s", queue, "s", payload, "t", delay_ms), SD_BUS_RESULT("t", id),
-                                method_push, 0),
-        SD_BUS_METHOD_WITH_ARGS("PushBinary",
-                                SD_BUS_ARGS("s", queue, "ay", payload, "t", delay_ms), SD_BUS_RESULT("t", id),
-                                method_push_binary, 0),
-        SD_BUS_METHOD_WITH_ARGS("Reserve",
-                                SD_BUS_ARGS("s", queue, "u", timeout_ms, "u", visibility_ms),
-                                SD_BUS_RESULT("t", id, "ay", payload, "u", attempts),
-                                method_reserve, 0),
-        SD_BUS_METHOD_WITH_ARGS("Ack", SD_BUS_ARGS("t", id), SD_BUS_NO_RESULT, method_ack, 0),
-        SD_BUS_METHOD_WITH_ARGS("Nack", SD_BUS_ARGS("t", id, "t", delay_ms), SD_BUS_NO_RESULT, method_nack, 0),
-        SD_BUS_METHOD_WITH_ARGS("Touch", SD_BUS_ARGS("t", id), SD_BUS_NO_RESULT, method_touch, 0),
-        SD_BUS_METHOD_WITH_ARGS("Kick",
-                                SD_BUS_ARGS("s", queue, "u", max), SD_BUS_RESULT("u", count),
-                                method_kick, 0),
-        SD_BUS_METHOD_WITH_ARGS("Peek",
-                                SD_BUS_ARGS("s", queue), SD_BUS_RESULT("t", id, "ay", payload, "u", attempts),
-                                method_peek, 0),
-        SD_BUS_METHOD_WITH_ARGS("Purge", SD_BUS_ARGS("s", queue), SD_BUS_RESULT("u", count), method_purge, 0),
-        SD_BUS_METHOD_WITH_ARGS("ListQueues", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(suuuuu)", queues),
-                                method_list_queues, 0),
-        SD_BUS_METHOD_WITH_ARGS("Call",
-                                SD_BUS_ARGS("s", name, "s", payload, "u", timeout_ms), SD_BUS_RESULT("s", reply),
-                                method_call, 0),
-        SD_BUS_METHOD_WITH_ARGS("Serve", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT, method_serve, 0),
-        SD_BUS_METHOD_WITH_ARGS("Unserve", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT, method_unserve, 0),
-        SD_BUS_METHOD_WITH_ARGS("Reply", SD_BUS_ARGS("t", id, "s", payload), SD_BUS_NO_RESULT, method_reply, 0),
-        SD_BUS_METHOD_WITH_ARGS("ReplyError", SD_BUS_ARGS("t", id, "s", error, "s", message), SD_BUS_NO_RESULT,
-                                method_reply, 0),
-        SD_BUS_METHOD_WITH_ARGS("GetInfo", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{sv}", info),
-                                method_get_info, 0),
-
-        SD_BUS_SIGNAL_WITH_ARGS("Message", SD_BUS_ARGS("s", topic, "s", payload, "t", seq), 0),
-        SD_BUS_SIGNAL_WITH_ARGS("MessageBinary", SD_BUS_ARGS("s", topic, "ay", payload, "t", seq), 0),
-        SD_BUS_SIGNAL_WITH_ARGS("KeyChanged",
-                                SD_BUS_ARGS("s", key, "s", value, "t", revision, "b", deleted), 0),
-        SD_BUS_SIGNAL_WITH_ARGS("KeyChangedBinary",
-                                SD_BUS_ARGS("s", key, "ay", value, "t", revision, "b", deleted), 0),
-        SD_BUS_SIGNAL_WITH_ARGS("Request", SD_BUS_ARGS("t", id, "s", name, "s", payload), 0),
-        SD_BUS_SIGNAL_WITH_ARGS("RequestBinary", SD_BUS_ARGS("t", id, "s", name, "ay", payload), 0),
-        SD_BUS_SIGNAL_WITH_ARGS("Gap",
-                                SD_BUS_ARGS("t", subscription, "t", first_seq, "t", last_seq), 0),
-
-        SD_BUS_PROPERTY("Version", "s", property_get, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("StartTime", "t", property_get, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Clients", "u", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Subscriptions", "u", property_get, 0, 0),
-        SD_BUS_PROPERTY("Topics", "u", property_get, 0, 0),
-        SD_BUS_PROPERTY("Keys", "u", property_get, 0, 0),
-        SD_BUS_PROPERTY("Queues", "u", property_get, 0, 0),
-        SD_BUS_PROPERTY("Services", "a{su}", property_get, 0, 0),
-        SD_BUS_PROPERTY("MessagesPublished", "t", property_get, 0, 0),
-        SD_BUS_PROPERTY("MessagesDropped", "t", property_get, 0, 0),
-        SD_BUS_VTABLE_END
-};
 
 /**
  * dbus_service_new() - put the hub's object on @bus, which is attached to
@@ -1222,7 +597,7 @@ static const sd_bus_vtable hub_vtable[] = {
  *
  * Return: 0 or a negative errno from sd-bus.
  */
-int dbus_service_new(sd_bus *bus, Hub *hub, Journal *journal, const DbusConfig *config, DbusService **ret) {
+int dbus_service_new(sd_bus *bus, Hub *hub, const DbusConfig *config, DbusService **ret) {
         g_autoptr(DbusService) s = NULL;
         int r;
 
@@ -1230,11 +605,10 @@ int dbus_service_new(sd_bus *bus, Hub *hub, Journal *journal, const DbusConfig *
         s->bus = sd_bus_ref(bus);
         s->hub = hub;
         s->config = *config;
-        s->journal = journal;
         g_queue_init(&s->held);
         s->peers = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) dbus_peer_free);
 
-        r = sd_bus_add_object_vtable(bus, &s->vtable_slot, SB_PATH, SB_INTERFACE, hub_vtable, s);
+        r = sd_bus_add_object_vtable(bus, &s->vtable_slot, SB_PATH, SB_INTERFACE, dbus_vtable, s);
         if (r < 0)
                 return log_error_errno(r, "Failed to add the object %s: %m", SB_PATH);
 

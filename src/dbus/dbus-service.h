@@ -12,11 +12,11 @@
 #include <systemd/sd-bus.h>
 
 #include "core/hub.h"
-#include "journal/journal.h"
+#include "ops/ops-table.h"
 
 #define SB_BUS_NAME  "org.switchboard.Hub1"
 #define SB_PATH      "/org/switchboard/Hub1"
-#define SB_INTERFACE "org.switchboard.Hub1"
+#define SB_INTERFACE OPS_INTERFACE
 
 typedef struct DbusConfig {
         bool broadcast;                 /* emit broadcast Message/KeyChanged signals */
@@ -26,6 +26,6 @@ typedef struct DbusConfig {
 
 typedef struct DbusService DbusService;
 
-int dbus_service_new(sd_bus *bus, Hub *hub, Journal *journal, const DbusConfig *config, DbusService **ret);
+int dbus_service_new(sd_bus *bus, Hub *hub, const DbusConfig *config, DbusService **ret);
 DbusService *dbus_service_free(DbusService *s);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(DbusService, dbus_service_free)

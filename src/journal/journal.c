@@ -461,16 +461,6 @@ static int journal_append(void *userdata, const JournalRecord *r) {
 }
 
 /**
- * journal_records() - how many records were appended since the hub started
- *
- * A transport compares it before and after handling a client's requests to
- * learn whether they changed durable state (and their replies must wait).
- */
-uint64_t journal_records(Journal *j) {
-        return j ? j->records : 0;
-}
-
-/**
  * journal_pending() - whether a change was written but is not yet durable,
  * so that a reply acknowledging it must wait (fsync=always only)
  */
@@ -498,6 +488,19 @@ void journal_waiter_cancel(Journal *j, JournalWaiter *w) {
         if (j && w->link.data)
                 g_queue_unlink(&j->waiters, &w->link);
         w->link.data = NULL;
+}
+
+/* The hub's view (core/journal.h): the core decides which answers wait. */
+static bool hub_journal_pending(void *userdata) {
+        return journal_pending(userdata);
+}
+
+static void hub_journal_wait(void *userdata, HubWaiter *w) {
+        journal_wait(userdata, w);
+}
+
+static void hub_journal_cancel(void *userdata, HubWaiter *w) {
+        journal_waiter_cancel(userdata, w);
 }
 
 int journal_sync_parse(const char *s, JournalSync *ret) {
@@ -662,7 +665,13 @@ int journal_open(sd_event *event, Hub *hub, const char *dir, const JournalConfig
         if (r < 0)
                 return log_error_errno(r, "Failed to set up journal syncing: %m");
 
-        hub_set_journal(hub, &(HubJournal) { .append = journal_append, .userdata = j });
+        hub_set_journal(hub, &(HubJournal) {
+                .append = journal_append,
+                .pending = hub_journal_pending,
+                .wait = hub_journal_wait,
+                .cancel = hub_journal_cancel,
+                .userdata = j,
+        });
         *ret = g_steal_pointer(&j);
         return 0;
 }

@@ -10,9 +10,9 @@
  * The daemon opens the journal before any transport: it loads the snapshot
  * and the journal into the hub, cuts a torn or corrupt tail, and installs
  * itself as the hub's HubJournal. With fsync=always, a change a client made
- * is acknowledged only once it is on disk: transports ask journal_pending()
- * after a change and hold the reply in a JournalWaiter until the next
- * fdatasync(), which all changes of one loop iteration share (group commit).
+ * is acknowledged only once it is on disk: the core (src/ops/) holds the
+ * answer in a HubWaiter until the next fdatasync(), which all changes of
+ * one loop iteration share (group commit). Transports never include this.
  */
 #pragma once
 
@@ -37,17 +37,14 @@ typedef struct JournalConfig {
 
 typedef struct Journal Journal;
 
-typedef struct JournalWaiter {
-        void (*durable)(struct JournalWaiter *w);       /* what is waited for is on disk */
-        GList link;                                     /* in Journal.waiters while waiting */
-} JournalWaiter;
+/* What waits for the next fdatasync(): the core's HubWaiter (core/journal.h). */
+typedef HubWaiter JournalWaiter;
 
 int journal_open(sd_event *event, Hub *hub, const char *dir, const JournalConfig *config, Journal **ret);
 Journal *journal_free(Journal *j);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Journal, journal_free)
 
 bool journal_pending(Journal *j);
-uint64_t journal_records(Journal *j);
 void journal_wait(Journal *j, JournalWaiter *w);
 void journal_waiter_cancel(Journal *j, JournalWaiter *w);
 int journal_compact(Journal *j);

@@ -126,7 +126,6 @@ static void conn_handle_input(JsonrpcConn *c) {
                 .deferred = c->deferred,
                 .parser = c->parser,
         };
-        uint64_t records = journal_records(c->server->journal);
         const char *body;
         size_t len;
         int r;
@@ -153,9 +152,9 @@ static void conn_handle_input(JsonrpcConn *c) {
         if (conn_pending(c) > c->server->config.max_output)
                 c->paused = true;
         /* Hold only what acknowledges this client's own changes: reads go out at once. */
-        if (journal_records(c->server->journal) != records && journal_pending(c->server->journal) && !c->held) {
+        if (ctx.hold && !c->held) {
                 c->held = true;
-                journal_wait(c->server->journal, &c->durable);
+                hub_durable_wait(c->server->hub, &c->durable);
         }
 }
 
@@ -224,7 +223,7 @@ static void conn_flush_soon(JsonrpcConn *c) {
         (void) sd_event_source_set_enabled(c->flush_defer, SD_EVENT_ONESHOT);
 }
 
-static void on_durable(JournalWaiter *w) {
+static void on_durable(HubWaiter *w) {
         JsonrpcConn *c = (JsonrpcConn *) ((char *) w - offsetof(JsonrpcConn, durable));
 
         c->held = false;
@@ -233,13 +232,13 @@ static void on_durable(JournalWaiter *w) {
 
 /* A late answer (ENVELOPE_JOB, ENVELOPE_REPLY) is a response: never refused for space. */
 static int conn_answer(JsonrpcConn *c, const Envelope *e) {
-        g_autofree char *id_json = NULL;
-        g_autofree uint64_t *stolen = NULL;
-        uint64_t key = e->sub_id;
+        uint64_t key = op_answer_key(e->kind, e->sub_id);
+        const JsonrpcDeferred *d = g_hash_table_lookup(c->deferred, &key);
 
-        if (!g_hash_table_steal_extended(c->deferred, &key, (gpointer *) &stolen, (gpointer *) &id_json))
+        if (!d)
                 return -ENOENT;
-        jsonrpc_append_answer(c->out, id_json, e);
+        jsonrpc_append_answer(c->out, c->server->hub, d, e);
+        g_hash_table_remove(c->deferred, &key);
         conn_flush_soon(c);
         return 0;
 }
@@ -281,14 +280,9 @@ static int conn_deliver(Client *client, const Envelope *e) {
         return 0;
 }
 
-static void conn_kick(Client *client, int reason) {
-        conn_close_soon((JsonrpcConn *) client);
-}
-
 static const ClientSink conn_sink = {
         .transport = "unix",
         .deliver = conn_deliver,
-        .kick = conn_kick,
 };
 
 void jsonrpc_conn_free(JsonrpcConn *c) {
@@ -296,7 +290,7 @@ void jsonrpc_conn_free(JsonrpcConn *c) {
                 return;
         log_debug("client %" PRIu64 " (unix): closed", c->client.info.id);
         client_deinit(&c->client);
-        journal_waiter_cancel(c->server->journal, &c->durable);
+        hub_durable_cancel(c->server->hub, &c->durable);
         g_clear_pointer(&c->deferred, g_hash_table_destroy);
         g_clear_pointer(&c->parser, json_parser_free);
         c->io = sd_event_source_disable_unref(c->io);
@@ -328,7 +322,7 @@ int jsonrpc_conn_new(JsonrpcServer *s, int fd, uid_t uid, pid_t pid) {
         c->fd = fd;
         c->out = g_byte_array_new();
         c->durable.durable = on_durable;
-        c->deferred = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
+        c->deferred = jsonrpc_deferred_new();
         c->parser = json_parser_new();
         frame_reader_init(&c->reader, s->config.max_frame);
 

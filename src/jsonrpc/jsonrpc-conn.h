@@ -8,7 +8,6 @@
 
 #include <systemd/sd-event.h>
 
-#include "journal/journal.h"
 #include "jsonrpc/frame.h"
 #include "jsonrpc/jsonrpc-server.h"
 
@@ -26,7 +25,6 @@ struct JsonrpcServer {
         GQueue conns;                   /* JsonrpcConn*, owned */
         GQueue dirty;                   /* JsonrpcConn* with output queued by another's input */
         JsonrpcFifo *fifo;
-        Journal *journal;               /* may be NULL: nothing is durable */
 };
 
 typedef struct JsonrpcConn {
@@ -43,7 +41,7 @@ typedef struct JsonrpcConn {
         bool closing;                   /* write what is queued, then close */
         bool refused;                   /* a notification was refused: gaps to flush */
         bool held;                      /* output waits for the journal (durable) */
-        JournalWaiter durable;
+        HubWaiter durable;
         GHashTable *deferred;           /* wait/call id -> request id JSON (see JsonrpcContext) */
         struct JsonParser *parser;
         GList link;                     /* in JsonrpcServer.conns */

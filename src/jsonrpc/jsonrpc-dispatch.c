@@ -1,26 +1,22 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * jsonrpc-dispatch.c: see jsonrpc-dispatch.h. Requests are read with
- * json.c (strict RFC 8259, UTF-8 checked first); replies and notifications are written by hand into
- * the output buffer, since they have few fixed shapes and sit on the hot
- * path. Each method is one row of `methods`: its params in positional
- * order, its D-Bus twins (rpc.describe and a test keep the two transports
- * in step) and a handler that reads params, calls the core and writes the
- * result. Errors become error objects here, once, with words from
- * core/errors.h.
+ * jsonrpc-dispatch.c: see jsonrpc-dispatch.h. A generic adapter of the op
+ * table: a request's method is looked up by its JSON-RPC name, its params
+ * are read by the descriptor's json_in (by name, or by position in that
+ * order), the operation runs, and its result is written by the
+ * descriptor's echo and out params. Requests are read with json.c
+ * (strict RFC 8259, UTF-8 checked first); responses and notifications are
+ * written by hand into the output buffer, since they sit on the hot path.
+ * No operation is named here except rpc.describe, JSON-RPC's own
+ * introspection.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
 
-#include "build-config.h"
-#include "core/errors.h"
 #include "jsonrpc/frame.h"
 #include "jsonrpc/json.h"
 #include "jsonrpc/jsonrpc-dispatch.h"
-
-
-
 
 /* JSON text writing */
 
@@ -82,9 +78,6 @@ static void out_append_gstring(GByteArray *out, GString *s) {
         frame_append(out, s->str, s->len);
 }
 
-/**
- * jsonrpc_append_envelope() - append @e to @out as one notification frame
- */
 /* Everything of a notification after its subscription, watch or call id. */
 static GString *envelope_body(const Envelope *e) {
         GString *s = g_string_sized_new(128 + e->payload_len);
@@ -173,86 +166,187 @@ void jsonrpc_append_envelope(GByteArray *out, const Envelope *e) {
         g_byte_array_append(out, (const guint8 *) body->str, (guint) body->len);
 }
 
+/* Numbers without printf: this is on every response's path. */
+static void append_u64(GString *s, uint64_t v) {
+        char buf[24], *p = buf + sizeof buf;
+
+        do
+                *--p = (char) ('0' + v % 10);
+        while ((v /= 10) != 0);
+        g_string_append_len(s, p, buf + sizeof buf - p);
+}
+
+static void append_member(GString *s, const char *name) {
+        g_string_append_c(s, '"');
+        g_string_append(s, name);
+        g_string_append(s, "\":");
+}
+
+/* A GVariant of hub.info's types as JSON: a{sv} and a{s*} become objects. */
+static void append_variant(GString *s, GVariant *v) {
+        GVariantIter it;
+        GVariant *child;
+        const char *key;
+        bool first = true;
+
+        switch (g_variant_classify(v)) {
+        case G_VARIANT_CLASS_STRING:
+                json_append_cstr(s, g_variant_get_string(v, NULL));
+                return;
+        case G_VARIANT_CLASS_BOOLEAN:
+                g_string_append(s, g_variant_get_boolean(v) ? "true" : "false");
+                return;
+        case G_VARIANT_CLASS_UINT32:
+                append_u64(s, g_variant_get_uint32(v));
+                return;
+        case G_VARIANT_CLASS_UINT64:
+                append_u64(s, g_variant_get_uint64(v));
+                return;
+        case G_VARIANT_CLASS_VARIANT: {
+                g_autoptr(GVariant) inner = g_variant_get_variant(v);
+                append_variant(s, inner);
+                return;
+        }
+        case G_VARIANT_CLASS_ARRAY:
+                g_assert(g_variant_type_is_dict_entry(g_variant_type_element(g_variant_get_type(v))));
+                g_string_append_c(s, '{');
+                g_variant_iter_init(&it, v);
+                while (g_variant_iter_next(&it, "{&s@*}", &key, &child)) {
+                        if (!first)
+                                g_string_append_c(s, ',');
+                        first = false;
+                        json_append_cstr(s, key);
+                        g_string_append_c(s, ':');
+                        append_variant(s, child);
+                        g_variant_unref(child);
+                }
+                g_string_append_c(s, '}');
+                return;
+        default:
+                g_assert_not_reached();
+        }
+}
+
+/* One member of a result or of a row, by its type; bytes as "name" or "name_base64". */
+static void append_value(GString *s, const char *name, OpType type, const void *field, size_t len_offset) {
+        switch (type) {
+        case OP_TYPE_BYTES: {
+                const OpBytes *b = field;
+                const void *data = len_offset ? *(const void *const *) field : b->data;
+                size_t len = len_offset ? *(const size_t *) ((const char *) field + len_offset) : b->len;
+
+                json_append_bytes_member(s, name, data, len);
+                return;
+        }
+        case OP_TYPE_STRING:
+                append_member(s, name);
+                json_append_cstr(s, *(const char *const *) field);
+                return;
+        case OP_TYPE_BOOL:
+                append_member(s, name);
+                g_string_append(s, *(const bool *) field ? "true" : "false");
+                return;
+        case OP_TYPE_U32:
+                append_member(s, name);
+                append_u64(s, *(const uint32_t *) field);
+                return;
+        case OP_TYPE_U64:
+                append_member(s, name);
+                append_u64(s, *(const uint64_t *) field);
+                return;
+        case OP_TYPE_I32:
+                append_member(s, name);
+                g_string_append_printf(s, "%" PRId32, *(const int32_t *) field);
+                return;
+        case OP_TYPE_DICT:
+                append_member(s, name);
+                append_variant(s, *(GVariant *const *) field);
+                return;
+        case OP_TYPE_ROWS:
+                g_assert_not_reached();
+        }
+}
+
+static void append_rows(GString *s, const OpParam *p, GArray *rows) {
+        const OpRows *t = p->rows;
+
+        append_member(s, p->name);
+        g_string_append_c(s, '[');
+        for (guint i = 0; rows && i < rows->len; i++) {
+                const char *row = rows->data + i * t->size;
+
+                g_string_append(s, i ? ",{" : "{");
+                for (unsigned f = 0; f < t->n_fields; f++) {
+                        const OpField *fd = &t->fields[f];
+
+                        if (f > 0)
+                                g_string_append_c(s, ',');
+                        /* A row's bytes are a pointer and a length elsewhere in the row. */
+                        append_value(s, fd->name, fd->type, row + fd->offset,
+                                     fd->type == OP_TYPE_BYTES ? fd->len_offset - fd->offset : 0);
+                }
+                g_string_append_c(s, '}');
+        }
+        g_string_append_c(s, ']');
+}
+
+/*
+ * The result object: the echoed params, then the results; null when there
+ * are neither, and the dictionary itself when that is the only result.
+ */
+static void append_result(GString *s, const OpMethod *m, const OpArgs *in, const OpResult *out) {
+        bool first = true;
+
+        if (m->n_out == 0 && m->n_echo == 0) {
+                g_string_append(s, "null");
+                return;
+        }
+        if (m->n_out == 1 && m->n_echo == 0 && m->out[0].type == OP_TYPE_DICT) {
+                append_variant(s, *(GVariant *const *) ((const char *) out + m->out[0].offset));
+                return;
+        }
+        g_string_append_c(s, '{');
+        for (unsigned i = 0; i < m->n_echo; i++, first = false) {
+                if (!first)
+                        g_string_append_c(s, ',');
+                append_value(s, m->echo[i].name, m->echo[i].type, (const char *) in + m->echo[i].offset, 0);
+        }
+        for (unsigned i = 0; i < m->n_out; i++, first = false) {
+                const OpParam *p = &m->out[i];
+                const char *field = (const char *) out + p->offset;
+
+                if (!first)
+                        g_string_append_c(s, ',');
+                if (p->type == OP_TYPE_ROWS)
+                        append_rows(s, p, *(GArray *const *) field);
+                else
+                        append_value(s, p->name, p->type, field, 0);
+        }
+        g_string_append_c(s, '}');
+}
+
 /* Responses */
 
-typedef struct Call Call;
-
-typedef struct Method {
-        const char *name;
-        const char *const *params;      /* in positional order */
-        const char *dbus;               /* twins, space-separated */
-        bool fifo;                      /* may arrive through the FIFO */
-        int (*handler)(Call *c);
-} Method;
-
-struct Call {
+typedef struct Request {
         JsonrpcContext *ctx;
         JsonParser *jp;
         int params;                     /* token of the object or array, or -1 */
-        const Method *method;
-        GString *result;                /* JSON text of the result */
-        int code;                       /* error, when not 0 */
-        const char *error_name;         /* short name ("InvalidTopic") or NULL */
-        char *message;
-        uint64_t replay_sub_id;         /* subscribe with_retained: replay after the reply */
         int id;                         /* token of the request's id, -1 for a notification */
-        bool has_id;                    /* not a notification */
-        bool deferred;                  /* answered later (ctx->deferred) */
-};
+        OpCall call;
+        GPtrArray *owned;               /* decoded base64 params */
+} Request;
 
-static int call_error(Call *c, int code, const char *name, const char *fmt, ...) G_GNUC_PRINTF(4, 5);
-static int call_error(Call *c, int code, const char *name, const char *fmt, ...) {
+/* An error the face finds itself (bad params): JSON-RPC's own codes, no name. */
+static int request_error(Request *q, int code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+static int request_error(Request *q, int code, const char *fmt, ...) {
         va_list ap;
 
+        op_call_clear(&q->call);
         va_start(ap, fmt);
-        g_free(c->message);
-        c->message = g_strdup_vprintf(fmt, ap);
+        q->call.error.message = g_strdup_vprintf(fmt, ap);
         va_end(ap);
-        c->code = code;
-        c->error_name = name;
+        q->call.error.code = code;
         return -EINVAL;
-}
-
-static int error_code_of(const char *name) {
-        static const struct {
-                const char *name;
-                int code;
-        } codes[] = {
-                { "InvalidTopic", -32001 },
-                { "InvalidPattern", -32002 },
-                { "InvalidKey", -32003 },
-                { "NotFound", -32004 },
-                { "Conflict", -32005 },
-                { "LimitExceeded", -32006 },
-                { "InvalidQueue", -32007 },
-                { "NoJob", -32008 },
-                { "StorageFailed", -32009 },
-                { "InvalidName", -32010 },
-                { "NoServer", -32011 },
-                { "Timeout", -32012 },
-                { "ServerGone", -32013 },
-                { "ServerError", -32014 },
-        };
-
-        for (size_t i = 0; i < G_N_ELEMENTS(codes); i++)
-                if (strcmp(codes[i].name, name) == 0)
-                        return codes[i].code;
-        return 0;
-}
-
-static int call_core_error(Call *c, int r, HubArg arg, const char *what, size_t size) {
-        const char *name;
-        char *message;
-
-        if (hub_error_explain(r, hub_get_limits(c->ctx->hub), arg, what, size, &name, &message) < 0)
-                return call_error(c, JSONRPC_INTERNAL_ERROR, NULL, "Internal error: %s", g_strerror(-r));
-
-        c->code = error_code_of(name);
-        g_assert(c->code != 0);
-        g_free(c->message);
-        c->message = message;
-        c->error_name = name;
-        return r;
 }
 
 /* The id exactly as the request wrote it (valid JSON already), or null. */
@@ -264,27 +358,23 @@ static void append_id(GString *s, JsonParser *jp, int id) {
 }
 
 static void append_error_object(GString *s, int code, const char *name, const char *message) {
-        g_string_append_printf(s, "\"error\":{\"code\":%d,\"message\":", code);
+        g_string_append(s, "\"error\":{\"code\":");
+        g_string_append_printf(s, "%d", code);
+        g_string_append(s, ",\"message\":");
         json_append_cstr(s, message);
         if (name) {
-                g_string_append(s, ",\"data\":{\"name\":\"" SB_ERROR_PREFIX);
-                g_string_append(s, name);
-                g_string_append(s, "\"}");
+                g_string_append(s, ",\"data\":{\"name\":");
+                json_append_cstr(s, name);
+                g_string_append_c(s, '}');
         }
         g_string_append_c(s, '}');
 }
 
-static void append_response(GString *s, int id, Call *c) {
-        g_string_append(s, "{\"jsonrpc\":\"2.0\",\"id\":");
-        append_id(s, c->jp, id);
-        g_string_append_c(s, ',');
-        if (c->code != 0)
-                append_error_object(s, c->code, c->error_name, c->message);
-        else {
-                g_string_append(s, "\"result\":");
-                g_string_append_len(s, c->result->str, c->result->len);
-        }
-        g_string_append_c(s, '}');
+static void append_op_error(GString *s, const OpError *e) {
+        char buf[256];
+
+        append_error_object(s, e->code, e->name || e->foreign_name ? op_error_name(e, buf, sizeof buf) : NULL,
+                            e->message ?: "");
 }
 
 static void append_plain_error(GString *s, int code, const char *name, const char *message) {
@@ -301,75 +391,13 @@ static void append_plain_error(GString *s, int code, const char *name, const cha
  */
 void jsonrpc_append_error(GByteArray *out, int code, const char *name, const char *message) {
         g_autoptr(GString) s = g_string_new(NULL);
+        g_autofree char *full = name ? g_strconcat(OPS_ERROR_PREFIX, name, NULL) : NULL;
 
-        append_plain_error(s, code, name, message);
+        append_plain_error(s, code, full, message);
         out_append_gstring(out, s);
 }
 
-/* Params: by name (object) or by position (array, in the method's order). */
-
-static int param(Call *c, const char *name) {
-        const char *const *names = c->method->params;
-
-        if (c->params < 0)
-                return -1;
-        if (json_token(c->jp, c->params)->type == JSON_OBJECT)
-                return json_object_find(c->jp, c->params, name);
-        for (unsigned i = 0; names[i]; i++)
-                if (strcmp(names[i], name) == 0)
-                        return json_array_at(c->jp, c->params, i);
-        return -1;
-}
-
-static bool param_is_null(Call *c, int v) {
-        return v < 0 || json_token(c->jp, v)->type == JSON_NULL;
-}
-
-static int param_string(Call *c, const char *name, bool required, const char *def, const char **ret,
-                        size_t *ret_len) {
-        int v = param(c, name);
-        size_t len;
-
-        if (param_is_null(c, v)) {
-                if (required)
-                        return call_error(c, JSONRPC_INVALID_PARAMS, NULL, "Missing param '%s'.", name);
-                *ret = def;
-                if (ret_len)
-                        *ret_len = def ? strlen(def) : 0;
-                return 0;
-        }
-        if (json_string(c->jp, v, ret, &len) < 0)
-                return call_error(c, JSONRPC_INVALID_PARAMS, NULL, "Param '%s' must be a string.", name);
-        if (ret_len)
-                *ret_len = len;
-        else if (memchr(*ret, '\0', len))
-                return call_error(c, JSONRPC_INVALID_PARAMS, NULL, "Param '%s' must not contain NUL.", name);
-        return 0;
-}
-
-static int param_bool(Call *c, const char *name, bool *ret) {
-        int v = param(c, name);
-
-        if (param_is_null(c, v)) {
-                *ret = false;
-                return 0;
-        }
-        if (json_token(c->jp, v)->type != JSON_BOOL)
-                return call_error(c, JSONRPC_INVALID_PARAMS, NULL, "Param '%s' must be true or false.", name);
-        *ret = json_token(c->jp, v)->boolean;
-        return 0;
-}
-
-static int param_u64(Call *c, const char *name, uint64_t *ret) {
-        int v = param(c, name);
-
-        if (v < 0)
-                return call_error(c, JSONRPC_INVALID_PARAMS, NULL, "Missing param '%s'.", name);
-        if (json_uint64(c->jp, v, ret) < 0)
-                return call_error(c, JSONRPC_INVALID_PARAMS, NULL,
-                                  "Param '%s' must be a whole number from 0 to 18446744073709551615.", name);
-        return 0;
-}
+/* Params: by name (object) or by position (array, in the method's json_in order). */
 
 static bool base64_valid(const char *s, size_t len) {
         size_t pad = 0;
@@ -387,681 +415,335 @@ static bool base64_valid(const char *s, size_t len) {
         return pad <= 2;
 }
 
-/*
- * The bytes of "NAME" (text) or "NAME_base64": exactly one must be given.
- * @ret_owned holds decoded base64, freed by the caller.
- */
-static int param_bytes(Call *c, const char *name, const void **ret, size_t *ret_len, guchar **ret_owned) {
-        g_autofree char *b64_name = g_strconcat(name, "_base64", NULL);
-        int text = param(c, name), b64 = -1;
-        const char *b64_text;
-        size_t b64_len;
+static int param_token(Request *q, const OpParam *p, unsigned position) {
+        if (q->params < 0)
+                return -1;
+        if (json_token(q->jp, q->params)->type == JSON_OBJECT)
+                return json_object_find(q->jp, q->params, p->name);
+        return json_array_at(q->jp, q->params, position);
+}
+
+/* "NAME" (text) or "NAME_base64": at most one; @ret_b64 the base64 one's token or -1. */
+static int param_b64_token(Request *q, const OpParam *p, int text, int *ret_b64) {
+        g_autofree char *b64_name = g_strconcat(p->name, "_base64", NULL);
+
+        *ret_b64 = -1;
+        if (q->params >= 0 && json_token(q->jp, q->params)->type == JSON_OBJECT)
+                *ret_b64 = json_object_find(q->jp, q->params, b64_name);
+        if (text >= 0 && *ret_b64 >= 0)
+                return request_error(q, JSONRPC_INVALID_PARAMS, "Give exactly one of '%s' and '%s'.", p->name,
+                                     b64_name);
+        return 0;
+}
+
+static int param_bytes(Request *q, const OpParam *p, int v, int b64, OpBytes *ret) {
+        const char *text;
+        size_t len;
         gsize n;
 
-        if (c->params >= 0 && json_token(c->jp, c->params)->type == JSON_OBJECT)
-                b64 = json_object_find(c->jp, c->params, b64_name);
-        if ((text >= 0) == (b64 >= 0))
-                return call_error(c, JSONRPC_INVALID_PARAMS, NULL, "Give exactly one of '%s' and '%s'.",
-                                  name, b64_name);
-        if (text >= 0)
-                return param_string(c, name, true, NULL, (const char **) ret, ret_len);
-
-        if (json_string(c->jp, b64, &b64_text, &b64_len) < 0 || !base64_valid(b64_text, b64_len))
-                return call_error(c, JSONRPC_INVALID_PARAMS, NULL, "Param '%s' must be base64 text.", b64_name);
-        *ret_owned = g_base64_decode(b64_text, &n);
-        *ret = *ret_owned;
-        *ret_len = n;
-        return 0;
-}
-
-/* Methods */
-
-static int do_publish(Call *c, bool retain_always) {
-        g_autofree guchar *owned = NULL;
-        const char *topic;
-        const void *payload;
-        size_t len;
-        bool retain = retain_always;
-        uint64_t seq;
-        int r;
-
-        if ((r = param_string(c, "topic", true, NULL, &topic, NULL)) < 0 ||
-            (r = param_bytes(c, "payload", &payload, &len, &owned)) < 0 ||
-            (!retain_always && (r = param_bool(c, "retain", &retain)) < 0))
-                return r;
-        r = hub_publish(c->ctx->hub, c->ctx->client, topic, payload, len, retain, &seq);
-        if (r < 0)
-                return call_core_error(c, r, HUB_ARG_TOPIC, topic, len);
-        g_string_append_printf(c->result, "{\"seq\":%" PRIu64 "}", seq);
-        return 0;
-}
-
-static int m_publish(Call *c) {
-        return do_publish(c, false);
-}
-
-static int m_publish_retained(Call *c) {
-        return do_publish(c, true);
-}
-
-static int m_clear_retained(Call *c) {
-        const char *pattern;
-        unsigned n;
-        int r;
-
-        if ((r = param_string(c, "pattern", true, NULL, &pattern, NULL)) < 0)
-                return r;
-        r = hub_clear_retained(c->ctx->hub, pattern, &n);
-        if (r < 0)
-                return call_core_error(c, r, HUB_ARG_PATTERN, pattern, 0);
-        g_string_append_printf(c->result, "{\"count\":%u}", n);
-        return 0;
-}
-
-static int m_subscribe(Call *c) {
-        const char *pattern;
-        bool with_retained = false;
-        uint64_t id;
-        int r;
-
-        if ((r = param_string(c, "pattern", true, NULL, &pattern, NULL)) < 0 ||
-            (r = param_bool(c, "with_retained", &with_retained)) < 0)
-                return r;
-        r = hub_subscribe(c->ctx->hub, c->ctx->client, pattern, false, &id);
-        if (r < 0)
-                return call_core_error(c, r, HUB_ARG_PATTERN, pattern, 0);
-        if (with_retained)
-                c->replay_sub_id = id;
-        g_string_append_printf(c->result, "{\"id\":%" PRIu64 "}", id);
-        return 0;
-}
-
-static int unlisten(Call *c, int (*func)(Hub *, Client *, uint64_t), HubArg arg) {
-        char what[32];
-        uint64_t id;
-        int r;
-
-        if ((r = param_u64(c, "id", &id)) < 0)
-                return r;
-        r = func(c->ctx->hub, c->ctx->client, id);
-        if (r < 0) {
-                g_snprintf(what, sizeof what, "%" PRIu64, id);
-                return call_core_error(c, r, arg, what, 0);
-        }
-        g_string_append(c->result, "null");
-        return 0;
-}
-
-static int m_unsubscribe(Call *c) {
-        return unlisten(c, hub_unsubscribe, HUB_ARG_SUBSCRIPTION);
-}
-
-static void append_entry(GString *s, const StoreEntry *e) {
-        g_string_append(s, "{\"key\":");
-        json_append_cstr(s, e->key);
-        g_string_append_c(s, ',');
-        json_append_bytes_member(s, "value", e->value, e->value_len);
-        g_string_append_printf(s, ",\"revision\":%" PRIu64 "}", e->revision);
-}
-
-static int m_get(Call *c) {
-        const char *key;
-        StoreEntry e;
-        int r;
-
-        if ((r = param_string(c, "key", true, NULL, &key, NULL)) < 0)
-                return r;
-        r = hub_get(c->ctx->hub, key, &e);
-        if (r < 0)
-                return call_core_error(c, r, HUB_ARG_KEY, key, 0);
-        append_entry(c->result, &e);
-        return 0;
-}
-
-static int do_set(Call *c, bool check) {
-        g_autofree guchar *owned = NULL;
-        const char *key;
-        const void *value;
-        size_t len;
-        uint64_t expected = 0, rev;
-        int r;
-
-        if ((r = param_string(c, "key", true, NULL, &key, NULL)) < 0 ||
-            (r = param_bytes(c, "value", &value, &len, &owned)) < 0 ||
-            (check && (r = param_u64(c, "expected_revision", &expected)) < 0))
-                return r;
-        if (check)
-                r = hub_set_if(c->ctx->hub, c->ctx->client, key, value, len, expected, &rev);
-        else
-                r = hub_set(c->ctx->hub, c->ctx->client, key, value, len, &rev);
-        if (r < 0)
-                return call_core_error(c, r, HUB_ARG_KEY, key, len);
-        g_string_append_printf(c->result, "{\"revision\":%" PRIu64 "}", rev);
-        return 0;
-}
-
-static int m_set(Call *c) {
-        return do_set(c, false);
-}
-
-static int m_set_if(Call *c) {
-        return do_set(c, true);
-}
-
-static int m_delete(Call *c) {
-        const char *key;
-        bool existed;
-        int r;
-
-        if ((r = param_string(c, "key", true, NULL, &key, NULL)) < 0)
-                return r;
-        r = hub_delete(c->ctx->hub, c->ctx->client, key, &existed);
-        if (r < 0)
-                return call_core_error(c, r, HUB_ARG_KEY, key, 0);
-        g_string_append_printf(c->result, "{\"existed\":%s}", existed ? "true" : "false");
-        return 0;
-}
-
-static int m_list(Call *c) {
-        g_autoptr(GArray) entries = NULL;
-        const char *prefix;
-        int r;
-
-        if ((r = param_string(c, "prefix", false, "", &prefix, NULL)) < 0)
-                return r;
-        r = hub_list(c->ctx->hub, prefix, &entries);
-        if (r < 0)
-                return call_core_error(c, r, HUB_ARG_PREFIX, prefix, 0);
-        g_string_append(c->result, "{\"entries\":[");
-        for (guint i = 0; i < entries->len; i++) {
-                if (i > 0)
-                        g_string_append_c(c->result, ',');
-                append_entry(c->result, &g_array_index(entries, StoreEntry, i));
-        }
-        g_string_append(c->result, "]}");
-        return 0;
-}
-
-static int m_watch(Call *c) {
-        const char *prefix;
-        uint64_t id;
-        int r;
-
-        if ((r = param_string(c, "prefix", false, "", &prefix, NULL)) < 0)
-                return r;
-        r = hub_watch(c->ctx->hub, c->ctx->client, prefix, &id);
-        if (r < 0)
-                return call_core_error(c, r, HUB_ARG_PREFIX, prefix, 0);
-        g_string_append_printf(c->result, "{\"id\":%" PRIu64 "}", id);
-        return 0;
-}
-
-static int m_unwatch(Call *c) {
-        return unlisten(c, hub_unwatch, HUB_ARG_WATCH);
-}
-
-static int m_hub_info(Call *c) {
-        Hub *h = c->ctx->hub;
-        g_autoptr(GHashTable) by_transport = hub_get_clients_by_transport(h);
-        const HubCounters *n = hub_get_counters(h);
-        const HubLimits *l = hub_get_limits(h);
-        const JsonrpcStats *st = c->ctx->stats;
-        GString *s = c->result;
-        GHashTableIter it;
-        gpointer k, v;
-        bool first = true;
-
-        g_string_append_printf(s, "{\"version\":\"%s\",\"start_time\":%" PRIu64 ",\"clients\":%u,"
-                               "\"subscriptions\":%u,\"watches\":%u,\"topics\":%u,\"keys\":%u,\"queues\":%u,"
-                               "\"pending_calls\":%u,\"calls\":%" PRIu64 ",\"late_replies\":%" PRIu64 ","
-                               "\"messages_published\":%" PRIu64 ",\"messages_delivered\":%" PRIu64 ","
-                               "\"messages_dropped\":%" PRIu64 ",\"store_changes\":%" PRIu64 ","
-                               "\"clients_by_transport\":{",
-                               PACKAGE_VERSION, hub_get_start_time(h), hub_get_n_clients(h),
-                               hub_get_n_subscriptions(h), hub_get_n_watches(h), hub_get_n_retained(h),
-                               hub_get_n_keys(h), hub_get_n_queues(h), hub_get_n_pending_calls(h), n->calls,
-                               n->late_replies, n->published, n->delivered, n->dropped, n->store_changes);
-        g_hash_table_iter_init(&it, by_transport);
-        while (g_hash_table_iter_next(&it, &k, &v)) {
-                g_string_append_printf(s, "%s\"%s\":%u", first ? "" : ",", (const char *) k,
-                                       GPOINTER_TO_UINT(v));
-                first = false;
-        }
-        g_string_append_printf(s, "},\"limits\":{\"max-topic-length\":%zu,\"max-topic-tokens\":%u,"
-                               "\"max-payload\":%zu,\"max-key-length\":%zu,\"max-value\":%zu,"
-                               "\"max-subscriptions\":%u,\"max-watches\":%u,\"max-retained\":%u,"
-                               "\"max-keys\":%u,\"max-clients\":%u}",
-                               l->max_topic_length, l->max_topic_tokens, l->max_payload, l->max_key_length,
-                               l->max_value, l->max_subscriptions, l->max_watches, l->max_retained,
-                               l->max_keys, l->max_clients);
-        {
-                g_autoptr(GArray) services = hub_list_services(h);
-
-                g_string_append(s, ",\"services\":{");
-                for (guint i = 0; i < services->len; i++) {
-                        const ServiceInfo *si = &g_array_index(services, ServiceInfo, i);
-
-                        if (i > 0)
-                                g_string_append_c(s, ',');
-                        json_append_cstr(s, si->name);
-                        g_string_append_printf(s, ":%u", si->servers);
-                }
-                g_string_append_c(s, '}');
-        }
-        if (st)
-                g_string_append_printf(s, ",\"jsonrpc\":{\"fifo_lines\":%" PRIu64 ",\"fifo_errors\":%" PRIu64
-                                       ",\"frames_too_large\":%" PRIu64 ",\"slow_disconnects\":%" PRIu64 "}",
-                                       st->fifo_lines, st->fifo_errors, st->frames_too_large,
-                                       st->slow_disconnects);
-        g_string_append_c(s, '}');
-        return 0;
-}
-
-/* Queues; durations in milliseconds, as on D-Bus. */
-
-#define MSEC(ms) ((uint64_t) (ms) * 1000)
-
-static int param_u64_opt(Call *c, const char *name, uint64_t def, uint64_t *ret) {
-        if (param_is_null(c, param(c, name))) {
-                *ret = def;
+        if (v >= 0) {
+                if (json_string(q->jp, v, &text, &len) < 0)
+                        return request_error(q, JSONRPC_INVALID_PARAMS, "Param '%s' must be a string.", p->name);
+                *ret = (OpBytes) { text, len };
                 return 0;
         }
-        return param_u64(c, name, ret);
+        if (json_string(q->jp, b64, &text, &len) < 0 || !base64_valid(text, len))
+                return request_error(q, JSONRPC_INVALID_PARAMS, "Param '%s_base64' must be base64 text.", p->name);
+        g_ptr_array_add(q->owned, g_base64_decode(text, &n));
+        *ret = (OpBytes) { g_ptr_array_index(q->owned, q->owned->len - 1), n };
+        return 0;
 }
 
-static char *id_json(Call *c) {
+static int param_number(Request *q, const OpParam *p, int v, void *field) {
+        uint64_t u;
+        int64_t i;
+
+        switch (p->type) {
+        case OP_TYPE_U64:
+                if (json_uint64(q->jp, v, field) < 0)
+                        return request_error(q, JSONRPC_INVALID_PARAMS, "Param '%s' must be a whole number from 0 "
+                                             "to 18446744073709551615.", p->name);
+                return 0;
+        case OP_TYPE_U32:
+                if (json_uint64(q->jp, v, &u) < 0 || u > UINT32_MAX)
+                        return request_error(q, JSONRPC_INVALID_PARAMS, "Param '%s' must be a whole number from 0 "
+                                             "to 4294967295.", p->name);
+                *(uint32_t *) field = (uint32_t) u;
+                return 0;
+        default:
+                if (json_int64(q->jp, v, &i) < 0 || i < INT32_MIN || i > INT32_MAX)
+                        return request_error(q, JSONRPC_INVALID_PARAMS, "Param '%s' must be a 32-bit integer.",
+                                             p->name);
+                *(int32_t *) field = (int32_t) i;
+                return 0;
+        }
+}
+
+/* An absent param: its default from the XML (text of its type), or an error when required. */
+static int param_default(Request *q, const OpParam *p, void *field) {
+        const char *d = p->json_default;
+
+        if (!d)
+                return request_error(q, JSONRPC_INVALID_PARAMS, p->type == OP_TYPE_BYTES ?
+                                     "Give exactly one of '%s' and '%s_base64'." : "Missing param '%s'.",
+                                     p->name, p->name);
+        switch (p->type) {
+        case OP_TYPE_STRING:
+                *(const char **) field = strcmp(d, "null") == 0 ? NULL : d;
+                break;
+        case OP_TYPE_BOOL:
+                *(bool *) field = strcmp(d, "true") == 0;
+                break;
+        case OP_TYPE_U32:
+                *(uint32_t *) field = (uint32_t) g_ascii_strtoull(d, NULL, 10);
+                break;
+        case OP_TYPE_U64:
+                *(uint64_t *) field = g_ascii_strtoull(d, NULL, 10);
+                break;
+        case OP_TYPE_I32:
+                *(int32_t *) field = (int32_t) g_ascii_strtoll(d, NULL, 10);
+                break;
+        default:
+                g_assert_not_reached();
+        }
+        return 0;
+}
+
+static int read_param(Request *q, const OpParam *p, unsigned position, OpArgs *in) {
+        void *field = (char *) in + p->offset;
+        int v = param_token(q, p, position), b64 = -1, r;
+        const char *s;
+        size_t len;
+
+        if (p->type == OP_TYPE_BYTES && (r = param_b64_token(q, p, v, &b64)) < 0)
+                return r;
+        if ((v < 0 || json_token(q->jp, v)->type == JSON_NULL) && b64 < 0)
+                return param_default(q, p, field);
+
+        switch (p->type) {
+        case OP_TYPE_BYTES:
+                return param_bytes(q, p, v, b64, field);
+        case OP_TYPE_STRING:
+                if (json_string(q->jp, v, &s, &len) < 0)
+                        return request_error(q, JSONRPC_INVALID_PARAMS, "Param '%s' must be a string.", p->name);
+                if (memchr(s, '\0', len))
+                        return request_error(q, JSONRPC_INVALID_PARAMS, "Param '%s' must not contain NUL.", p->name);
+                *(const char **) field = s;
+                return 0;
+        case OP_TYPE_BOOL:
+                if (json_token(q->jp, v)->type != JSON_BOOL)
+                        return request_error(q, JSONRPC_INVALID_PARAMS, "Param '%s' must be true or false.", p->name);
+                *(bool *) field = json_token(q->jp, v)->boolean;
+                return 0;
+        default:
+                return param_number(q, p, v, field);
+        }
+}
+
+static int read_params(Request *q, const OpMethod *m, OpArgs *in) {
+        for (unsigned i = 0; i < m->n_json_in; i++) {
+                int r = read_param(q, &m->json_in[i], i, in);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static char *id_json(Request *q) {
         g_autoptr(GString) s = g_string_new(NULL);
 
-        append_id(s, c->jp, c->id);
+        append_id(s, q->jp, q->id);
         return g_string_free(g_steal_pointer(&s), FALSE);
 }
 
-/* The request is answered later, by jsonrpc_append_answer() with @key's envelope. */
-static int defer(Call *c, uint64_t key) {
-        g_hash_table_insert(c->ctx->deferred, g_memdup2(&key, sizeof key), id_json(c));
-        c->deferred = true;
-        return 0;
+static void deferred_free(void *p) {
+        JsonrpcDeferred *d = p;
+
+        g_free(d->id_json);
+        g_free(d);
 }
 
-static void append_job(GString *s, uint64_t id, const char *queue, const void *payload, size_t len,
-                       unsigned attempts) {
-        g_string_append_printf(s, "{\"id\":%" PRIu64 ",\"queue\":", id);
-        json_append_cstr(s, queue);
-        g_string_append_c(s, ',');
-        json_append_bytes_member(s, "payload", payload, len);
-        g_string_append_printf(s, ",\"attempts\":%u}", attempts);
+/**
+ * jsonrpc_deferred_new() - the table a connection keeps its deferred
+ * requests in: op_answer_key() -> JsonrpcDeferred*
+ */
+GHashTable *jsonrpc_deferred_new(void) {
+        return g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, deferred_free);
 }
 
-static int m_push(Call *c) {
-        g_autofree guchar *owned = NULL;
-        const char *queue;
-        const void *payload;
-        size_t len;
-        uint64_t delay_ms, id;
+/* hub.info: what this face counts, under "jsonrpc". */
+static void info_extra(OpCall *call, GVariantBuilder *dict) {
+        const JsonrpcStats *st = call->face_data;
+        GVariantBuilder b;
+
+        g_variant_builder_init(&b, G_VARIANT_TYPE("a{st}"));
+        g_variant_builder_add(&b, "{st}", "fifo_lines", st->fifo_lines);
+        g_variant_builder_add(&b, "{st}", "fifo_errors", st->fifo_errors);
+        g_variant_builder_add(&b, "{st}", "frames_too_large", st->frames_too_large);
+        g_variant_builder_add(&b, "{st}", "slow_disconnects", st->slow_disconnects);
+        g_variant_builder_add(dict, "{sv}", "jsonrpc", g_variant_builder_end(&b));
+}
+
+/* Run @m for @q; its result (when it has one now) into @result. */
+static int run_method(Request *q, const OpMethod *m, GString *result) {
+        JsonrpcContext *ctx = q->ctx;
+        g_auto(OpResult) out = {};
+        OpArgs in = {};
         int r;
 
-        if ((r = param_string(c, "queue", true, NULL, &queue, NULL)) < 0 ||
-            (r = param_bytes(c, "payload", &payload, &len, &owned)) < 0 ||
-            (r = param_u64_opt(c, "delay_ms", 0, &delay_ms)) < 0)
-                return r;
-        r = hub_push(c->ctx->hub, c->ctx->client, queue, payload, len, MSEC(MIN(delay_ms, UINT64_MAX / 1000)),
-                     &id);
+        if (m->flags & OP_DEFERRED && (q->id < 0 || json_token(q->jp, q->id)->type == JSON_NULL))
+                return request_error(q, JSONRPC_INVALID_REQUEST, "%s needs an id: its answer may come later.",
+                                     m->jsonrpc);
+        r = read_params(q, m, &in);
         if (r < 0)
-                return call_core_error(c, r, HUB_ARG_QUEUE, queue, len);
-        g_string_append_printf(c->result, "{\"id\":%" PRIu64 "}", id);
-        return 0;
-}
-
-static int m_reserve(Call *c) {
-        const char *queue;
-        uint64_t timeout_ms, visibility_ms, wait_id;
-        JobInfo job;
-        int r;
-
-        if ((r = param_string(c, "queue", true, NULL, &queue, NULL)) < 0 ||
-            (r = param_u64_opt(c, "timeout_ms", 0, &timeout_ms)) < 0 ||
-            (r = param_u64_opt(c, "visibility_ms", 0, &visibility_ms)) < 0)
                 return r;
-        if (!c->has_id || json_token(c->jp, c->id)->type == JSON_NULL)
-                return call_error(c, JSONRPC_INVALID_REQUEST, NULL, "reserve needs an id: its answer is the job.");
-        if (timeout_ms > UINT32_MAX || visibility_ms > UINT32_MAX)
-                return call_error(c, JSONRPC_INVALID_PARAMS, NULL, "timeout_ms and visibility_ms are at most %u.",
-                                  UINT32_MAX);
-        /* Where nothing can answer later (FIFO, unit tests), reserve does not wait. */
-        if (!c->ctx->deferred)
-                timeout_ms = 0;
-
-        r = hub_reserve(c->ctx->hub, c->ctx->client, queue, MSEC(timeout_ms), MSEC(visibility_ms), &job, &wait_id);
-        if (r < 0)
-                return call_core_error(c, r, HUB_ARG_QUEUE, queue, 0);
-        if (r == 0)
-                return defer(c, wait_id);
-        append_job(c->result, job.id, job.queue, job.payload, job.len, job.attempts);
-        return 0;
-}
-
-static int job_op(Call *c, int (*op)(Hub *, Client *, uint64_t)) {
-        char what[32];
-        uint64_t id;
-        int r;
-
-        if ((r = param_u64(c, "id", &id)) < 0)
-                return r;
-        r = op(c->ctx->hub, c->ctx->client, id);
+        if (m->preset)
+                m->preset(&in);
+        q->call = (OpCall) {
+                .hub = ctx->hub,
+                .client = ctx->client,
+                .method = m,
+                .can_defer = ctx->deferred != NULL,
+                .info_extra = ctx->stats ? info_extra : NULL,
+                .face_data = (void *) ctx->stats,
+        };
+        r = op_invoke(&q->call, &in, &out);
         if (r < 0) {
-                g_snprintf(what, sizeof what, "%" PRIu64, id);
-                return call_core_error(c, r, HUB_ARG_JOB, what, 0);
-        }
-        g_string_append(c->result, "null");
-        return 0;
-}
-
-static int m_ack(Call *c) {
-        return job_op(c, hub_ack);
-}
-
-static int m_touch(Call *c) {
-        return job_op(c, hub_touch);
-}
-
-static int m_nack(Call *c) {
-        char what[32];
-        uint64_t id, delay_ms;
-        int r;
-
-        if ((r = param_u64(c, "id", &id)) < 0 || (r = param_u64_opt(c, "delay_ms", 0, &delay_ms)) < 0)
+                if (q->call.error.code == 0)
+                        return request_error(q, JSONRPC_INTERNAL_ERROR, "Internal error: %s", g_strerror(-r));
                 return r;
-        r = hub_nack(c->ctx->hub, c->ctx->client, id, MSEC(MIN(delay_ms, UINT64_MAX / 1000)));
-        if (r < 0) {
-                g_snprintf(what, sizeof what, "%" PRIu64, id);
-                return call_core_error(c, r, r == -ERANGE ? HUB_ARG_QUEUE : HUB_ARG_JOB, what, 0);
         }
-        g_string_append(c->result, "null");
-        return 0;
-}
+        if (q->call.durable)
+                ctx->hold = true;
+        if (q->call.deferred) {
+                JsonrpcDeferred *d = g_new0(JsonrpcDeferred, 1);
 
-static int queue_count_op(Call *c, bool kick) {
-        const char *queue;
-        uint64_t max = 0;
-        unsigned n;
-        int r;
-
-        if ((r = param_string(c, "queue", true, NULL, &queue, NULL)) < 0 ||
-            (kick && (r = param_u64_opt(c, "max", 0, &max)) < 0))
-                return r;
-        r = kick ? hub_kick(c->ctx->hub, queue, (unsigned) MIN(max, UINT_MAX), &n) :
-                   hub_purge(c->ctx->hub, queue, &n);
-        if (r < 0)
-                return call_core_error(c, r, HUB_ARG_QUEUE, queue, 0);
-        g_string_append_printf(c->result, "{\"count\":%u}", n);
-        return 0;
-}
-
-static int m_kick(Call *c) {
-        return queue_count_op(c, true);
-}
-
-static int m_purge(Call *c) {
-        return queue_count_op(c, false);
-}
-
-static int m_peek(Call *c) {
-        const char *queue;
-        JobInfo job;
-        int r;
-
-        if ((r = param_string(c, "queue", true, NULL, &queue, NULL)) < 0)
-                return r;
-        r = hub_peek(c->ctx->hub, queue, &job);
-        if (r < 0)
-                return call_core_error(c, r, HUB_ARG_QUEUE, queue, 0);
-        append_job(c->result, job.id, job.queue, job.payload, job.len, job.attempts);
-        return 0;
-}
-
-static int m_list_queues(Call *c) {
-        g_autoptr(GArray) queues = hub_list_queues(c->ctx->hub);
-
-        g_string_append(c->result, "{\"queues\":[");
-        for (guint i = 0; i < queues->len; i++) {
-                const QueueInfo *q = &g_array_index(queues, QueueInfo, i);
-
-                g_string_append(c->result, i ? ",{\"name\":" : "{\"name\":");
-                json_append_cstr(c->result, q->name);
-                g_string_append_printf(c->result, ",\"ready\":%u,\"reserved\":%u,\"delayed\":%u,\"dead\":%u,"
-                                       "\"waiting\":%u}", q->ready, q->reserved, q->delayed, q->dead, q->waiting);
+                d->id_json = id_json(q);
+                d->method = m;
+                g_hash_table_insert(ctx->deferred, g_memdup2(&q->call.deferred, sizeof(uint64_t)), d);
+                return 0;
         }
-        g_string_append(c->result, "]}");
+        append_result(result, m, &in, &out);
         return 0;
 }
 
-/* Request/reply */
+/* Look @name up and run it; rpc.describe is JSON-RPC's own introspection, from the table too. */
+static int run_request(Request *q, const char *name, GString *result) {
+        const OpMethod *m = op_method_by_jsonrpc(name);
+        bool describe = strcmp(name, "rpc.describe") == 0;
 
-static int m_call(Call *c) {
-        g_autofree guchar *owned = NULL;
-        const char *name;
-        const void *payload;
-        size_t len;
-        uint64_t timeout_ms, id;
-        int r;
-
-        if ((r = param_string(c, "name", true, NULL, &name, NULL)) < 0 ||
-            (r = param_bytes(c, "payload", &payload, &len, &owned)) < 0 ||
-            (r = param_u64_opt(c, "timeout_ms", 0, &timeout_ms)) < 0)
-                return r;
-        if (!c->has_id || json_token(c->jp, c->id)->type == JSON_NULL)
-                return call_error(c, JSONRPC_INVALID_REQUEST, NULL, "call needs an id: its answer is the reply.");
-        if (!c->ctx->deferred)
-                return call_error(c, JSONRPC_INVALID_REQUEST, NULL, "call is not available here.");
-
-        r = hub_call(c->ctx->hub, c->ctx->client, name, payload, len, MSEC(MIN(timeout_ms, UINT64_MAX / 1000)),
-                     &id);
-        if (r < 0)
-                return call_core_error(c, r, HUB_ARG_SERVICE, name, len);
-        /* A server that could not take it answered already (ServerGone); otherwise wait. */
-        if (hub_call_pending(c->ctx->hub, id))
-                return defer(c, id);
-        return call_error(c, -32013, "ServerGone", "The server could not take the request.");
-}
-
-static int serve_op(Call *c, bool serve) {
-        const char *name;
-        int r;
-
-        if ((r = param_string(c, "name", true, NULL, &name, NULL)) < 0)
-                return r;
-        r = serve ? hub_serve(c->ctx->hub, c->ctx->client, name) : hub_unserve(c->ctx->hub, c->ctx->client, name);
-        if (r < 0)
-                return call_core_error(c, r, HUB_ARG_SERVICE, name, 0);
-        g_string_append(c->result, "null");
-        return 0;
-}
-
-static int m_serve(Call *c) {
-        return serve_op(c, true);
-}
-
-static int m_unserve(Call *c) {
-        return serve_op(c, false);
-}
-
-static int m_reply(Call *c) {
-        g_autofree guchar *owned = NULL;
-        const void *payload;
-        size_t len;
-        char what[32];
-        uint64_t id;
-        int r;
-
-        if ((r = param_u64(c, "id", &id)) < 0 || (r = param_bytes(c, "payload", &payload, &len, &owned)) < 0)
-                return r;
-        r = hub_reply(c->ctx->hub, c->ctx->client, id, payload, len);
-        if (r < 0) {
-                g_snprintf(what, sizeof what, "%" PRIu64, id);
-                return call_core_error(c, r, HUB_ARG_CALL, what, len);
+        if (!m && !describe)
+                return request_error(q, JSONRPC_METHOD_NOT_FOUND, "Method '%s' not found; rpc.describe lists the "
+                                     "methods.", name);
+        if (q->ctx->fifo && (describe || !(m->flags & OP_FIFO)))
+                return request_error(q, JSONRPC_METHOD_NOT_FOUND, "Method '%s' cannot be used through the FIFO: it "
+                                     "takes publish, publish_retained, set and delete.", name);
+        if (describe) {
+                g_string_append(result, op_describe_json);
+                return 0;
         }
-        g_string_append(c->result, "null");
+        return run_method(q, m, result);
+}
+
+/* The request's shape: a string method, jsonrpc "2.0", params an object or array; *ret_name. */
+static int request_shape(Request *q, int req, const char **ret_name) {
+        int version = json_object_find(q->jp, req, "jsonrpc");
+        int method = json_object_find(q->jp, req, "method");
+        const char *v;
+        size_t n;
+
+        q->params = json_object_find(q->jp, req, "params");
+        if (version < 0 || json_string(q->jp, version, &v, &n) < 0 || n != 3 || memcmp(v, "2.0", 3) != 0)
+                return request_error(q, JSONRPC_INVALID_REQUEST, "Invalid request: 'jsonrpc' must be \"2.0\".");
+        if (method < 0 || json_string(q->jp, method, ret_name, &n) < 0 || memchr(*ret_name, '\0', n))
+                return request_error(q, JSONRPC_INVALID_REQUEST, "Invalid request: 'method' must be a string.");
+        if (q->params >= 0 && json_token(q->jp, q->params)->type != JSON_OBJECT &&
+            json_token(q->jp, q->params)->type != JSON_ARRAY)
+                return request_error(q, JSONRPC_INVALID_REQUEST,
+                                     "Invalid request: 'params' must be an object or an array.");
         return 0;
 }
 
-static int m_reply_error(Call *c) {
-        int code_tok = param(c, "code");
-        const char *message, *name;
-        char what[32];
-        uint64_t id;
-        int64_t code = 0;
-        int r;
-
-        if ((r = param_u64(c, "id", &id)) < 0 || (r = param_string(c, "message", true, NULL, &message, NULL)) < 0 ||
-            (r = param_string(c, "name", false, NULL, &name, NULL)) < 0)
-                return r;
-        if (code_tok >= 0) {
-                if (json_int64(c->jp, code_tok, &code) < 0 || code < INT32_MIN || code > INT32_MAX || code == 0)
-                        return call_error(c, JSONRPC_INVALID_PARAMS, NULL,
-                                          "Param 'code' must be a non-zero 32-bit integer.");
-        }
-        r = hub_reply_error(c->ctx->hub, c->ctx->client, id, name, (int) code, message);
-        if (r < 0) {
-                g_snprintf(what, sizeof what, "%" PRIu64, id);
-                return call_core_error(c, r, HUB_ARG_CALL, what, 0);
-        }
-        g_string_append(c->result, "null");
-        return 0;
-}
-
-static int m_rpc_describe(Call *c);
-
-#define PARAMS(...) ((const char *const[]) { __VA_ARGS__, NULL })
-#define NO_PARAMS   ((const char *const[]) { NULL })
-
-static const Method methods[] = {
-        { "publish", PARAMS("topic", "payload", "retain"), "Publish PublishBinary", true, m_publish },
-        { "publish_retained", PARAMS("topic", "payload"), "PublishRetained", true, m_publish_retained },
-        { "clear_retained", PARAMS("pattern"), "ClearRetained", false, m_clear_retained },
-        { "subscribe", PARAMS("pattern", "with_retained"), "Subscribe", false, m_subscribe },
-        { "unsubscribe", PARAMS("id"), "Unsubscribe", false, m_unsubscribe },
-        { "get", PARAMS("key"), "Get GetBinary", false, m_get },
-        { "set", PARAMS("key", "value"), "Set SetBinary", true, m_set },
-        { "set_if", PARAMS("key", "value", "expected_revision"), "SetIf", false, m_set_if },
-        { "delete", PARAMS("key"), "Delete", true, m_delete },
-        { "list", PARAMS("prefix"), "List", false, m_list },
-        { "watch", PARAMS("prefix"), "Watch", false, m_watch },
-        { "unwatch", PARAMS("id"), "Unwatch", false, m_unwatch },
-        { "push", PARAMS("queue", "payload", "delay_ms"), "Push PushBinary", false, m_push },
-        { "reserve", PARAMS("queue", "timeout_ms", "visibility_ms"), "Reserve", false, m_reserve },
-        { "ack", PARAMS("id"), "Ack", false, m_ack },
-        { "nack", PARAMS("id", "delay_ms"), "Nack", false, m_nack },
-        { "touch", PARAMS("id"), "Touch", false, m_touch },
-        { "kick", PARAMS("queue", "max"), "Kick", false, m_kick },
-        { "peek", PARAMS("queue"), "Peek", false, m_peek },
-        { "purge", PARAMS("queue"), "Purge", false, m_purge },
-        { "list_queues", NO_PARAMS, "ListQueues", false, m_list_queues },
-        { "call", PARAMS("name", "payload", "timeout_ms"), "Call", false, m_call },
-        { "serve", PARAMS("name"), "Serve", false, m_serve },
-        { "unserve", PARAMS("name"), "Unserve", false, m_unserve },
-        { "reply", PARAMS("id", "payload"), "Reply", false, m_reply },
-        { "reply_error", PARAMS("id", "code", "message", "name"), "ReplyError", false, m_reply_error },
-        { "hub.info", NO_PARAMS, "GetInfo", false, m_hub_info },
-        { "rpc.describe", NO_PARAMS, "Introspect", false, m_rpc_describe },
-};
-
-static int m_rpc_describe(Call *c) {
-        GString *s = c->result;
-
-        g_string_append(s, "{\"methods\":[");
-        for (size_t i = 0; i < G_N_ELEMENTS(methods); i++) {
-                const Method *m = &methods[i];
-                g_auto(GStrv) twins = g_strsplit(m->dbus, " ", -1);
-
-                g_string_append_printf(s, "%s{\"name\":\"%s\",\"params\":[", i ? "," : "", m->name);
-                for (size_t j = 0; m->params[j]; j++)
-                        g_string_append_printf(s, "%s\"%s\"", j ? "," : "", m->params[j]);
-                g_string_append(s, "],\"dbus\":[");
-                for (size_t j = 0; twins[j]; j++)
-                        g_string_append_printf(s, "%s\"%s\"", j ? "," : "", twins[j]);
-                g_string_append_printf(s, "],\"fifo\":%s}", m->fifo ? "true" : "false");
-        }
-        g_string_append(s, "],\"notifications\":[\"message\",\"key_changed\",\"gap\"]}");
-        return 0;
-}
-
-static const Method *method_find(const char *name) {
-        for (size_t i = 0; i < G_N_ELEMENTS(methods); i++)
-                if (strcmp(methods[i].name, name) == 0)
-                        return &methods[i];
-        return NULL;
+static void context_error(JsonrpcContext *ctx, const char *message) {
+        g_free(ctx->error);
+        ctx->error = g_strdup(message);
 }
 
 /*
  * One request object: validate its shape, run its method, append its
- * response to @batch (NULL: the request is not in a batch) or to ctx->out.
- * Return: whether a response was written (notifications get none).
+ * response to @resp. Return: whether a response was written
+ * (notifications and deferred requests get none now).
  */
 static bool handle_request(JsonrpcContext *ctx, JsonParser *jp, int req, GString *resp, GArray *replays) {
         g_autoptr(GString) result = g_string_new(NULL);
-        Call call = { .ctx = ctx, .jp = jp, .result = result, .params = -1, .id = -1 };
-        int version, method, params;
+        g_autoptr(GPtrArray) owned = g_ptr_array_new_with_free_func(g_free);
+        Request q = { .ctx = ctx, .jp = jp, .params = -1, .id = -1, .owned = owned };
         JsonType id_type;
-        const char *name, *v;
-        size_t n;
+        const char *name;
+        bool answered;
 
         if (json_token(jp, req)->type != JSON_OBJECT) {
                 append_plain_error(resp, JSONRPC_INVALID_REQUEST, NULL, "Invalid request: expected a JSON object.");
-                g_free(ctx->error);
-                ctx->error = g_strdup("not a JSON object");
+                context_error(ctx, "not a JSON object");
                 return true;
         }
-
-        call.id = json_object_find(jp, req, "id");
-        call.has_id = call.id >= 0;
-        id_type = call.has_id ? json_token(jp, call.id)->type : JSON_NULL;
+        q.id = json_object_find(jp, req, "id");
+        id_type = q.id >= 0 ? json_token(jp, q.id)->type : JSON_NULL;
         if (id_type != JSON_NULL && id_type != JSON_STRING && id_type != JSON_NUMBER) {
                 append_plain_error(resp, JSONRPC_INVALID_REQUEST, NULL,
                                    "Invalid request: 'id' must be a string, a number or null.");
-                g_free(ctx->error);
-                ctx->error = g_strdup("'id' is not a string, a number or null");
+                context_error(ctx, "'id' is not a string, a number or null");
                 return true;
         }
 
-        version = json_object_find(jp, req, "jsonrpc");
-        method = json_object_find(jp, req, "method");
-        params = json_object_find(jp, req, "params");
-        if (version < 0 || json_string(jp, version, &v, &n) < 0 || n != 3 || memcmp(v, "2.0", 3) != 0)
-                call_error(&call, JSONRPC_INVALID_REQUEST, NULL, "Invalid request: 'jsonrpc' must be \"2.0\".");
-        else if (method < 0 || json_string(jp, method, &name, &n) < 0 || memchr(name, '\0', n))
-                call_error(&call, JSONRPC_INVALID_REQUEST, NULL, "Invalid request: 'method' must be a string.");
-        else if (params >= 0 && json_token(jp, params)->type != JSON_OBJECT &&
-                 json_token(jp, params)->type != JSON_ARRAY)
-                call_error(&call, JSONRPC_INVALID_REQUEST, NULL,
-                           "Invalid request: 'params' must be an object or an array.");
-        else {
-                call.method = method_find(name);
-                call.params = params;
-                if (!call.method || (ctx->fifo && !call.method->fifo))
-                        call_error(&call, JSONRPC_METHOD_NOT_FOUND, NULL,
-                                   ctx->fifo && call.method ?
-                                   "Method '%s' cannot be used through the FIFO: it takes publish, "
-                                   "publish_retained, set and delete." :
-                                   "Method '%s' not found; rpc.describe lists the methods.", name);
-                else
-                        (void) call.method->handler(&call);
-        }
-
-        if (call.code != 0) {
-                g_free(ctx->error);
-                ctx->error = g_strdup(call.message);
-        }
-        if (call.replay_sub_id != 0)
-                g_array_append_val(replays, call.replay_sub_id);
+        if (request_shape(&q, req, &name) >= 0)
+                (void) run_request(&q, name, result);
+        if (q.call.error.code != 0)
+                context_error(ctx, q.call.error.message);
+        if (q.call.replay_id != 0)
+                g_array_append_val(replays, q.call.replay_id);
 
         /* A request whose shape is invalid is answered even without an id (id null). */
-        if ((!call.has_id && call.code != JSONRPC_INVALID_REQUEST) || call.deferred) {
-                g_free(call.message);
-                return false;
+        answered = (q.id >= 0 || q.call.error.code == JSONRPC_INVALID_REQUEST) && !q.call.deferred;
+        if (answered) {
+                g_string_append(resp, "{\"jsonrpc\":\"2.0\",\"id\":");
+                append_id(resp, jp, q.id);
+                g_string_append_c(resp, ',');
+                if (q.call.error.code != 0)
+                        append_op_error(resp, &q.call.error);
+                else {
+                        g_string_append(resp, "\"result\":");
+                        g_string_append_len(resp, result->str, result->len);
+                }
+                g_string_append_c(resp, '}');
         }
-        append_response(resp, call.id, &call);
-        g_free(call.message);
-        return true;
+        op_call_clear(&q.call);
+        return answered;
+}
+
+static void dispatch_batch(JsonrpcContext *ctx, JsonParser *jp, GString *resp, GArray *replays, bool *answered) {
+        uint32_t n = json_token(jp, 0)->count;
+        int el = 1;
+
+        if (n == 0) {
+                context_error(ctx, "Invalid request: an empty batch.");
+                append_plain_error(resp, JSONRPC_INVALID_REQUEST, NULL, ctx->error);
+                *answered = true;
+                return;
+        }
+        g_string_append_c(resp, '[');
+        for (uint32_t i = 0; i < n; i++) {
+                size_t before = resp->len;
+
+                if (*answered)
+                        g_string_append_c(resp, ',');
+                if (handle_request(ctx, jp, el, resp, replays))
+                        *answered = true;
+                else
+                        g_string_truncate(resp, before);
+                el = (int) json_token(jp, el)->skip;
+        }
+        g_string_append_c(resp, ']');
 }
 
 /**
@@ -1069,6 +751,8 @@ static bool handle_request(JsonrpcContext *ctx, JsonParser *jp, int req, GString
  *
  * Responses go to ctx->out (when not NULL) as one frame; then the retained
  * values that subscribes asked for are delivered through the client's sink.
+ * ctx->hold is set when a response acknowledges a change that is not
+ * durable yet: the connection holds its output until hub_durable_wait().
  *
  * Return: 0 when everything in the frame succeeded, -EINVAL when it held
  * any error (ctx->error says which, for the FIFO's log).
@@ -1097,31 +781,9 @@ int jsonrpc_dispatch(JsonrpcContext *ctx, const char *body, size_t len) {
                 return -EINVAL;
         }
 
-        if (json_token(jp, 0)->type == JSON_ARRAY) {
-                uint32_t n = json_token(jp, 0)->count;
-
-                if (n == 0) {
-                        ctx->error = g_strdup("Invalid request: an empty batch.");
-                        append_plain_error(resp, JSONRPC_INVALID_REQUEST, NULL, ctx->error);
-                        answered = true;
-                } else {
-                        int el = 1;
-
-                        g_string_append_c(resp, '[');
-                        for (uint32_t i = 0; i < n; i++) {
-                                size_t before = resp->len;
-
-                                if (answered)
-                                        g_string_append_c(resp, ',');
-                                if (handle_request(ctx, jp, el, resp, replays))
-                                        answered = true;
-                                else
-                                        g_string_truncate(resp, before);
-                                el = (int) json_token(jp, el)->skip;
-                        }
-                        g_string_append_c(resp, ']');
-                }
-        } else
+        if (json_token(jp, 0)->type == JSON_ARRAY)
+                dispatch_batch(ctx, jp, resp, replays, &answered);
+        else
                 answered = handle_request(ctx, jp, 0, resp, replays);
 
         /* A batch of notifications only gets no response at all. */
@@ -1135,35 +797,26 @@ int jsonrpc_dispatch(JsonrpcContext *ctx, const char *body, size_t len) {
 }
 
 /**
- * jsonrpc_append_answer() - append the late response to the request whose
- * id is @id_json, from @e: an ENVELOPE_JOB (a reserve that waited) or an
+ * jsonrpc_append_answer() - append the late response to the deferred
+ * request @d, from @e: an ENVELOPE_JOB (a reserve that waited) or an
  * ENVELOPE_REPLY (a call)
  */
-void jsonrpc_append_answer(GByteArray *out, const char *id_json, const Envelope *e) {
+void jsonrpc_append_answer(GByteArray *out, Hub *hub, const JsonrpcDeferred *d, const Envelope *e) {
         g_autoptr(GString) s = g_string_sized_new(128 + e->payload_len);
+        OpCall call = { .hub = hub, .method = d->method };
+        OpResult result = {};
+        OpArgs in = {};
 
-        g_string_append_printf(s, "{\"jsonrpc\":\"2.0\",\"id\":%s,", id_json);
-        if (e->kind == ENVELOPE_JOB && e->seq == 0) {
-                g_autofree char *msg = g_strdup_printf("No job became ready in queue '%s' in time.", e->topic);
-                append_error_object(s, -32008, "NoJob", msg);
-        } else if (e->kind == ENVELOPE_JOB) {
+        g_string_append(s, "{\"jsonrpc\":\"2.0\",\"id\":");
+        g_string_append(s, d->id_json);
+        g_string_append_c(s, ',');
+        if (op_answer(e, &call, &in, &result) < 0)
+                append_op_error(s, &call.error);
+        else {
                 g_string_append(s, "\"result\":");
-                append_job(s, e->seq, e->topic, e->payload, e->payload_len, e->attempts);
-        } else if (e->error_name) {
-                /* The hub's own errors by code and prefixed name; a server's code and name pass through. */
-                g_autofree char *hub_name = e->error_from_hub ? g_strconcat(SB_ERROR_PREFIX, e->error_name, NULL) : NULL;
-
-                g_string_append_printf(s, "\"error\":{\"code\":%d,\"message\":",
-                                       e->error_from_hub ? error_code_of(e->error_name) : e->error_code ?: -32014);
-                json_append_cstr(s, e->error_message ?: "");
-                g_string_append(s, ",\"data\":{\"name\":");
-                json_append_cstr(s, hub_name ?: e->error_name);
-                g_string_append(s, "}}");
-        } else {
-                g_string_append(s, "\"result\":{");
-                json_append_bytes_member(s, "payload", e->payload, e->payload_len);
-                g_string_append_c(s, '}');
+                append_result(s, d->method, &in, &result);
         }
         g_string_append_c(s, '}');
         out_append_gstring(out, s);
+        op_call_clear(&call);
 }

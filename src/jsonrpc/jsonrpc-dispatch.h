@@ -14,6 +14,7 @@
 #include <glib.h>
 
 #include "core/hub.h"
+#include "ops/ops.h"
 
 typedef struct JsonrpcStats {
         uint64_t fifo_lines;            /* lines read from the FIFO */
@@ -30,19 +31,26 @@ typedef struct JsonrpcContext {
         const JsonrpcStats *stats;      /* shown by hub.info; may be NULL */
         char *error;                    /* FIFO: why the last line was refused; owned */
         /*
-         * Requests answered later (a reserve that waits, a call): wait or call id ->
-         * the request's id as JSON text (char*). Owned by the connection, which
-         * answers with jsonrpc_append_answer() when the core hands it the
+         * Requests answered later (a reserve that waits, a call): op_answer_key() ->
+         * JsonrpcDeferred*, from jsonrpc_deferred_new(). Owned by the connection,
+         * which answers with jsonrpc_append_answer() when the core hands it the
          * ENVELOPE_JOB or ENVELOPE_REPLY. NULL: such requests cannot wait.
          */
         GHashTable *deferred;
         struct JsonParser *parser;      /* reused from frame to frame when set */
+        bool hold;                      /* set: a response waits for hub_durable_wait() */
 } JsonrpcContext;
+
+typedef struct JsonrpcDeferred {
+        char *id_json;                  /* the request's id, as JSON text */
+        const OpMethod *method;
+} JsonrpcDeferred;
 
 int jsonrpc_dispatch(JsonrpcContext *ctx, const char *body, size_t len);
 void jsonrpc_append_envelope(GByteArray *out, const Envelope *e);
 void jsonrpc_append_error(GByteArray *out, int code, const char *name, const char *message);
-void jsonrpc_append_answer(GByteArray *out, const char *id_json, const Envelope *e);
+void jsonrpc_append_answer(GByteArray *out, Hub *hub, const JsonrpcDeferred *d, const Envelope *e);
+GHashTable *jsonrpc_deferred_new(void);
 
 #define JSONRPC_MAX_DEPTH        16              /* nesting of a request */
 

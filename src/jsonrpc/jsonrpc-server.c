@@ -113,7 +113,7 @@ static int socket_create(JsonrpcServer *s, const char *path) {
  * Return: 0, or a negative errno (logged) when the socket or FIFO cannot
  * be set up.
  */
-int jsonrpc_server_new(sd_event *event, Hub *hub, Journal *journal, const JsonrpcConfig *config,
+int jsonrpc_server_new(sd_event *event, Hub *hub, const JsonrpcConfig *config,
                        const char *runtime_dir, JsonrpcServer **ret) {
         g_autoptr(JsonrpcServer) s = NULL;
         g_autofree char *socket_path = g_build_filename(runtime_dir, "socket", NULL);
@@ -122,7 +122,6 @@ int jsonrpc_server_new(sd_event *event, Hub *hub, Journal *journal, const Jsonrp
         s = g_new0(JsonrpcServer, 1);
         s->event = sd_event_ref(event);
         s->hub = hub;
-        s->journal = journal;
         s->config = *config;
         s->listen_fd = -1;
         g_queue_init(&s->conns);

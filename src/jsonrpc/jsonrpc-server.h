@@ -12,7 +12,6 @@
 #include <systemd/sd-event.h>
 
 #include "core/hub.h"
-#include "journal/journal.h"
 #include "jsonrpc/jsonrpc-dispatch.h"
 
 typedef struct JsonrpcConfig {
@@ -24,7 +23,7 @@ typedef struct JsonrpcConfig {
 
 typedef struct JsonrpcServer JsonrpcServer;
 
-int jsonrpc_server_new(sd_event *event, Hub *hub, Journal *journal, const JsonrpcConfig *config,
+int jsonrpc_server_new(sd_event *event, Hub *hub, const JsonrpcConfig *config,
                        const char *runtime_dir, JsonrpcServer **ret);
 JsonrpcServer *jsonrpc_server_free(JsonrpcServer *s);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(JsonrpcServer, jsonrpc_server_free)

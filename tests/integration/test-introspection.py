@@ -130,21 +130,21 @@ def test_reduction_catches_changes():
         text = f.read()
     base = reduce(text, 'contract')
     mutations = [
-        ('<arg name="payload" type="s" direction="in"/>',
+        ('<arg name="pattern" type="s" direction="in"/>',
          '<arg name="body" type="s" direction="in"/>'),
         ('<arg name="seq" type="t" direction="out"/>', '<arg name="seq" type="u" direction="out"/>'),
         ('value="const"', 'value="true"'),
-        ('<property name="Clients" type="u" access="read"/>',
-         '<property name="Clients" type="u" access="readwrite"/>'),
+        ('<property name="Clients" type="u" access="read">',
+         '<property name="Clients" type="u" access="readwrite">'),
     ]
     for old, new in mutations:
         check(old in text, 'mutation anchor %r not in the contract' % old)
         check(reduce(text.replace(old, new, 1), 'mutated') != base,
               'the comparison does not notice %r -> %r' % (old, new))
-    swapped = text.replace('<arg name="topic" type="s" direction="in"/>\n      '
-                           '<arg name="payload" type="s" direction="in"/>',
-                           '<arg name="payload" type="s" direction="in"/>\n      '
-                           '<arg name="topic" type="s" direction="in"/>', 1)
+    swapped = text.replace('<arg name="queue" type="s" direction="in"/>\n      '
+                           '<arg name="max" type="u" direction="in">',
+                           '<arg name="max" type="u" direction="in">\n      '
+                           '<arg name="queue" type="s" direction="in"/>', 1)
     check(swapped != text, 'argument swap anchor not found')
     check(reduce(swapped, 'swapped') != base, 'the comparison ignores argument order')
     # And it ignores what it should: comments and whitespace.

@@ -52,17 +52,9 @@ static int fake_deliver(Client *c, const Envelope *e) {
         return 0;
 }
 
-static void fake_kick(Client *c, int reason) {
-        FakeClient *f = (FakeClient *) c;
-
-        f->n_kicked++;
-        f->last_kick_reason = reason;
-}
-
 const ClientSink fake_sink = {
         .transport = "fake",
         .deliver = fake_deliver,
-        .kick = fake_kick,
 };
 
 /**

@@ -40,8 +40,6 @@ typedef struct FakeClient {
         bool full;                      /* refuse every envelope with -ENOBUFS */
         int budget;                     /* >= 0: accept this many more, then refuse */
         unsigned n_refused;             /* envelopes refused so far */
-        unsigned n_kicked;              /* kick() calls */
-        int last_kick_reason;
 } FakeClient;
 
 extern const ClientSink fake_sink;
