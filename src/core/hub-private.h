@@ -7,6 +7,7 @@
 
 #include "core/hub.h"
 #include "core/store.h"
+#include "core/timer.h"
 #include "core/topic.h"
 
 typedef struct Retained {
@@ -25,19 +26,6 @@ typedef enum JobState {
         JOB_DEAD,
 } JobState;
 
-typedef enum TimerKind {
-        TIMER_JOB,                      /* a delayed job becomes ready, or a reservation ends */
-        TIMER_WAIT,                     /* a waiting reserve times out */
-        TIMER_CALL,                     /* a request/reply call times out */
-} TimerKind;
-
-typedef struct Timer {
-        uint64_t due;                   /* usec on the hub's clock */
-        uint64_t order;                 /* ties: first armed, first due */
-        TimerKind kind;
-        void *object;                   /* Job* or ReserveWait* */
-} Timer;
-
 typedef struct Job {
         uint64_t id;
         Queue *queue;
@@ -47,7 +35,7 @@ typedef struct Job {
         uint64_t visibility;            /* RESERVED: how long a reservation (or touch) lasts */
         Client *consumer;               /* RESERVED */
         GList link;                     /* in Queue.ready or Queue.dead */
-        GSequenceIter *timer;           /* in Hub.timers while DELAYED or RESERVED */
+        Timer timer;                    /* in Hub.timers while DELAYED or RESERVED */
 } Job;
 
 typedef struct ReserveWait {
@@ -56,7 +44,7 @@ typedef struct ReserveWait {
         Client *client;
         uint64_t visibility;
         GList link;                     /* in Queue.waiters */
-        GSequenceIter *timer;           /* in Hub.timers, when it has a timeout */
+        Timer timer;                    /* in Hub.timers, when it has a timeout */
 } ReserveWait;
 
 struct Queue {
@@ -84,8 +72,7 @@ struct Hub {
         GHashTable *queues;             /* name -> Queue*, owned */
         GHashTable *jobs;               /* id -> Job*, owned (through their queues) */
         uint64_t next_job_id;           /* last job id handed out */
-        GSequence *timers;              /* Timer*, by due time */
-        uint64_t timer_order;
+        TimerSet *timers;               /* jobs', waits' and calls' deadlines */
         uint64_t (*now)(void *userdata);
         void *now_userdata;
         HubJournal journal;             /* append == NULL: nothing is durable */
@@ -97,9 +84,6 @@ struct Hub {
 typedef struct Service Service;
 typedef struct PendingCall PendingCall;
 
-GSequenceIter *timer_arm(Hub *h, uint64_t due, TimerKind kind, void *object);
-void timer_disarm(GSequenceIter **iter);
-void rpc_call_timeout(Hub *h, PendingCall *call);
 void rpc_client_release(Hub *h, Client *c);
 void rpc_init(Hub *h);
 void rpc_deinit(Hub *h);

@@ -69,7 +69,7 @@ Hub *hub_new(const HubLimits *limits, uint64_t start_time_usec) {
         h->store = store_new();
         h->queues = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) queue_free);
         h->jobs = g_hash_table_new(g_int64_hash, g_int64_equal);
-        h->timers = g_sequence_new(g_free);
+        h->timers = timer_set_new();
         rpc_init(h);
         /* Wall-clock time: delays and due times survive a restart in the journal. */
         h->now = clock_realtime;
@@ -88,7 +88,7 @@ Hub *hub_free(Hub *h) {
         rpc_deinit(h);
         g_hash_table_destroy(h->queues);
         g_hash_table_destroy(h->jobs);
-        g_sequence_free(h->timers);
+        timer_set_free(h->timers);
         g_free(h);
         return NULL;
 }
@@ -606,6 +606,33 @@ int hub_unwatch(Hub *h, Client *c, uint64_t id) {
         g_hash_table_remove(c->watches, &id);
         hub_watch_free(h, w);
         return 0;
+}
+
+/* Time */
+
+void hub_set_clock(Hub *h, uint64_t (*now)(void *userdata), void *userdata) {
+        h->now = now;
+        h->now_userdata = userdata;
+}
+
+/**
+ * hub_next_deadline() - when hub_run_timers() has something to do next
+ *
+ * Return: usec on the hub's clock, or UINT64_MAX when nothing is due.
+ */
+uint64_t hub_next_deadline(Hub *h) {
+        return timer_set_next_deadline(h->timers);
+}
+
+/**
+ * hub_run_timers() - apply everything due by now: delayed jobs become
+ * ready, reservations expire (the job returns to the front of its queue,
+ * or is dead-lettered), waiting reserves and calls time out
+ *
+ * A return that the journal refuses is retried a second later.
+ */
+void hub_run_timers(Hub *h) {
+        timer_set_run(h->timers, hub_now(h), h);
 }
 
 /* Durability */

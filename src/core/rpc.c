@@ -32,7 +32,7 @@ struct PendingCall {
         uint64_t id;
         Client *caller;
         Client *server;
-        GSequenceIter *timer;
+        Timer timer;                    /* in Hub.timers until the call ends */
 };
 
 static void service_free(Service *s) {
@@ -143,6 +143,11 @@ static void call_finish(Hub *h, PendingCall *call, const void *payload, size_t l
         call_free(h, call);
 }
 
+/* The call's timer: the server did not reply in time. */
+static void call_timer_fired(void *context, void *object, uint64_t now) {
+        call_finish(context, object, NULL, 0, "Timeout", true, 0, "The server did not reply in time.");
+}
+
 /**
  * hub_call() - route a call of @name with @payload to one of its servers
  * @timeout_usec: after this the caller gets "Timeout" (0: max_call_timeout)
@@ -200,7 +205,7 @@ int hub_call(Hub *h, Client *c, const char *name, const void *payload, size_t le
         g_hash_table_insert(h->calls, &call->id, call);
         g_hash_table_insert(c->calls_out, &call->id, call);
         g_hash_table_insert(server->calls_in, &call->id, call);
-        call->timer = timer_arm(h, hub_now(h) + timeout_usec, TIMER_CALL, call);
+        timer_arm(h->timers, &call->timer, hub_now(h) + timeout_usec, call_timer_fired, call);
         h->counters.calls++;
 
         if (ret_call_id)
@@ -266,11 +271,6 @@ int hub_reply_error(Hub *h, Client *c, uint64_t call_id, const char *error_name,
                 return -ENOENT;
         call_finish(h, call, NULL, 0, error_name ?: "ServerError", error_name == NULL, error_code, message ?: "");
         return 0;
-}
-
-void rpc_call_timeout(Hub *h, PendingCall *call) {
-        timer_disarm(&call->timer);
-        call_finish(h, call, NULL, 0, "Timeout", true, 0, "The server did not reply in time.");
 }
 
 /**

@@ -198,7 +198,7 @@ static void dump_job(GString *s, const Job *j, unsigned attempts) {
 
         g_string_append_printf(s, " %" G_GUINT64_FORMAT ":%u:%.*s", j->id, attempts, (int) len, len ? p : "");
         if (j->state == JOB_DELAYED)
-                g_string_append_printf(s, "@%" G_GUINT64_FORMAT, ((Timer *) g_sequence_get(j->timer))->due);
+                g_string_append_printf(s, "@%" G_GUINT64_FORMAT, timer_due(&j->timer));
 }
 
 static GPtrArray *jobs_in_state(Hub *h, Queue *q, JobState state) {
