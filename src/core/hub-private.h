@@ -6,16 +6,10 @@
 #pragma once
 
 #include "core/hub.h"
+#include "core/retained.h"
 #include "core/store.h"
 #include "core/timer.h"
 #include "core/topic.h"
-
-typedef struct Retained {
-        char *topic;
-        GBytes *payload;
-        uint64_t seq;
-        ClientInfo sender;      /* strings owned: transport is static, name is copied */
-} Retained;
 
 typedef struct Queue Queue;
 
@@ -67,7 +61,7 @@ struct Hub {
         unsigned n_subscriptions;       /* of clients that are not internal */
         unsigned n_watches;             /* of clients that are not internal */
         TopicNode *topics;
-        GHashTable *retained;           /* topic -> Retained*, owned */
+        RetainedTable *retained;
         Store *store;
         GHashTable *queues;             /* name -> Queue*, owned */
         GHashTable *jobs;               /* id -> Job*, owned (through their queues) */

@@ -41,13 +41,6 @@ void hub_limits_default(HubLimits *ret) {
         };
 }
 
-static void retained_free(Retained *r) {
-        g_free(r->topic);
-        g_bytes_unref(r->payload);
-        g_free((char *) r->sender.name);
-        g_free(r);
-}
-
 /**
  * hub_new() - a hub with @limits (copied), started at @start_time_usec
  *
@@ -64,8 +57,7 @@ Hub *hub_new(const HubLimits *limits, uint64_t start_time_usec) {
         h->start_time = start_time_usec;
         g_queue_init(&h->clients);
         h->topics = topic_tree_new();
-        h->retained = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
-                                            (GDestroyNotify) retained_free);
+        h->retained = retained_table_new();
         h->store = store_new();
         h->queues = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) queue_free);
         h->jobs = g_hash_table_new(g_int64_hash, g_int64_equal);
@@ -82,7 +74,7 @@ Hub *hub_free(Hub *h) {
         /* Clients are embedded in transports' connections: they must be gone. */
         g_assert(g_queue_is_empty(&h->clients));
         topic_tree_free(h->topics);
-        g_hash_table_destroy(h->retained);
+        retained_table_free(h->retained);
         store_free(h->store);
         queue_free_all(h);
         rpc_deinit(h);
@@ -150,7 +142,7 @@ unsigned hub_get_n_watches(Hub *h) {
 }
 
 unsigned hub_get_n_retained(Hub *h) {
-        return g_hash_table_size(h->retained);
+        return retained_table_size(h->retained);
 }
 
 unsigned hub_get_n_keys(Hub *h) {
@@ -177,31 +169,6 @@ static void deliver_to_subscription(Subscription *s, void *userdata) {
         listener_deliver(&s->listener, userdata);
 }
 
-static void retained_set(Hub *h, Client *sender, const char *topic, const void *payload,
-                         size_t len, uint64_t seq) {
-        Retained *r;
-
-        /* As in MQTT, retaining an empty payload clears the topic's retained value. */
-        if (len == 0) {
-                g_hash_table_remove(h->retained, topic);
-                return;
-        }
-
-        r = g_hash_table_lookup(h->retained, topic);
-        if (!r) {
-                r = g_new0(Retained, 1);
-                r->topic = g_strdup(topic);
-                g_hash_table_insert(h->retained, r->topic, r);
-        } else {
-                g_bytes_unref(r->payload);
-                g_free((char *) r->sender.name);
-        }
-        r->payload = g_bytes_new(payload, len);
-        r->seq = seq;
-        r->sender = sender ? sender->info : (ClientInfo) { .uid = (uid_t) -1 };
-        r->sender.name = g_strdup(r->sender.name);
-}
-
 /**
  * hub_publish() - deliver a message to every matching subscription
  * @sender: the publishing client, or NULL for the hub itself
@@ -222,8 +189,8 @@ int hub_publish(Hub *h, Client *sender, const char *topic, const void *payload, 
                 return r;
         if (len > h->limits.max_payload)
                 return -EMSGSIZE;
-        if (retain && len > 0 && g_hash_table_size(h->retained) >= h->limits.max_retained &&
-            !g_hash_table_contains(h->retained, topic))
+        if (retain && len > 0 && retained_table_size(h->retained) >= h->limits.max_retained &&
+            !retained_lookup(h->retained, topic))
                 return -EDQUOT;
 
         if (retain) {
@@ -245,7 +212,7 @@ int hub_publish(Hub *h, Client *sender, const char *topic, const void *payload, 
         };
         h->counters.published++;
         if (retain)
-                retained_set(h, sender, topic, payload, len, e.seq);
+                retained_set(h->retained, sender ? &sender->info : NULL, topic, payload, len, e.seq);
 
         topic_tree_match(h->topics, topic, deliver_to_subscription, &e);
         envelope_cache_clear(&cache);
@@ -255,38 +222,14 @@ int hub_publish(Hub *h, Client *sender, const char *topic, const void *payload, 
         return 0;
 }
 
-static gint retained_cmp_seq(gconstpointer a, gconstpointer b) {
-        const Retained *x = *(Retained **) a, *y = *(Retained **) b;
-        return x->seq < y->seq ? -1 : x->seq > y->seq;
+static void deliver_retained(void *userdata, const Envelope *e) {
+        Subscription *s = userdata;
+
+        listener_deliver(&s->listener, e);
 }
 
 static void replay_retained(Hub *h, Subscription *s) {
-        g_autoptr(GPtrArray) matches = g_ptr_array_new();
-        GHashTableIter it;
-        gpointer v;
-
-        g_hash_table_iter_init(&it, h->retained);
-        while (g_hash_table_iter_next(&it, NULL, &v))
-                if (topic_pattern_match(s->pattern, ((Retained *) v)->topic))
-                        g_ptr_array_add(matches, v);
-
-        /* In publish order, as a live subscriber would have seen them. */
-        g_ptr_array_sort(matches, retained_cmp_seq);
-        for (guint i = 0; i < matches->len; i++) {
-                Retained *r = matches->pdata[i];
-                gsize len;
-                Envelope e = {
-                        .kind = ENVELOPE_MESSAGE,
-                        .topic = r->topic,
-                        .seq = r->seq,
-                        .retained = true,
-                        .sender = &r->sender,
-                };
-
-                e.payload = g_bytes_get_data(r->payload, &len);
-                e.payload_len = len;
-                listener_deliver(&s->listener, &e);
-        }
+        retained_deliver(h->retained, s->pattern, deliver_retained, s);
 }
 
 /**
@@ -372,6 +315,10 @@ int hub_unsubscribe(Hub *h, Client *c, uint64_t id) {
         return 0;
 }
 
+static int journal_record(void *userdata, const JournalRecord *r) {
+        return hub_journal(userdata, r);
+}
+
 /**
  * hub_clear_retained() - drop the retained values of topics matching @pattern
  * @ret_count: how many were dropped; may be NULL
@@ -379,30 +326,17 @@ int hub_unsubscribe(Hub *h, Client *c, uint64_t id) {
  * Return: 0, or -EINVAL / -ENAMETOOLONG for a bad pattern.
  */
 int hub_clear_retained(Hub *h, const char *pattern, unsigned *ret_count) {
-        GHashTableIter it;
-        gpointer v;
-        unsigned n = 0;
+        unsigned n;
         int r;
 
         r = topic_pattern_validate(pattern, &h->limits);
         if (r < 0)
                 return r;
 
-        g_hash_table_iter_init(&it, h->retained);
-        while (g_hash_table_iter_next(&it, NULL, &v))
-                if (topic_pattern_match(pattern, ((Retained *) v)->topic)) {
-                        r = hub_journal(h, &(JournalRecord) {
-                                .type = RECORD_RETAIN, .name = ((Retained *) v)->topic, .a = h->seq,
-                        });
-                        if (r < 0)
-                                break;
-                        g_hash_table_iter_remove(&it);
-                        n++;
-                }
-
+        r = retained_clear(h->retained, pattern, h->seq, journal_record, h, &n);
         if (ret_count)
                 *ret_count = n;
-        return r < 0 ? r : 0;
+        return r;
 }
 
 /* Store */
@@ -672,9 +606,8 @@ int hub_replay(Hub *h, const JournalRecord *r) {
                 store_forget(h->store, r->name, r->a);
                 return 0;
         case RECORD_RETAIN:
-                if (!r->name || topic_validate(r->name, &h->limits) < 0)
+                if (retained_replay(h->retained, r, &h->limits) < 0)
                         return -EINVAL;
-                retained_set(h, NULL, r->name, r->data, r->len, r->a);
                 h->seq = MAX(h->seq, r->a);
                 return 0;
         case RECORD_COUNTERS:
@@ -707,23 +640,11 @@ static void snapshot_entry(const StoreEntry *e, void *userdata) {
  */
 void hub_snapshot(Hub *h, void (*emit)(void *userdata, const JournalRecord *r), void *userdata) {
         gpointer args[2] = { (gpointer) emit, userdata };
-        GHashTableIter it;
-        gpointer v;
 
         emit(userdata, &(JournalRecord) {
                 .type = RECORD_COUNTERS, .a = h->seq, .b = store_revision(h->store), .c = h->next_job_id,
         });
         store_foreach(h->store, snapshot_entry, args);
-
-        g_hash_table_iter_init(&it, h->retained);
-        while (g_hash_table_iter_next(&it, NULL, &v)) {
-                Retained *r = v;
-                gsize len;
-                const void *data = g_bytes_get_data(r->payload, &len);
-
-                emit(userdata, &(JournalRecord) {
-                        .type = RECORD_RETAIN, .name = r->topic, .data = data, .len = len, .a = r->seq,
-                });
-        }
+        retained_snapshot(h->retained, emit, userdata);
         queue_snapshot(h, emit, userdata);
 }
