@@ -165,8 +165,18 @@ bool payload_is_text(const void *payload, size_t len) {
 
 /* Topics */
 
+/* Deliver @e to @l, counted as delivered or, refused by a full sink, dropped. */
+static void deliver_counted(Listener *l, const Envelope *e) {
+        HubCounters *counters = &l->client->hub->counters;
+
+        if (listener_deliver(l, e) >= 0)
+                counters->delivered++;
+        else
+                counters->dropped++;
+}
+
 static void deliver_to_subscription(Subscription *s, void *userdata) {
-        listener_deliver(&s->listener, userdata);
+        deliver_counted(&s->listener, userdata);
 }
 
 /**
@@ -225,7 +235,7 @@ int hub_publish(Hub *h, Client *sender, const char *topic, const void *payload, 
 static void deliver_retained(void *userdata, const Envelope *e) {
         Subscription *s = userdata;
 
-        listener_deliver(&s->listener, e);
+        deliver_counted(&s->listener, e);
 }
 
 static void replay_retained(Hub *h, Subscription *s) {
@@ -358,7 +368,7 @@ int hub_get(Hub *h, const char *key, StoreEntry *ret_entry) {
 
 
 static void deliver_to_watch(Watch *w, void *userdata) {
-        listener_deliver(&w->listener, userdata);
+        deliver_counted(&w->listener, userdata);
 }
 
 static void notify_key(Hub *h, Client *c, const char *key, const void *value, size_t len,
