@@ -59,9 +59,8 @@ Hub *hub_new(const HubLimits *limits, uint64_t start_time_usec) {
         h->topics = topic_tree_new();
         h->retained = retained_table_new();
         h->store = store_new();
-        h->queues = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) queue_free);
-        h->jobs = g_hash_table_new(g_int64_hash, g_int64_equal);
         h->timers = timer_set_new();
+        queue_init(h);
         rpc_init(h);
         /* Wall-clock time: delays and due times survive a restart in the journal. */
         h->now = clock_realtime;
@@ -76,10 +75,8 @@ Hub *hub_free(Hub *h) {
         topic_tree_free(h->topics);
         retained_table_free(h->retained);
         store_free(h->store);
-        queue_free_all(h);
+        queue_deinit(h);
         rpc_deinit(h);
-        g_hash_table_destroy(h->queues);
-        g_hash_table_destroy(h->jobs);
         timer_set_free(h->timers);
         g_free(h);
         return NULL;
@@ -580,17 +577,6 @@ void hub_run_timers(Hub *h) {
 }
 
 /* Durability */
-
-/**
- * hub_journal() - hand @r to the journal, if one is installed
- *
- * Return: 0, or the journal's -ENOSPC / -EIO: the caller then changes nothing.
- */
-int hub_journal(Hub *h, const JournalRecord *r) {
-        if (!h->journal.append)
-                return 0;
-        return h->journal.append(h->journal.userdata, r);
-}
 
 void hub_set_journal(Hub *h, const HubJournal *journal) {
         h->journal = journal ? *journal : (HubJournal) {};

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "core/hub-private.h"
+#include "core/queue.h"
 #include "core/topic.h"
 
 /* @now + @usec, saturating: a huge timeout means "never", not a time in the past. */
@@ -53,9 +54,17 @@ static void queue_drop_if_empty(Hub *h, Queue *q) {
                 g_hash_table_remove(h->queues, q->name);        /* frees q */
 }
 
-void queue_free(Queue *q) {
+static void queue_free(Queue *q) {
         g_free(q->name);
         g_free(q);
+}
+
+/**
+ * queue_init() - set up @h's queue and job tables (hub_new())
+ */
+void queue_init(Hub *h) {
+        h->queues = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) queue_free);
+        h->jobs = g_hash_table_new(g_int64_hash, g_int64_equal);
 }
 
 static void job_unlink(Job *j) {
@@ -596,9 +605,10 @@ void queue_client_release(Hub *h, Client *c) {
 }
 
 /**
- * queue_free_all() - free every queue and job (hub_free(), clients gone)
+ * queue_deinit() - free every queue and job, and their tables (hub_free(),
+ * clients gone, so no job is reserved and nobody waits)
  */
-void queue_free_all(Hub *h) {
+void queue_deinit(Hub *h) {
         GHashTableIter it;
         gpointer v;
 
@@ -611,7 +621,8 @@ void queue_free_all(Hub *h) {
                 g_bytes_unref(j->payload);
                 g_free(j);
         }
-        g_hash_table_remove_all(h->queues);
+        g_clear_pointer(&h->queues, g_hash_table_destroy);
+        g_clear_pointer(&h->jobs, g_hash_table_destroy);
 }
 
 /* Durability */

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/hub-private.h"
+#include "core/rpc.h"
 #include "core/topic.h"
 
 struct Service {
