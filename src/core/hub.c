@@ -41,15 +41,15 @@ void hub_limits_default(HubLimits *ret) {
         };
 }
 
+static uint64_t clock_realtime(void *userdata) {
+        return (uint64_t) g_get_real_time();
+}
+
 /**
  * hub_new() - a hub with @limits (copied), started at @start_time_usec
  *
  * Return: the hub; free with hub_free() after every client is deinitialised.
  */
-static uint64_t clock_realtime(void *userdata) {
-        return (uint64_t) g_get_real_time();
-}
-
 Hub *hub_new(const HubLimits *limits, uint64_t start_time_usec) {
         Hub *h = g_new0(Hub, 1);
 
