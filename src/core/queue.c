@@ -98,6 +98,22 @@ static void job_free(Hub *h, Job *j) {
         queue_drop_if_empty(h, q);
 }
 
+/*
+ * A new job @id of @queue (created if need be), counted and found by id but
+ * in no list yet: the caller makes it available or dead.
+ */
+static Job *job_new(Hub *h, const char *queue, uint64_t id, const void *payload, size_t len) {
+        Queue *q = queue_get(h, queue, true);
+        Job *j = g_new0(Job, 1);
+
+        j->id = id;
+        j->queue = q;
+        j->payload = g_bytes_new(payload, len);
+        q->n_jobs++;
+        g_hash_table_insert(h->jobs, &j->id, j);
+        return j;
+}
+
 static void job_info(const Job *j, JobInfo *ret) {
         gsize len;
 
@@ -278,13 +294,7 @@ int hub_push(Hub *h, Client *c, const char *queue, const void *payload, size_t l
         if (r < 0)
                 return r;
 
-        q = queue_get(h, queue, true);
-        j = g_new0(Job, 1);
-        j->id = ++h->next_job_id;
-        j->queue = q;
-        j->payload = g_bytes_new(payload, len);
-        q->n_jobs++;
-        g_hash_table_insert(h->jobs, &j->id, j);
+        j = job_new(h, queue, ++h->next_job_id, payload, len);
         job_make_available(h, j, due, false);
 
         if (ret_id)
@@ -627,6 +637,24 @@ void queue_deinit(Hub *h) {
 
 /* Durability */
 
+/* Replay a PUSH record: the job as it was pushed, or as a snapshot saw it. */
+static int replay_push(Hub *h, const JournalRecord *r) {
+        Job *j;
+
+        /* Job id 0 is "no job" in ENVELOPE_JOB. */
+        if (!r->name || queue_name_validate(h, r->name) < 0 || r->a == 0 ||
+            g_hash_table_contains(h->jobs, &r->a))
+                return -EINVAL;
+        j = job_new(h, r->name, r->a, r->data, r->len);
+        j->attempts = (unsigned) r->c;
+        h->next_job_id = MAX(h->next_job_id, j->id);
+        if (r->flag)
+                job_make_dead(j);
+        else
+                job_make_available(h, j, r->b, false);
+        return 0;
+}
+
 /**
  * queue_replay() - apply one queue record read back from the journal
  *
@@ -638,28 +666,9 @@ void queue_deinit(Hub *h) {
  */
 int queue_replay(Hub *h, const JournalRecord *r) {
         Job *j;
-        Queue *q;
 
-        if (r->type == RECORD_PUSH) {
-                /* Job id 0 is "no job" in ENVELOPE_JOB. */
-                if (!r->name || queue_name_validate(h, r->name) < 0 || r->a == 0 ||
-                    g_hash_table_contains(h->jobs, &r->a))
-                        return -EINVAL;
-                q = queue_get(h, r->name, true);
-                j = g_new0(Job, 1);
-                j->id = r->a;
-                j->queue = q;
-                j->payload = g_bytes_new(r->data, r->len);
-                j->attempts = (unsigned) r->c;
-                q->n_jobs++;
-                g_hash_table_insert(h->jobs, &j->id, j);
-                h->next_job_id = MAX(h->next_job_id, j->id);
-                if (r->flag)
-                        job_make_dead(j);
-                else
-                        job_make_available(h, j, r->b, false);
-                return 0;
-        }
+        if (r->type == RECORD_PUSH)
+                return replay_push(h, r);
 
         j = g_hash_table_lookup(h->jobs, &r->a);
         if (!j)
