@@ -1,10 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * client.c: the core's side of a connected client (see client.h), and the
- * Listener delivery path with gap tracking that subscriptions and watches
- * share. A sink that refuses an envelope (-ENOBUFS) opens or widens a gap;
- * the next envelope that listener gets is preceded by one GAP envelope
- * naming the first and last sequence number (or revision) missed.
+ * client.c: the core's side of a connected client (see client.h): linking
+ * it into the hub, and on its way out freeing everything it created in
+ * every module. Delivery to its listeners is listener.c's.
  */
 #include <errno.h>
 
@@ -94,15 +92,6 @@ void client_deinit(Client *c) {
 }
 
 /**
- * envelope_cache_clear() - free what a transport kept in @cache
- */
-void envelope_cache_clear(EnvelopeCache *cache) {
-        if (cache->owner && cache->free)
-                cache->free(cache->data);
-        *cache = (EnvelopeCache) {};
-}
-
-/**
  * client_set_creds() - record @uid and @pid once the transport learns them
  *
  * D-Bus asks the bus asynchronously, so a client may start without them.
@@ -110,53 +99,6 @@ void envelope_cache_clear(EnvelopeCache *cache) {
 void client_set_creds(Client *c, uid_t uid, pid_t pid) {
         c->info.uid = uid;
         c->info.pid = pid;
-}
-
-/**
- * listener_flush_gap() - tell @l's client about its gap, if it has one
- *
- * Return: 0 when there is no gap (any more), -ENOBUFS when the sink is
- * still full.
- */
-int listener_flush_gap(Listener *l) {
-        Client *c = l->client;
-        Envelope gap = {
-                .kind = ENVELOPE_GAP,
-                .sub_id = l->id,
-                .gap_first = l->gap_first,
-                .gap_last = l->gap_last,
-        };
-        int r;
-
-        if (l->gap_last == 0)
-                return 0;
-        r = c->sink->deliver(c, &gap);
-        if (r < 0)
-                return r;
-        l->gap_first = l->gap_last = 0;
-        return 0;
-}
-
-/**
- * listener_deliver() - hand @e to @l's client, keeping track of what it misses
- *
- * Never fails: a refused envelope widens the listener's gap and is counted.
- */
-void listener_deliver(Listener *l, const Envelope *e) {
-        Client *c = l->client;
-        HubCounters *counters = &c->hub->counters;
-        Envelope copy = *e;
-
-        copy.sub_id = l->id;
-        if (listener_flush_gap(l) >= 0 && c->sink->deliver(c, &copy) >= 0) {
-                counters->delivered++;
-                return;
-        }
-
-        if (l->gap_first == 0)
-                l->gap_first = e->seq;
-        l->gap_last = e->seq;
-        counters->dropped++;
 }
 
 /**

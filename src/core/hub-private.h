@@ -1,71 +1,20 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * hub-private.h: the Hub struct, shared by the core's own modules (hub.c,
- * client.c). Transports use hub.h only.
+ * hub-private.h: the Hub struct, which aggregates the state of the core's
+ * modules (each module's own structs live in its header), and the two hub
+ * services those modules share: the clock and the journal. Included by the
+ * core's .c files only; no header of the core includes it. Transports use
+ * hub.h only.
  */
 #pragma once
 
 #include "core/hub.h"
+#include "core/queue.h"
+#include "core/retained.h"
+#include "core/rpc.h"
 #include "core/store.h"
+#include "core/timer.h"
 #include "core/topic.h"
-
-typedef struct Retained {
-        char *topic;
-        GBytes *payload;
-        uint64_t seq;
-        ClientInfo sender;      /* strings owned: transport is static, name is copied */
-} Retained;
-
-typedef struct Queue Queue;
-
-typedef enum JobState {
-        JOB_READY,
-        JOB_DELAYED,
-        JOB_RESERVED,
-        JOB_DEAD,
-} JobState;
-
-typedef enum TimerKind {
-        TIMER_JOB,                      /* a delayed job becomes ready, or a reservation ends */
-        TIMER_WAIT,                     /* a waiting reserve times out */
-        TIMER_CALL,                     /* a request/reply call times out */
-} TimerKind;
-
-typedef struct Timer {
-        uint64_t due;                   /* usec on the hub's clock */
-        uint64_t order;                 /* ties: first armed, first due */
-        TimerKind kind;
-        void *object;                   /* Job* or ReserveWait* */
-} Timer;
-
-typedef struct Job {
-        uint64_t id;
-        Queue *queue;
-        GBytes *payload;
-        unsigned attempts;              /* times reserved */
-        JobState state;
-        uint64_t visibility;            /* RESERVED: how long a reservation (or touch) lasts */
-        Client *consumer;               /* RESERVED */
-        GList link;                     /* in Queue.ready or Queue.dead */
-        GSequenceIter *timer;           /* in Hub.timers while DELAYED or RESERVED */
-} Job;
-
-typedef struct ReserveWait {
-        uint64_t id;
-        Queue *queue;
-        Client *client;
-        uint64_t visibility;
-        GList link;                     /* in Queue.waiters */
-        GSequenceIter *timer;           /* in Hub.timers, when it has a timeout */
-} ReserveWait;
-
-struct Queue {
-        char *name;
-        GQueue ready;                   /* Job*, in the order they are handed out */
-        GQueue dead;                    /* Job*, dead-lettered */
-        unsigned n_jobs, n_delayed, n_reserved;
-        GQueue waiters;                 /* ReserveWait*, first come, first served */
-};
 
 struct Hub {
         HubLimits limits;
@@ -79,42 +28,28 @@ struct Hub {
         unsigned n_subscriptions;       /* of clients that are not internal */
         unsigned n_watches;             /* of clients that are not internal */
         TopicNode *topics;
-        GHashTable *retained;           /* topic -> Retained*, owned */
+        RetainedTable *retained;
         Store *store;
+        /* queue.c */
         GHashTable *queues;             /* name -> Queue*, owned */
         GHashTable *jobs;               /* id -> Job*, owned (through their queues) */
         uint64_t next_job_id;           /* last job id handed out */
-        GSequence *timers;              /* Timer*, by due time */
-        uint64_t timer_order;
+        TimerSet *timers;               /* jobs', waits' and calls' deadlines */
         uint64_t (*now)(void *userdata);
         void *now_userdata;
         HubJournal journal;             /* append == NULL: nothing is durable */
         uint64_t journaled;             /* records appended, for hub_durable_pending() */
+        /* rpc.c */
         GHashTable *services;           /* name -> Service*, owned */
         GHashTable *calls;              /* id -> PendingCall*, owned */
         uint64_t next_call_id;
 };
-
-typedef struct Service Service;
-typedef struct PendingCall PendingCall;
-
-GSequenceIter *timer_arm(Hub *h, uint64_t due, TimerKind kind, void *object);
-void timer_disarm(GSequenceIter **iter);
-void rpc_call_timeout(Hub *h, PendingCall *call);
-void rpc_client_release(Hub *h, Client *c);
-void rpc_init(Hub *h);
-void rpc_deinit(Hub *h);
 
 static inline uint64_t hub_now(Hub *h) {
         return h->now(h->now_userdata);
 }
 
 int hub_journal(Hub *h, const JournalRecord *r);
-void queue_client_release(Hub *h, Client *c);
-void queue_free_all(Hub *h);
-void queue_free(Queue *q);
-int queue_replay(Hub *h, const JournalRecord *r);
-void queue_snapshot(Hub *h, void (*emit)(void *userdata, const JournalRecord *r), void *userdata);
 
 void hub_subscription_free(Hub *h, Subscription *s);
 void hub_watch_free(Hub *h, Watch *w);

@@ -41,11 +41,8 @@ void hub_limits_default(HubLimits *ret) {
         };
 }
 
-static void retained_free(Retained *r) {
-        g_free(r->topic);
-        g_bytes_unref(r->payload);
-        g_free((char *) r->sender.name);
-        g_free(r);
+static uint64_t clock_realtime(void *userdata) {
+        return (uint64_t) g_get_real_time();
 }
 
 /**
@@ -53,10 +50,6 @@ static void retained_free(Retained *r) {
  *
  * Return: the hub; free with hub_free() after every client is deinitialised.
  */
-static uint64_t clock_realtime(void *userdata) {
-        return (uint64_t) g_get_real_time();
-}
-
 Hub *hub_new(const HubLimits *limits, uint64_t start_time_usec) {
         Hub *h = g_new0(Hub, 1);
 
@@ -64,12 +57,10 @@ Hub *hub_new(const HubLimits *limits, uint64_t start_time_usec) {
         h->start_time = start_time_usec;
         g_queue_init(&h->clients);
         h->topics = topic_tree_new();
-        h->retained = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
-                                            (GDestroyNotify) retained_free);
+        h->retained = retained_table_new();
         h->store = store_new();
-        h->queues = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) queue_free);
-        h->jobs = g_hash_table_new(g_int64_hash, g_int64_equal);
-        h->timers = g_sequence_new(g_free);
+        h->timers = timer_set_new();
+        queue_init(h);
         rpc_init(h);
         /* Wall-clock time: delays and due times survive a restart in the journal. */
         h->now = clock_realtime;
@@ -82,13 +73,11 @@ Hub *hub_free(Hub *h) {
         /* Clients are embedded in transports' connections: they must be gone. */
         g_assert(g_queue_is_empty(&h->clients));
         topic_tree_free(h->topics);
-        g_hash_table_destroy(h->retained);
+        retained_table_free(h->retained);
         store_free(h->store);
-        queue_free_all(h);
+        queue_deinit(h);
         rpc_deinit(h);
-        g_hash_table_destroy(h->queues);
-        g_hash_table_destroy(h->jobs);
-        g_sequence_free(h->timers);
+        timer_set_free(h->timers);
         g_free(h);
         return NULL;
 }
@@ -150,7 +139,7 @@ unsigned hub_get_n_watches(Hub *h) {
 }
 
 unsigned hub_get_n_retained(Hub *h) {
-        return g_hash_table_size(h->retained);
+        return retained_table_size(h->retained);
 }
 
 unsigned hub_get_n_keys(Hub *h) {
@@ -173,33 +162,18 @@ bool payload_is_text(const void *payload, size_t len) {
 
 /* Topics */
 
-static void deliver_to_subscription(Subscription *s, void *userdata) {
-        listener_deliver(&s->listener, userdata);
+/* Deliver @e to @l, counted as delivered or, refused by a full sink, dropped. */
+static void deliver_counted(Listener *l, const Envelope *e) {
+        HubCounters *counters = &l->client->hub->counters;
+
+        if (listener_deliver(l, e) >= 0)
+                counters->delivered++;
+        else
+                counters->dropped++;
 }
 
-static void retained_set(Hub *h, Client *sender, const char *topic, const void *payload,
-                         size_t len, uint64_t seq) {
-        Retained *r;
-
-        /* As in MQTT, retaining an empty payload clears the topic's retained value. */
-        if (len == 0) {
-                g_hash_table_remove(h->retained, topic);
-                return;
-        }
-
-        r = g_hash_table_lookup(h->retained, topic);
-        if (!r) {
-                r = g_new0(Retained, 1);
-                r->topic = g_strdup(topic);
-                g_hash_table_insert(h->retained, r->topic, r);
-        } else {
-                g_bytes_unref(r->payload);
-                g_free((char *) r->sender.name);
-        }
-        r->payload = g_bytes_new(payload, len);
-        r->seq = seq;
-        r->sender = sender ? sender->info : (ClientInfo) { .uid = (uid_t) -1 };
-        r->sender.name = g_strdup(r->sender.name);
+static void deliver_to_subscription(Subscription *s, void *userdata) {
+        deliver_counted(&s->listener, userdata);
 }
 
 /**
@@ -222,8 +196,8 @@ int hub_publish(Hub *h, Client *sender, const char *topic, const void *payload, 
                 return r;
         if (len > h->limits.max_payload)
                 return -EMSGSIZE;
-        if (retain && len > 0 && g_hash_table_size(h->retained) >= h->limits.max_retained &&
-            !g_hash_table_contains(h->retained, topic))
+        if (retain && len > 0 && retained_table_size(h->retained) >= h->limits.max_retained &&
+            !retained_lookup(h->retained, topic))
                 return -EDQUOT;
 
         if (retain) {
@@ -245,7 +219,7 @@ int hub_publish(Hub *h, Client *sender, const char *topic, const void *payload, 
         };
         h->counters.published++;
         if (retain)
-                retained_set(h, sender, topic, payload, len, e.seq);
+                retained_set(h->retained, sender ? &sender->info : NULL, topic, payload, len, e.seq);
 
         topic_tree_match(h->topics, topic, deliver_to_subscription, &e);
         envelope_cache_clear(&cache);
@@ -255,38 +229,14 @@ int hub_publish(Hub *h, Client *sender, const char *topic, const void *payload, 
         return 0;
 }
 
-static gint retained_cmp_seq(gconstpointer a, gconstpointer b) {
-        const Retained *x = *(Retained **) a, *y = *(Retained **) b;
-        return x->seq < y->seq ? -1 : x->seq > y->seq;
+static void deliver_retained(void *userdata, const Envelope *e) {
+        Subscription *s = userdata;
+
+        deliver_counted(&s->listener, e);
 }
 
 static void replay_retained(Hub *h, Subscription *s) {
-        g_autoptr(GPtrArray) matches = g_ptr_array_new();
-        GHashTableIter it;
-        gpointer v;
-
-        g_hash_table_iter_init(&it, h->retained);
-        while (g_hash_table_iter_next(&it, NULL, &v))
-                if (topic_pattern_match(s->pattern, ((Retained *) v)->topic))
-                        g_ptr_array_add(matches, v);
-
-        /* In publish order, as a live subscriber would have seen them. */
-        g_ptr_array_sort(matches, retained_cmp_seq);
-        for (guint i = 0; i < matches->len; i++) {
-                Retained *r = matches->pdata[i];
-                gsize len;
-                Envelope e = {
-                        .kind = ENVELOPE_MESSAGE,
-                        .topic = r->topic,
-                        .seq = r->seq,
-                        .retained = true,
-                        .sender = &r->sender,
-                };
-
-                e.payload = g_bytes_get_data(r->payload, &len);
-                e.payload_len = len;
-                listener_deliver(&s->listener, &e);
-        }
+        retained_deliver(h->retained, s->pattern, deliver_retained, s);
 }
 
 /**
@@ -372,6 +322,10 @@ int hub_unsubscribe(Hub *h, Client *c, uint64_t id) {
         return 0;
 }
 
+static int journal_record(void *userdata, const JournalRecord *r) {
+        return hub_journal(userdata, r);
+}
+
 /**
  * hub_clear_retained() - drop the retained values of topics matching @pattern
  * @ret_count: how many were dropped; may be NULL
@@ -379,30 +333,17 @@ int hub_unsubscribe(Hub *h, Client *c, uint64_t id) {
  * Return: 0, or -EINVAL / -ENAMETOOLONG for a bad pattern.
  */
 int hub_clear_retained(Hub *h, const char *pattern, unsigned *ret_count) {
-        GHashTableIter it;
-        gpointer v;
-        unsigned n = 0;
+        unsigned n;
         int r;
 
         r = topic_pattern_validate(pattern, &h->limits);
         if (r < 0)
                 return r;
 
-        g_hash_table_iter_init(&it, h->retained);
-        while (g_hash_table_iter_next(&it, NULL, &v))
-                if (topic_pattern_match(pattern, ((Retained *) v)->topic)) {
-                        r = hub_journal(h, &(JournalRecord) {
-                                .type = RECORD_RETAIN, .name = ((Retained *) v)->topic, .a = h->seq,
-                        });
-                        if (r < 0)
-                                break;
-                        g_hash_table_iter_remove(&it);
-                        n++;
-                }
-
+        r = retained_clear(h->retained, pattern, h->seq, journal_record, h, &n);
         if (ret_count)
                 *ret_count = n;
-        return r < 0 ? r : 0;
+        return r;
 }
 
 /* Store */
@@ -424,7 +365,7 @@ int hub_get(Hub *h, const char *key, StoreEntry *ret_entry) {
 
 
 static void deliver_to_watch(Watch *w, void *userdata) {
-        listener_deliver(&w->listener, userdata);
+        deliver_counted(&w->listener, userdata);
 }
 
 static void notify_key(Hub *h, Client *c, const char *key, const void *value, size_t len,
@@ -608,60 +549,34 @@ int hub_unwatch(Hub *h, Client *c, uint64_t id) {
         return 0;
 }
 
+/* Time */
+
+void hub_set_clock(Hub *h, uint64_t (*now)(void *userdata), void *userdata) {
+        h->now = now;
+        h->now_userdata = userdata;
+}
+
+/**
+ * hub_next_deadline() - when hub_run_timers() has something to do next
+ *
+ * Return: usec on the hub's clock, or UINT64_MAX when nothing is due.
+ */
+uint64_t hub_next_deadline(Hub *h) {
+        return timer_set_next_deadline(h->timers);
+}
+
+/**
+ * hub_run_timers() - apply everything due by now: delayed jobs become
+ * ready, reservations expire (the job returns to the front of its queue,
+ * or is dead-lettered), waiting reserves and calls time out
+ *
+ * A return that the journal refuses is retried a second later.
+ */
+void hub_run_timers(Hub *h) {
+        timer_set_run(h->timers, hub_now(h), h);
+}
+
 /* Durability */
-
-/**
- * hub_journal() - hand @r to the journal, if one is installed
- *
- * Return: 0, or the journal's -ENOSPC / -EIO: the caller then changes nothing.
- */
-int hub_journal(Hub *h, const JournalRecord *r) {
-        int r2;
-
-        if (!h->journal.append)
-                return 0;
-        r2 = h->journal.append(h->journal.userdata, r);
-        if (r2 >= 0)
-                h->journaled++;
-        return r2;
-}
-
-/**
- * hub_journal_mark() - how many records the hub has journaled so far
- *
- * Taken before an operation and given to hub_durable_pending() after it.
- */
-uint64_t hub_journal_mark(Hub *h) {
-        return h->journaled;
-}
-
-/**
- * hub_durable_pending() - whether records journaled since @mark are not
- * durable yet: the answer to what made them must wait (hub_durable_wait())
- */
-bool hub_durable_pending(Hub *h, uint64_t mark) {
-        return h->journaled != mark && h->journal.pending && h->journal.pending(h->journal.userdata);
-}
-
-/**
- * hub_durable_wait() - call @w->durable() once everything journaled so far
- * is durable; at once (from here) when nothing is pending
- */
-void hub_durable_wait(Hub *h, HubWaiter *w) {
-        if (!h->journal.wait || !h->journal.pending(h->journal.userdata)) {
-                w->durable(w);
-                return;
-        }
-        h->journal.wait(h->journal.userdata, w);
-}
-
-/**
- * hub_durable_cancel() - forget @w, if it waits (for a client that goes)
- */
-void hub_durable_cancel(Hub *h, HubWaiter *w) {
-        if (h->journal.cancel)
-                h->journal.cancel(h->journal.userdata, w);
-}
 
 void hub_set_journal(Hub *h, const HubJournal *journal) {
         h->journal = journal ? *journal : (HubJournal) {};
@@ -687,9 +602,8 @@ int hub_replay(Hub *h, const JournalRecord *r) {
                 store_forget(h->store, r->name, r->a);
                 return 0;
         case RECORD_RETAIN:
-                if (!r->name || topic_validate(r->name, &h->limits) < 0)
+                if (retained_replay(h->retained, r, &h->limits) < 0)
                         return -EINVAL;
-                retained_set(h, NULL, r->name, r->data, r->len, r->a);
                 h->seq = MAX(h->seq, r->a);
                 return 0;
         case RECORD_COUNTERS:
@@ -722,23 +636,11 @@ static void snapshot_entry(const StoreEntry *e, void *userdata) {
  */
 void hub_snapshot(Hub *h, void (*emit)(void *userdata, const JournalRecord *r), void *userdata) {
         gpointer args[2] = { (gpointer) emit, userdata };
-        GHashTableIter it;
-        gpointer v;
 
         emit(userdata, &(JournalRecord) {
                 .type = RECORD_COUNTERS, .a = h->seq, .b = store_revision(h->store), .c = h->next_job_id,
         });
         store_foreach(h->store, snapshot_entry, args);
-
-        g_hash_table_iter_init(&it, h->retained);
-        while (g_hash_table_iter_next(&it, NULL, &v)) {
-                Retained *r = v;
-                gsize len;
-                const void *data = g_bytes_get_data(r->payload, &len);
-
-                emit(userdata, &(JournalRecord) {
-                        .type = RECORD_RETAIN, .name = r->topic, .data = data, .len = len, .a = r->seq,
-                });
-        }
+        retained_snapshot(h->retained, emit, userdata);
         queue_snapshot(h, emit, userdata);
 }

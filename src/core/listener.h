@@ -18,5 +18,5 @@ typedef struct Listener {
         uint64_t gap_first, gap_last;   /* 0, 0: nothing missed */
 } Listener;
 
-void listener_deliver(Listener *l, const Envelope *e);
+int listener_deliver(Listener *l, const Envelope *e);
 int listener_flush_gap(Listener *l);

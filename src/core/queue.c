@@ -18,31 +18,8 @@
 #include <string.h>
 
 #include "core/hub-private.h"
+#include "core/queue.h"
 #include "core/topic.h"
-
-/* Timers */
-
-static gint timer_cmp(gconstpointer a, gconstpointer b, gpointer userdata) {
-        const Timer *x = a, *y = b;
-
-        if (x->due != y->due)
-                return x->due < y->due ? -1 : 1;
-        return x->order < y->order ? -1 : x->order > y->order;
-}
-
-GSequenceIter *timer_arm(Hub *h, uint64_t due, TimerKind kind, void *object) {
-        Timer *t = g_new(Timer, 1);
-
-        *t = (Timer) { .due = due, .order = ++h->timer_order, .kind = kind, .object = object };
-        return g_sequence_insert_sorted(h->timers, t, timer_cmp, NULL);
-}
-
-void timer_disarm(GSequenceIter **iter) {
-        if (!*iter)
-                return;
-        g_sequence_remove(*iter);       /* frees the Timer: the sequence owns them */
-        *iter = NULL;
-}
 
 /* @now + @usec, saturating: a huge timeout means "never", not a time in the past. */
 static uint64_t time_after(uint64_t now, uint64_t usec) {
@@ -50,6 +27,13 @@ static uint64_t time_after(uint64_t now, uint64_t usec) {
 }
 
 /* Queues and jobs */
+
+static void job_timer_fired(void *context, void *object, uint64_t now);
+
+/* Arm @j's timer: it becomes ready at @due (DELAYED), or its reservation ends (RESERVED). */
+static void job_arm(Hub *h, Job *j, uint64_t due) {
+        timer_arm(h->timers, &j->timer, due, job_timer_fired, j);
+}
 
 static Queue *queue_get(Hub *h, const char *name, bool create) {
         Queue *q = g_hash_table_lookup(h->queues, name);
@@ -70,9 +54,17 @@ static void queue_drop_if_empty(Hub *h, Queue *q) {
                 g_hash_table_remove(h->queues, q->name);        /* frees q */
 }
 
-void queue_free(Queue *q) {
+static void queue_free(Queue *q) {
         g_free(q->name);
         g_free(q);
+}
+
+/**
+ * queue_init() - set up @h's queue and job tables (hub_new())
+ */
+void queue_init(Hub *h) {
+        h->queues = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) queue_free);
+        h->jobs = g_hash_table_new(g_int64_hash, g_int64_equal);
 }
 
 static void job_unlink(Job *j) {
@@ -106,6 +98,22 @@ static void job_free(Hub *h, Job *j) {
         queue_drop_if_empty(h, q);
 }
 
+/*
+ * A new job @id of @queue (created if need be), counted and found by id but
+ * in no list yet: the caller makes it available or dead.
+ */
+static Job *job_new(Hub *h, const char *queue, uint64_t id, const void *payload, size_t len) {
+        Queue *q = queue_get(h, queue, true);
+        Job *j = g_new0(Job, 1);
+
+        j->id = id;
+        j->queue = q;
+        j->payload = g_bytes_new(payload, len);
+        q->n_jobs++;
+        g_hash_table_insert(h->jobs, &j->id, j);
+        return j;
+}
+
 static void job_info(const Job *j, JobInfo *ret) {
         gsize len;
 
@@ -123,7 +131,7 @@ static void job_reserve(Hub *h, Job *j, Client *c, uint64_t visibility) {
         j->visibility = visibility;
         j->queue->n_reserved++;
         g_hash_table_insert(c->reserved, &j->id, j);
-        j->timer = timer_arm(h, time_after(hub_now(h), visibility), TIMER_JOB, j);
+        job_arm(h, j, time_after(hub_now(h), visibility));
 }
 
 static void wait_free(Hub *h, ReserveWait *w) {
@@ -165,6 +173,11 @@ static void wait_answer(Hub *h, ReserveWait *w, Job *j) {
         wait_free(h, w);
 }
 
+/* A waiting reserve's timeout: it is answered with "timed out". */
+static void wait_timer_fired(void *context, void *object, uint64_t now) {
+        wait_answer(context, object, NULL);
+}
+
 /* Hand out ready jobs while consumers wait (their limits were checked when they began). */
 static void queue_feed_waiters(Hub *h, Queue *q) {
         while (!g_queue_is_empty(&q->waiters) && !g_queue_is_empty(&q->ready)) {
@@ -186,7 +199,7 @@ static void job_make_available_full(Hub *h, Job *j, uint64_t due, bool head, boo
         if (due > hub_now(h)) {
                 j->state = JOB_DELAYED;
                 q->n_delayed++;
-                j->timer = timer_arm(h, due, TIMER_JOB, j);
+                job_arm(h, j, due);
                 return;
         }
         j->state = JOB_READY;
@@ -281,13 +294,7 @@ int hub_push(Hub *h, Client *c, const char *queue, const void *payload, size_t l
         if (r < 0)
                 return r;
 
-        q = queue_get(h, queue, true);
-        j = g_new0(Job, 1);
-        j->id = ++h->next_job_id;
-        j->queue = q;
-        j->payload = g_bytes_new(payload, len);
-        q->n_jobs++;
-        g_hash_table_insert(h->jobs, &j->id, j);
+        j = job_new(h, queue, ++h->next_job_id, payload, len);
         job_make_available(h, j, due, false);
 
         if (ret_id)
@@ -348,7 +355,7 @@ int hub_reserve(Hub *h, Client *c, const char *queue, uint64_t timeout_usec, uin
         g_queue_push_tail_link(&q->waiters, &w->link);
         g_hash_table_insert(c->waits, &w->id, w);
         if (timeout_usec != UINT64_MAX)
-                w->timer = timer_arm(h, time_after(hub_now(h), timeout_usec), TIMER_WAIT, w);
+                timer_arm(h->timers, &w->timer, time_after(hub_now(h), timeout_usec), wait_timer_fired, w);
 
         *ret_wait_id = w->id;
         return 0;
@@ -419,7 +426,7 @@ int hub_touch(Hub *h, Client *c, uint64_t job_id) {
         if (!j)
                 return -ENOENT;
         timer_disarm(&j->timer);
-        j->timer = timer_arm(h, time_after(hub_now(h), j->visibility), TIMER_JOB, j);
+        job_arm(h, j, time_after(hub_now(h), j->visibility));
         return 0;
 }
 
@@ -547,66 +554,20 @@ unsigned hub_get_n_queues(Hub *h) {
         return g_hash_table_size(h->queues);
 }
 
-/* Time */
-
-void hub_set_clock(Hub *h, uint64_t (*now)(void *userdata), void *userdata) {
-        h->now = now;
-        h->now_userdata = userdata;
-}
-
-/**
- * hub_next_deadline() - when hub_run_timers() has something to do next
- *
- * Return: usec on the hub's clock, or UINT64_MAX when nothing is due.
+/*
+ * A job's timer: a delayed job becomes ready; a reservation expires and the
+ * job returns to the front of its queue (or is dead-lettered). A return
+ * that the journal refuses is retried a second later.
  */
-uint64_t hub_next_deadline(Hub *h) {
-        GSequenceIter *first = g_sequence_get_begin_iter(h->timers);
+static void job_timer_fired(void *context, void *object, uint64_t now) {
+        Hub *h = context;
+        Job *j = object;
 
-        if (g_sequence_iter_is_end(first))
-                return UINT64_MAX;
-        return ((Timer *) g_sequence_get(first))->due;
-}
-
-/**
- * hub_run_timers() - apply everything due by now: delayed jobs become
- * ready, reservations expire (the job returns to the front of its queue,
- * or is dead-lettered), waiting reserves and calls time out
- *
- * A return that the journal refuses is retried a second later.
- */
-void hub_run_timers(Hub *h) {
-        uint64_t now = hub_now(h);
-
-        for (;;) {
-                GSequenceIter *first = g_sequence_get_begin_iter(h->timers);
-                Timer *t;
-
-                if (g_sequence_iter_is_end(first))
-                        break;
-                t = g_sequence_get(first);
-                if (t->due > now)
-                        break;
-
-                if (t->kind == TIMER_CALL) {
-                        rpc_call_timeout(h, t->object);
-                        continue;
-                }
-                if (t->kind == TIMER_WAIT) {
-                        ReserveWait *w = t->object;
-
-                        timer_disarm(&w->timer);
-                        wait_answer(h, w, NULL);
-                        continue;
-                }
-
-                Job *j = t->object;
-                timer_disarm(&j->timer);
-                if (j->state == JOB_DELAYED) {
-                        j->queue->n_delayed--;
-                        job_make_available(h, j, 0, false);
-                } else if (job_return(h, j, 0, true) < 0)
-                        j->timer = timer_arm(h, now + G_USEC_PER_SEC, TIMER_JOB, j);
-        }
+        if (j->state == JOB_DELAYED) {
+                j->queue->n_delayed--;
+                job_make_available(h, j, 0, false);
+        } else if (job_return(h, j, 0, true) < 0)
+                job_arm(h, j, now + G_USEC_PER_SEC);
 }
 
 static gint job_cmp_id_desc(gconstpointer a, gconstpointer b) {
@@ -654,9 +615,10 @@ void queue_client_release(Hub *h, Client *c) {
 }
 
 /**
- * queue_free_all() - free every queue and job (hub_free(), clients gone)
+ * queue_deinit() - free every queue and job, and their tables (hub_free(),
+ * clients gone, so no job is reserved and nobody waits)
  */
-void queue_free_all(Hub *h) {
+void queue_deinit(Hub *h) {
         GHashTableIter it;
         gpointer v;
 
@@ -669,10 +631,29 @@ void queue_free_all(Hub *h) {
                 g_bytes_unref(j->payload);
                 g_free(j);
         }
-        g_hash_table_remove_all(h->queues);
+        g_clear_pointer(&h->queues, g_hash_table_destroy);
+        g_clear_pointer(&h->jobs, g_hash_table_destroy);
 }
 
 /* Durability */
+
+/* Replay a PUSH record: the job as it was pushed, or as a snapshot saw it. */
+static int replay_push(Hub *h, const JournalRecord *r) {
+        Job *j;
+
+        /* Job id 0 is "no job" in ENVELOPE_JOB. */
+        if (!r->name || queue_name_validate(h, r->name) < 0 || r->a == 0 ||
+            g_hash_table_contains(h->jobs, &r->a))
+                return -EINVAL;
+        j = job_new(h, r->name, r->a, r->data, r->len);
+        j->attempts = (unsigned) r->c;
+        h->next_job_id = MAX(h->next_job_id, j->id);
+        if (r->flag)
+                job_make_dead(j);
+        else
+                job_make_available(h, j, r->b, false);
+        return 0;
+}
 
 /**
  * queue_replay() - apply one queue record read back from the journal
@@ -685,28 +666,9 @@ void queue_free_all(Hub *h) {
  */
 int queue_replay(Hub *h, const JournalRecord *r) {
         Job *j;
-        Queue *q;
 
-        if (r->type == RECORD_PUSH) {
-                /* Job id 0 is "no job" in ENVELOPE_JOB. */
-                if (!r->name || queue_name_validate(h, r->name) < 0 || r->a == 0 ||
-                    g_hash_table_contains(h->jobs, &r->a))
-                        return -EINVAL;
-                q = queue_get(h, r->name, true);
-                j = g_new0(Job, 1);
-                j->id = r->a;
-                j->queue = q;
-                j->payload = g_bytes_new(r->data, r->len);
-                j->attempts = (unsigned) r->c;
-                q->n_jobs++;
-                g_hash_table_insert(h->jobs, &j->id, j);
-                h->next_job_id = MAX(h->next_job_id, j->id);
-                if (r->flag)
-                        job_make_dead(j);
-                else
-                        job_make_available(h, j, r->b, false);
-                return 0;
-        }
+        if (r->type == RECORD_PUSH)
+                return replay_push(h, r);
 
         j = g_hash_table_lookup(h->jobs, &r->a);
         if (!j)
@@ -743,8 +705,8 @@ static void emit_job(Hub *h, Job *j, void (*emit)(void *, const JournalRecord *)
         const void *data = g_bytes_get_data(j->payload, &len);
         uint64_t due = 0;
 
-        if (j->state == JOB_DELAYED && j->timer)
-                due = ((Timer *) g_sequence_get(j->timer))->due;
+        if (j->state == JOB_DELAYED && timer_is_armed(&j->timer))
+                due = timer_due(&j->timer);
         emit(userdata, &(JournalRecord) {
                 .type = RECORD_PUSH, .name = j->queue->name, .data = data, .len = len,
                 .a = j->id, .b = due, .c = j->attempts, .flag = j->state == JOB_DEAD,
@@ -753,7 +715,7 @@ static void emit_job(Hub *h, Job *j, void (*emit)(void *, const JournalRecord *)
 
 static gint job_cmp_due(gconstpointer a, gconstpointer b) {
         const Job *x = *(Job **) a, *y = *(Job **) b;
-        uint64_t dx = ((Timer *) g_sequence_get(x->timer))->due, dy = ((Timer *) g_sequence_get(y->timer))->due;
+        uint64_t dx = timer_due(&x->timer), dy = timer_due(&y->timer);
 
         if (dx != dy)
                 return dx < dy ? -1 : 1;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/hub-private.h"
+#include "core/rpc.h"
 #include "core/topic.h"
 
 struct Service {
@@ -32,7 +33,7 @@ struct PendingCall {
         uint64_t id;
         Client *caller;
         Client *server;
-        GSequenceIter *timer;
+        Timer timer;                    /* in Hub.timers until the call ends */
 };
 
 static void service_free(Service *s) {
@@ -143,6 +144,42 @@ static void call_finish(Hub *h, PendingCall *call, const void *payload, size_t l
         call_free(h, call);
 }
 
+/* The call's timer: the server did not reply in time. */
+static void call_timer_fired(void *context, void *object, uint64_t now) {
+        call_finish(context, object, NULL, 0, "Timeout", true, 0, "The server did not reply in time.");
+}
+
+/*
+ * Round-robin: the first server of @s that has room for one more call; it
+ * goes to the back. NULL when every server has max_calls pending.
+ */
+static Client *service_pick_server(Hub *h, Service *s) {
+        for (GList *l = s->servers.head; l; l = l->next) {
+                ServeEntry *e = l->data;
+
+                if (g_hash_table_size(e->client->calls_in) < h->limits.max_calls || e->client->internal) {
+                        g_queue_unlink(&s->servers, &e->link);
+                        g_queue_push_tail_link(&s->servers, &e->link);
+                        return e->client;
+                }
+        }
+        return NULL;
+}
+
+/* A call from @caller to @server, linked to both and timed out after @timeout_usec. */
+static PendingCall *call_new(Hub *h, Client *caller, Client *server, uint64_t timeout_usec) {
+        PendingCall *call = g_new0(PendingCall, 1);
+
+        call->id = ++h->next_call_id;
+        call->caller = caller;
+        call->server = server;
+        g_hash_table_insert(h->calls, &call->id, call);
+        g_hash_table_insert(caller->calls_out, &call->id, call);
+        g_hash_table_insert(server->calls_in, &call->id, call);
+        timer_arm(h->timers, &call->timer, hub_now(h) + timeout_usec, call_timer_fired, call);
+        return call;
+}
+
 /**
  * hub_call() - route a call of @name with @payload to one of its servers
  * @timeout_usec: after this the caller gets "Timeout" (0: max_call_timeout)
@@ -156,7 +193,6 @@ static void call_finish(Hub *h, PendingCall *call, const void *payload, size_t l
 int hub_call(Hub *h, Client *c, const char *name, const void *payload, size_t len, uint64_t timeout_usec,
              uint64_t *ret_call_id) {
         PendingCall *call;
-        ServeEntry *e;
         Service *s;
         Client *server;
         int r;
@@ -177,30 +213,11 @@ int hub_call(Hub *h, Client *c, const char *name, const void *payload, size_t le
         if (!s)
                 return -EHOSTUNREACH;
 
-        /* Round-robin: take the first server that has room, and send it to the back. */
-        e = NULL;
-        for (GList *l = s->servers.head; l; l = l->next) {
-                ServeEntry *cand = l->data;
-
-                if (g_hash_table_size(cand->client->calls_in) < h->limits.max_calls || cand->client->internal) {
-                        e = cand;
-                        break;
-                }
-        }
-        if (!e)
+        server = service_pick_server(h, s);
+        if (!server)
                 return -EDQUOT;
-        g_queue_unlink(&s->servers, &e->link);
-        g_queue_push_tail_link(&s->servers, &e->link);
-        server = e->client;
 
-        call = g_new0(PendingCall, 1);
-        call->id = ++h->next_call_id;
-        call->caller = c;
-        call->server = server;
-        g_hash_table_insert(h->calls, &call->id, call);
-        g_hash_table_insert(c->calls_out, &call->id, call);
-        g_hash_table_insert(server->calls_in, &call->id, call);
-        call->timer = timer_arm(h, hub_now(h) + timeout_usec, TIMER_CALL, call);
+        call = call_new(h, c, server, timeout_usec);
         h->counters.calls++;
 
         if (ret_call_id)
@@ -266,11 +283,6 @@ int hub_reply_error(Hub *h, Client *c, uint64_t call_id, const char *error_name,
                 return -ENOENT;
         call_finish(h, call, NULL, 0, error_name ?: "ServerError", error_name == NULL, error_code, message ?: "");
         return 0;
-}
-
-void rpc_call_timeout(Hub *h, PendingCall *call) {
-        timer_disarm(&call->timer);
-        call_finish(h, call, NULL, 0, "Timeout", true, 0, "The server did not reply in time.");
 }
 
 /**

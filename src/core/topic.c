@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * topic.c: topic grammar and the subscription tree (see topic.h). Called by
- * hub.c only. Invariant: every Subscription in the tree has a validated
- * pattern, and every node other than the root holds at least one
- * subscription or one child.
+ * topic.c: topic grammar and the subscription tree (see topic.h). The tree
+ * is hub.c's; the grammar also checks queue and service names (queue.c,
+ * rpc.c) and matches retained values (retained.c). Invariant: every
+ * Subscription in the tree has a validated pattern, and every node other
+ * than the root holds at least one subscription or one child.
  */
 #include <errno.h>
 #include <string.h>

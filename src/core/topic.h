@@ -2,7 +2,7 @@
 /*
  * topic.h: topic and pattern grammar, and the subscription tree.
  *
- * Grammar (DESIGN.md):
+ * The topic grammar:
  *   topic   = token *( "." token )          token = 1*( ALPHA / DIGIT / "_" / "-" )
  *   pattern = ptoken *( "." ptoken ) [ ".>" ] / ">"
  *   ptoken  = token / "*"

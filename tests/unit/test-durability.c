@@ -198,7 +198,7 @@ static void dump_job(GString *s, const Job *j, unsigned attempts) {
 
         g_string_append_printf(s, " %" G_GUINT64_FORMAT ":%u:%.*s", j->id, attempts, (int) len, len ? p : "");
         if (j->state == JOB_DELAYED)
-                g_string_append_printf(s, "@%" G_GUINT64_FORMAT, ((Timer *) g_sequence_get(j->timer))->due);
+                g_string_append_printf(s, "@%" G_GUINT64_FORMAT, timer_due(&j->timer));
 }
 
 static GPtrArray *jobs_in_state(Hub *h, Queue *q, JobState state) {
@@ -223,9 +223,14 @@ static gint str_cmp(gconstpointer a, gconstpointer b) {
         return strcmp(*(char **) a, *(char **) b);
 }
 
+static void dump_retained(void *userdata, const Envelope *e) {
+        g_ptr_array_add(userdata, g_strdup_printf("retained %s seq %" G_GUINT64_FORMAT " = %.*s\n", e->topic,
+                                                  e->seq, (int) e->payload_len, (const char *) e->payload));
+}
+
 static char *dump(Hub *h, DumpFlags flags) {
         GString *s = g_string_new(NULL);
-        g_autoptr(GPtrArray) topics = g_ptr_array_new();
+        g_autoptr(GPtrArray) retained = g_ptr_array_new_with_free_func(g_free);
         g_autoptr(GPtrArray) queues = g_ptr_array_new();
         GHashTableIter it;
         gpointer k, v;
@@ -236,18 +241,10 @@ static char *dump(Hub *h, DumpFlags flags) {
                                store_revision(h->store), h->next_job_id);
         store_foreach(h->store, dump_entry, s);
 
-        g_hash_table_iter_init(&it, h->retained);
-        while (g_hash_table_iter_next(&it, &k, NULL))
-                g_ptr_array_add(topics, k);
-        g_ptr_array_sort(topics, str_cmp);
-        for (guint i = 0; i < topics->len; i++) {
-                Retained *r = g_hash_table_lookup(h->retained, topics->pdata[i]);
-                gsize len;
-                const char *p = g_bytes_get_data(r->payload, &len);
-
-                g_string_append_printf(s, "retained %s seq %" G_GUINT64_FORMAT " = %.*s\n", r->topic, r->seq,
-                                       (int) len, p);
-        }
+        retained_deliver(h->retained, ">", dump_retained, retained);
+        g_ptr_array_sort(retained, str_cmp);    /* by topic: a topic ends at the space */
+        for (guint i = 0; i < retained->len; i++)
+                g_string_append(s, retained->pdata[i]);
 
         g_hash_table_iter_init(&it, h->queues);
         while (g_hash_table_iter_next(&it, &k, &v))
@@ -525,7 +522,7 @@ START_TEST(test_failing_retain)
         ck_assert_uint_eq(hub_get_counters(hub)->published, 1);
         ck_assert_uint_eq(hub_get_n_retained(hub), 1);
         {
-                Retained *r = g_hash_table_lookup(hub->retained, "t.kept");
+                Retained *r = retained_lookup(hub->retained, "t.kept");
                 ck_assert_ptr_nonnull(r);
                 ck_assert_uint_eq(r->seq, seq);
                 ck_assert_uint_eq(g_bytes_get_size(r->payload), 2);
