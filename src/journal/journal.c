@@ -461,6 +461,13 @@ static int journal_append(void *userdata, const JournalRecord *r) {
 }
 
 /**
+ * journal_records() - how many records were appended since the journal opened
+ */
+uint64_t journal_records(Journal *j) {
+        return j ? j->records : 0;
+}
+
+/**
  * journal_pending() - whether a change was written but is not yet durable,
  * so that a reply acknowledging it must wait (fsync=always only)
  */

@@ -45,6 +45,7 @@ Journal *journal_free(Journal *j);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Journal, journal_free)
 
 bool journal_pending(Journal *j);
+uint64_t journal_records(Journal *j);
 void journal_wait(Journal *j, JournalWaiter *w);
 void journal_waiter_cancel(Journal *j, JournalWaiter *w);
 int journal_compact(Journal *j);
