@@ -553,7 +553,7 @@ int dbus_vtable_method(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         if (method->preset)
                 method->preset(&in);
         /* D-Bus differs: a server's error name must be a D-Bus error name to reach D-Bus callers. */
-        if (method->handler == op_reply_error && !dbus_error_name_valid(in.name))
+        if (strcmp(method->op, "reply_error") == 0 && !dbus_error_name_valid(in.name))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "'%s' is not a D-Bus error name (like org.example.Error.Failed).", in.name);
         if (!(method->flags & OP_ANONYMOUS)) {

@@ -79,7 +79,7 @@ typedef int (*OpHandler)(OpCall *call, const OpArgs *in, OpResult *out);
 typedef struct OpMethod {
         const char *dbus;               /* the D-Bus member */
         const char *jsonrpc;            /* the JSON-RPC method (twins share it), or NULL */
-        OpHandler handler;
+        const char *op;                 /* the operation: its core handler is op_<op>() */
         void (*preset)(OpArgs *in);     /* fixes the op's args this member lacks, or NULL */
         const OpParam *in;              /* D-Bus in-args, in order */
         unsigned n_in;

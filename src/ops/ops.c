@@ -26,7 +26,7 @@ int op_invoke(OpCall *call, const OpArgs *in, OpResult *out) {
         uint64_t mark = hub_journal_mark(call->hub);
         int r;
 
-        r = call->method->handler(call, in, out);
+        r = op_handlers[call->method - op_methods](call, in, out);
         if (hub_journal_mark(call->hub) != mark && !(call->method->flags & OP_DURABLE))
                 g_warning("%s changed durable state but is not declared Durable in the interface XML.",
                           call->method->dbus);
