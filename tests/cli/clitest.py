@@ -4,11 +4,13 @@
 # under tests/with-bus.sh (a private session bus that activates the
 # build-tree hub); these helpers run the CLI, talk to the hub directly with
 # python3-dbus, wait (bounded) for readiness through the hub's properties,
-# and read a streaming CLI's output line by line with a timeout.
+# and read a streaming CLI's output line by line with a timeout. The
+# fixtures (names, paths, waits, readers) are tests/lib/sbfixture.py's; the
+# checks here are soft: a failed check is printed and counted, and the
+# script goes on until finish().
 
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -16,16 +18,18 @@ import time
 
 import dbus
 
+import sbfixture
+from sbfixture import TIMEOUT, fifo_path, socket_path  # noqa: F401 (re-exported)
+
 SWITCHBOARD = os.environ.get('SWITCHBOARD', '')
 # The backend under test: a test script's first argument ("dbus" or
 # "socket"), passed to the CLI as SWITCHBOARD_BACKEND; none means auto.
 BACKEND = sys.argv[1] if len(sys.argv) > 1 else ''
 if BACKEND:
     os.environ['SWITCHBOARD_BACKEND'] = BACKEND
-HUB = 'org.switchboard.Hub1'
-HUB_PATH = '/org/switchboard/Hub1'
-HUB_IFACE = 'org.switchboard.Hub1'
-TIMEOUT = 10.0
+HUB = sbfixture.BUS_NAME
+HUB_PATH = sbfixture.PATH
+HUB_IFACE = sbfixture.IFACE
 
 _failures = []
 
@@ -67,23 +71,22 @@ def require_environment():
 
 
 def start_hub():
-    bus = dbus.SessionBus()
-    bus.call_blocking('org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus',
-                      'StartServiceByName', 'su', (HUB, 0))
+    """Activate the hub; when this returns it owns its name (and its socket listens)."""
+    sbfixture.start_hub(dbus.SessionBus())
 
 
 def hub_running():
-    bus = dbus.SessionBus()
-    return bool(bus.call_blocking('org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus',
-                                  'NameHasOwner', 's', (HUB,)))
+    return sbfixture.name_has_owner(dbus.SessionBus())
 
 
-def socket_path():
-    return os.path.join(os.environ['XDG_RUNTIME_DIR'], 'switchboard', 'socket')
-
-
-def fifo_path():
-    return os.path.join(os.environ['XDG_RUNTIME_DIR'], 'switchboard', 'fifo')
+def wait_for(cond, what, timeout=TIMEOUT):
+    """Check cond() (each check asks the hub or the file system) until it holds;
+    on timeout record a failure and return False."""
+    try:
+        return bool(sbfixture.wait_until(cond, what, timeout))
+    except sbfixture.TestFailure as e:
+        fail(str(e))
+        return False
 
 
 class Result:
@@ -143,32 +146,27 @@ class Hub:
         """One entry of GetInfo (e.g. "watches", which has no property)."""
         return int(self.hub.GetInfo()[name])
 
+    def _wait(self, get, name, op, value, what):
+        last = [None]
+
+        def probe():
+            last[0] = get(name)
+            return last[0] >= value if op == '>=' else last[0] <= value
+        try:
+            return sbfixture.wait_until(probe, what,
+                                        last=lambda: '%s %s %d, is %r' % (name, op, value, last[0]))
+        except sbfixture.TestFailure as e:
+            fail(str(e))
+            return False
+
     def wait_info_at_least(self, name, value, what):
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
-            if self.info(name) >= value:
-                return True
-            time.sleep(0.005)
-        fail('timed out waiting for %s (%s >= %d, is %d)' % (what, name, value, self.info(name)))
-        return False
+        return self._wait(self.info, name, '>=', value, what)
 
     def wait_prop_at_least(self, name, value, what):
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
-            if self.prop(name) >= value:
-                return True
-            time.sleep(0.005)
-        fail('timed out waiting for %s (%s >= %d, is %d)' % (what, name, value, self.prop(name)))
-        return False
+        return self._wait(self.prop, name, '>=', value, what)
 
     def wait_prop_at_most(self, name, value, what):
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
-            if self.prop(name) <= value:
-                return True
-            time.sleep(0.005)
-        fail('timed out waiting for %s (%s <= %d, is %d)' % (what, name, value, self.prop(name)))
-        return False
+        return self._wait(self.prop, name, '<=', value, what)
 
 
 class Stream:
@@ -181,26 +179,12 @@ class Stream:
         self.args = list(args)
         self.p = subprocess.Popen([SWITCHBOARD] + self.args, stdin=subprocess.DEVNULL,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e)
-        self.buf = b''
-        self.errbuf = b''
+        self.out = sbfixture.LineReader(self.p.stdout.fileno())
+        self.err = sbfixture.LineReader(self.p.stderr.fileno())
 
     def readline(self, timeout=TIMEOUT):
         """The next line without its newline, or None on timeout or EOF."""
-        deadline = time.monotonic() + timeout
-        fd = self.p.stdout.fileno()
-        while b'\n' not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            ready, _, _ = select.select([fd], [], [], left)
-            if not ready:
-                return None
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                return None
-            self.buf += chunk
-        line, self.buf = self.buf.split(b'\n', 1)
-        return line.decode('utf-8', 'surrogateescape')
+        return self.out.readline(timeout)
 
     def expect_line(self, want, what):
         line = self.readline()
@@ -216,21 +200,7 @@ class Stream:
             return {}
 
     def stderr_line(self, timeout=TIMEOUT):
-        deadline = time.monotonic() + timeout
-        fd = self.p.stderr.fileno()
-        while b'\n' not in self.errbuf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            ready, _, _ = select.select([fd], [], [], left)
-            if not ready:
-                return None
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                return None
-            self.errbuf += chunk
-        line, self.errbuf = self.errbuf.split(b'\n', 1)
-        return line.decode('utf-8', 'surrogateescape')
+        return self.err.readline(timeout)
 
     def wait(self, timeout=TIMEOUT):
         try:
@@ -240,18 +210,12 @@ class Stream:
 
     def rest(self):
         """Everything left on stdout after the process ended."""
-        out = self.buf + self.p.stdout.read()
-        self.buf = b''
+        out = bytes(self.out.buf) + self.p.stdout.read()
+        self.out.buf.clear()
         return out.decode('utf-8', 'surrogateescape')
 
     def stop(self, sig=signal.SIGTERM):
-        if self.p.poll() is None:
-            self.p.send_signal(sig)
-        rc = self.wait()
-        if rc is None:
-            self.p.kill()
-            rc = self.p.wait()
-        return rc
+        return sbfixture.stop_process(self.p, sig)
 
     def close(self):
         self.stop()
@@ -277,43 +241,18 @@ def watcher(hub, *args, prefixes=1):
     return s
 
 
-def frame(obj):
-    """One request as the socket (and `switchboard stdio`) wants it."""
-    body = json.dumps(obj).encode()
-    return len(body).to_bytes(4, 'big') + body
+frame = sbfixture.frame
 
 
-class FrameReader:
+class FrameReader(sbfixture.FrameReader):
     """Reads 4-byte-length frames from a file descriptor, with a timeout."""
-
-    def __init__(self, fd):
-        self.fd = fd
-        self.buf = b''
-        self.eof = False
-
-    def _fill(self, deadline):
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return False
-        ready, _, _ = select.select([self.fd], [], [], left)
-        if not ready:
-            return False
-        chunk = os.read(self.fd, 65536)
-        if not chunk:
-            self.eof = True
-            return False
-        self.buf += chunk
-        return True
 
     def next(self, timeout=TIMEOUT):
         """The next frame, parsed; None on timeout or EOF."""
-        deadline = time.monotonic() + timeout
-        while len(self.buf) < 4 or len(self.buf) < 4 + int.from_bytes(self.buf[:4], 'big'):
-            if not self._fill(deadline):
-                return None
-        n = int.from_bytes(self.buf[:4], 'big')
-        body, self.buf = self.buf[4:4 + n], self.buf[4 + n:]
-        return json.loads(body)
+        try:
+            return json.loads(self.read_frame(time.monotonic() + timeout))
+        except (sbfixture.Timeout, sbfixture.Closed):
+            return None
 
     def response(self, req_id, timeout=TIMEOUT, notifications=None):
         """The response with id req_id; notifications read first go to the list."""
@@ -332,7 +271,9 @@ class FrameReader:
     def at_eof(self, timeout=TIMEOUT):
         """True once the other side closed, with nothing more to read."""
         deadline = time.monotonic() + timeout
-        while not self.eof:
-            if not self._fill(deadline) and not self.eof:
-                return False
+        try:
+            while not self.eof:
+                self.fill(deadline)
+        except sbfixture.Timeout:
+            return False
         return not self.buf

@@ -13,25 +13,19 @@ import os
 import re
 import subprocess
 import sys
-import time
 
 import dbus
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from clitest import (HUB, HUB_IFACE, HUB_PATH, TIMEOUT, Hub, Stream, check, expect, fail,  # noqa: E402
-                     fifo_path, finish, hub_running, require_environment)
+                     fifo_path, finish, hub_running, require_environment, wait_for)
 
 require_environment()
 
 
 def wait_for_hub():
     """Bounded: NameHasOwner does not activate the hub, so it cannot hide a monitor that did not."""
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        if hub_running():
-            return True
-        time.sleep(0.005)
-    return False
+    return wait_for(hub_running, 'the hub to own its name')
 
 
 def ready(hub, subs, watches, what):

@@ -19,7 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import clitest  # noqa: E402
-from clitest import Hub, check, expect, fail, finish, run  # noqa: E402
+from clitest import Hub, check, expect, finish, run, wait_for  # noqa: E402
 
 # Before the hub starts (the socket variant starts it in require_environment()).
 confdir = os.path.join(os.environ['XDG_CONFIG_HOME'], 'switchboard')
@@ -39,16 +39,6 @@ def counts(queue):
         if str(row[0]) == queue:
             return dict(zip(('ready', 'reserved', 'delayed', 'dead', 'waiting'), (int(x) for x in row[1:])))
     return dict(ready=0, reserved=0, delayed=0, dead=0, waiting=0)
-
-
-def wait_for(cond, what, timeout=clitest.TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.01)
-    fail('timed out waiting for ' + what)
-    return False
 
 
 def read(path):

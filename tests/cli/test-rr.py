@@ -19,7 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import clitest  # noqa: E402
-from clitest import Hub, check, expect, fail, finish  # noqa: E402
+from clitest import Hub, check, expect, finish, wait_for  # noqa: E402
 
 clitest.require_environment()
 clitest.start_hub()
@@ -30,16 +30,6 @@ OTHER = 'dbus' if clitest.BACKEND == 'socket' else 'socket'
 
 def services():
     return {str(k): int(v) for k, v in hub.hub.GetInfo()['services'].items()}
-
-
-def wait_for(cond, what, timeout=clitest.TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.01)
-    fail('timed out waiting for ' + what)
-    return False
 
 
 def server(name, *command, count=None, env=None):

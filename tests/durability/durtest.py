@@ -2,52 +2,34 @@
 #
 # durtest.py: helpers for switchboard's durability tests (tests/durability).
 #
-# Builds on tests/integration/sbtest.py. What it adds: the hub's state
-# directory and pid file; the hub's pid as the bus knows it; stopping the hub
-# (SIGKILL or SIGTERM) and waiting, bounded, until it is really gone (the
-# name has no owner and the process has exited, so its lock is free);
-# starting it again through D-Bus activation; running switchboardd directly
-# with its log captured (activated services log to the bus's stderr, which a
-# test cannot read), waiting for a given log line; and a reader for the
-# journal and snapshot files (the format in src/journal/journal.c), so that
-# tests can cut or damage a file at an exact record and compute what must
-# survive. Nothing here sleeps: every wait ends as soon as its condition
-# holds, or fails with a message saying what did not happen.
+# Builds on tests/integration/sbtest.py and tests/lib/sbfixture.py (paths,
+# the bus driver, waits, line readers). What it adds: the hub's pid as the
+# bus knows it; stopping the hub (SIGKILL or SIGTERM) and waiting, bounded,
+# until it is really gone (the process has exited, so its lock is free, and
+# the bus no longer names it as the owner); starting it again through D-Bus
+# activation; running switchboardd directly with its log captured (activated
+# services log to the bus's stderr, which a test cannot read), waiting for a
+# given log line; and a reader for the journal and snapshot files (the
+# format in src/journal/journal.c), so that tests can cut or damage a file at
+# an exact record and compute what must survive. Nothing here sleeps: every
+# wait ends as soon as its condition holds, or fails with a message saying
+# what did not happen.
 
 import os
 import re
-import select
 import signal
 import struct
 import subprocess
-import sys
 import time
 
-sys.path.insert(0, os.path.join(os.environ.get('SB_SOURCE_ROOT', '.'), 'tests', 'integration'))
-
-import sbtest  # noqa: E402
-from sbtest import BUS_NAME, Conn, TestFailure, check, check_eq, fail, log, wait_until  # noqa: E402,F401
-
-DBUS = ('org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus')
-
-
-def state_dir():
-    base = os.environ.get('XDG_STATE_HOME')
-    check(base, 'XDG_STATE_HOME is not set: run through tests/with-bus.sh')
-    return os.path.join(base, 'switchboard')
+import sbfixture
+from sbfixture import (BUS_NAME, TIMEOUT, pid_file, process_gone, read_pid_file,  # noqa: F401 (re-exported)
+                       state_dir, tmp_dir, write_config)
+from sbtest import Conn, TestFailure, check, check_eq, fail, log, wait_until  # noqa: F401 (re-exported)
 
 
 def state_path(name):
     return os.path.join(state_dir(), name)
-
-
-def pid_file():
-    return os.path.join(os.environ['XDG_RUNTIME_DIR'], 'switchboard', 'switchboardd.pid')
-
-
-def tmp_dir():
-    """A private scratch directory of this test (kept when the test fails)."""
-    return os.environ.get('SB_TMP') or os.environ['XDG_RUNTIME_DIR']
 
 
 def listdir_state():
@@ -63,8 +45,8 @@ def corrupt_files(prefix):
 
 # The bus driver.
 
-def driver(conn, method, sig='', *args, timeout=sbtest.TIMEOUT):
-    return conn.bus.call_blocking(*DBUS, method, sig, args, timeout=timeout)
+def driver(conn, method, sig='', *args, timeout=TIMEOUT):
+    return sbfixture.driver(conn.bus, method, sig, *args, timeout=timeout)
 
 
 def set_activation_env(conn, **env):
@@ -81,50 +63,30 @@ def quiet_criticals(conn):
 
 def owner_pid(conn):
     """The pid of the process owning the hub's name, or None."""
-    try:
-        return int(driver(conn, 'GetConnectionUnixProcessID', 's', BUS_NAME))
-    except sbtest.dbus.exceptions.DBusException as e:
-        if e.get_dbus_name() == 'org.freedesktop.DBus.Error.NameHasNoOwner':
-            return None
-        raise
+    return sbfixture.owner_pid(conn.bus)
 
 
-def process_gone(pid):
-    """Exited (zombies count: their files, and so the lock, are closed)."""
-    try:
-        with open('/proc/%d/stat' % pid) as f:
-            state = f.read().rsplit(')', 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return True
-    return state in ('Z', 'X')
-
-
-def read_pid_file():
-    try:
-        with open(pid_file()) as f:
-            return int(f.read().strip() or 0)
-    except (FileNotFoundError, ValueError):
-        return None
-
-
-def start(conn, timeout=sbtest.TIMEOUT):
+def start(conn, timeout=TIMEOUT):
     """Activate the hub (if it is not running) and return its pid once its pid file says so."""
-    driver(conn, 'StartServiceByName', 'su', BUS_NAME, 0, timeout=timeout)
-    pid = owner_pid(conn)
-    check(pid, 'the hub was activated but its name has no owner')
-    # The hub writes its pid file right after it owns the name.
-    wait_until(lambda: read_pid_file() == pid, 'the pid file %s to hold %d (holds %r)'
-               % (pid_file(), pid, read_pid_file()), timeout)
+    with sbfixture.FileWatch(pid_file()) as watch:
+        sbfixture.start_hub(conn.bus, timeout)
+        pid = owner_pid(conn)
+        check(pid, 'the hub was activated but its name has no owner')
+        # The hub writes its pid file right after it owns the name.
+        sbfixture.wait_until(lambda: read_pid_file() == pid, 'the pid file %s to hold %d' % (pid_file(), pid),
+                             timeout, pump=watch.pump, last=lambda: 'it holds %r' % read_pid_file())
     return pid
 
 
-def stop(conn, sig=signal.SIGKILL, timeout=sbtest.TIMEOUT):
-    """Send @sig to the running hub; wait until its name is free and the process has exited."""
+def stop(conn, sig=signal.SIGKILL, timeout=TIMEOUT):
+    """Send @sig to the running hub; wait until the process has exited (so its lock
+    is free) and the bus no longer names it as the owner (clients may already
+    have activated the next hub)."""
     pid = owner_pid(conn)
     check(pid, 'stop: the hub is not running')
     os.kill(pid, sig)
-    wait_until(lambda: not sbtest.bus_has_owner(conn) and process_gone(pid),
-               'hub pid %d to exit after signal %d' % (pid, sig), timeout)
+    sbfixture.wait_owner(conn.bus, lambda owner: owner != pid and process_gone(pid),
+                         'hub pid %d to exit after signal %d' % (pid, sig), timeout)
     return pid
 
 
@@ -152,34 +114,28 @@ class DirectHub:
         e.update(env or {})
         self.label = label
         self.lines = []
-        self._buf = b''
         self.proc = subprocess.Popen([*wrapper, os.environ['SWITCHBOARDD'], *args], env=e,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, pass_fds=pass_fds)
+        self._out = sbfixture.LineReader(self.proc.stdout.fileno())
         self.pid = self.proc.pid
         self.returncode = None
 
     def _read(self, timeout):
         """Read what is there within @timeout seconds; False at end of output."""
-        fd = self.proc.stdout.fileno()
-        r, _, _ = select.select([fd], [], [], max(0.0, timeout))
-        if not r:
+        try:
+            more = self._out.fill(time.monotonic() + max(0.0, timeout))
+        except sbfixture.Timeout:
             return True
-        data = os.read(fd, 65536)
-        if not data:
-            return False
-        self._buf += data
-        while b'\n' in self._buf:
-            line, self._buf = self._buf.split(b'\n', 1)
-            text = line.decode('utf-8', 'replace')
+        while (text := self._out.take()) is not None:
             self.lines.append(text)
             print('#   [%s] %s' % (self.label, text), flush=True)
-        return True
+        return more
 
     def log_text(self):
         return '\n'.join(self.lines)
 
-    def wait_line(self, pattern, timeout=sbtest.TIMEOUT):
+    def wait_line(self, pattern, timeout=TIMEOUT):
         """Wait until a log line matches @pattern (a regex); return it."""
         rx = re.compile(pattern)
         deadline = time.monotonic() + timeout
@@ -194,7 +150,7 @@ class DirectHub:
                 fail('%s: no log line matching %r within %.0f s; log so far:\n%s'
                      % (self.label, pattern, timeout, self.log_text()))
             if not self._read(left):
-                self.proc.wait(timeout=sbtest.TIMEOUT)
+                self.proc.wait(timeout=TIMEOUT)
                 self.returncode = self.proc.returncode
                 for line in self.lines[seen:]:
                     if rx.search(line):
@@ -202,11 +158,11 @@ class DirectHub:
                 fail('%s exited (status %r) without a log line matching %r; log:\n%s'
                      % (self.label, self.returncode, pattern, self.log_text()))
 
-    def wait_ready(self, timeout=sbtest.TIMEOUT):
+    def wait_ready(self, timeout=TIMEOUT):
         """The hub logs this once it owns the bus name (manager_start)."""
         return self.wait_line(r'serving as org\.switchboard\.Hub1', timeout)
 
-    def wait_exit(self, timeout=sbtest.TIMEOUT):
+    def wait_exit(self, timeout=TIMEOUT):
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
@@ -223,14 +179,14 @@ class DirectHub:
         self.proc.stdout.close()
         return self.returncode
 
-    def kill(self, sig=signal.SIGTERM, timeout=sbtest.TIMEOUT):
+    def kill(self, sig=signal.SIGTERM, timeout=TIMEOUT):
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         return self.wait_exit(timeout)
 
 
-def wait_no_owner(conn, timeout=sbtest.TIMEOUT):
-    wait_until(lambda: not sbtest.bus_has_owner(conn), 'the hub name to lose its owner', timeout)
+def wait_no_owner(conn, timeout=TIMEOUT):
+    sbfixture.wait_owner(conn.bus, lambda owner: owner is None, 'the hub name to lose its owner', timeout)
 
 
 # The on-disk formats (src/journal/journal.c): integers little-endian,
@@ -315,7 +271,3 @@ def store_now(conn):
 
 def queues_now(conn):
     return {q[0]: tuple(q[1:]) for q in conn.call('ListQueues')}
-
-
-def write_config(text):
-    sbtest.write_config(text)

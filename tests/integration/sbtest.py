@@ -7,86 +7,39 @@
 # connections to that bus (each Conn is a separate D-Bus client with its own
 # unique name), calls the hub with explicit signatures, records incoming
 # signals through a message filter, and waits for things with a bounded
-# timeout while a GLib main context runs. Nothing here sleeps: every wait
-# ends as soon as its condition holds, or fails with a message saying what
-# did not happen. Signals are recorded as Signal tuples; `dest` is None for
-# a broadcast and the receiver's unique name for a unicast.
+# timeout while a GLib main context runs (sbfixture.py's waits: nothing
+# sleeps; every wait ends as soon as its condition holds, or fails with a
+# message saying what did not happen). Signals are recorded as Signal
+# tuples; `dest` is None for a broadcast and the receiver's unique name for a
+# unicast.
 
 import os
 import re
-import sys
-import time
 from collections import namedtuple
 
 import dbus
 import dbus.bus
 import dbus.mainloop.glib
-from gi.repository import GLib
 
-BUS_NAME = 'org.switchboard.Hub1'
-PATH = '/org/switchboard/Hub1'
-IFACE = 'org.switchboard.Hub1'
-ERR = 'org.switchboard.Hub1.Error.'
-PROPS = 'org.freedesktop.DBus.Properties'
-TIMEOUT = 10.0
+import sbfixture
+from sbfixture import (BUS_NAME, ERR, IFACE, PATH, PROPS, TIMEOUT, TestFailure,  # noqa: F401 (re-exported)
+                       check, check_eq, fail, iterate, log, write_config)
 
 dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
 
 Signal = namedtuple('Signal', 'member args dest sender path interface')
 
 
-class TestFailure(Exception):
-    pass
-
-
-def fail(msg):
-    raise TestFailure(msg)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
-
-
-def check_eq(got, want, what):
-    if got != want:
-        fail('%s: expected %r, got %r' % (what, want, got))
-
-
-def log(*args):
-    print('#', *args, flush=True)
-
-
-def iterate():
-    """Run the main context until nothing is pending, without blocking."""
-    ctx = GLib.MainContext.default()
-    while ctx.pending():
-        ctx.iteration(False)
-
-
-def wait_until(pred, what, timeout=TIMEOUT):
-    """Run the main loop until pred() is true; fail after timeout seconds."""
-    ctx = GLib.MainContext.default()
-    deadline = time.monotonic() + timeout
-    # A periodic wake-up so that a blocking iteration returns to check the clock.
-    tick = GLib.timeout_add(50, lambda: True)
-    try:
-        while True:
-            r = pred()
-            if r:
-                return r
-            if time.monotonic() > deadline:
-                fail('timed out after %.0f s waiting for %s' % (timeout, what))
-            ctx.iteration(True)
-    finally:
-        GLib.source_remove(tick)
+def wait_until(pred, what, timeout=TIMEOUT, last=None):
+    """Run the GLib main loop (signals are recorded meanwhile) until pred() is
+    true; fail after @timeout seconds."""
+    return sbfixture.wait_until(pred, what, timeout, pump=sbfixture.glib_pump, last=last)
 
 
 def private_bus():
     """A new, separate connection to the test bus (its own unique name)."""
-    addr = os.environ.get('DBUS_SESSION_BUS_ADDRESS')
-    check(addr, 'DBUS_SESSION_BUS_ADDRESS is not set: run through tests/with-bus.sh')
-    return dbus.bus.BusConnection(addr, mainloop=dbus.mainloop.glib.DBusGMainLoop())
+    return dbus.bus.BusConnection(sbfixture.env_dir('DBUS_SESSION_BUS_ADDRESS'),
+                                  mainloop=dbus.mainloop.glib.DBusGMainLoop())
 
 
 def dbus_error_name(e):
@@ -258,21 +211,18 @@ def both(*preds):
 
 
 def bus_has_owner(conn):
-    return bool(conn.bus.call_blocking('org.freedesktop.DBus', '/org/freedesktop/DBus',
-                                       'org.freedesktop.DBus', 'NameHasOwner', 's', (BUS_NAME,)))
+    return sbfixture.name_has_owner(conn.bus)
 
 
 def wait_prop(conn, name, pred, what, timeout=TIMEOUT):
-    """Poll a property (one call per main-loop tick) until pred(value) holds."""
+    """Read a property (a call and its reply per check) until pred(value) holds."""
     last = [None]
 
     def probe():
         last[0] = conn.prop(name)
         return pred(last[0])
-    try:
-        wait_until(probe, what, timeout)
-    except TestFailure as e:
-        fail('%s (last value of %s: %r)' % (e, name, last[0]))
+    sbfixture.wait_until(probe, what, timeout, pump=iterate,
+                         last=lambda: 'last value of %s: %r' % (name, last[0]))
     return last[0]
 
 
@@ -288,31 +238,6 @@ def project_version():
     return v.group(1)
 
 
-def write_config(text):
-    """Write $XDG_CONFIG_HOME/switchboard/switchboard.conf; call before activating the hub."""
-    base = os.environ.get('XDG_CONFIG_HOME')
-    check(base, 'XDG_CONFIG_HOME is not set: run through tests/with-bus.sh')
-    d = os.path.join(base, 'switchboard')
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, 'switchboard.conf'), 'w') as f:
-        f.write(text)
-
-
 def main(tests):
     """Run test functions in order; print TAP-ish lines; exit 1 on the first failure."""
-    if not os.environ.get('DBUS_SESSION_BUS_ADDRESS'):
-        print('DBUS_SESSION_BUS_ADDRESS is not set: run through tests/with-bus.sh')
-        sys.exit(77)
-    for i, t in enumerate(tests, 1):
-        name = t.__name__
-        try:
-            t()
-        except TestFailure as e:
-            print('not ok %d - %s: %s' % (i, name, e), flush=True)
-            sys.exit(1)
-        except dbus.exceptions.DBusException as e:
-            print('not ok %d - %s: unexpected D-Bus error %s: %s'
-                  % (i, name, e.get_dbus_name(), e.get_dbus_message()), flush=True)
-            sys.exit(1)
-        print('ok %d - %s' % (i, name), flush=True)
-    sys.exit(0)
+    sbfixture.run_tests(tests)

@@ -11,86 +11,20 @@
 # listening. A Conn is one socket client: it writes frames (a 4-byte
 # big-endian length and the JSON text) and reads frames with a bounded
 # timeout; notifications that arrive while it waits for a response are kept
-# in Conn.notes in arrival order. Nothing here sleeps to wait for readiness:
-# every wait ends when its condition holds, or fails saying what did not
-# happen.
+# in Conn.notes in arrival order. The fixtures (paths, activation, framing,
+# waits, the runner) are tests/lib/sbfixture.py's, which is standard library
+# only too. Nothing here sleeps to wait for readiness: every wait ends when
+# its condition holds, or fails saying what did not happen.
 
 import json
-import os
-import select
 import socket
 import struct
-import subprocess
-import sys
 import time
 
-TIMEOUT = 10.0
-ERR = 'org.switchboard.Hub1.Error.'
-
-
-class TestFailure(Exception):
-    pass
-
-
-class Skip(Exception):
-    pass
-
-
-def fail(msg):
-    raise TestFailure(msg)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
-
-
-def check_eq(got, want, what):
-    if got != want:
-        fail('%s: expected %r, got %r' % (what, want, got))
-
-
-def log(*args):
-    print('#', *args, flush=True)
-
-
-def runtime_dir():
-    d = os.environ.get('XDG_RUNTIME_DIR')
-    check(d, 'XDG_RUNTIME_DIR is not set: run through tests/with-bus.sh')
-    return os.path.join(d, 'switchboard')
-
-
-def socket_path():
-    return os.path.join(runtime_dir(), 'socket')
-
-
-def fifo_path():
-    return os.path.join(runtime_dir(), 'fifo')
-
-
-def write_config(text):
-    """Write $XDG_CONFIG_HOME/switchboard/switchboard.conf; call before activate()."""
-    base = os.environ.get('XDG_CONFIG_HOME')
-    check(base, 'XDG_CONFIG_HOME is not set: run through tests/with-bus.sh')
-    d = os.path.join(base, 'switchboard')
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, 'switchboard.conf'), 'w') as f:
-        f.write(text)
-
-
-def busctl(*args, check_rc=True):
-    r = subprocess.run(['busctl', '--user'] + list(args), capture_output=True, text=True,
-                       timeout=TIMEOUT * 2)
-    if check_rc and r.returncode != 0:
-        fail('busctl %s failed (%d): %s' % (' '.join(args), r.returncode, r.stderr.strip()))
-    return r.stdout
-
-
-def activate():
-    """Start the hub by D-Bus activation; when this returns, the socket listens."""
-    busctl('call', 'org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus',
-           'StartServiceByName', 'su', 'org.switchboard.Hub1', '0')
-    check(os.path.exists(socket_path()), 'the hub owns its bus name but %s does not exist' % socket_path())
+import sbfixture
+from sbfixture import (ERR, TIMEOUT, Closed, FileWatch, Skip, TestFailure,  # noqa: F401 (re-exported)
+                       Timeout, activate, busctl, check, check_eq, fail, fifo_path, frame, log,
+                       runtime_dir, socket_path, stop_process, wait_socket, wait_until, write_config)
 
 
 def peer_cred(sock):
@@ -107,21 +41,8 @@ def hub_pid():
         c.close()
 
 
-def frame(body):
-    """One frame: @body (bytes, str, or an object to encode as JSON) with its header."""
-    if not isinstance(body, (bytes, bytearray)):
-        if not isinstance(body, str):
-            body = json.dumps(body, separators=(',', ':'))
-        body = body.encode()
-    return struct.pack('>I', len(body)) + body
-
-
-class Closed(Exception):
-    """The hub closed the connection."""
-
-
-class Conn:
-    """One socket client of the hub."""
+class Conn(sbfixture.FrameReader):
+    """One socket client of the hub; self.buf holds what arrived after the last whole frame."""
 
     _next_id = 1
 
@@ -131,9 +52,8 @@ class Conn:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
         self.sock.connect(path or socket_path())
-        self.buf = bytearray()
+        super().__init__(self.sock.fileno())
         self.notes = []
-        self.eof = False
 
     def close(self):
         self.sock.close()
@@ -147,41 +67,18 @@ class Conn:
     def send(self, obj):
         self.send_raw(frame(obj))
 
-    def _fill(self, deadline):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise socket.timeout()
-        # poll, not select: tests hold more than FD_SETSIZE sockets.
-        p = select.poll()
-        p.register(self.sock, select.POLLIN)
-        if not p.poll(remaining * 1000):
-            raise socket.timeout()
-        try:
-            data = self.sock.recv(1 << 20)
-        except ConnectionResetError:
-            data = b''
-        if not data:
-            self.eof = True
-            raise Closed()
-        self.buf += data
+    def _deadline(self, timeout):
+        return time.monotonic() + (self.timeout if timeout is None else timeout)
 
     def recv_frame(self, timeout=None):
         """The next frame's body (bytes); raises Closed at end of stream,
         fails after @timeout seconds."""
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         try:
-            while len(self.buf) < 4:
-                self._fill(deadline)
-            n = struct.unpack('>I', bytes(self.buf[:4]))[0]
-            while len(self.buf) < 4 + n:
-                self._fill(deadline)
-        except socket.timeout:
+            return self.read_frame(self._deadline(timeout))
+        except Timeout:
             fail('%s: no frame from the hub within %.1f s (have %d bytes: %r)'
                  % (self.label, self.timeout if timeout is None else timeout, len(self.buf),
                     bytes(self.buf[:80])))
-        body = bytes(self.buf[4:4 + n])
-        del self.buf[:4 + n]
-        return body
 
     def recv(self, timeout=None):
         body = self.recv_frame(timeout)
@@ -255,22 +152,15 @@ class Conn:
         """The hub closes the connection (after at most @allow_frames frames);
         return the frames that came before the end."""
         got = []
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        while True:
-            try:
-                while True:
-                    if len(self.buf) >= 4:
-                        n = struct.unpack('>I', bytes(self.buf[:4]))[0]
-                        if len(self.buf) >= 4 + n:
-                            got.append(bytes(self.buf[4:4 + n]))
-                            del self.buf[:4 + n]
-                            continue
-                    self._fill(deadline)
-            except Closed:
-                break
-            except socket.timeout:
-                fail('%s: the hub did not close the connection within the timeout (frames: %r)'
-                     % (self.label, got))
+        deadline = self._deadline(timeout)
+        try:
+            while True:
+                got.append(self.read_frame(deadline))
+        except Closed:
+            pass
+        except Timeout:
+            fail('%s: the hub did not close the connection within the timeout (frames: %r)'
+                 % (self.label, got))
         check(len(got) <= allow_frames, '%s: expected at most %d frames before the close, got %r'
               % (self.label, allow_frames, got))
         check(not self.buf, '%s: a partial frame before the close: %r' % (self.label, bytes(self.buf)))
@@ -303,19 +193,6 @@ def info(conn=None):
         c.close()
 
 
-def wait_until(pred, what, timeout=TIMEOUT, interval=0.01):
-    """Poll pred() until it returns something true; fail after @timeout s."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        last = pred()
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            fail('timed out after %.0f s waiting for %s' % (timeout, what))
-        time.sleep(interval)
-
-
 def wait_info(pred, what, conn=None, timeout=TIMEOUT):
     """Poll hub.info until pred(info) holds; return that info."""
     last = [None]
@@ -323,10 +200,7 @@ def wait_info(pred, what, conn=None, timeout=TIMEOUT):
     def probe():
         last[0] = info(conn)
         return pred(last[0])
-    try:
-        wait_until(probe, what, timeout)
-    except TestFailure as e:
-        fail('%s (last hub.info: %s)' % (e, json.dumps(last[0])))
+    wait_until(probe, what, timeout, last=lambda: 'last hub.info: %s' % json.dumps(last[0]))
     return last[0]
 
 
@@ -337,18 +211,4 @@ def socket_clients(i):
 def main(tests, needs_bus=True):
     """Run test functions in order; print TAP-ish lines; exit 1 on the first
     failure, 77 when a test raises Skip."""
-    if needs_bus and not os.environ.get('DBUS_SESSION_BUS_ADDRESS'):
-        print('DBUS_SESSION_BUS_ADDRESS is not set: run through tests/with-bus.sh')
-        sys.exit(77)
-    for i, t in enumerate(tests, 1):
-        name = t.__name__
-        try:
-            t()
-        except Skip as e:
-            print('ok %d - %s # SKIP %s' % (i, name, e), flush=True)
-            sys.exit(77)
-        except TestFailure as e:
-            print('not ok %d - %s: %s' % (i, name, e), flush=True)
-            sys.exit(1)
-        print('ok %d - %s' % (i, name), flush=True)
-    sys.exit(0)
+    sbfixture.run_tests(tests, needs_bus)

@@ -64,12 +64,8 @@ def cleanup():
     restore.clear()
     if user:
         subprocess.run(['userdel', user], capture_output=True)
-    if hub and hub.poll() is None:
-        hub.send_signal(signal.SIGTERM)
-        try:
-            hub.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            hub.kill()
+    if hub:
+        sbrpc.stop_process(hub, signal.SIGTERM, timeout=20)
 
 
 def on_signal(signum, frame):
@@ -98,15 +94,11 @@ def setup():
     hub_log = tempfile.NamedTemporaryFile(prefix='sb-hub-log.', dir=os.environ.get('SB_TMP'), delete=False)
     hub = subprocess.Popen([os.environ['SWITCHBOARDD']], stdout=hub_log, stderr=hub_log)
 
-    def ready():
+    def alive():
         check(hub.poll() is None, 'the hub exited with %r' % hub.returncode)
-        try:
-            c = Conn(label='owner')
-        except (FileNotFoundError, ConnectionRefusedError):
-            return None
-        return c
+    sbrpc.wait_socket(sbrpc.socket_path(), 'the hub to listen on %s' % sbrpc.socket_path(), alive=alive)
     global owner
-    owner = sbrpc.wait_until(ready, 'the hub to listen on %s' % sbrpc.socket_path())
+    owner = Conn(label='owner')
     owner.call('hub.info')
 
     name = 'sbtest-%d' % os.getpid()
@@ -151,7 +143,8 @@ def test_peercred_refuses():
     def logged():
         with open(hub_log.name, errors='replace') as f:
             return want in f.read()
-    sbrpc.wait_until(logged, 'the hub to log "%s"' % want)
+    with sbrpc.FileWatch(hub_log.name) as watch:
+        sbrpc.wait_until(logged, 'the hub to log "%s"' % want, pump=watch.pump)
     after = sbrpc.info(owner)
     check_eq(after['clients'], before['clients'], 'clients after the refusal')
     check('seq' in owner.call('publish', ['foreign.after', 'still here']), 'the owner is served')

@@ -23,13 +23,8 @@ inode = None
 
 
 def stop():
-    if proc and proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    if proc:
+        sbrpc.stop_process(proc, signal.SIGTERM, timeout=20)
 
 
 def setup():
@@ -48,10 +43,10 @@ def setup():
                             [os.environ['SWITCHBOARDD']], stdout=log_file, stderr=log_file)
     signal.signal(signal.SIGTERM, lambda *a: (stop(), sys.exit(1)))
 
-    def listening():
+    def alive():
         check(proc.poll() is None, 'systemd-socket-activate exited with %r' % proc.returncode)
-        return os.path.exists(sbrpc.socket_path())
-    sbrpc.wait_until(listening, 'systemd-socket-activate to create %s' % sbrpc.socket_path())
+    sbrpc.wait_socket(sbrpc.socket_path(), 'systemd-socket-activate to listen on %s' % sbrpc.socket_path(),
+                      alive=alive)
     inode = os.stat(sbrpc.socket_path()).st_ino
 
 

@@ -14,11 +14,7 @@
 
 import base64
 import json
-import os
 import sys
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, '..', 'jsonrpc'))
 
 transport, name, mode, label = sys.argv[1:5]
 

@@ -7,38 +7,29 @@
 # be able to kill runs as a separate process (rpc-peer.py) that reports each
 # request on its stdout. A test learns that a server is in place from the
 # hub itself: `services` in GetInfo shows the name with the expected number
-# of servers. Every wait is bounded and fails with what did not happen.
+# of servers. Every wait is bounded and fails with what did not happen
+# (tests/lib/sbfixture.py's waits, readers and runner).
 
 import base64
 import json
 import os
-import select
 import signal
 import subprocess
-import sys
 import time
 
+import dbus                             # noqa: F401 (tests use rpctest.dbus)
+from gi.repository import GLib
+
+import sbfixture
+import sbrpc
+import sbtest
+from sbfixture import (ERR, TIMEOUT, TestFailure, activate, check, check_eq, fail,  # noqa: F401 (re-exported)
+                       log)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, '..', 'jsonrpc'))
-sys.path.insert(0, os.path.join(HERE, '..', 'integration'))
-
-import dbus                             # noqa: E402
-from gi.repository import GLib          # noqa: E402
-
-import sbrpc                            # noqa: E402
-import sbtest                           # noqa: E402
-from sbrpc import check, check_eq, fail, log, TestFailure   # noqa: E402,F401 (re-exported)
-
-TIMEOUT = 10.0
-ERR = 'org.switchboard.Hub1.Error.'
-HUB = ['org.switchboard.Hub1', '/org/switchboard/Hub1', 'org.switchboard.Hub1']
+HUB = [sbfixture.BUS_NAME, sbfixture.PATH, sbfixture.IFACE]
 
 _info_conn = None
-
-
-def activate():
-    """Start the hub (D-Bus activation); when this returns the socket listens."""
-    sbrpc.activate()
 
 
 def get_info():
@@ -50,17 +41,16 @@ def get_info():
 
 
 def wait_info(pred, what, timeout=TIMEOUT):
+    """Call GetInfo (signals to Bus clients are dispatched in between) until pred(info) holds."""
     last = [None]
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def probe():
         last[0] = get_info()
-        if pred(last[0]):
-            return last[0]
-        if time.monotonic() > deadline:
-            fail('timed out after %.0f s waiting for %s (last GetInfo: services=%r pending_calls=%r)'
-                 % (timeout, what, last[0].get('services'), last[0].get('pending_calls')))
-        sbtest.iterate()
-        time.sleep(0.005)
+        return pred(last[0])
+    sbfixture.wait_until(probe, what, timeout, pump=sbfixture.iterate,
+                         last=lambda: 'last GetInfo: services=%r pending_calls=%r'
+                         % (last[0].get('services'), last[0].get('pending_calls')))
+    return last[0]
 
 
 def wait_servers(name, n, timeout=TIMEOUT):
@@ -187,7 +177,7 @@ def served(proc, serve_one, what):
     fails, say what the calling command said."""
     try:
         serve_one()
-    except (sbrpc.TestFailure, sbtest.TestFailure) as e:
+    except TestFailure as e:
         if proc.poll() is not None:
             fail('%s: %s; the caller exited with %d: %s' % (what, e, proc.returncode,
                                                          proc.stderr.read().decode('utf-8', 'replace')))
@@ -264,22 +254,16 @@ class Peer:
         self.label = label or '%s-%s' % (transport, mode)
         self.proc = subprocess.Popen(['/usr/bin/python3', os.path.join(HERE, 'rpc-peer.py'), transport, name,
                                       mode, self.label], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self.buf = b''
+        self.out = sbfixture.LineReader(self.proc.stdout.fileno())
         self.expect('serving')
 
     def line(self, timeout=TIMEOUT):
-        deadline = time.monotonic() + timeout
-        while b'\n' not in self.buf:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([self.proc.stdout], [], [], remaining)[0]:
-                fail('%s: no line from the server process within %.0f s (stderr: %r)'
-                     % (self.label, timeout, self.stderr()))
-            data = os.read(self.proc.stdout.fileno(), 65536)
-            if not data:
-                fail('%s: the server process exited (%r): %s' % (self.label, self.proc.poll(), self.stderr()))
-            self.buf += data
-        line, _, self.buf = self.buf.partition(b'\n')
-        return line.decode()
+        line = self.out.readline(timeout)
+        if line is None and self.out.eof:
+            fail('%s: the server process exited (%r): %s' % (self.label, self.proc.poll(), self.stderr()))
+        check(line is not None, '%s: no line from the server process within %.0f s (stderr: %r)'
+              % (self.label, timeout, self.stderr()))
+        return line
 
     def expect(self, word, timeout=TIMEOUT):
         line = self.line(timeout)
@@ -297,20 +281,17 @@ class Peer:
             return '(still running)'
         return self.proc.stderr.read().decode('utf-8', 'replace')[-2000:]
 
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=TIMEOUT)
+    def _stop(self, sig):
+        sbfixture.stop_process(self.proc, sig)
         self.proc.stdout.close()
         self.proc.stderr.close()
 
+    def kill(self):
+        self._stop(signal.SIGKILL)
+
     def close(self):
-        """Ask it to leave (closing its stdin), wait for it."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        self.proc.wait(timeout=TIMEOUT)
-        self.proc.stdout.close()
-        self.proc.stderr.close()
+        """Ask it to leave (SIGTERM), wait for it."""
+        self._stop(signal.SIGTERM)
 
 
 def b64(data):
@@ -319,18 +300,4 @@ def b64(data):
 
 def main(tests):
     """Run test functions in order; exit 1 on the first failure."""
-    if not os.environ.get('DBUS_SESSION_BUS_ADDRESS'):
-        print('DBUS_SESSION_BUS_ADDRESS is not set: run through tests/with-bus.sh')
-        sys.exit(77)
-    for i, t in enumerate(tests, 1):
-        try:
-            t()
-        except (sbrpc.TestFailure, sbtest.TestFailure) as e:
-            print('not ok %d - %s: %s' % (i, t.__name__, e), flush=True)
-            sys.exit(1)
-        except dbus.exceptions.DBusException as e:
-            print('not ok %d - %s: unexpected D-Bus error %s: %s'
-                  % (i, t.__name__, e.get_dbus_name(), e.get_dbus_message()), flush=True)
-            sys.exit(1)
-        print('ok %d - %s' % (i, t.__name__), flush=True)
-    sys.exit(0)
+    sbfixture.run_tests(tests)
