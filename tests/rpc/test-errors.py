@@ -215,7 +215,30 @@ def test_json_server_error_passes_through():
     sock_error(sock_resp, -1, 'my app.bad name!', 'JSON caller, a name that is not a D-Bus name')
     check_eq(dbus_err[0], ERR + 'ServerError', 'D-Bus caller, a name that is not a D-Bus name')
 
-    # Bad reply_error params.
+    # A code of its own and no name: the code passes through, the name is the hub's ServerError.
+    sock_resp, dbus_err = json_error({'code': 4712, 'message': 'The station sleeps.'}, 'code only')
+    sock_error(sock_resp, 4712, 'ServerError', 'JSON caller, JSON server error with a code and no name')
+    check_eq(dbus_err[0], ERR + 'ServerError', 'D-Bus caller, a code and no name')
+    check('(code 4712)' in dbus_err[1], 'D-Bus caller: the code in the message %r' % dbus_err[1])
+
+
+def test_dbus_reply_over_the_limit():
+    # The message names the reply and its call, not a topic (max-payload is 1 MiB by default).
+    caller = Sock(label='socket-caller-big')
+    id = caller.send_call('err.dbus', 'big please', timeout_ms=5000)
+    _, call_id, _, _ = dbus_server.next_request()
+    big = 'x' * (1024 * 1024 + 1)
+    try:
+        dbus_server.reply(call_id, big)
+        rpctest.fail('a D-Bus Reply over max-payload succeeded')
+    except rpctest.dbus.exceptions.DBusException as e:
+        check_eq(e.get_dbus_name(), ERR + 'LimitExceeded', 'D-Bus Reply over max-payload')
+        msg = e.get_dbus_message()
+        check('Reply of 1048577 bytes to call %d' % call_id in msg, 'the message names the reply: %r' % msg)
+        check('topic' not in msg, 'the message speaks of a topic: %r' % msg)
+    dbus_server.reply(call_id, 'small')
+    check_eq(caller.response(id).get('result'), {'payload': 'small'}, 'the reply that fits')
+    caller.close()
 
 
 def test_reply_from_another_client():
@@ -332,5 +355,6 @@ def test_fifo_refuses_calls():
 
 rpctest.main([test_no_server, test_timeout_and_late_reply, test_longest_timeout,
               test_dbus_server_error_passes_through, test_json_server_error_passes_through,
+              test_dbus_reply_over_the_limit,
               test_reply_from_another_client, test_serve_unserve_and_names, test_max_served, test_caller_leaves,
               test_fifo_refuses_calls])

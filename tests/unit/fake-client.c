@@ -13,6 +13,8 @@ static void fake_envelope_free(FakeEnvelope *e) {
         g_bytes_unref(e->payload);
         g_free(e->sender_transport);
         g_free(e->sender_name);
+        g_free(e->error_name);
+        g_free(e->error_message);
         g_free(e);
 }
 
@@ -40,6 +42,10 @@ static int fake_deliver(Client *c, const Envelope *e) {
                 .gap_first = e->gap_first,
                 .gap_last = e->gap_last,
                 .attempts = e->attempts,
+                .error_name = g_strdup(e->error_name),
+                .error_code = e->error_code,
+                .error_from_hub = e->error_from_hub,
+                .error_message = g_strdup(e->error_message),
                 .has_sender = e->sender != NULL,
         };
         if (e->sender) {

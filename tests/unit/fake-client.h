@@ -27,6 +27,10 @@ typedef struct FakeEnvelope {
         bool deleted;
         uint64_t gap_first, gap_last;
         unsigned attempts;              /* JOB */
+        char *error_name;               /* REPLY: as Envelope */
+        int error_code;
+        bool error_from_hub;
+        char *error_message;
         bool has_sender;                /* Envelope.sender was not NULL */
         uint64_t sender_id;
         uid_t sender_uid;
