@@ -411,7 +411,7 @@ static int set_checked(Hub *h, Client *c, const char *key, const void *value, si
         if (r < 0)
                 return r;
 
-        rev = store_put(h->store, key, value, len);
+        rev = store_put(h->store, key, value, len, c ? &c->info : NULL, hub_now(h));
         notify_key(h, c, key, value, len, rev, false);
         if (ret_revision)
                 *ret_revision = rev;

@@ -63,6 +63,8 @@ typedef struct StoreEntry {
         const void *value;
         size_t value_len;
         uint64_t revision;
+        uint64_t modified;              /* usec since the epoch of the last change; 0: unknown */
+        const ClientInfo *writer;       /* who made it; NULL: unknown (restarted) or the hub */
 } StoreEntry;
 
 Hub *hub_new(const HubLimits *limits, uint64_t start_time_usec);

@@ -14,6 +14,8 @@ typedef struct StoreItem {
         char *key;
         GBytes *value;
         uint64_t revision;
+        uint64_t modified;      /* usec on the hub's clock; 0: unknown (replayed) */
+        ClientInfo writer;      /* transport NULL: unknown; name owned */
 } StoreItem;
 
 struct Store {
@@ -22,7 +24,15 @@ struct Store {
         GQueue watches;         /* Watch*, owned by their clients */
 };
 
+static void item_set_writer(StoreItem *i, const ClientInfo *writer, uint64_t modified) {
+        g_free((char *) i->writer.name);
+        i->writer = writer ? *writer : (ClientInfo) {};
+        i->writer.name = writer ? g_strdup(writer->name) : NULL;
+        i->modified = modified;
+}
+
 static void store_item_free(StoreItem *i) {
+        item_set_writer(i, NULL, 0);
         g_free(i->key);
         g_bytes_unref(i->value);
         g_free(i);
@@ -97,6 +107,8 @@ static void entry_from_item(const StoreItem *i, StoreEntry *ret) {
         ret->value = g_bytes_get_data(i->value, &len);
         ret->value_len = len;
         ret->revision = i->revision;
+        ret->modified = i->modified;
+        ret->writer = i->writer.transport ? &i->writer : NULL;
 }
 
 /**
@@ -116,6 +128,8 @@ int store_get(Store *s, const char *key, StoreEntry *ret_entry) {
 
 /**
  * store_put() - set @key, valid and within limits, to a copy of @value
+ * @writer: who changed it (copied), or NULL for the hub itself
+ * @modified: when, on the hub's clock
  *
  * Return: the revision of this change.
  */
@@ -133,9 +147,11 @@ static StoreItem *item_put(Store *s, const char *key, const void *value, size_t 
         return i;
 }
 
-uint64_t store_put(Store *s, const char *key, const void *value, size_t len) {
+uint64_t store_put(Store *s, const char *key, const void *value, size_t len, const ClientInfo *writer,
+                   uint64_t modified) {
         StoreItem *i = item_put(s, key, value, len);
 
+        item_set_writer(i, writer, modified);
         i->revision = ++s->revision;
         return i->revision;
 }
@@ -158,7 +174,11 @@ uint64_t store_remove(Store *s, const char *key) {
  * For replaying the journal: the store's revision becomes at least @revision.
  */
 void store_restore(Store *s, const char *key, const void *value, size_t len, uint64_t revision) {
-        item_put(s, key, value, len)->revision = revision;
+        StoreItem *i = item_put(s, key, value, len);
+
+        /* Who wrote it and when is not journaled: unknown until the next change. */
+        item_set_writer(i, NULL, 0);
+        i->revision = revision;
         s->revision = MAX(s->revision, revision);
 }
 

@@ -29,7 +29,8 @@ Store *store_free(Store *s);
 unsigned store_size(Store *s);
 uint64_t store_revision(Store *s);
 int store_get(Store *s, const char *key, StoreEntry *ret_entry);
-uint64_t store_put(Store *s, const char *key, const void *value, size_t len);
+uint64_t store_put(Store *s, const char *key, const void *value, size_t len, const ClientInfo *writer,
+                   uint64_t modified);
 uint64_t store_remove(Store *s, const char *key);
 void store_restore(Store *s, const char *key, const void *value, size_t len, uint64_t revision);
 void store_forget(Store *s, const char *key, uint64_t revision);

@@ -64,6 +64,37 @@ int op_get(OpCall *call, const OpArgs *in, OpResult *out) {
         return 0;
 }
 
+/* Who a writer was, as the kernel or the bus said: what is known of it. */
+static GVariant *writer_dict(const ClientInfo *w) {
+        GVariantBuilder b;
+
+        g_variant_builder_init(&b, G_VARIANT_TYPE("a{sv}"));
+        if (w) {
+                g_variant_builder_add(&b, "{sv}", "transport", g_variant_new_string(w->transport));
+                g_variant_builder_add(&b, "{sv}", "client", g_variant_new_uint64(w->id));
+                if (w->uid != (uid_t) -1)
+                        g_variant_builder_add(&b, "{sv}", "uid", g_variant_new_uint32(w->uid));
+                if (w->pid > 0)
+                        g_variant_builder_add(&b, "{sv}", "pid", g_variant_new_uint32((uint32_t) w->pid));
+                if (w->name)
+                        g_variant_builder_add(&b, "{sv}", "name", g_variant_new_string(w->name));
+        }
+        return g_variant_ref_sink(g_variant_builder_end(&b));
+}
+
+int op_stat(OpCall *call, const OpArgs *in, OpResult *out) {
+        StoreEntry e;
+        int r = hub_get(call->hub, in->key, &e);
+
+        if (r < 0)
+                return op_fail(call, r, HUB_ARG_KEY, in->key, 0);
+        out->revision = e.revision;
+        out->size = e.value_len;
+        out->modified = e.modified;
+        out->writer = writer_dict(e.writer);
+        return 0;
+}
+
 int op_set(OpCall *call, const OpArgs *in, OpResult *out) {
         int r = hub_set(call->hub, call->client, in->key, in->value.data, in->value.len, &out->revision);
 

@@ -318,6 +318,41 @@ START_TEST(test_reserve_waits_only_where_it_can)
 }
 END_TEST
 
+static uint64_t fake_now(void *userdata) {
+        return 1234567;
+}
+
+START_TEST(test_stat_names_the_writer)
+{
+        g_auto(OpResult) out = {};
+        OpCall call;
+        uint32_t uid = 0;
+        const char *transport = NULL;
+
+        hub_set_clock(hub, fake_now, NULL);
+        ck_assert_int_ge(invoke("Set", alice, &(OpArgs) { .key = "k", .value = text("four") }, &out, &call), 0);
+        ck_assert_int_ge(invoke("Stat", NULL, &(OpArgs) { .key = "k" }, &out, &call), 0);
+        ck_assert_uint_eq(out.revision, 1);
+        ck_assert_uint_eq(out.size, 4);
+        ck_assert_uint_eq(out.modified, 1234567);
+        ck_assert(g_variant_lookup(out.writer, "transport", "&s", &transport));
+        ck_assert_str_eq(transport, "fake");
+        ck_assert(g_variant_lookup(out.writer, "uid", "u", &uid));
+        ck_assert_uint_eq(uid, 1000);
+        op_result_clear(&out);
+
+        /* What the journal brings back has no writer. */
+        ck_assert_int_ge(hub_replay(hub, &(JournalRecord) { .type = RECORD_SET, .name = "k", .data = "x", .len = 1,
+                                                           .a = 9 }), 0);
+        ck_assert_int_ge(invoke("Stat", NULL, &(OpArgs) { .key = "k" }, &out, &call), 0);
+        ck_assert_uint_eq(out.modified, 0);
+        ck_assert_uint_eq(g_variant_n_children(out.writer), 0);
+        ck_assert_int_lt(invoke("Stat", NULL, &(OpArgs) { .key = "none" }, &out, &call), 0);
+        ck_assert_str_eq(call.error.name, "NotFound");
+        op_call_clear(&call);
+}
+END_TEST
+
 START_TEST(test_table_is_consistent)
 {
         for (unsigned i = 0; i < op_n_methods; i++) {
@@ -378,6 +413,7 @@ static Suite *ops_suite(void) {
         tcase_add_test(tc, test_reply_error_end_to_end);
         tcase_add_test(tc, test_reply_over_the_limit_names_the_reply);
         tcase_add_test(tc, test_reserve_waits_only_where_it_can);
+        tcase_add_test(tc, test_stat_names_the_writer);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("table");
