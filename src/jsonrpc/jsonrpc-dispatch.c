@@ -333,7 +333,7 @@ typedef struct Request {
         int params;                     /* token of the object or array, or -1 */
         int id;                         /* token of the request's id, -1 for a notification */
         OpCall call;
-        GPtrArray *owned;               /* decoded base64 params */
+        GPtrArray *owned;               /* decoded base64 params; NULL until one is */
 } Request;
 
 /* An error the face finds itself (bad params): JSON-RPC's own codes, no name. */
@@ -425,14 +425,12 @@ static int param_token(Request *q, const OpParam *p, unsigned position) {
 
 /* "NAME" (text) or "NAME_base64": at most one; @ret_b64 the base64 one's token or -1. */
 static int param_b64_token(Request *q, const OpParam *p, int text, int *ret_b64) {
-        g_autofree char *b64_name = g_strconcat(p->name, "_base64", NULL);
-
         *ret_b64 = -1;
         if (q->params >= 0 && json_token(q->jp, q->params)->type == JSON_OBJECT)
-                *ret_b64 = json_object_find(q->jp, q->params, b64_name);
+                *ret_b64 = json_object_find(q->jp, q->params, p->b64_name);
         if (text >= 0 && *ret_b64 >= 0)
                 return request_error(q, JSONRPC_INVALID_PARAMS, "Give exactly one of '%s' and '%s'.", p->name,
-                                     b64_name);
+                                     p->b64_name);
         return 0;
 }
 
@@ -449,6 +447,8 @@ static int param_bytes(Request *q, const OpParam *p, int v, int b64, OpBytes *re
         }
         if (json_string(q->jp, b64, &text, &len) < 0 || !base64_valid(text, len))
                 return request_error(q, JSONRPC_INVALID_PARAMS, "Param '%s_base64' must be base64 text.", p->name);
+        if (!q->owned)
+                q->owned = g_ptr_array_new_with_free_func(g_free);
         g_ptr_array_add(q->owned, g_base64_decode(text, &n));
         *ret = (OpBytes) { g_ptr_array_index(q->owned, q->owned->len - 1), n };
         return 0;
@@ -676,8 +676,7 @@ static void context_error(JsonrpcContext *ctx, const char *message) {
  */
 static bool handle_request(JsonrpcContext *ctx, JsonParser *jp, int req, GString *resp, GArray *replays) {
         g_autoptr(GString) result = g_string_new(NULL);
-        g_autoptr(GPtrArray) owned = g_ptr_array_new_with_free_func(g_free);
-        Request q = { .ctx = ctx, .jp = jp, .params = -1, .id = -1, .owned = owned };
+        Request q = { .ctx = ctx, .jp = jp, .params = -1, .id = -1 };
         JsonType id_type;
         const char *name;
         bool answered;
@@ -718,6 +717,7 @@ static bool handle_request(JsonrpcContext *ctx, JsonParser *jp, int req, GString
                 g_string_append_c(resp, '}');
         }
         op_call_clear(&q.call);
+        g_clear_pointer(&q.owned, g_ptr_array_unref);
         return answered;
 }
 

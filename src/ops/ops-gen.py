@@ -242,8 +242,9 @@ def param_init(p, struct):
     rows = '&rows_%s' % p.rows[0] if p.rows else 'NULL'
     dbus = {'s': "'s'", 'ay': "'y'", 'b': "'b'", 'u': "'u'", 't': "'t'", 'a{sv}': "'v'", None: '0'}
     code = dbus.get(p.dbus_sig, "'a'")
-    return '{ %s, %s, %s, %s, %s, %s, %s }' % (cstr(p.name), p.type, code, off, cstr(p.default),
-                                               cstr(p.hint), rows)
+    b64 = cstr(p.name + '_base64') if p.type == 'OP_TYPE_BYTES' else 'NULL'
+    return '{ %s, %s, %s, %s, %s, %s, %s, %s }' % (cstr(p.name), p.type, code, off, cstr(p.default),
+                                                   cstr(p.hint), rows, b64)
 
 
 def write_table(outdir, methods, rows, by_json, signals):

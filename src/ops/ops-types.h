@@ -64,6 +64,7 @@ typedef struct OpParam {
         const char *json_default;       /* JSON-RPC: the value when absent; NULL: required */
         const char *not_text;           /* D-Bus 's' result of bytes: NotText, with this hint */
         const OpRows *rows;             /* OP_TYPE_ROWS */
+        const char *b64_name;           /* OP_TYPE_BYTES: its JSON-RPC base64 twin, "payload_base64" */
 } OpParam;
 
 enum {
