@@ -4,6 +4,8 @@
  * key, and returned as -EINVAL; a missing default file is no error.
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +128,129 @@ char *config_default_path(void) {
         return g_build_filename(g_get_user_config_dir(), "switchboard", "switchboard.conf", NULL);
 }
 
+/* [group] key as text, stripped; NULL when absent. */
+static char *get_text(GKeyFile *kf, const char *group, const char *key) {
+        char *value = g_key_file_get_value(kf, group, key, NULL);
+
+        return value ? g_strstrip(value) : NULL;
+}
+
+/* [group] key, a boolean, into @field when present. */
+static int get_bool(GKeyFile *kf, const char *path, const char *group, const char *key, bool *field) {
+        g_autoptr(GError) error = NULL;
+        gboolean b;
+
+        if (!g_key_file_has_key(kf, group, key, NULL))
+                return 0;
+        b = g_key_file_get_boolean(kf, group, key, &error);
+        if (error) {
+                log_error("%s: [%s] %s: %s", path, group, key, error->message);
+                return -EINVAL;
+        }
+        *field = b;
+        return 0;
+}
+
+/* [group] key, a whole number from 1 to @max, into @ret; 0 when absent, 1 when read. */
+static int get_count(GKeyFile *kf, const char *path, const char *group, const char *key, uint64_t max,
+                     uint64_t *ret) {
+        g_autofree char *value = get_text(kf, group, key);
+
+        if (!value)
+                return 0;
+        if (parse_count(value, max, ret) < 0) {
+                log_error("%s: [%s] %s=%s is not a whole number from 1 to %" PRIu64 ".", path, group, key, value,
+                          max);
+                return -EINVAL;
+        }
+        return 1;
+}
+
+static int load_limits(Config *c, GKeyFile *kf, const char *path) {
+        g_auto(GStrv) keys = g_key_file_get_keys(kf, "limits", NULL, NULL);
+
+        for (char **k = keys; k && *k; k++) {
+                g_autofree char *value = get_text(kf, "limits", *k);
+                int r = config_set_limit(c, *k, value);
+
+                if (r == -ENOENT) {
+                        log_warning("%s: unknown key '%s' in [limits], ignoring.", path, *k);
+                        continue;
+                }
+                if (r < 0) {
+                        log_error("%s: [limits] %s=%s is not a whole number greater than 0.", path, *k, value);
+                        return -EINVAL;
+                }
+        }
+        return 0;
+}
+
+static int load_dbus(Config *c, GKeyFile *kf, const char *path) {
+        uint64_t v;
+        int r;
+
+        r = get_bool(kf, path, "dbus", "broadcast", &c->dbus.broadcast);
+        if (r < 0)
+                return r;
+        if (g_key_file_has_key(kf, "dbus", "broadcast-patterns", NULL)) {
+                g_strfreev(c->dbus.broadcast_patterns);
+                c->dbus.broadcast_patterns = g_key_file_get_string_list(kf, "dbus", "broadcast-patterns", NULL, NULL);
+                for (char **p = c->dbus.broadcast_patterns; p && *p; p++)
+                        g_strstrip(*p);
+        }
+        r = get_count(kf, path, "dbus", "max-queued", UINT_MAX, &v);
+        if (r > 0)
+                c->dbus.max_queued = (unsigned) v;
+        return MIN(r, 0);
+}
+
+static int load_jsonrpc(Config *c, GKeyFile *kf, const char *path) {
+        g_autofree char *slow = get_text(kf, "jsonrpc", "slow-consumer");
+        uint64_t v;
+        int r;
+
+        if ((r = get_count(kf, path, "jsonrpc", "max-frame", UINT32_MAX, &v)) < 0)
+                return r;
+        if (r > 0)
+                c->jsonrpc.max_frame = (size_t) v;
+        if ((r = get_count(kf, path, "jsonrpc", "max-output", UINT32_MAX, &v)) < 0)
+                return r;
+        if (r > 0)
+                c->jsonrpc.max_output = (size_t) v;
+        if (slow && strcmp(slow, "drop") != 0 && strcmp(slow, "disconnect") != 0) {
+                log_error("%s: [jsonrpc] slow-consumer=%s: use drop or disconnect.", path, slow);
+                return -EINVAL;
+        }
+        if (slow)
+                c->jsonrpc.disconnect_slow = strcmp(slow, "disconnect") == 0;
+        return get_bool(kf, path, "jsonrpc", "fifo", &c->jsonrpc.fifo);
+}
+
+static int load_journal_and_log(Config *c, GKeyFile *kf, const char *path) {
+        g_autofree char *sync = get_text(kf, "journal", "sync");
+        g_autofree char *level = get_text(kf, "log", "level");
+        uint64_t v;
+        int r;
+
+        if (sync && journal_sync_parse(sync, &c->journal.sync) < 0) {
+                log_error("%s: [journal] sync=%s: use always, interval or never.", path, sync);
+                return -EINVAL;
+        }
+        if ((r = get_count(kf, path, "journal", "interval-ms", 3600000, &v)) < 0)
+                return r;
+        if (r > 0)
+                c->journal.interval_ms = (unsigned) v;
+        if ((r = get_count(kf, path, "journal", "compact-bytes", UINT64_MAX, &v)) < 0)
+                return r;
+        if (r > 0)
+                c->journal.compact_bytes = v;
+        if (level && config_parse_log_level(level, &c->log_level) < 0) {
+                log_error("%s: [log] level=%s: use debug, info, notice, warning or error.", path, level);
+                return -EINVAL;
+        }
+        return 0;
+}
+
 /**
  * config_load_file() - apply the settings in @path to @c
  * @must_exist: a missing file is an error (a path given with --config)
@@ -136,7 +261,6 @@ char *config_default_path(void) {
 int config_load_file(Config *c, const char *path, bool must_exist) {
         g_autoptr(GKeyFile) kf = g_key_file_new();
         g_autoptr(GError) error = NULL;
-        g_auto(GStrv) keys = NULL;
         int r;
 
         if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &error)) {
@@ -145,112 +269,8 @@ int config_load_file(Config *c, const char *path, bool must_exist) {
                 log_error("Failed to read configuration '%s': %s", path, error->message);
                 return g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT) ? -ENOENT : -EINVAL;
         }
-
-        keys = g_key_file_get_keys(kf, "limits", NULL, NULL);
-        for (char **k = keys; k && *k; k++) {
-                g_autofree char *value = g_key_file_get_value(kf, "limits", *k, NULL);
-
-                g_strstrip(value);
-                r = config_set_limit(c, *k, value);
-                if (r == -ENOENT) {
-                        log_warning("%s: unknown key '%s' in [limits], ignoring.", path, *k);
-                        continue;
-                }
-                if (r < 0) {
-                        log_error("%s: [limits] %s=%s is not a whole number greater than 0.", path, *k, value);
-                        return -EINVAL;
-                }
-        }
-
-        if (g_key_file_has_key(kf, "dbus", "broadcast", NULL)) {
-                gboolean b = g_key_file_get_boolean(kf, "dbus", "broadcast", &error);
-                if (error) {
-                        log_error("%s: [dbus] broadcast: %s", path, error->message);
-                        return -EINVAL;
-                }
-                c->dbus.broadcast = b;
-        }
-        if (g_key_file_has_key(kf, "dbus", "broadcast-patterns", NULL)) {
-                g_strfreev(c->dbus.broadcast_patterns);
-                c->dbus.broadcast_patterns = g_key_file_get_string_list(kf, "dbus", "broadcast-patterns", NULL, NULL);
-                for (char **p = c->dbus.broadcast_patterns; p && *p; p++)
-                        g_strstrip(*p);
-        }
-        if (g_key_file_has_key(kf, "dbus", "max-queued", NULL)) {
-                g_autofree char *value = g_key_file_get_value(kf, "dbus", "max-queued", NULL);
-                uint64_t v;
-
-                if (parse_count(g_strstrip(value), UINT_MAX, &v) < 0) {
-                        log_error("%s: [dbus] max-queued=%s is not a whole number greater than 0.", path, value);
-                        return -EINVAL;
-                }
-                c->dbus.max_queued = (unsigned) v;
-        }
-        for (size_t i = 0; i < 2; i++) {
-                const char *key = i == 0 ? "max-frame" : "max-output";
-                size_t *field = i == 0 ? &c->jsonrpc.max_frame : &c->jsonrpc.max_output;
-                g_autofree char *value = g_key_file_get_value(kf, "jsonrpc", key, NULL);
-                uint64_t v;
-
-                if (!value)
-                        continue;
-                if (parse_count(g_strstrip(value), UINT32_MAX, &v) < 0) {
-                        log_error("%s: [jsonrpc] %s=%s is not a whole number from 1 to 4294967295.", path, key,
-                                  value);
-                        return -EINVAL;
-                }
-                *field = (size_t) v;
-        }
-        if (g_key_file_has_key(kf, "jsonrpc", "slow-consumer", NULL)) {
-                g_autofree char *value = g_key_file_get_value(kf, "jsonrpc", "slow-consumer", NULL);
-
-                g_strstrip(value);
-                if (strcmp(value, "drop") == 0 || strcmp(value, "disconnect") == 0)
-                        c->jsonrpc.disconnect_slow = strcmp(value, "disconnect") == 0;
-                else {
-                        log_error("%s: [jsonrpc] slow-consumer=%s: use drop or disconnect.", path, value);
-                        return -EINVAL;
-                }
-        }
-        if (g_key_file_has_key(kf, "jsonrpc", "fifo", NULL)) {
-                gboolean b = g_key_file_get_boolean(kf, "jsonrpc", "fifo", &error);
-                if (error) {
-                        log_error("%s: [jsonrpc] fifo: %s", path, error->message);
-                        return -EINVAL;
-                }
-                c->jsonrpc.fifo = b;
-        }
-        if (g_key_file_has_key(kf, "journal", "sync", NULL)) {
-                g_autofree char *value = g_key_file_get_value(kf, "journal", "sync", NULL);
-
-                if (journal_sync_parse(g_strstrip(value), &c->journal.sync) < 0) {
-                        log_error("%s: [journal] sync=%s: use always, interval or never.", path, value);
-                        return -EINVAL;
-                }
-        }
-        for (size_t i = 0; i < 2; i++) {
-                const char *key = i == 0 ? "interval-ms" : "compact-bytes";
-                g_autofree char *value = g_key_file_get_value(kf, "journal", key, NULL);
-                uint64_t v;
-
-                if (!value)
-                        continue;
-                if (parse_count(g_strstrip(value), i == 0 ? 3600000 : UINT64_MAX, &v) < 0) {
-                        log_error("%s: [journal] %s=%s is not a whole number greater than 0.", path, key, value);
-                        return -EINVAL;
-                }
-                if (i == 0)
-                        c->journal.interval_ms = (unsigned) v;
-                else
-                        c->journal.compact_bytes = v;
-        }
-        if (g_key_file_has_key(kf, "log", "level", NULL)) {
-                g_autofree char *value = g_key_file_get_value(kf, "log", "level", NULL);
-
-                if (config_parse_log_level(g_strstrip(value), &c->log_level) < 0) {
-                        log_error("%s: [log] level=%s: use debug, info, notice, warning or error.", path, value);
-                        return -EINVAL;
-                }
-        }
+        if ((r = load_limits(c, kf, path)) < 0 || (r = load_dbus(c, kf, path)) < 0 ||
+            (r = load_jsonrpc(c, kf, path)) < 0 || (r = load_journal_and_log(c, kf, path)) < 0)
+                return r;
         return 0;
 }

@@ -20,6 +20,23 @@
 
 /* JSON text writing */
 
+/* Numbers without printf: this is on every response's path. */
+static void append_u64(GString *s, uint64_t v) {
+        char buf[24], *p = buf + sizeof buf;
+
+        do
+                *--p = (char) ('0' + v % 10);
+        while ((v /= 10) != 0);
+        g_string_append_len(s, p, buf + sizeof buf - p);
+}
+
+static void append_member(GString *s, const char *name) {
+        g_string_append_c(s, '"');
+        g_string_append(s, name);
+        g_string_append(s, "\":");
+}
+
+
 static void json_append_string(GString *s, const char *str, size_t len) {
         static const char hex[] = "0123456789abcdef";
 
@@ -47,11 +64,15 @@ static void json_append_cstr(GString *s, const char *str) {
 /* "name":"text" or "name_base64":"..." as the bytes decide (docs/protocol.md). */
 static void json_append_bytes_member(GString *s, const char *name, const void *data, size_t len) {
         if (payload_is_text(data, len)) {
-                g_string_append_printf(s, "\"%s\":", name);
+                append_member(s, name);
                 json_append_string(s, data, len);
         } else {
                 g_autofree char *b64 = g_base64_encode(data, len);
-                g_string_append_printf(s, "\"%s_base64\":\"%s\"", name, b64);
+                g_string_append_c(s, '"');
+                g_string_append(s, name);
+                g_string_append(s, "_base64\":\"");
+                g_string_append(s, b64);
+                g_string_append_c(s, '"');
         }
 }
 
@@ -62,11 +83,16 @@ static void json_append_sender(GString *s, const ClientInfo *info) {
         }
         g_string_append(s, ",\"sender\":{\"transport\":");
         json_append_cstr(s, info->transport);
-        g_string_append_printf(s, ",\"client\":%" PRIu64, info->id);
-        if (info->uid != (uid_t) -1)
-                g_string_append_printf(s, ",\"uid\":%u", (unsigned) info->uid);
-        if (info->pid > 0)
-                g_string_append_printf(s, ",\"pid\":%u", (unsigned) info->pid);
+        g_string_append(s, ",\"client\":");
+        append_u64(s, info->id);
+        if (info->uid != (uid_t) -1) {
+                g_string_append(s, ",\"uid\":");
+                append_u64(s, info->uid);
+        }
+        if (info->pid > 0) {
+                g_string_append(s, ",\"pid\":");
+                append_u64(s, (uint64_t) info->pid);
+        }
         if (info->name) {
                 g_string_append(s, ",\"name\":");
                 json_append_cstr(s, info->name);
@@ -78,34 +104,42 @@ static void out_append_gstring(GByteArray *out, GString *s) {
         frame_append(out, s->str, s->len);
 }
 
+/* ,"WHAT":"NAME","BYTES":... : what a notification is about, and its bytes. */
+static void append_subject(GString *s, const char *what, const char *name, const char *bytes, const Envelope *e) {
+        g_string_append_c(s, ',');
+        append_member(s, what);
+        json_append_cstr(s, name);
+        g_string_append_c(s, ',');
+        json_append_bytes_member(s, bytes, e->payload, e->payload_len);
+}
+
+/* ,"NUMBER":N,"FLAG":true|false */
+static void append_number_flag(GString *s, const char *number, uint64_t n, const char *flag, bool b) {
+        g_string_append_c(s, ',');
+        append_member(s, number);
+        append_u64(s, n);
+        g_string_append_c(s, ',');
+        append_member(s, flag);
+        g_string_append(s, b ? "true" : "false");
+}
+
 /* Everything of a notification after its subscription, watch or call id. */
 static GString *envelope_body(const Envelope *e) {
         GString *s = g_string_sized_new(128 + e->payload_len);
 
         switch (e->kind) {
         case ENVELOPE_MESSAGE:
-                g_string_append(s, ",\"topic\":");
-                json_append_cstr(s, e->topic);
-                g_string_append_c(s, ',');
-                json_append_bytes_member(s, "payload", e->payload, e->payload_len);
-                g_string_append_printf(s, ",\"seq\":%" PRIu64 ",\"retained\":%s", e->seq,
-                                       e->retained ? "true" : "false");
+                append_subject(s, "topic", e->topic, "payload", e);
+                append_number_flag(s, "seq", e->seq, "retained", e->retained);
                 json_append_sender(s, e->sender);
                 break;
         case ENVELOPE_KEY_CHANGED:
-                g_string_append(s, ",\"key\":");
-                json_append_cstr(s, e->topic);
-                g_string_append_c(s, ',');
-                json_append_bytes_member(s, "value", e->payload, e->payload_len);
-                g_string_append_printf(s, ",\"revision\":%" PRIu64 ",\"deleted\":%s", e->seq,
-                                       e->deleted ? "true" : "false");
+                append_subject(s, "key", e->topic, "value", e);
+                append_number_flag(s, "revision", e->seq, "deleted", e->deleted);
                 json_append_sender(s, e->sender);
                 break;
         case ENVELOPE_REQUEST:
-                g_string_append(s, ",\"name\":");
-                json_append_cstr(s, e->topic);
-                g_string_append_c(s, ',');
-                json_append_bytes_member(s, "payload", e->payload, e->payload_len);
+                append_subject(s, "name", e->topic, "payload", e);
                 json_append_sender(s, e->sender);
                 break;
         case ENVELOPE_GAP:
@@ -164,22 +198,6 @@ void jsonrpc_append_envelope(GByteArray *out, const Envelope *e) {
         g_byte_array_append(out, (const guint8 *) prefix, (guint) prefix_len);
         g_byte_array_append(out, (const guint8 *) id, (guint) id_len);
         g_byte_array_append(out, (const guint8 *) body->str, (guint) body->len);
-}
-
-/* Numbers without printf: this is on every response's path. */
-static void append_u64(GString *s, uint64_t v) {
-        char buf[24], *p = buf + sizeof buf;
-
-        do
-                *--p = (char) ('0' + v % 10);
-        while ((v /= 10) != 0);
-        g_string_append_len(s, p, buf + sizeof buf - p);
-}
-
-static void append_member(GString *s, const char *name) {
-        g_string_append_c(s, '"');
-        g_string_append(s, name);
-        g_string_append(s, "\":");
 }
 
 /* A GVariant of hub.info's types as JSON: a{sv} and a{s*} become objects. */
@@ -627,6 +645,24 @@ static int run_method(Request *q, const OpMethod *m, GString *result) {
         return 0;
 }
 
+/* "a, b and c": the JSON-RPC methods the FIFO carries, from the table. */
+static char *fifo_methods(void) {
+        g_autoptr(GString) s = g_string_new(NULL);
+        const char *last = NULL;
+
+        for (unsigned i = 0; i < op_n_methods; i++) {
+                const OpMethod *m = &op_methods[i];
+
+                if (!(m->flags & OP_FIFO) || !(m->flags & OP_JSONRPC_PRIMARY))
+                        continue;
+                if (last)
+                        g_string_append_printf(s, "%s%s", s->len ? ", " : "", last);
+                last = m->jsonrpc;
+        }
+        g_string_append_printf(s, " and %s", last);
+        return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
 /* Look @name up and run it; rpc.describe is JSON-RPC's own introspection, from the table too. */
 static int run_request(Request *q, const char *name, GString *result) {
         const OpMethod *m = op_method_by_jsonrpc(name);
@@ -635,9 +671,12 @@ static int run_request(Request *q, const char *name, GString *result) {
         if (!m && !describe)
                 return request_error(q, JSONRPC_METHOD_NOT_FOUND, "Method '%s' not found; rpc.describe lists the "
                                      "methods.", name);
-        if (q->ctx->fifo && (describe || !(m->flags & OP_FIFO)))
+        if (q->ctx->fifo && (describe || !(m->flags & OP_FIFO))) {
+                g_autofree char *taken = fifo_methods();
+
                 return request_error(q, JSONRPC_METHOD_NOT_FOUND, "Method '%s' cannot be used through the FIFO: it "
-                                     "takes publish, publish_retained, set and delete.", name);
+                                     "takes %s.", name, taken);
+        }
         if (describe) {
                 g_string_append(result, op_describe_json);
                 return 0;
