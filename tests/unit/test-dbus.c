@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test-dbus.c: the D-Bus face on its own, without a bus daemon: the hub's
+ * object served on one end of a socketpair (a peer-to-peer sd-bus
+ * connection), called from the other end. The generic marshalling reads
+ * and writes every D-Bus type the op table uses (s, ay, u, t, a(sst),
+ * a(suuuuu), a{sv}) and maps the core's errors to their D-Bus names.
+ * Peer-to-peer calls have no sender, so only the operations that need no
+ * client (Anonymous in the XML) succeed; the others are refused, which is
+ * tested too.
+ */
+#include <check.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "dbus/dbus-service.h"
+#include "util/sd-glue.h"
+
+static sd_event *event;
+static sd_bus *server, *client;
+static Hub *hub;
+static DbusService *service;
+
+static void setup(void) {
+        int fds[2];
+        sd_id128_t id;
+        DbusConfig config = { .broadcast = false };
+        HubLimits limits;
+
+        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds), 0);
+        ck_assert_int_ge(sd_event_new(&event), 0);
+        ck_assert_int_ge(sd_id128_randomize(&id), 0);
+
+        ck_assert_int_ge(sd_bus_new(&server), 0);
+        ck_assert_int_ge(sd_bus_set_fd(server, fds[0], fds[0]), 0);
+        ck_assert_int_ge(sd_bus_set_server(server, 1, id), 0);
+        ck_assert_int_ge(sd_bus_start(server), 0);
+        ck_assert_int_ge(sd_bus_attach_event(server, event, 0), 0);
+
+        ck_assert_int_ge(sd_bus_new(&client), 0);
+        ck_assert_int_ge(sd_bus_set_fd(client, fds[1], fds[1]), 0);
+        ck_assert_int_ge(sd_bus_start(client), 0);
+        ck_assert_int_ge(sd_bus_attach_event(client, event, 0), 0);
+
+        hub_limits_default(&limits);
+        hub = hub_new(&limits, 42);
+        ck_assert_int_ge(dbus_service_new(server, hub, &config, &service), 0);
+}
+
+static void teardown(void) {
+        g_clear_pointer(&service, dbus_service_free);
+        client = sd_bus_flush_close_unref(client);
+        server = sd_bus_flush_close_unref(server);
+        g_clear_pointer(&hub, hub_free);
+        event = sd_event_unref(event);
+}
+
+static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        *(sd_bus_message **) userdata = sd_bus_message_ref(m);
+        return 0;
+}
+
+/* Send @m and run the loop until its reply (or error) arrives. */
+static sd_bus_message *roundtrip(sd_bus_message *m) {
+        sd_bus_message *reply = NULL;
+
+        ck_assert_int_ge(sd_bus_call_async(client, NULL, m, on_reply, &reply, 5 * 1000 * 1000), 0);
+        for (int i = 0; i < 1000 && !reply; i++)
+                ck_assert_int_ge(sd_event_run(event, 100 * 1000), 0);
+        ck_assert_ptr_nonnull(reply);
+        return reply;
+}
+
+static sd_bus_message *call(const char *member, const char *types, ...) {
+        g_autoptr(sd_bus_message) m = NULL;
+        va_list ap;
+
+        ck_assert_int_ge(sd_bus_message_new_method_call(client, &m, NULL, SB_PATH, SB_INTERFACE, member), 0);
+        va_start(ap, types);
+        ck_assert_int_ge(sd_bus_message_appendv(m, types, ap), 0);
+        va_end(ap);
+        return roundtrip(m);
+}
+
+static sd_bus_message *call_properties(const char *property) {
+        g_autoptr(sd_bus_message) m = NULL;
+
+        ck_assert_int_ge(sd_bus_message_new_method_call(client, &m, NULL, SB_PATH, "org.freedesktop.DBus.Properties",
+                                                        "Get"), 0);
+        ck_assert_int_ge(sd_bus_message_append(m, "ss", SB_INTERFACE, property), 0);
+        return roundtrip(m);
+}
+
+static void assert_error(sd_bus_message *reply, const char *name, const char *mentions) {
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+
+        ck_assert_ptr_nonnull(e);
+        ck_assert_str_eq(e->name, name);
+        if (mentions)
+                ck_assert_msg(strstr(e->message, mentions), "%s does not mention %s", e->message, mentions);
+}
+
+static void set(const char *key, const void *value, size_t len) {
+        ck_assert_int_ge(hub_set(hub, NULL, key, value, len, NULL), 0);
+}
+
+START_TEST(test_get_list_stat)
+{
+        g_autoptr(sd_bus_message) r1 = NULL, r2 = NULL, r3 = NULL, r4 = NULL;
+        const char *value, *key, *s;
+        const void *bytes;
+        size_t len;
+        uint64_t rev, size, modified;
+
+        set("theme", "dark", 4);
+        set("blob", "\x00\xff", 2);
+
+        r1 = call("Get", "s", "theme");
+        ck_assert_int_ge(sd_bus_message_read(r1, "st", &value, &rev), 0);
+        ck_assert_str_eq(value, "dark");
+        ck_assert_uint_eq(rev, 1);
+
+        r2 = call("GetBinary", "s", "blob");
+        ck_assert_int_ge(sd_bus_message_read_array(r2, 'y', &bytes, &len), 0);
+        ck_assert_uint_eq(len, 2);
+        ck_assert_int_eq(memcmp(bytes, "\x00\xff", 2), 0);
+
+        /* Rows by the Fields annotation; a value that is not text is listed as "". */
+        r3 = call("List", "s", "");
+        ck_assert_int_ge(sd_bus_message_enter_container(r3, 'a', "(sst)"), 0);
+        ck_assert_int_gt(sd_bus_message_read(r3, "(sst)", &key, &s, &rev), 0);
+        ck_assert_str_eq(key, "blob");
+        ck_assert_str_eq(s, "");
+        ck_assert_int_gt(sd_bus_message_read(r3, "(sst)", &key, &s, &rev), 0);
+        ck_assert_str_eq(key, "theme");
+        ck_assert_str_eq(s, "dark");
+        ck_assert_int_eq(sd_bus_message_read(r3, "(sst)", &key, &s, &rev), 0);
+
+        r4 = call("Stat", "s", "theme");
+        ck_assert_int_ge(sd_bus_message_read(r4, "ttt", &rev, &size, &modified), 0);
+        ck_assert_uint_eq(size, 4);
+        ck_assert_int_ge(sd_bus_message_enter_container(r4, 'a', "{sv}"), 0);
+        ck_assert_int_eq(sd_bus_message_at_end(r4, false), 1);   /* written by the hub itself */
+}
+END_TEST
+
+START_TEST(test_errors_by_name)
+{
+        g_autoptr(sd_bus_message) r1 = NULL, r2 = NULL, r3 = NULL, r4 = NULL;
+
+        set("blob", "\x00\xff", 2);
+        r1 = call("Get", "s", "none");
+        assert_error(r1, "org.switchboard.Hub1.Error.NotFound", "none");
+        r2 = call("Get", "s", "blob");
+        assert_error(r2, "org.switchboard.Hub1.Error.NotText", "GetBinary");
+        r3 = call("Peek", "s", "bad..queue");
+        assert_error(r3, "org.switchboard.Hub1.Error.InvalidQueue", "bad..queue");
+        /* An operation that needs a client needs a sender: none on a peer-to-peer connection. */
+        r4 = call("Set", "ss", "k", "v");
+        assert_error(r4, SD_BUS_ERROR_ACCESS_DENIED, "bus name");
+}
+END_TEST
+
+START_TEST(test_queues_and_info)
+{
+        g_autoptr(sd_bus_message) r1 = NULL, r2 = NULL, r3 = NULL, r4 = NULL;
+        const void *payload;
+        const char *name, *k;
+        size_t len;
+        uint64_t id, job;
+        uint32_t attempts, ready, reserved, delayed, dead, waiting, n;
+        bool found_version = false;
+
+        ck_assert_int_ge(hub_push(hub, NULL, "jobs", "work", 4, 0, &job), 0);
+        r1 = call("Peek", "s", "jobs");
+        ck_assert_int_ge(sd_bus_message_read(r1, "t", &id), 0);
+        ck_assert_int_ge(sd_bus_message_read_array(r1, 'y', &payload, &len), 0);
+        ck_assert_int_ge(sd_bus_message_read(r1, "u", &attempts), 0);
+        ck_assert_uint_eq(id, job);
+        ck_assert_uint_eq(len, 4);
+
+        r2 = call("ListQueues", "");
+        ck_assert_int_ge(sd_bus_message_enter_container(r2, 'a', "(suuuuu)"), 0);
+        ck_assert_int_gt(sd_bus_message_read(r2, "(suuuuu)", &name, &ready, &reserved, &delayed, &dead, &waiting),
+                         0);
+        ck_assert_str_eq(name, "jobs");
+        ck_assert_uint_eq(ready, 1);
+
+        r3 = call("Purge", "s", "jobs");
+        ck_assert_int_ge(sd_bus_message_read(r3, "u", &n), 0);
+        ck_assert_uint_eq(n, 1);
+
+        r4 = call("GetInfo", "");
+        ck_assert_int_ge(sd_bus_message_enter_container(r4, 'a', "{sv}"), 0);
+        while (sd_bus_message_enter_container(r4, 'e', "sv") > 0) {
+                ck_assert_int_ge(sd_bus_message_read(r4, "s", &k), 0);
+                if (strcmp(k, "version") == 0) {
+                        const char *v;
+
+                        ck_assert_int_ge(sd_bus_message_read(r4, "v", "s", &v), 0);
+                        found_version = true;
+                } else
+                        ck_assert_int_ge(sd_bus_message_skip(r4, "v"), 0);
+                ck_assert_int_ge(sd_bus_message_exit_container(r4), 0);
+        }
+        ck_assert(found_version);
+}
+END_TEST
+
+START_TEST(test_properties)
+{
+        g_autoptr(sd_bus_message) r1 = NULL, r2 = NULL;
+        uint32_t keys;
+        uint64_t start;
+
+        set("a", "1", 1);
+        set("b", "2", 1);
+        r1 = call_properties("Keys");
+        ck_assert_int_ge(sd_bus_message_read(r1, "v", "u", &keys), 0);
+        ck_assert_uint_eq(keys, 2);
+        r2 = call_properties("StartTime");
+        ck_assert_int_ge(sd_bus_message_read(r2, "v", "t", &start), 0);
+        ck_assert_uint_eq(start, 42);
+}
+END_TEST
+
+static Suite *dbus_suite(void) {
+        Suite *s = suite_create("dbus");
+        TCase *tc = tcase_create("face");
+
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_add_test(tc, test_get_list_stat);
+        tcase_add_test(tc, test_errors_by_name);
+        tcase_add_test(tc, test_queues_and_info);
+        tcase_add_test(tc, test_properties);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void) {
+        SRunner *sr = srunner_create(dbus_suite());
+        int failed;
+
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
