@@ -180,6 +180,23 @@ static PendingCall *call_new(Hub *h, Client *caller, Client *server, uint64_t ti
         return call;
 }
 
+/* What a call must be before it is routed; @timeout_usec 0 becomes the longest. */
+static int call_check(Hub *h, Client *c, const char *name, size_t len, uint64_t *timeout_usec) {
+        int r = topic_validate(name, &h->limits);
+
+        if (r < 0)
+                return r;
+        if (len > h->limits.max_payload)
+                return -EMSGSIZE;
+        if (*timeout_usec > h->limits.max_call_timeout)
+                return -ERANGE;
+        if (*timeout_usec == 0)
+                *timeout_usec = h->limits.max_call_timeout;
+        if (g_hash_table_size(c->calls_out) >= h->limits.max_calls && !c->internal)
+                return -EDQUOT;
+        return 0;
+}
+
 /**
  * hub_call() - route a call of @name with @payload to one of its servers
  * @timeout_usec: after this the caller gets "Timeout" (0: max_call_timeout)
@@ -195,19 +212,10 @@ int hub_call(Hub *h, Client *c, const char *name, const void *payload, size_t le
         PendingCall *call;
         Service *s;
         Client *server;
-        int r;
+        int r = call_check(h, c, name, len, &timeout_usec);
 
-        r = topic_validate(name, &h->limits);
         if (r < 0)
                 return r;
-        if (len > h->limits.max_payload)
-                return -EMSGSIZE;
-        if (timeout_usec > h->limits.max_call_timeout)
-                return -ERANGE;
-        if (timeout_usec == 0)
-                timeout_usec = h->limits.max_call_timeout;
-        if (g_hash_table_size(c->calls_out) >= h->limits.max_calls && !c->internal)
-                return -EDQUOT;
 
         s = g_hash_table_lookup(h->services, name);
         if (!s)
@@ -223,14 +231,9 @@ int hub_call(Hub *h, Client *c, const char *name, const void *payload, size_t le
         if (ret_call_id)
                 *ret_call_id = call->id;
 
-        Envelope req = {
-                .kind = ENVELOPE_REQUEST,
-                .sub_id = call->id,
-                .topic = name,
-                .payload = payload,
-                .payload_len = len,
-                .sender = &c->info,
-        };
+        /* To the server: the call's id and name, what the caller sent, and who the caller is. */
+        Envelope req = { .kind = ENVELOPE_REQUEST, .sub_id = call->id, .topic = name, .sender = &c->info,
+                         .payload = payload, .payload_len = len };
         if (server->sink->deliver(server, &req) < 0) {
                 /* The server cannot take it: it is as good as gone for this call. */
                 call->server = NULL;
