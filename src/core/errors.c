@@ -12,7 +12,7 @@
 const HubError hub_errors[] = {
         { "InvalidTopic",  -32001, "a topic that breaks the topic grammar" },
         { "InvalidPattern", -32002, "a pattern that breaks the pattern grammar" },
-        { "InvalidKey",    -32003, "a key or prefix that is not valid UTF-8 without controls" },
+        { "InvalidKey",    -32003, "a key or prefix that is not text (valid UTF-8, no controls, no noncharacters)" },
         { "NotFound",      -32004, "no such key, subscription, watch, job, served name or call" },
         { "Conflict",      -32005, "compare-and-set saw another revision; a name served twice" },
         { "LimitExceeded", -32006, "a size, count or duration over its limit" },
@@ -104,7 +104,7 @@ static const char *explain_invalid(Explain *x) {
                 return "InvalidPattern";
         default:
                 x->message = g_strdup_printf("Invalid %s '%s': it must be%s valid UTF-8 without control "
-                                             "characters.", x->arg == HUB_ARG_KEY ? "key" : "prefix", x->w,
+                                             "characters or Unicode noncharacters.", x->arg == HUB_ARG_KEY ? "key" : "prefix", x->w,
                                              x->arg == HUB_ARG_KEY ? " non-empty" : "");
                 return "InvalidKey";
         }

@@ -45,7 +45,8 @@ static int prefix_validate(const char *s, const HubLimits *limits, bool allow_em
                 return allow_empty ? 0 : -EINVAL;
         if (strlen(s) > limits->max_key_length)
                 return -ENAMETOOLONG;
-        if (!g_utf8_validate(s, -1, NULL))
+        /* Text as every face carries it (payload_is_text()): a key D-Bus cannot list would poison List. */
+        if (!payload_is_text(s, strlen(s)))
                 return -EINVAL;
         /* Control characters are Unicode's Cc: C0, DEL and C1 (U+0080..U+009F). */
         for (const char *p = s; *p; p = g_utf8_next_char(p))

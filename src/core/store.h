@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * store.h: the key-value store. Keys are non-empty valid UTF-8 without
+ * store.h: the key-value store. Keys are non-empty text (payload_is_text()) without
  * control characters, up to HubLimits.max_key_length bytes; values are
  * opaque bytes. Every change (set or delete) takes the next hub-wide
  * revision; a key's revision is the revision of its last change. In memory

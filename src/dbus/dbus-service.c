@@ -332,15 +332,19 @@ static int append_results(sd_bus_message *m, const OpMethod *method, const OpRes
 }
 
 static int set_op_error(sd_bus_error *error, const OpError *e) {
+        g_autofree char *escaped = NULL;
+        const char *message = e->message ?: "";
         char buf[256];
         const char *name = op_error_name(e, buf, sizeof buf);
 
-        /* A server's error name passes through when it is a D-Bus error name. */
+        /* A server's error name passes through when it is a D-Bus error name, its message when it is text. */
         if (!dbus_error_name_valid(name))
                 name = SB_ERROR_PREFIX "ServerError";
+        if (!payload_is_text(message, strlen(message)))
+                message = escaped = g_strescape(message, NULL);
         if (e->code_from_server)
-                return sd_bus_error_setf(error, name, "%s (code %d)", e->message, e->code);
-        return sd_bus_error_set(error, name, e->message);
+                return sd_bus_error_setf(error, name, "%s (code %d)", message, e->code);
+        return sd_bus_error_set(error, name, message);
 }
 
 /* Replies that acknowledge a durable change wait for the disk. */
@@ -390,8 +394,12 @@ static int send_answer(DbusService *s, sd_bus_message *m, OpCall *call, int r, c
                 r = append_results(reply, call->method, out, &error);
         if (sd_bus_error_is_set(&error))
                 return sd_bus_reply_method_error(m, &error);
-        if (r < 0)
+        if (r < 0) {
+                /* Never leave a caller waiting: an answer sd-bus cannot build is an error answer. */
+                log_warning_errno(r, "client (dbus %s): cannot build the answer to %s, answering with an "
+                                  "error: %m", sd_bus_message_get_sender(m) ?: "?", call->method->dbus);
                 return sd_bus_reply_method_errno(m, r, NULL);
+        }
         return call->durable ? send_durable(s, reply) : sd_bus_send(NULL, reply, NULL);
 }
 

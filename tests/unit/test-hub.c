@@ -953,6 +953,15 @@ START_TEST(test_payload_is_text)
         ck_assert(!payload_is_text("\xc0\xaf", 2));             /* overlong */
         ck_assert(!payload_is_text("\xed\xa0\x80", 3));         /* surrogate */
         ck_assert(!payload_is_text("\xf4\x90\x80\x80", 4));     /* beyond U+10FFFF */
+        /* Noncharacters: valid UTF-8 that D-Bus strings refuse, so bytes for every face. */
+        ck_assert(!payload_is_text("a\xef\xb7\x90", 4));        /* U+FDD0 */
+        ck_assert(!payload_is_text("\xef\xb7\xaf", 3));         /* U+FDEF */
+        ck_assert(!payload_is_text("\xef\xbf\xbe", 3));         /* U+FFFE */
+        ck_assert(!payload_is_text("\xef\xbf\xbf", 3));         /* U+FFFF */
+        ck_assert(!payload_is_text("\xf0\x9f\xbf\xbe", 4));     /* U+1FFFE */
+        ck_assert(!payload_is_text("\xf4\x8f\xbf\xbf", 4));     /* U+10FFFF */
+        ck_assert(payload_is_text("\xef\xb7\x8f\xef\xb7\xb0", 6));  /* U+FDCF, U+FDF0: fine */
+        ck_assert(payload_is_text("\xef\xbf\xbd", 3));          /* U+FFFD */
         /* Only len bytes count: the bad byte after them is not looked at. */
         ck_assert(payload_is_text("ok\xff", 2));
 }

@@ -274,6 +274,7 @@ START_TEST(test_key_grammar)
         static const char *const bad[] = {
                 "", "a\nb", "\t", "a\x01", "\x1f", "a\x7f", "\xff", "a\xc3", "\xc0\xaf",
                 "\xed\xa0\x80", "a\xc2\x85", "\xc2\x80", "k\xc2\x9f",   /* C1: U+0080..U+009F */
+                "k\xef\xb7\x90", "\xef\xbf\xbf", "k\xf0\x9f\xbf\xbe",   /* noncharacters: D-Bus refuses */
         };
         static const char *const good[] = {
                 "a", "a b", " ", "a.b/c:d", "schl\xc3\xbcssel", "*", ">", "..", "\xe2\x82\xac",
