@@ -42,6 +42,7 @@ typedef struct DbusPeer {
         Client client;                  /* the core sees &peer->client; must be first */
         DbusService *service;
         sd_bus_slot *creds_slot;        /* pending GetConnectionCredentials */
+        GQueue waiting;                 /* sd_bus_message*: calls that came before the credentials */
         GHashTable *answers;            /* op_answer_key() -> sd_bus_message* (a deferred call), owned */
 } DbusPeer;
 
@@ -76,6 +77,7 @@ static void dbus_peer_free(DbusPeer *p) {
         if (!p)
                 return;
         sd_bus_slot_unref(p->creds_slot);
+        g_queue_clear_full(&p->waiting, message_unref);
         client_deinit(&p->client);      /* ends its waits: nobody is left to answer */
         g_clear_pointer(&p->answers, g_hash_table_destroy);
         g_free(p);
@@ -455,39 +457,51 @@ static void emit_clients_changed(DbusService *s) {
                 log_debug_errno(r, "Failed to emit PropertiesChanged for Clients: %m");
 }
 
-static int on_peer_creds(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
-        DbusPeer *p = userdata;
-        uint32_t uid = (uint32_t) -1, pid = 0;
+static void creds_parse(sd_bus_message *reply, uint32_t *uid, uint32_t *pid) {
         int r;
 
-        p->creds_slot = sd_bus_slot_unref(p->creds_slot);
-        if (sd_bus_message_is_method_error(reply, NULL)) {
-                log_debug("client %" PRIu64 " (dbus %s): no credentials: %s", p->client.info.id,
-                          dbus_peer_unique_name(p), sd_bus_message_get_error(reply)->message);
-                return 0;
-        }
-
-        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
-        if (r < 0)
-                return 0;
-        while ((r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+        if (sd_bus_message_enter_container(reply, 'a', "{sv}") < 0)
+                return;
+        while (sd_bus_message_enter_container(reply, 'e', "sv") > 0) {
                 const char *key;
 
                 if (sd_bus_message_read(reply, "s", &key) < 0)
-                        return 0;
+                        return;
                 if (strcmp(key, "UnixUserID") == 0)
-                        r = sd_bus_message_read(reply, "v", "u", &uid);
+                        r = sd_bus_message_read(reply, "v", "u", uid);
                 else if (strcmp(key, "ProcessID") == 0)
-                        r = sd_bus_message_read(reply, "v", "u", &pid);
+                        r = sd_bus_message_read(reply, "v", "u", pid);
                 else
                         r = sd_bus_message_skip(reply, "v");
                 if (r < 0 || sd_bus_message_exit_container(reply) < 0)
-                        return 0;
+                        return;
         }
+}
 
+static void run_call(DbusService *s, sd_bus_message *m, Client *client);
+
+/*
+ * The bus told us who the peer is: from now on every message of its
+ * carries its uid and pid, the calls that waited for this one first.
+ */
+static int on_peer_creds(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        DbusPeer *p = userdata;
+        uint32_t uid = (uint32_t) -1, pid = 0;
+
+        p->creds_slot = sd_bus_slot_unref(p->creds_slot);
+        if (sd_bus_message_is_method_error(reply, NULL))
+                log_debug("client %" PRIu64 " (dbus %s): no credentials: %s", p->client.info.id,
+                          dbus_peer_unique_name(p), sd_bus_message_get_error(reply)->message);
+        else
+                creds_parse(reply, &uid, &pid);
         client_set_creds(&p->client, (uid_t) uid, (pid_t) pid);
-        log_debug("client %" PRIu64 " (dbus %s): uid %u, pid %u", p->client.info.id,
-                  dbus_peer_unique_name(p), uid, pid);
+        log_debug("client %" PRIu64 " (dbus %s): uid %d, pid %u", p->client.info.id,
+                  dbus_peer_unique_name(p), (int) uid, pid);
+
+        while (!g_queue_is_empty(&p->waiting)) {
+                g_autoptr(sd_bus_message) m = g_queue_pop_head(&p->waiting);
+                run_call(p->service, m, &p->client);
+        }
         return 0;
 }
 
@@ -545,42 +559,67 @@ static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error
         return 0;
 }
 
-/* Every method of the vtable (dbus-vtable.c, generated). */
-int dbus_vtable_method(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        DbusService *s = userdata;
+/* Run the call @m for @client (NULL: an anonymous operation) and answer it, whatever happens. */
+static void run_call(DbusService *s, sd_bus_message *m, Client *client) {
         const OpMethod *method = op_method_by_dbus(sd_bus_message_get_member(m));
-        OpCall call = { .hub = s->hub, .method = method, .can_defer = true, .max_wait_ms = DBUS_MAX_WAIT_MS };
+        OpCall call = { .hub = s->hub, .client = client, .method = method, .can_defer = true,
+                        .max_wait_ms = DBUS_MAX_WAIT_MS };
         g_auto(OpResult) out = {};
         OpArgs in = {};
         int r;
 
-        g_assert(method);
         r = read_args(m, method, &in);
-        if (r < 0)
-                return r;
+        if (r < 0) {
+                (void) sd_bus_reply_method_errno(m, r, NULL);
+                return;
+        }
         if (method->preset)
                 method->preset(&in);
         /* D-Bus differs: a server's error name must be a D-Bus error name to reach D-Bus callers. */
-        if (strcmp(method->op, "reply_error") == 0 && !dbus_error_name_valid(in.name))
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "'%s' is not a D-Bus error name (like org.example.Error.Failed).", in.name);
-        if (!(method->flags & OP_ANONYMOUS)) {
-                r = peer_for(s, m, error, &call.client);
-                if (r < 0)
-                        return r;
+        if (strcmp(method->op, "reply_error") == 0 && !dbus_error_name_valid(in.name)) {
+                (void) sd_bus_reply_method_errorf(m, SD_BUS_ERROR_INVALID_ARGS, "'%s' is not a D-Bus error name "
+                                                  "(like org.example.Error.Failed).", in.name);
+                return;
         }
 
         r = op_invoke(&call, &in, &out);
         if (r >= 0 && call.deferred != 0) {
                 /* peer_answer() answers when the core hands over the job or the reply. */
-                g_hash_table_insert(((DbusPeer *) call.client)->answers, g_memdup2(&call.deferred, sizeof(uint64_t)),
+                g_hash_table_insert(((DbusPeer *) client)->answers, g_memdup2(&call.deferred, sizeof(uint64_t)),
                                     sd_bus_message_ref(m));
-                return 1;
+                return;
         }
-        r = send_answer(s, m, &call, r, &out);
+        (void) send_answer(s, m, &call, r, &out);
         op_call_done(&call);
         op_call_clear(&call);
-        return r < 0 ? r : 1;
+}
+
+/*
+ * Every method of the vtable (dbus-vtable.c, generated). A new peer's calls
+ * wait until the bus has told us its credentials, so that even the one call
+ * of a short-lived client carries its uid and pid.
+ */
+int dbus_vtable_method(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        DbusService *s = userdata;
+        const OpMethod *method = op_method_by_dbus(sd_bus_message_get_member(m));
+        Client *client = NULL;
+        int r;
+
+        g_assert(method);
+        if (!(method->flags & OP_ANONYMOUS)) {
+                DbusPeer *p;
+
+                r = peer_for(s, m, error, &client);
+                if (r < 0)
+                        return r;
+                p = (DbusPeer *) client;
+                if (p->creds_slot) {
+                        g_queue_push_tail(&p->waiting, sd_bus_message_ref(m));
+                        return 1;
+                }
+        }
+        run_call(s, m, client);
+        return 1;
 }
 
 /* Every property: its entry of the hub's facts (the Info annotation). */

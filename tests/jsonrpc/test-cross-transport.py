@@ -83,12 +83,16 @@ def test_dbus_to_socket():
     check_sender(p, 'dbus', 'python3-dbus Publish', pid=os.getpid(), name=dbus_pub.name)
     dbus_unicast('Message', 'x.from.dbus', 'unicast Message to the D-Bus subscriber')
 
-    out = sbrpc.busctl('call', 'org.switchboard.Hub1', '/org/switchboard/Hub1', 'org.switchboard.Hub1',
-                       'Publish', 'ss', 'x.from.busctl', 'hello from busctl')
+    # A short-lived client's one call carries its kernel-verified uid and pid too: the hub
+    # answers a new peer's first call only once the bus has told it who the peer is.
+    proc = subprocess.Popen(['busctl', '--user', 'call', 'org.switchboard.Hub1', '/org/switchboard/Hub1',
+                             'org.switchboard.Hub1', 'Publish', 'ss', 'x.from.busctl', 'hello from busctl'],
+                            stdout=subprocess.PIPE, text=True)
+    out, _ = proc.communicate(timeout=30)
     check(out.startswith('t '), 'busctl Publish printed %r' % out)
     p = socket_message('x.from.busctl', 'busctl Publish')
     check_eq((p['payload'], p['seq']), ('hello from busctl', int(out.split()[1])), 'message from busctl')
-    s = check_sender(p, 'dbus', 'busctl Publish')
+    s = check_sender(p, 'dbus', 'busctl Publish', pid=proc.pid)
     check(s.get('name', '').startswith(':'), 'busctl sender name %r' % s)
     check(s.get('name') != dbus_pub.name, 'busctl and python3-dbus have one name')
     dbus_unicast('Message', 'x.from.busctl', 'busctl message at the D-Bus subscriber')
