@@ -20,6 +20,7 @@ struct Hub {
         HubLimits limits;
         uint64_t start_time;
         uint64_t seq;                   /* last sequence number handed out */
+        uint64_t seq_lease;             /* journaled: no number up to it is handed out after a restart */
         uint64_t next_client_id;
         uint64_t next_listener_id;
         HubCounters counters;

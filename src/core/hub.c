@@ -206,6 +206,25 @@ static void deliver_to_subscription(Subscription *s, void *userdata) {
  * Return: 0; -EINVAL or -ENAMETOOLONG for a bad topic, -EMSGSIZE for a
  * payload over the limit, -EDQUOT when retaining would exceed max_retained.
  */
+/*
+ * Sequence numbers never go back for the life of a state directory, not
+ * even across a crash: before handing out a number beyond the lease, the
+ * hub journals a new lease SEQ_LEASE numbers ahead, and after a restart it
+ * starts above the last lease. One record per SEQ_LEASE publishes. A disk
+ * that refuses the lease does not stop publishing (plain messages are not
+ * durable); the next publish tries again.
+ */
+#define SEQ_LEASE (UINT64_C(1) << 16)
+
+static void seq_lease(Hub *h) {
+        uint64_t lease = h->seq + SEQ_LEASE;
+
+        if (h->seq < h->seq_lease || !h->journal.append)
+                return;
+        if (hub_journal(h, &(JournalRecord) { .type = RECORD_COUNTERS, .a = lease }) >= 0)
+                h->seq_lease = lease;
+}
+
 int hub_publish(Hub *h, Client *sender, const char *topic, const void *payload, size_t len,
                 bool retain, uint64_t *ret_seq) {
         EnvelopeCache cache = {};
@@ -221,6 +240,7 @@ int hub_publish(Hub *h, Client *sender, const char *topic, const void *payload, 
             !retained_lookup(h->retained, topic))
                 return -EDQUOT;
 
+        seq_lease(h);
         if (retain) {
                 r = hub_journal(h, &(JournalRecord) {
                         .type = RECORD_RETAIN, .name = topic, .data = payload, .len = len, .a = h->seq + 1,
@@ -659,7 +679,8 @@ void hub_snapshot(Hub *h, void (*emit)(void *userdata, const JournalRecord *r), 
         gpointer args[2] = { (gpointer) emit, userdata };
 
         emit(userdata, &(JournalRecord) {
-                .type = RECORD_COUNTERS, .a = h->seq, .b = store_revision(h->store), .c = h->next_job_id,
+                .type = RECORD_COUNTERS, .a = MAX(h->seq, h->seq_lease), .b = store_revision(h->store),
+                .c = h->next_job_id,
         });
         store_foreach(h->store, snapshot_entry, args);
         retained_snapshot(h->retained, emit, userdata);

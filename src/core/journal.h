@@ -19,7 +19,8 @@
  *   RETURN   -, -, job id, due (0: front of the queue now; else ready at due, at the back),
  *            attempts, dead        (nack: due = now or later; expiry, consumer gone: 0)
  *   KICK     -, -, job id                      (dead -> ready)
- *   COUNTERS -, -, last seq, last revision, last job id    (snapshots)
+ *   COUNTERS -, -, last seq, last revision, last job id    (snapshots; and alone, a seq
+ *            lease: numbers up to it may have been handed out)
  */
 #pragma once
 

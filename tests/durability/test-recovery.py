@@ -180,15 +180,15 @@ def test_flipped_byte():
     set_keys('k', 20)
     case.stop()
     _, recs, _ = case.records('journal')
-    check_eq(len(recs), 22, 'records in the journal')
-    bad = recs[12]                  # push, retain, k.000 .. k.009 come before it
+    check_eq(len(recs), 23, 'records in the journal')
+    bad = recs[13]                  # push, the seq lease, retain, k.000 .. k.009 come before it
     check_eq(bad.name, 'k.010', 'the record to damage')
     with open(case.path('journal'), 'rb') as f:
         whole = f.read()
     flip_byte(case.path('journal'), bad.offset + bad.size - 3)   # inside its value
     case.start()
-    damaged_tail(case, bad.offset, _flipped(whole, bad.offset, bad.offset + bad.size - 3), 12)
-    expected = dt.apply_store(recs[:12])
+    damaged_tail(case, bad.offset, _flipped(whole, bad.offset, bad.offset + bad.size - 3), 13)
+    expected = dt.apply_store(recs[:13])
     check_eq(sorted(expected), ['k.%03d' % i for i in range(10)], 'keys before the damage')
     check_eq(dt.queues_now(c).get('q.kept'), (1, 0, 0, 0, 0), 'the job pushed before the damage')
     sub = Conn('retained-reader')

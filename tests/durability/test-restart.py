@@ -114,6 +114,8 @@ def check_state(after):
 def test_sigkill():
     build_state()
     push_delayed()
+    # Plain messages are not durable, but their numbers are: never handed out again.
+    state['max_seq'] = max(c.publish('plain.before', 'x') for _ in range(3))
     old, new = dt.restart(c, signal.SIGKILL)
     log('SIGKILL: pid %d -> %d' % (old, new))
     check_state('SIGKILL')
@@ -148,7 +150,10 @@ def test_sigkill():
     state['max_id'] = jid
     state['keys'] = dt.store_now(c)
     state['max_rev'] = rev
-    log('after SIGKILL: revision %d, job id %d' % (rev, jid))
+    seq = c.publish('plain.after', 'x')
+    check(seq > state['max_seq'], 'seq after SIGKILL %d <= %d before' % (seq, state['max_seq']))
+    state['max_seq'] = seq
+    log('after SIGKILL: revision %d, job id %d, seq %d' % (rev, jid, seq))
 
 
 def test_sigterm():
@@ -196,7 +201,9 @@ def test_sigterm():
     check(rev > state['max_rev'], 'revision after SIGTERM %d <= %d before' % (rev, state['max_rev']))
     jid = c.call('Push', 'sst', 'q.work', 'job-e', 0)
     check(jid > state['max_id'], 'job id after SIGTERM %d <= %d before' % (jid, state['max_id']))
-    log('after SIGTERM: revision %d, job id %d' % (rev, jid))
+    seq = c.publish('plain.after', 'x')
+    check(seq > state['max_seq'], 'seq after SIGTERM %d <= %d before' % (seq, state['max_seq']))
+    log('after SIGTERM: revision %d, job id %d, seq %d' % (rev, jid, seq))
 
 
 def test_acked_stay_gone():

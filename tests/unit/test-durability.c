@@ -33,6 +33,9 @@ typedef struct FakeJournal {
         int fail;                       /* < 0: refuse every record with this */
         int budget;                     /* >= 0: accept this many more, then refuse with -ENOSPC */
         unsigned n_refused;
+        /* Seq leases (a COUNTERS record alone) are kept apart, so the other tests see only changes. */
+        unsigned n_leases;
+        uint64_t lease;
 } FakeJournal;
 
 static void record_free(JournalRecord *r) {
@@ -59,6 +62,11 @@ static int fake_append(void *userdata, const JournalRecord *r) {
         }
         if (j->budget > 0)
                 j->budget--;
+        if (r->type == RECORD_COUNTERS) {
+                j->n_leases++;
+                j->lease = r->a;
+                return 0;
+        }
         g_ptr_array_add(j->records, record_copy(r));
         return 0;
 }
@@ -798,13 +806,18 @@ START_TEST(test_snapshot_round_trip)
         {
                 const JournalRecord *c = records->pdata[0];
                 ck_assert_int_eq(c->type, RECORD_COUNTERS);
-                ck_assert_uint_eq(c->a, seq);
+                /* Above every seq handed out, and above the lease: nothing is numbered twice. */
+                ck_assert_uint_gt(c->a, seq);
+                ck_assert_uint_eq(c->a, journal.lease);
                 ck_assert_uint_eq(c->b, 6);
                 ck_assert_uint_eq(c->c, 13);
         }
 
         h2 = new_hub();
         replay_all(h2, records);
+        /* It numbers above the lease, so nothing handed out before is numbered again. */
+        ck_assert_uint_eq(h2->seq, journal.lease);
+        h2->seq = hub->seq;
         got = dump(h2, DUMP_SEQ);
         ck_assert_str_eq(got, want);
 
@@ -951,6 +964,38 @@ START_TEST(test_replay_invalid)
 }
 END_TEST
 
+/* Seq numbers never go back, across a crash included: a lease is journaled ahead of them. */
+START_TEST(test_seq_lease)
+{
+        g_autoptr(Hub) h2 = NULL;
+        uint64_t first, seq = 0;
+
+        first = publish("t.plain", "x", false);
+        ck_assert_uint_eq(journal.n_leases, 1);
+        ck_assert_uint_eq(journal.lease, first - 1 + 65536);
+        /* One lease serves 65536 numbers; the next is taken when they run out. */
+        for (unsigned i = 1; i < 65536; i++)
+                seq = publish("t.plain", "x", false);
+        ck_assert_uint_eq(seq, journal.lease);
+        ck_assert_uint_eq(journal.n_leases, 1);
+        ck_assert_uint_eq(publish("t.plain", "x", false), journal.lease - 65536 + 1);
+        ck_assert_uint_eq(journal.n_leases, 2);
+
+        /* After a crash, numbering starts above the lease. */
+        h2 = new_hub();
+        ck_assert_int_eq(hub_replay(h2, &(JournalRecord) { .type = RECORD_COUNTERS, .a = journal.lease }), 0);
+        hub_set_journal(h2, &(HubJournal) { .append = fake_append, .userdata = &journal });
+        /* A disk that refuses the lease does not stop plain publishing; the next publish tries again. */
+        journal.fail = -EIO;
+        ck_assert_uint_eq(hub_publish(h2, NULL, "t.after", "x", 1, false, &seq), 0);
+        ck_assert_uint_eq(seq, journal.lease + 1);
+        ck_assert_uint_eq(journal.n_refused, 1);
+        journal.fail = 0;
+        ck_assert_uint_eq(hub_publish(h2, NULL, "t.after", "x", 1, false, &seq), 0);
+        ck_assert_uint_eq(journal.lease, seq - 1 + 65536);
+}
+END_TEST
+
 START_TEST(test_replay_is_silent)
 {
         g_autoptr(Hub) h2 = new_hub();
@@ -1008,6 +1053,7 @@ static Suite *durability_suite(void) {
         tcase_add_test(tc, test_empty_snapshot);
         tcase_add_test(tc, test_replay_invalid);
         tcase_add_test(tc, test_replay_is_silent);
+        tcase_add_test(tc, test_seq_lease);
         suite_add_tcase(s, tc);
 
         return s;

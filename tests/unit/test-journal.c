@@ -413,7 +413,8 @@ static void assert_populated(void) {
 
         set("app.next", "x");
         ck_assert_uint_eq(last_revision, rev + 1);
-        ck_assert_uint_eq(publish("sensors.next", "x", false), seq + 1);
+        /* Above every number handed out before, whether journaled or only leased. */
+        ck_assert_uint_gt(publish("sensors.next", "x", false), seq);
         ck_assert_uint_eq(push("work", "next", 0), job + 1);
 }
 
