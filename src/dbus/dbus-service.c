@@ -63,7 +63,19 @@ struct DbusService {
         GQueue held;                    /* HeldReply*, waiting for the disk */
         Client broadcaster;             /* internal: emits broadcast signals */
         bool broadcaster_linked;
+        /* Broadcasts wait here for the end of the loop iteration's other work (see broadcaster_deliver()). */
+        GArray *pending;                /* PendingSignal */
+        GByteArray *arena;              /* their topics (NUL-terminated) and payloads */
+        sd_event_source *flush;         /* post source: builds and sends them */
 };
+
+typedef struct PendingSignal {
+        EnvelopeKind kind;
+        uint64_t seq;                   /* seq or revision; GAP: first */
+        uint64_t gap_last;
+        bool deleted;
+        size_t topic, payload, payload_len;     /* offsets into DbusService.arena */
+} PendingSignal;
 
 static const char *dbus_peer_unique_name(DbusPeer *p) {
         return p->client.name;
@@ -85,13 +97,13 @@ static void dbus_peer_free(DbusPeer *p) {
 
 /* Signals, unicast (destination set) or broadcast (destination NULL). */
 
-static int send_envelope(DbusService *s, const char *destination, const Envelope *e) {
+static int send_envelope(DbusService *s, const char *destination, const Envelope *e, bool check_queue) {
         g_autoptr(sd_bus_message) m = NULL;
         bool text;
         const char *member;
         int r;
 
-        if (s->config.max_queued > 0) {
+        if (check_queue && s->config.max_queued > 0) {
                 uint64_t queued = 0;
 
                 if (sd_bus_get_n_queued_write(s->bus, &queued) >= 0 && queued >= s->config.max_queued)
@@ -429,12 +441,70 @@ static int peer_deliver(Client *c, const Envelope *e) {
 
         if (e->kind == ENVELOPE_JOB || e->kind == ENVELOPE_REPLY)
                 return peer_answer(p, e);
-        return send_envelope(p->service, dbus_peer_unique_name(p), e);
+        return send_envelope(p->service, dbus_peer_unique_name(p), e, true);
 }
 
+/*
+ * Broadcast signals are off the publisher's critical path: deliver() only
+ * copies the message into the pending list; the flush post source builds
+ * and sends the signals once the loop iteration's other work (a socket
+ * publisher's reply, socket subscribers' deliveries) is done. Whether the
+ * bus can take it is decided here, counting what waits already, so that
+ * a bus that cannot keep up costs one check per message, not a signal
+ * built and dropped: the core counts the drop and sends a Gap later.
+ */
 static int broadcaster_deliver(Client *c, const Envelope *e) {
         DbusService *s = (DbusService *) ((char *) c - offsetof(DbusService, broadcaster));
-        return send_envelope(s, NULL, e);
+        PendingSignal p = {
+                .kind = e->kind,
+                .seq = e->kind == ENVELOPE_GAP ? e->gap_first : e->seq,
+                .gap_last = e->gap_last,
+                .deleted = e->deleted,
+                .payload_len = e->payload_len,
+        };
+        uint64_t queued = 0;
+
+        if (s->config.max_queued > 0 && sd_bus_get_n_queued_write(s->bus, &queued) >= 0 &&
+            queued + s->pending->len >= s->config.max_queued)
+                return -ENOBUFS;
+        p.topic = s->arena->len;
+        if (e->topic)
+                g_byte_array_append(s->arena, (const guint8 *) e->topic, (guint) strlen(e->topic));
+        g_byte_array_append(s->arena, (const guint8 *) "", 1);
+        p.payload = s->arena->len;
+        g_byte_array_append(s->arena, e->payload, (guint) e->payload_len);
+        g_array_append_val(s->pending, p);
+        return 0;
+}
+
+static int on_flush(sd_event_source *source, void *userdata) {
+        DbusService *s = userdata;
+
+        for (guint i = 0; i < s->pending->len; i++) {
+                const PendingSignal *p = &g_array_index(s->pending, PendingSignal, i);
+                Envelope e = {
+                        .kind = p->kind,
+                        .topic = (const char *) s->arena->data + p->topic,
+                        .payload = s->arena->data + p->payload,
+                        .payload_len = p->payload_len,
+                        .seq = p->seq,
+                        .gap_first = p->seq,
+                        .gap_last = p->gap_last,
+                        .deleted = p->deleted,
+                };
+                int r = send_envelope(s, NULL, &e, false);
+
+                if (r < 0)
+                        log_debug_errno(r, "Failed to send a broadcast signal, ignoring: %m");
+        }
+        g_array_set_size(s->pending, 0);
+        /* A burst's arena is given back, not kept for good. */
+        if (s->arena->len > 1024 * 1024) {
+                g_byte_array_unref(s->arena);
+                s->arena = g_byte_array_new();
+        } else
+                g_byte_array_set_size(s->arena, 0);
+        return 0;
 }
 
 static const ClientSink peer_sink = {
@@ -666,6 +736,12 @@ int dbus_service_new(sd_bus *bus, Hub *hub, const DbusConfig *config, DbusServic
                 return log_error_errno(r, "Failed to watch for clients leaving the bus: %m");
 
         if (config->broadcast) {
+                s->pending = g_array_new(FALSE, FALSE, sizeof(PendingSignal));
+                s->arena = g_byte_array_new();
+                r = sd_bus_get_event(bus) ? sd_event_add_post(sd_bus_get_event(bus), &s->flush, on_flush, s) :
+                                            -ENXIO;
+                if (r < 0)
+                        return log_error_errno(r, "Failed to set up the broadcast signals: %m");
                 r = client_init(&s->broadcaster, hub, &broadcaster_sink, getuid(), getpid(), NULL, true);
                 if (r < 0)
                         return log_error_errno(r, "Failed to set up the broadcaster: %m");
@@ -691,8 +767,13 @@ DbusService *dbus_service_free(DbusService *s) {
         while (!g_queue_is_empty(&s->held))
                 held_reply_free(s->held.head->data);
         g_clear_pointer(&s->peers, g_hash_table_destroy);
+        if (s->pending)
+                (void) on_flush(NULL, s);       /* what was published before we stopped still goes out */
         if (s->broadcaster_linked)
                 client_deinit(&s->broadcaster);
+        s->flush = sd_event_source_disable_unref(s->flush);
+        g_clear_pointer(&s->pending, g_array_unref);
+        g_clear_pointer(&s->arena, g_byte_array_unref);
         sd_bus_slot_unref(s->name_owner_slot);
         sd_bus_slot_unref(s->vtable_slot);
         sd_bus_unref(s->bus);

@@ -13,7 +13,7 @@
 # X: the hub sends in order, so once the sentinel is in, X would be too.
 
 import sbtest
-from sbtest import Conn, check, check_eq, broadcast, unicast_to, is_msg, fmt_signals
+from sbtest import Conn, check, check_eq, broadcast, unicast_to, is_msg, fmt_signals, both
 
 MATCH_SENSORS = ("type='signal',interface='org.switchboard.Hub1',member='Message',"
                  "arg0namespace='sensors'")
@@ -35,6 +35,14 @@ def setup():
     applet = Conn('applet')
     for rule in (MATCH_SENSORS, MATCH_SENSORS_BIN, MATCH_KEYS, MATCH_KEYS_BIN):
         applet.add_match(rule)
+
+
+def drain_applet():
+    """Every broadcast published so far has reached the applet: discard them (behind a sentinel)."""
+    seq = pub.publish('sensors.drain', 'sentinel')
+    applet.wait_signal(lambda s: broadcast(s) and s.member == 'Message' and tuple(s.args[::2]) ==
+                       ('sensors.drain', seq), 'the drain sentinel')
+    applet.take()
 
 
 def test_broadcast_follows_match_rule():
@@ -70,7 +78,9 @@ def test_unicast_subscription_star():
               ('sensors.hall.temp', 'v-sensors.hall.temp', seqs['sensors.hall.temp'])],
              "unicast Messages for 'sensors.*.temp'")
     # The applet, which did not subscribe, got broadcasts only.
-    seen = applet.take()
+    # Broadcasts go out after the loop iteration's other work: wait for the last one.
+    seen = applet.wait_signal(both(broadcast, is_msg('Message', 'sensors.hall.temp')),
+                              'the broadcast of sensors.hall.temp')
     check(all(broadcast(s) for s in seen), 'applet got unicast: %s' % fmt_signals(seen))
     check_eq(sorted(s.args[0] for s in seen),
              sorted(t for t in topics if t.startswith('sensors.')), 'applet broadcasts')
@@ -82,7 +92,7 @@ def test_unicast_subscription_star():
     pub.publish('sentinel.one', 'x')
     got = sub.wait_signal(is_msg('Message', 'sentinel.one'), 'sentinel after Unsubscribe')
     check_eq([s.args[0] for s in got], ['sentinel.one'], 'signals after Unsubscribe')
-    applet.take()
+    drain_applet()
     sub.close()
 
 
@@ -108,7 +118,7 @@ def test_unicast_tail_wildcard():
              'one copy per matching subscription')
     sub.unsubscribe(sid)
     sub.unsubscribe(sid2)
-    applet.take()
+    drain_applet()
     sub.close()
 
 
@@ -161,7 +171,7 @@ def test_retained_replay_and_clear():
     check_eq(pub.call('ClearRetained', 's', '>'), 1, "ClearRetained('>')")
     for c in (sub, sub2, sub3, sub4):
         c.close()
-    applet.take()
+    drain_applet()
 
 
 def test_binary_vs_text():
@@ -257,7 +267,7 @@ def test_watch_everything():
     check_eq([(s.member, tuple(s.args), s.dest) for s in got],
              [('KeyChanged', ('any.key', 'v', rev, False), watcher.name)], "Watch('')")
     watcher.close()
-    applet.take()
+    drain_applet()
 
 
 if __name__ == '__main__':
