@@ -350,17 +350,22 @@ static void message_unref(void *m) {
         sd_bus_message_unref(m);
 }
 
-/* The twin of @m whose bytes result is 'ay' (Get: GetBinary), or NULL. */
-static const OpMethod *binary_twin(const OpMethod *m) {
-        for (unsigned i = 0; i < m->n_out; i++)
-                if (m->out[i].not_text)
-                        for (unsigned k = 0; k < op_n_methods; k++) {
-                                const OpMethod *t = &op_methods[k];
+/* The twin of @m (the same operation) that carries as 'ay' the bytes @m has
+ * as 's' among its in-args (@in) or out-args: PublishBinary, GetBinary. */
+static const OpMethod *binary_twin(const OpMethod *m, bool in) {
+        const OpParam *params = in ? m->in : m->out;
+        unsigned n = in ? m->n_in : m->n_out;
 
-                                if (t != m && g_strcmp0(t->op, m->op) == 0 && t->n_out == m->n_out &&
-                                    t->out[i].dbus == 'y')
-                                        return t;
-                        }
+        for (unsigned k = 0; k < op_n_methods; k++) {
+                const OpMethod *t = &op_methods[k];
+                const OpParam *tp = in ? t->in : t->out;
+
+                if (t == m || g_strcmp0(t->op, m->op) != 0)
+                        continue;
+                for (unsigned i = 0; i < n && i < (in ? t->n_in : t->n_out); i++)
+                        if (params[i].type == OP_TYPE_BYTES && params[i].dbus == 's' && tp[i].dbus == 'y')
+                                return t;
+        }
         return NULL;
 }
 
@@ -376,6 +381,10 @@ static int d_request(Backend *b, const OpMethod *m, const OpArgs *in, unsigned t
         r = sd_bus_message_new_method_call(d->bus, &call, HUB_NAME, HUB_PATH, HUB_INTERFACE, m->dbus);
         if (r >= 0)
                 r = append_args(call, m, in);
+        /* Bytes that are not text go by the twin that takes 'ay', if there is one. */
+        twin = r == CLI_NOT_TEXT ? binary_twin(m, true) : NULL;
+        if (twin)
+                return d_request(b, twin, in, timeout_ms, cancel_fd, ret);
         if (r == CLI_NOT_TEXT)
                 return r;
         if (r < 0) {
@@ -394,7 +403,7 @@ static int d_request(Backend *b, const OpMethod *m, const OpArgs *in, unsigned t
                 if (r != CLI_HUB_ERROR)
                         return r;
                 /* Bytes that are not text come from the twin that answers with 'ay'. */
-                twin = binary_twin(m);
+                twin = binary_twin(m, false);
                 if (twin && g_str_equal(error.name, HUB_ERROR_PREFIX "NotText"))
                         return d_request(b, twin, in, timeout_ms, cancel_fd, ret);
                 cli_result_set_error(ret, error.name, error.message, 0);

@@ -22,36 +22,20 @@
  * run_publish() - `publish TOPIC PAYLOAD [--retain]`: bytes that are not text go as PublishBinary
  */
 int run_publish(char **args, int n_args) {
-        g_autoptr(Backend) b = NULL;
         g_auto(CliResult) res = {};
         OpArgs in = { .topic = args[0], .payload = { args[1], strlen(args[1]) }, .retain = arg.retain };
-        const char *member = arg.retain ? "PublishRetained" : "Publish";
-        int r;
 
-        r = connect_hub(&b);
-        if (r != 0)
-                return r;
-        r = backend_call(b, member, &in, SUBJECT_KEY, args[0], &res);
-        if (r == CLI_NOT_TEXT) {
-                /* Not text in this locale's bytes: send them as they are. */
-                cli_result_clear(&res);
-                r = backend_call(b, "PublishBinary", &in, SUBJECT_KEY, args[0], &res);
-        }
-        return r;
+        return cli_call(arg.retain ? "PublishRetained" : "Publish", &in, SUBJECT_KEY, args[0], &res);
 }
 
 /**
  * run_clear_retained() - `clear-retained PATTERN`: print how many were dropped
  */
 int run_clear_retained(char **args, int n_args) {
-        g_autoptr(Backend) b = NULL;
         g_auto(CliResult) res = {};
         int r;
 
-        r = connect_hub(&b);
-        if (r != 0)
-                return r;
-        r = backend_call(b, "ClearRetained", &(OpArgs) { .pattern = args[0] }, SUBJECT_KEY, args[0], &res);
+        r = cli_call("ClearRetained", &(OpArgs) { .pattern = args[0] }, SUBJECT_KEY, args[0], &res);
         if (r != 0)
                 return r;
         printf("%" PRIu32 "\n", res.out.count);
@@ -193,11 +177,23 @@ static int stream_listen(Stream *s, const char *member, char **names, int n_name
         return 0;
 }
 
-/* Print the events of @member on each of @names (and, for monitor, of every key) from @b (taken). */
-static int stream_command(Backend *b, uint64_t count, bool monitor, const char *member, char **names,
-                          int n_names) {
-        Stream s = { .monitor = monitor, .count = count };
+/* Print the events of @member on each of @names and, for monitor, of every key. */
+static int stream_command(bool monitor, const char *member, char **names, int n_names) {
+        BackendConfig config;
+        Backend *b = NULL;
+        Stream s = { .monitor = monitor };
         int r;
+
+        r = parse_count(&s.count);
+        /* monitor needs the socket: D-Bus signals carry no sender. */
+        if (r == 0 && monitor) {
+                r = socket_config(&config);
+                if (r == 0)
+                        r = backend_open_socket(&config, &b);
+        } else if (r == 0)
+                r = connect_hub(&b);
+        if (r != 0)
+                return r;
 
         r = stream_init(&s, b);
         if (r == 0)
@@ -214,34 +210,14 @@ static int stream_command(Backend *b, uint64_t count, bool monitor, const char *
  * run_subscribe() - `subscribe PATTERN…`: print the messages of matching topics
  */
 int run_subscribe(char **args, int n_args) {
-        Backend *b = NULL;
-        uint64_t count;
-        int r;
-
-        r = parse_count(&count);
-        if (r == 0)
-                r = connect_hub(&b);
-        if (r != 0)
-                return r;
-        return stream_command(b, count, false, "Subscribe", args, n_args);
+        return stream_command(false, "Subscribe", args, n_args);
 }
 
 /**
  * run_watch() - `watch [PREFIX…]`: print the changes of keys (all keys without a PREFIX)
  */
 int run_watch(char **args, int n_args) {
-        Backend *b = NULL;
-        uint64_t count;
-        int r;
-
-        r = parse_count(&count);
-        if (r == 0)
-                r = connect_hub(&b);
-        if (r != 0)
-                return r;
-        if (n_args == 0)
-                return stream_command(b, count, false, "Watch", all_keys, 1);
-        return stream_command(b, count, false, "Watch", args, n_args);
+        return n_args > 0 ? stream_command(false, "Watch", args, n_args) : stream_command(false, "Watch", all_keys, 1);
 }
 
 /**
@@ -249,17 +225,6 @@ int run_watch(char **args, int n_args) {
  */
 int run_monitor(char **args, int n_args) {
         static char *every[] = { (char *) ">", NULL };
-        BackendConfig config;
-        Backend *b = NULL;
-        uint64_t count;
-        int r;
 
-        r = parse_count(&count);
-        if (r == 0)
-                r = socket_config(&config);
-        if (r == 0)
-                r = backend_open_socket(&config, &b);
-        if (r != 0)
-                return r;
-        return stream_command(b, count, true, "Subscribe", n_args > 0 ? args : every, 1);
+        return stream_command(true, "Subscribe", n_args > 0 ? args : every, 1);
 }

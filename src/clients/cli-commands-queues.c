@@ -21,7 +21,6 @@
  * run_push() - `push QUEUE PAYLOAD [--delay MS]`: print the job's id
  */
 int run_push(char **args, int n_args) {
-        g_autoptr(Backend) b = NULL;
         g_auto(CliResult) res = {};
         OpArgs in = { .queue = args[0], .payload = { args[1], strlen(args[1]) } };
         int r;
@@ -31,14 +30,7 @@ int run_push(char **args, int n_args) {
                 if (r != 0)
                         return r;
         }
-        r = connect_hub(&b);
-        if (r != 0)
-                return r;
-        r = backend_call(b, "Push", &in, SUBJECT_QUEUE, args[0], &res);
-        if (r == CLI_NOT_TEXT) {
-                cli_result_clear(&res);
-                r = backend_call(b, "PushBinary", &in, SUBJECT_QUEUE, args[0], &res);
-        }
+        r = cli_call("Push", &in, SUBJECT_QUEUE, args[0], &res);
         if (r != 0)
                 return r;
         printf("%" PRIu64 "\n", res.out.id);
@@ -168,16 +160,12 @@ int run_work(char **args, int n_args) {
  * run_queues() - `queues [--json]`: one line per queue under a header
  */
 int run_queues(char **args, int n_args) {
-        g_autoptr(Backend) b = NULL;
         g_auto(CliResult) res = {};
         GArray *rows;
         int width = (int) strlen("QUEUE");
         int r;
 
-        r = connect_hub(&b);
-        if (r != 0)
-                return r;
-        r = backend_call(b, "ListQueues", &(OpArgs) {}, SUBJECT_QUEUE, NULL, &res);
+        r = cli_call("ListQueues", &(OpArgs) {}, SUBJECT_QUEUE, NULL, &res);
         if (r != 0)
                 return r;
 
@@ -213,15 +201,11 @@ int run_queues(char **args, int n_args) {
  * run_peek() - `peek QUEUE [--json]`: the payload of the next ready job, like get prints a value
  */
 int run_peek(char **args, int n_args) {
-        g_autoptr(Backend) b = NULL;
         g_autoptr(GString) json = NULL;
         g_auto(CliResult) res = {};
         int r;
 
-        r = connect_hub(&b);
-        if (r != 0)
-                return r;
-        r = backend_call(b, "Peek", &(OpArgs) { .queue = args[0] }, SUBJECT_QUEUE, args[0], &res);
+        r = cli_call("Peek", &(OpArgs) { .queue = args[0] }, SUBJECT_QUEUE, args[0], &res);
         if (r != 0)
                 return r;
         if (!arg.json)
@@ -239,7 +223,6 @@ int run_peek(char **args, int n_args) {
 
 /* Kick (@kick) or Purge: print how many jobs. */
 static int run_queue_count(char **args, bool kick) {
-        g_autoptr(Backend) b = NULL;
         g_auto(CliResult) res = {};
         uint64_t max = 0;
         int r;
@@ -252,10 +235,7 @@ static int run_queue_count(char **args, bool kick) {
                         return usage_error(_("invalid number '%s' for %s: at most %" PRIu32), arg.max, "--max",
                                            UINT32_MAX);
         }
-        r = connect_hub(&b);
-        if (r != 0)
-                return r;
-        r = backend_call(b, kick ? "Kick" : "Purge", &(OpArgs) { .queue = args[0], .max = (uint32_t) max },
+        r = cli_call(kick ? "Kick" : "Purge", &(OpArgs) { .queue = args[0], .max = (uint32_t) max },
                          SUBJECT_QUEUE, args[0], &res);
         if (r != 0)
                 return r;

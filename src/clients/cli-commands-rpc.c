@@ -72,14 +72,10 @@ int run_serve(char **args, int n_args) {
  * run_status() - `status [--json]`: what GetInfo / hub.info report
  */
 int run_status(char **args, int n_args) {
-        g_autoptr(Backend) b = NULL;
         g_auto(CliResult) res = {};
         int r;
 
-        r = connect_hub(&b);
-        if (r != 0)
-                return r;
-        r = backend_call(b, "GetInfo", &(OpArgs) {}, SUBJECT_KEY, NULL, &res);
+        r = cli_call("GetInfo", &(OpArgs) {}, SUBJECT_KEY, NULL, &res);
         if (r != 0)
                 return r;
         print_status(res.out.info, arg.json);

@@ -18,15 +18,11 @@
  * run_get() - `get KEY [--json]`: print a value
  */
 int run_get(char **args, int n_args) {
-        g_autoptr(Backend) b = NULL;
         g_autoptr(GString) out = NULL;
         g_auto(CliResult) res = {};
         int r;
 
-        r = connect_hub(&b);
-        if (r != 0)
-                return r;
-        r = backend_call(b, "Get", &(OpArgs) { .key = args[0] }, SUBJECT_KEY, args[0], &res);
+        r = cli_call("Get", &(OpArgs) { .key = args[0] }, SUBJECT_KEY, args[0], &res);
         if (r != 0)
                 return r;
         if (!arg.json)
@@ -45,7 +41,6 @@ int run_get(char **args, int n_args) {
  * run_set() - `set KEY VALUE [--if-revision N]`
  */
 int run_set(char **args, int n_args) {
-        g_autoptr(Backend) b = NULL;
         g_auto(CliResult) res = {};
         OpArgs in = { .key = args[0], .value = { args[1], strlen(args[1]) } };
         int r;
@@ -58,29 +53,17 @@ int run_set(char **args, int n_args) {
                         return usage_error(_("--if-revision needs a value that is valid UTF-8 text"));
         }
 
-        r = connect_hub(&b);
-        if (r != 0)
-                return r;
-        r = backend_call(b, arg.if_revision ? "SetIf" : "Set", &in, SUBJECT_KEY, args[0], &res);
-        if (r == CLI_NOT_TEXT) {
-                cli_result_clear(&res);
-                r = backend_call(b, "SetBinary", &in, SUBJECT_KEY, args[0], &res);
-        }
-        return r;
+        return cli_call(arg.if_revision ? "SetIf" : "Set", &in, SUBJECT_KEY, args[0], &res);
 }
 
 /**
  * run_delete() - `delete KEY`: status 3 if there was no such key
  */
 int run_delete(char **args, int n_args) {
-        g_autoptr(Backend) b = NULL;
         g_auto(CliResult) res = {};
         int r;
 
-        r = connect_hub(&b);
-        if (r != 0)
-                return r;
-        r = backend_call(b, "Delete", &(OpArgs) { .key = args[0] }, SUBJECT_KEY, args[0], &res);
+        r = cli_call("Delete", &(OpArgs) { .key = args[0] }, SUBJECT_KEY, args[0], &res);
         if (r != 0)
                 return r;
         if (!res.out.existed) {
@@ -96,15 +79,11 @@ int run_delete(char **args, int n_args) {
  * run_list() - `list [PREFIX] [--json]`: keys and values; a value that is not text is listed as ""
  */
 int run_list(char **args, int n_args) {
-        g_autoptr(Backend) b = NULL;
         g_auto(CliResult) res = {};
         const char *prefix = n_args > 0 ? args[0] : "";
         int r;
 
-        r = connect_hub(&b);
-        if (r != 0)
-                return r;
-        r = backend_call(b, "List", &(OpArgs) { .prefix = prefix }, SUBJECT_KEY, prefix, &res);
+        r = cli_call("List", &(OpArgs) { .prefix = prefix }, SUBJECT_KEY, prefix, &res);
         if (r != 0)
                 return r;
 

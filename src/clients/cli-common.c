@@ -83,20 +83,24 @@ bool bytes_is_text(const void *data, size_t len) {
 
 /* "invalid topic 'x'", "no such key 'x'", ...: what the error says about @subject. */
 static char *describe_error(const char *suffix, SubjectKind kind, const char *subject, int *exit_code) {
-        if (g_str_equal(suffix, "InvalidTopic"))
-                return g_strdup_printf(_("invalid topic '%s'"), subject);
-        if (g_str_equal(suffix, "InvalidPattern"))
-                return g_strdup_printf(_("invalid pattern '%s'"), subject);
-        if (g_str_equal(suffix, "InvalidKey"))
-                return g_strdup_printf(_("invalid key '%s'"), subject);
-        if (g_str_equal(suffix, "InvalidQueue"))
-                return g_strdup_printf(_("invalid queue name '%s'"), subject);
-        if (g_str_equal(suffix, "InvalidName"))
-                return g_strdup_printf(_("invalid service name '%s'"), subject);
-        if (g_str_equal(suffix, "LimitExceeded"))
-                return g_strdup_printf(_("limit exceeded for '%s'"), subject);
-        if (g_str_equal(suffix, "NotText"))
-                return g_strdup_printf(_("the value of '%s' is not text"), subject);
+        static const char *const invalid[][2] = {
+                { "InvalidTopic", N_("invalid topic '%s'") },
+                { "InvalidPattern", N_("invalid pattern '%s'") },
+                { "InvalidKey", N_("invalid key '%s'") },
+                { "InvalidQueue", N_("invalid queue name '%s'") },
+                { "InvalidName", N_("invalid service name '%s'") },
+                { "LimitExceeded", N_("limit exceeded for '%s'") },
+                { "NotText", N_("the value of '%s' is not text") },
+        };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(invalid); i++)
+                if (g_str_equal(suffix, invalid[i][0])) {
+                        /* The formats are the literals above, each with one %s. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+                        return g_strdup_printf(_(invalid[i][1]), subject);
+#pragma GCC diagnostic pop
+                }
         if (g_str_equal(suffix, "NotFound") || g_str_equal(suffix, "NoJob")) {
                 *exit_code = SB_EXIT_NOT_FOUND;
                 switch (kind) {

@@ -29,6 +29,7 @@ int parse_u64(const char *option, const char *s, uint64_t min, uint64_t *ret);
 int parse_count(uint64_t *ret);
 int socket_config(BackendConfig *ret);
 int connect_hub(Backend **ret);
+int cli_call(const char *member, const OpArgs *in, SubjectKind kind, const char *subject, CliResult *ret);
 
 /* The commands: run with the arguments after the options. */
 int run_publish(char **args, int n_args);

@@ -120,6 +120,21 @@ int connect_hub(Backend **ret) {
         return backend_open(&config, ret);
 }
 
+/**
+ * cli_call() - connect as the options say and call @member, as most commands do
+ *
+ * Return: see backend_call(); @ret outlives the connection.
+ */
+int cli_call(const char *member, const OpArgs *in, SubjectKind kind, const char *subject, CliResult *ret) {
+        g_autoptr(Backend) b = NULL;
+        int r;
+
+        r = connect_hub(&b);
+        if (r != 0)
+                return r;
+        return backend_call(b, member, in, kind, subject, ret);
+}
+
 /* For monitor and stdio: the socket, with the hub started through D-Bus if need be. */
 int socket_config(BackendConfig *ret) {
         int r;
@@ -141,6 +156,12 @@ int parse_count(uint64_t *ret) {
 
 /* ---- options and commands ---------------------------------------------- */
 
+/* The options several commands share, each with its own help. */
+#define OPT_JSON(help) { "json", 'j', 0, G_OPTION_ARG_NONE, &arg.json, help, NULL }
+#define OPT_COUNT(help) { "count", 'n', 0, G_OPTION_ARG_STRING, &arg.count, help, N_("N") }
+#define OPT_VALUE(name, short_name, field, help, value) \
+        { name, short_name, 0, G_OPTION_ARG_STRING, &arg.field, help, value }
+
 static const GOptionEntry publish_entries[] = {
         { "retain", 'r', 0, G_OPTION_ARG_NONE, &arg.retain,
           N_("Keep the message as the topic's retained value"), NULL },
@@ -150,84 +171,71 @@ static const GOptionEntry publish_entries[] = {
 static const GOptionEntry subscribe_entries[] = {
         { "retained", 0, 0, G_OPTION_ARG_NONE, &arg.retained,
           N_("First print the retained values of matching topics"), NULL },
-        { "json", 'j', 0, G_OPTION_ARG_NONE, &arg.json,
-          N_("Print one JSON object per message"), NULL },
-        { "count", 'n', 0, G_OPTION_ARG_STRING, &arg.count,
-          N_("Exit after N messages"), N_("N") },
+        OPT_JSON(N_("Print one JSON object per message")),
+        OPT_COUNT(N_("Exit after N messages")),
         G_OPTION_ENTRY_NULL
 };
 
 static const GOptionEntry watch_entries[] = {
-        { "json", 'j', 0, G_OPTION_ARG_NONE, &arg.json,
-          N_("Print one JSON object per change"), NULL },
-        { "count", 'n', 0, G_OPTION_ARG_STRING, &arg.count,
-          N_("Exit after N changes"), N_("N") },
+        OPT_JSON(N_("Print one JSON object per change")),
+        OPT_COUNT(N_("Exit after N changes")),
         G_OPTION_ENTRY_NULL
 };
 
 static const GOptionEntry monitor_entries[] = {
-        { "json", 'j', 0, G_OPTION_ARG_NONE, &arg.json,
-          N_("Print one JSON object per message or change, with its sender"), NULL },
-        { "count", 'n', 0, G_OPTION_ARG_STRING, &arg.count,
-          N_("Exit after N messages and changes"), N_("N") },
+        OPT_JSON(N_("Print one JSON object per message or change, with its sender")),
+        OPT_COUNT(N_("Exit after N messages and changes")),
         G_OPTION_ENTRY_NULL
 };
 
 static const GOptionEntry json_entries[] = {
-        { "json", 'j', 0, G_OPTION_ARG_NONE, &arg.json,
-          N_("Print JSON instead of plain text"), NULL },
-        G_OPTION_ENTRY_NULL
-};
-
-static const GOptionEntry set_entries[] = {
-        { "if-revision", 0, 0, G_OPTION_ARG_STRING, &arg.if_revision,
-          N_("Only set the key if its revision is N (0: only if the key does not exist yet)"), N_("N") },
-        G_OPTION_ENTRY_NULL
-};
-
-static const GOptionEntry push_entries[] = {
-        { "delay", 0, 0, G_OPTION_ARG_STRING, &arg.delay,
-          N_("Make the job ready only after MS milliseconds"), N_("MS") },
+        OPT_JSON(N_("Print JSON instead of plain text")),
         G_OPTION_ENTRY_NULL
 };
 
 static const GOptionEntry queues_entries[] = {
-        { "json", 'j', 0, G_OPTION_ARG_NONE, &arg.json,
-          N_("Print one JSON object per queue"), NULL },
+        OPT_JSON(N_("Print one JSON object per queue")),
+        G_OPTION_ENTRY_NULL
+};
+
+static const GOptionEntry set_entries[] = {
+        OPT_VALUE("if-revision", 0, if_revision,
+                  N_("Only set the key if its revision is N (0: only if the key does not exist yet)"), N_("N")),
+        G_OPTION_ENTRY_NULL
+};
+
+static const GOptionEntry push_entries[] = {
+        OPT_VALUE("delay", 0, delay, N_("Make the job ready only after MS milliseconds"), N_("MS")),
         G_OPTION_ENTRY_NULL
 };
 
 static const GOptionEntry kick_entries[] = {
-        { "max", 0, 0, G_OPTION_ARG_STRING, &arg.max,
-          N_("Revive at most N jobs (default: all)"), N_("N") },
+        OPT_VALUE("max", 0, max, N_("Revive at most N jobs (default: all)"), N_("N")),
         G_OPTION_ENTRY_NULL
 };
 
 static const GOptionEntry work_entries[] = {
-        { "timeout", 't', 0, G_OPTION_ARG_STRING, &arg.timeout,
-          N_("Exit when no job has come for MS milliseconds (default: wait forever)"), N_("MS") },
-        { "visibility", 0, 0, G_OPTION_ARG_STRING, &arg.visibility,
-          N_("Hold each job for MS milliseconds, renewed while the command runs (default: 30000)"), N_("MS") },
-        { "count", 'n', 0, G_OPTION_ARG_STRING, &arg.count,
-          N_("Exit after N jobs"), N_("N") },
-        { "retry-delay", 0, 0, G_OPTION_ARG_STRING, &arg.retry_delay,
-          N_("Make a failed job ready again only after MS milliseconds (default: 0)"), N_("MS") },
+        OPT_VALUE("timeout", 't', timeout,
+                  N_("Exit when no job has come for MS milliseconds (default: wait forever)"), N_("MS")),
+        OPT_VALUE("visibility", 0, visibility,
+                  N_("Hold each job for MS milliseconds, renewed while the command runs (default: 30000)"),
+                  N_("MS")),
+        OPT_COUNT(N_("Exit after N jobs")),
+        OPT_VALUE("retry-delay", 0, retry_delay,
+                  N_("Make a failed job ready again only after MS milliseconds (default: 0)"), N_("MS")),
         G_OPTION_ENTRY_NULL
 };
 
 static const GOptionEntry call_entries[] = {
-        { "timeout", 't', 0, G_OPTION_ARG_STRING, &arg.timeout,
-          N_("Wait at most MS milliseconds for the reply (default: the hub's maximum, 300000)"), N_("MS") },
+        OPT_VALUE("timeout", 't', timeout,
+                  N_("Wait at most MS milliseconds for the reply (default: the hub's maximum, 300000)"), N_("MS")),
         G_OPTION_ENTRY_NULL
 };
 
 static const GOptionEntry serve_entries[] = {
-        { "count", 'n', 0, G_OPTION_ARG_STRING, &arg.count,
-          N_("Exit after N requests"), N_("N") },
+        OPT_COUNT(N_("Exit after N requests")),
         G_OPTION_ENTRY_NULL
 };
-
-/* ---- command line ----------------------------------------------------- */
 
 /* --socket or --socket=PATH ("--socket=" is --socket: see run_command()) */
 static gboolean parse_socket_option(const char *name, const char *value, gpointer data, GError **error) {
