@@ -57,6 +57,9 @@ void cli_result_clear(CliResult *res) {
         g_clear_pointer(&res->held, g_array_unref);
 }
 
+/**
+ * cli_print_unreachable_hint() - say what to check when the hub cannot be reached
+ */
 void cli_print_unreachable_hint(void) {
         fprintf(stderr,
                 _("Check that switchboardd is installed and that the session bus can start it "

@@ -35,6 +35,9 @@ static void json_append_len(GString *out, const char *s, size_t len) {
         g_string_append_c(out, '"');
 }
 
+/**
+ * json_append_string() - append @s (valid UTF-8) as a JSON string
+ */
 void json_append_string(GString *out, const char *s) {
         json_append_len(out, s, strlen(s));
 }
@@ -46,22 +49,33 @@ static void json_append_name(GString *out, const char *name) {
         g_string_append_c(out, ':');
 }
 
+/**
+ * json_append_member() - append "@name":"@value" to the object being built in @out
+ */
 void json_append_member(GString *out, const char *name, const char *value) {
         json_append_name(out, name);
         json_append_string(out, value);
 }
 
+/**
+ * json_append_u64() - append "@name":@value to the object being built in @out
+ */
 void json_append_u64(GString *out, const char *name, uint64_t value) {
         json_append_name(out, name);
         g_string_append_printf(out, "%" G_GUINT64_FORMAT, value);
 }
 
+/**
+ * json_append_bool() - append "@name":true or false to the object being built in @out
+ */
 void json_append_bool(GString *out, const char *name, gboolean value) {
         json_append_name(out, name);
         g_string_append(out, value ? "true" : "false");
 }
 
-/* "NAME":"text", or "NAME_base64":"..." for bytes that are not text. */
+/**
+ * json_append_bytes() - append "@name":"text", or "@name_base64":"..." for bytes that are not text
+ */
 void json_append_bytes(GString *out, const char *name, const void *data, size_t size) {
         g_autofree char *b64_name = NULL, *b64 = NULL;
 
@@ -75,6 +89,9 @@ void json_append_bytes(GString *out, const char *name, const void *data, size_t 
         json_append_member(out, b64_name, b64);
 }
 
+/**
+ * print_line() - @line and a newline on stdout, flushed: a reader sees each line at once
+ */
 void print_line(const char *line) {
         fputs(line, stdout);
         fputc('\n', stdout);
@@ -373,47 +390,45 @@ static char *format_started(GVariant *info) {
         return g_strdup_printf(_("%s (up %s)"), when, uptime);
 }
 
+/* "  Label:   N" for the number @key of @info. */
+static void print_number(const char *label, int width, GVariant *info, const char *key) {
+        g_autofree char *n = g_strdup_printf("%" PRIu64, info_u64(info, key));
+
+        print_field(label, width, n);
+}
+
 static void print_status_text(GVariant *info) {
         const char *labels[] = {
                 _("Started"), _("Clients"), _("Subscriptions"), _("Retained topics"), _("Keys"),
                 _("Messages"), _("Store changes"), _("Limits"), _("Queues"), _("Pending calls"),
                 _("Services"),
         };
-        static const char *const numbers[] = { "subscriptions", "topics", "keys" };
         g_autoptr(GVariant) queues = g_variant_lookup_value(info, "queues", NULL);
         g_autoptr(GArray) services = info_counts(info, "services");
         g_autoptr(GArray) limits = info_counts(info, "limits");
         g_autoptr(GArray) jsonrpc = info_counts(info, "jsonrpc");
-        g_autofree char *started = format_started(info), *clients = format_clients(info), *value = NULL;
+        g_autofree char *started = format_started(info), *clients = format_clients(info), *messages = NULL;
         const char *version = NULL;
         int width = 0;
 
         for (size_t i = 0; i < G_N_ELEMENTS(labels); i++)
                 width = MAX(width, (int) g_utf8_strlen(labels[i], -1));
+        messages = g_strdup_printf(_("%" PRIu64 " published, %" PRIu64 " delivered, %" PRIu64 " dropped"),
+                                   info_u64(info, "messages_published"), info_u64(info, "messages_delivered"),
+                                   info_u64(info, "messages_dropped"));
 
         (void) g_variant_lookup(info, "version", "&s", &version);
         printf(_("switchboard hub %s\n"), version ?: "?");
         print_field(labels[0], width, started);
         print_field(labels[1], width, clients);
-        for (size_t i = 0; i < G_N_ELEMENTS(numbers); i++) {
-                g_autofree char *n = g_strdup_printf("%" PRIu64, info_u64(info, numbers[i]));
-
-                print_field(labels[2 + i], width, n);
-        }
-        value = g_strdup_printf(_("%" PRIu64 " published, %" PRIu64 " delivered, %" PRIu64 " dropped"),
-                                info_u64(info, "messages_published"), info_u64(info, "messages_delivered"),
-                                info_u64(info, "messages_dropped"));
-        print_field(labels[5], width, value);
-        g_free(value);
-        value = g_strdup_printf("%" PRIu64, info_u64(info, "store_changes"));
-        print_field(labels[6], width, value);
-
+        print_number(labels[2], width, info, "subscriptions");
+        print_number(labels[3], width, info, "topics");
+        print_number(labels[4], width, info, "keys");
+        print_field(labels[5], width, messages);
+        print_number(labels[6], width, info, "store_changes");
         if (queues) {
-                g_autofree char *n = g_strdup_printf("%" PRIu64, info_u64(info, "queues"));
-                g_autofree char *pending = g_strdup_printf("%" PRIu64, info_u64(info, "pending_calls"));
-
-                print_field(labels[8], width, n);
-                print_field(labels[9], width, pending);
+                print_number(labels[8], width, info, "queues");
+                print_number(labels[9], width, info, "pending_calls");
                 print_counts(labels[10], width, services);
         }
         print_counts(labels[7], width, limits);

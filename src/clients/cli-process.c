@@ -71,13 +71,19 @@ static int payload_fd(const void *data, size_t size, int *ret_fd) {
 }
 
 /* Start @argv in a process group of its own (so that a signal we pass on
- * reaches its children too), with default signal handling, @stdin_fd as its
+ * reaches its children too), with default signal handling, @payload as its
  * standard input and, unless -1, @stdout_fd / @stderr_fd as its output. */
-static int spawn_command(char **argv, char **envp, int stdin_fd, int stdout_fd, int stderr_fd, pid_t *ret_pid) {
+static int spawn_command(char **argv, char **envp, const OpBytes *payload, int stdout_fd, int stderr_fd,
+                         pid_t *ret_pid) {
         posix_spawn_file_actions_t actions;
         posix_spawnattr_t attr;
         sigset_t none, defaults;
+        g_auto(Fd) stdin_fd = -1;
         int r;
+
+        r = payload_fd(payload->data, payload->len, &stdin_fd);
+        if (r < 0)
+                return r;
 
         sigemptyset(&none);
         sigemptyset(&defaults);
@@ -103,18 +109,6 @@ static int spawn_command(char **argv, char **envp, int stdin_fd, int stdout_fd, 
         posix_spawnattr_destroy(&attr);
         posix_spawn_file_actions_destroy(&actions);
         return -r;
-}
-
-/* @argv as spawn_command() starts it, with @payload on its standard input. */
-static int spawn_with_payload(char **argv, char **envp, const OpBytes *payload, int stdout_fd, int stderr_fd,
-                              pid_t *ret_pid) {
-        g_auto(Fd) in = -1;
-        int r;
-
-        r = payload_fd(payload->data, payload->len, &in);
-        if (r < 0)
-                return r;
-        return spawn_command(argv, envp, in, stdout_fd, stderr_fd, ret_pid);
 }
 
 /**
@@ -184,7 +178,7 @@ int worker_run(Worker *w, const OpResult *job, int *ret_code, int *ret_status) {
         envp = g_environ_setenv(envp, "SWITCHBOARD_JOB_ATTEMPTS", value, TRUE);
         envp = g_environ_setenv(envp, "SWITCHBOARD_QUEUE", w->queue, TRUE);
 
-        r = spawn_with_payload(w->argv, envp, &job->payload, -1, -1, &pid);
+        r = spawn_command(w->argv, envp, &job->payload, -1, -1, &pid);
         if (r < 0) {
                 fprintf(stderr, _("switchboard: cannot run '%s': %s\n"), w->argv[0], g_strerror(-r));
                 return SB_EXIT_HUB_ERROR;
@@ -424,7 +418,7 @@ static int server_start(Server *s, Request *q) {
         if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
                 r = -errno;
         if (r >= 0)
-                r = spawn_with_payload(s->argv, envp, &(OpBytes) { g_bytes_get_data(q->payload, NULL),
+                r = spawn_command(s->argv, envp, &(OpBytes) { g_bytes_get_data(q->payload, NULL),
                                                                    g_bytes_get_size(q->payload) },
                                        out[1], err[1], &s->pid);
         fd_close(out[1]);

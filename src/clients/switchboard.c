@@ -54,6 +54,11 @@ struct Command {
 CliOptions arg;
 static const Command *arg_command;
 
+/**
+ * usage_error() - print a usage error and where to find help
+ *
+ * Return: 2.
+ */
 int usage_error(const char *format, ...) {
         g_autofree char *msg = NULL;
         va_list ap;
@@ -71,6 +76,11 @@ int usage_error(const char *format, ...) {
         return SB_EXIT_USAGE;
 }
 
+/**
+ * parse_u64() - the value @s of @option: a whole number of at least @min
+ *
+ * Return: 0, or 2 (message printed).
+ */
 int parse_u64(const char *option, const char *s, uint64_t min, uint64_t *ret) {
         g_autoptr(GError) error = NULL;
         guint64 v;
@@ -110,6 +120,11 @@ static int backend_config(BackendConfig *ret) {
         return 0;
 }
 
+/**
+ * connect_hub() - open the backend the options and $SWITCHBOARD_BACKEND choose
+ *
+ * Return: 0 and the backend in @ret, or an exit status (message printed).
+ */
 int connect_hub(Backend **ret) {
         BackendConfig config;
         int r;
@@ -135,7 +150,11 @@ int cli_call(const char *member, const OpArgs *in, SubjectKind kind, const char 
         return backend_call(b, member, in, kind, subject, ret);
 }
 
-/* For monitor and stdio: the socket, with the hub started through D-Bus if need be. */
+/**
+ * socket_config() - the backend config of monitor and stdio: the socket, never --dbus
+ *
+ * Return: 0, or 2 (message printed).
+ */
 int socket_config(BackendConfig *ret) {
         int r;
 
@@ -147,6 +166,11 @@ int socket_config(BackendConfig *ret) {
         return 0;
 }
 
+/**
+ * parse_count() - --count N (at least 1), or 0 without it
+ *
+ * Return: 0, or 2 (message printed).
+ */
 int parse_count(uint64_t *ret) {
         *ret = 0;
         if (!arg.count)
