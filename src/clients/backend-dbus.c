@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * backend-dbus.c: the CLI's D-Bus backend. Each operation is one or two
- * calls to org.switchboard.Hub1 on the session bus (or --address); the
- * first call activates the hub. Streams (subscribe, watch) take only the
- * unicast signals the hub addresses to this connection, never the
+ * backend-dbus.c: the CLI's D-Bus backend. A request is one method call to
+ * org.switchboard.Hub1 on the session bus (or --address), built from the
+ * descriptor's in-args by their D-Bus types and read back by its out-args;
+ * the first call activates the hub. Streams (subscribe, watch, serve) take
+ * only the unicast signals the hub addresses to this connection, never the
  * broadcast copies: the match rule names the hub's unique name and ours,
  * and every signal is checked again. D-Bus signals carry no sender, so
  * events from here have none.
@@ -11,13 +12,14 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <glib.h>
 #include <glib/gi18n.h>
 #include <systemd/sd-bus.h>
 
-#include "clients/cli.h"
+#include "clients/backend.h"
 #include "util/sd-glue.h"
 
 typedef struct DbusBackend {
@@ -79,54 +81,30 @@ static gboolean error_means_unreachable(const char *name) {
         return FALSE;
 }
 
-/* Turn a failed call into a message on stderr and an exit status.
- * @subject is the topic, pattern, key, queue, ... the call was about (may be NULL). */
-static int report_call_error_on(const sd_bus_error *error, int r, SubjectKind kind, const char *subject) {
-        const char *message;
-
+/* A failed call: the bus or the hub cannot be reached (69, message printed),
+ * or the hub's own answer (CLI_HUB_ERROR, for the caller to report). */
+static int bus_error_status(const sd_bus_error *error, int r) {
         if (!error || !sd_bus_error_is_set(error)) {
                 fprintf(stderr, _("switchboard: lost the connection to the bus: %s\n"),
                         g_strerror(r < 0 ? -r : r));
                 return SB_EXIT_UNREACHABLE;
         }
-
-        message = error->message ?: error->name;
         if (error_means_unreachable(error->name)) {
-                fprintf(stderr, _("switchboard: cannot reach the hub (%s): %s\n"), HUB_NAME, message);
+                fprintf(stderr, _("switchboard: cannot reach the hub (%s): %s\n"), HUB_NAME,
+                        error->message ?: error->name);
                 cli_print_unreachable_hint();
                 return SB_EXIT_UNREACHABLE;
         }
-        return cli_report_hub_error_on(error->name, message, kind, subject);
+        return CLI_HUB_ERROR;
 }
 
-static int report_call_error(const sd_bus_error *error, int r, const char *subject) {
-        return report_call_error_on(error, r, SUBJECT_KEY, subject);
-}
-
-static int hub_message_new(sd_bus *bus, const char *member, sd_bus_message **ret) {
-        int r;
-
-        r = sd_bus_message_new_method_call(bus, ret, HUB_NAME, HUB_PATH, HUB_INTERFACE, member);
-        if (r < 0) {
-                fprintf(stderr, _("switchboard: cannot build the %s call: %s\n"), member, g_strerror(-r));
-                return SB_EXIT_HUB_ERROR;
-        }
-        return 0;
-}
-
-static int hub_call_on(sd_bus *bus, sd_bus_message *m, SubjectKind kind, const char *subject,
-                       sd_bus_message **ret_reply) {
-        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
-        int r;
-
-        r = sd_bus_call(bus, m, 0, &error, ret_reply);
-        if (r < 0)
-                return report_call_error_on(&error, r, kind, subject);
-        return 0;
-}
-
-static int hub_call(sd_bus *bus, sd_bus_message *m, const char *subject, sd_bus_message **ret_reply) {
-        return hub_call_on(bus, m, SUBJECT_KEY, subject, ret_reply);
+/* bus_error_status(), reporting the error too: for the bus driver's calls. */
+static int report_bus_error(const sd_bus_error *error, int r) {
+        r = bus_error_status(error, r);
+        if (r != CLI_HUB_ERROR)
+                return r;
+        return cli_report_error(&(CliError) { (char *) error->name, (char *) error->message }, SUBJECT_KEY,
+                                NULL);
 }
 
 typedef struct PendingCall {
@@ -142,10 +120,22 @@ static int on_call_answer(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
         return 0;
 }
 
+/* Milliseconds until the bus's next timeout, for poll(); -1: none. */
+static int bus_poll_timeout(sd_bus *bus) {
+        uint64_t until = UINT64_MAX, now;
+        struct timespec ts;
+
+        if (sd_bus_get_timeout(bus, &until) < 0 || until == UINT64_MAX)
+                return -1;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        now = (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+        return until <= now ? 0 : (int) MIN((until - now + 999) / 1000, (uint64_t) INT_MAX);
+}
+
 /*
- * sd_bus_call() that waits at most @timeout_ms and gives up as soon as
- * @cancel_fd (-1: none) is readable. The bus must not be attached to an
- * event loop. An error reply is returned in @error with r < 0.
+ * sd_bus_call() that gives up as soon as @cancel_fd is readable: a worker
+ * waiting for a job stops at once on SIGTERM. The bus must not be attached
+ * to an event loop. An error reply is returned in @error with r < 0.
  *
  * Return: 0 and the reply, CLI_INTERRUPTED, or a negative errno.
  */
@@ -164,27 +154,16 @@ static int bus_call_wait(sd_bus *bus, sd_bus_message *m, unsigned timeout_ms, in
                         { .fd = sd_bus_get_fd(bus), .events = (short) sd_bus_get_events(bus) },
                         { .fd = cancel_fd, .events = POLLIN },
                 };
-                uint64_t until = UINT64_MAX;
-                int timeout = -1;
 
                 r = sd_bus_process(bus, NULL);
                 if (r < 0)
                         return r;
                 if (r > 0 || p.done)
                         continue;
-
-                if (sd_bus_get_timeout(bus, &until) >= 0 && until != UINT64_MAX) {
-                        struct timespec ts;
-                        uint64_t now;
-
-                        clock_gettime(CLOCK_MONOTONIC, &ts);
-                        now = (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-                        timeout = until <= now ? 0 : (int) MIN((until - now + 999) / 1000, (uint64_t) INT_MAX);
-                }
-                r = poll(fds, cancel_fd >= 0 ? 2 : 1, timeout);
+                r = poll(fds, 2, bus_poll_timeout(bus));
                 if (r < 0 && errno != EINTR)
                         return -errno;
-                if (r > 0 && cancel_fd >= 0 && (fds[1].revents & POLLIN))
+                if (r > 0 && (fds[1].revents & POLLIN))
                         return CLI_INTERRUPTED;
         }
 
@@ -197,422 +176,320 @@ static int bus_call_wait(sd_bus *bus, sd_bus_message *m, unsigned timeout_ms, in
         return 0;
 }
 
-/* Call @member with arguments appended per @types (no arrays), return an exit status. */
-static int hub_callv(sd_bus *bus, const char *member, const char *subject,
-                     sd_bus_message **ret_reply, const char *types, ...) {
-        g_autoptr(sd_bus_message) m = NULL;
-        va_list ap;
-        int r;
+/* ---- marshalling by the descriptors ----------------------------------- */
 
-        r = hub_message_new(bus, member, &m);
-        if (r != 0)
-                return r;
-        if (types) {
-                va_start(ap, types);
-                r = sd_bus_message_appendv(m, types, ap);
-                va_end(ap);
-                if (r < 0) {
-                        fprintf(stderr, _("switchboard: cannot build the %s call: %s\n"), member,
-                                g_strerror(-r));
-                        return SB_EXIT_HUB_ERROR;
+/* The in-args of @m from @in, by their D-Bus types. Bytes for an 's' must be text. */
+static int append_args(sd_bus_message *call, const OpMethod *m, const OpArgs *in) {
+        for (unsigned i = 0; i < m->n_in; i++) {
+                const OpParam *p = &m->in[i];
+                const void *field = (const char *) in + p->offset;
+                const OpBytes *bytes = field;
+                g_autofree char *text = NULL;
+                int b, r;
+
+                switch (p->dbus) {
+                case 's':
+                        if (p->type == OP_TYPE_BYTES) {
+                                if (!bytes_is_text(bytes->data, bytes->len))
+                                        return CLI_NOT_TEXT;
+                                text = g_strndup(bytes->data, bytes->len);
+                        }
+                        r = sd_bus_message_append_basic(call, 's', text ?: *(const char *const *) field ?: "");
+                        break;
+                case 'y':
+                        r = sd_bus_message_append_array(call, 'y', bytes->data ?: "", bytes->len);
+                        break;
+                case 'b':
+                        b = *(const bool *) field;
+                        r = sd_bus_message_append_basic(call, 'b', &b);
+                        break;
+                default:                /* 'u', 't' */
+                        r = sd_bus_message_append_basic(call, p->dbus, field);
                 }
+                if (r < 0)
+                        return r;
         }
-        return hub_call(bus, m, subject, ret_reply);
-}
-
-static int bad_reply(const char *member, int r) {
-        fprintf(stderr, _("switchboard: unexpected reply to %s: %s\n"), member, g_strerror(-r));
-        return SB_EXIT_HUB_ERROR;
-}
-
-static gboolean error_is(const sd_bus_error *error, const char *suffix) {
-        return sd_bus_error_is_set(error) && g_str_has_prefix(error->name, HUB_ERROR_PREFIX) &&
-                g_str_equal(error->name + strlen(HUB_ERROR_PREFIX), suffix);
-}
-
-/* ---- operations ------------------------------------------------------- */
-
-static int d_publish(Backend *b, const char *topic, const char *payload, bool retain) {
-        DbusBackend *d = (DbusBackend *) b;
-        g_autoptr(sd_bus_message) m = NULL;
-        g_autoptr(sd_bus_message) reply = NULL;
-        int r;
-
-        if (g_utf8_validate(payload, -1, NULL))
-                return hub_callv(d->bus, retain ? "PublishRetained" : "Publish", topic, &reply,
-                                 "ss", topic, payload);
-
-        /* Not text in this locale's bytes: send them as they are. */
-        r = hub_message_new(d->bus, "PublishBinary", &m);
-        if (r != 0)
-                return r;
-        r = sd_bus_message_append(m, "s", topic);
-        if (r >= 0)
-                r = sd_bus_message_append_array(m, 'y', payload, strlen(payload));
-        if (r >= 0)
-                r = sd_bus_message_append(m, "b", (int) retain);
-        if (r < 0)
-                return bad_reply("PublishBinary", r);
-        return hub_call(d->bus, m, topic, &reply);
-}
-
-static int d_clear_retained(Backend *b, const char *pattern, uint64_t *ret_count) {
-        DbusBackend *d = (DbusBackend *) b;
-        g_autoptr(sd_bus_message) reply = NULL;
-        uint32_t count;
-        int r;
-
-        r = hub_callv(d->bus, "ClearRetained", pattern, &reply, "s", pattern);
-        if (r != 0)
-                return r;
-        r = sd_bus_message_read(reply, "u", &count);
-        if (r < 0)
-                return bad_reply("ClearRetained", r);
-        *ret_count = count;
         return 0;
 }
 
-static int d_get(Backend *b, const char *key, GBytes **ret_value, bool *ret_text, uint64_t *ret_revision) {
-        DbusBackend *d = (DbusBackend *) b;
-        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
-        g_autoptr(sd_bus_message) m = NULL;
-        g_autoptr(sd_bus_message) reply = NULL;
-        const char *value;
-        const void *data;
-        size_t size;
-        uint64_t revision;
+/* One basic value or bytes into @field (bytes: the data pointer there, the length at @len). */
+static int read_value(sd_bus_message *m, OpType type, char dbus, void *field, size_t *len) {
+        const char *s;
+        int b, r;
+
+        switch (type) {
+        case OP_TYPE_BYTES:
+                if (dbus == 'y')
+                        return sd_bus_message_read_array(m, 'y', (const void **) field, len);
+                r = sd_bus_message_read_basic(m, 's', &s);
+                if (r > 0) {
+                        *(const char **) field = s;
+                        *len = strlen(s);
+                }
+                return r;
+        case OP_TYPE_BOOL:
+                r = sd_bus_message_read_basic(m, 'b', &b);
+                *(bool *) field = b;
+                return r;
+        default:                        /* STRING, U32, U64 */
+                return sd_bus_message_read_basic(m, dbus, field);
+        }
+}
+
+/* An a(...) result into a GArray of @t's rows, their strings borrowed from @m. */
+static int read_rows(sd_bus_message *m, const OpRows *t, GArray **ret) {
+        g_autoptr(GArray) rows = g_array_new(FALSE, TRUE, (guint) t->size);
         int r;
 
-        r = hub_message_new(d->bus, "Get", &m);
-        if (r != 0)
-                return r;
-        r = sd_bus_message_append(m, "s", key);
-        if (r < 0)
-                return bad_reply("Get", r);
+        r = sd_bus_message_enter_container(m, 'a', t->dbus);
+        while (r >= 0 && (r = sd_bus_message_enter_container(m, 'r', t->members)) > 0) {
+                char *row;
 
-        r = sd_bus_call(d->bus, m, 0, &error, &reply);
-        if (r >= 0) {
-                r = sd_bus_message_read(reply, "st", &value, &revision);
+                g_array_set_size(rows, rows->len + 1);
+                row = rows->data + (rows->len - 1) * t->size;
+                for (unsigned f = 0; r >= 0 && f < t->n_fields; f++) {
+                        const OpField *fd = &t->fields[f];
+
+                        r = read_value(m, fd->type, fd->dbus, row + fd->offset, (size_t *) (row + fd->len_offset));
+                }
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(m);
+        }
+        if (r >= 0)
+                r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return r;
+        *ret = g_steal_pointer(&rows);
+        return 0;
+}
+
+/* The next value of @m, any type but 'h', as a GVariant: GetInfo's a{sv}. */
+static int read_variant(sd_bus_message *m, GVariant **ret) {
+        union {
+                uint8_t y; int b; int16_t n; uint16_t q; int32_t i; uint32_t u; int64_t x; uint64_t t;
+                double d; const char *s;
+        } v;
+        const char *contents;
+        char type;
+        int r;
+
+        r = sd_bus_message_peek_type(m, &type, &contents);
+        if (r <= 0)
+                return r < 0 ? r : -EBADMSG;
+        if (strchr("avre", type)) {
+                g_autofree char *sig = type == 'a' ? g_strconcat("a", contents, NULL) :
+                                       type == 'v' ? g_strdup("v") :
+                                       g_strdup_printf(type == 'r' ? "(%s)" : "{%s}", contents);
+                GVariantBuilder builder;
+
+                r = sd_bus_message_enter_container(m, type, contents);
                 if (r < 0)
-                        return bad_reply("Get", r);
-                *ret_value = g_bytes_new(value, strlen(value) + 1);     /* with its NUL */
-                *ret_text = true;
-                *ret_revision = revision;
+                        return r;
+                g_variant_builder_init(&builder, G_VARIANT_TYPE(sig));
+                while ((r = sd_bus_message_at_end(m, false)) == 0) {
+                        GVariant *child;
+
+                        r = read_variant(m, &child);
+                        if (r < 0)
+                                break;
+                        g_variant_builder_add_value(&builder, child);
+                }
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(m);
+                if (r < 0) {
+                        g_variant_builder_clear(&builder);
+                        return r;
+                }
+                *ret = g_variant_builder_end(&builder);
                 return 0;
         }
-        if (!error_is(&error, "NotText"))
-                return report_call_error(&error, r, key);
 
-        /* Not text: GetBinary. */
-        g_clear_pointer(&reply, sd_bus_message_unref);
-        r = hub_callv(d->bus, "GetBinary", key, &reply, "s", key);
-        if (r != 0)
+        r = sd_bus_message_read_basic(m, type, &v);
+        if (r < 0)
                 return r;
-        r = sd_bus_message_read_array(reply, 'y', &data, &size);
+        switch (type) {
+        case 'y': *ret = g_variant_new_byte(v.y); break;
+        case 'b': *ret = g_variant_new_boolean(v.b); break;
+        case 'n': *ret = g_variant_new_int16(v.n); break;
+        case 'q': *ret = g_variant_new_uint16(v.q); break;
+        case 'i': *ret = g_variant_new_int32(v.i); break;
+        case 'u': *ret = g_variant_new_uint32(v.u); break;
+        case 'x': *ret = g_variant_new_int64(v.x); break;
+        case 't': *ret = g_variant_new_uint64(v.t); break;
+        case 'd': *ret = g_variant_new_double(v.d); break;
+        case 's': *ret = g_variant_new_string(v.s); break;
+        case 'o': *ret = g_variant_new_object_path(v.s); break;
+        case 'g': *ret = g_variant_new_signature(v.s); break;
+        default: return -EOPNOTSUPP;
+        }
+        return 0;
+}
+
+static int read_results(sd_bus_message *reply, const OpMethod *m, OpResult *out) {
+        for (unsigned i = 0; i < m->n_out; i++) {
+                const OpParam *p = &m->out[i];
+                void *field = (char *) out + p->offset;
+                int r;
+
+                if (p->type == OP_TYPE_ROWS)
+                        r = read_rows(reply, p->rows, field);
+                else if (p->type == OP_TYPE_DICT) {
+                        r = read_variant(reply, field);
+                        if (r >= 0)
+                                g_variant_ref_sink(*(GVariant **) field);
+                } else
+                        r = read_value(reply, p->type, p->dbus, field,
+                                       (size_t *) ((char *) field + offsetof(OpBytes, len)));
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static void message_unref(void *m) {
+        sd_bus_message_unref(m);
+}
+
+/* The twin of @m (the same operation) that carries as 'ay' the bytes @m has
+ * as 's' among its in-args (@in) or out-args: PublishBinary, GetBinary. */
+static const OpMethod *binary_twin(const OpMethod *m, bool in) {
+        const OpParam *params = in ? m->in : m->out;
+        unsigned n = in ? m->n_in : m->n_out;
+
+        for (unsigned k = 0; k < op_n_methods; k++) {
+                const OpMethod *t = &op_methods[k];
+                const OpParam *tp = in ? t->in : t->out;
+
+                if (t == m || g_strcmp0(t->op, m->op) != 0)
+                        continue;
+                for (unsigned i = 0; i < n && i < (in ? t->n_in : t->n_out); i++)
+                        if (params[i].type == OP_TYPE_BYTES && params[i].dbus == 's' && tp[i].dbus == 'y')
+                                return t;
+        }
+        return NULL;
+}
+
+static int d_request(Backend *b, const OpMethod *m, const OpArgs *in, unsigned timeout_ms, int cancel_fd,
+                     CliResult *ret) {
+        DbusBackend *d = (DbusBackend *) b;
+        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+        g_autoptr(sd_bus_message) call = NULL;
+        g_autoptr(sd_bus_message) reply = NULL;
+        const OpMethod *twin;
+        int r;
+
+        r = sd_bus_message_new_method_call(d->bus, &call, HUB_NAME, HUB_PATH, HUB_INTERFACE, m->dbus);
         if (r >= 0)
-                r = sd_bus_message_read(reply, "t", &revision);
-        if (r < 0)
-                return bad_reply("GetBinary", r);
-        *ret_value = g_bytes_new(data, size);
-        *ret_text = false;
-        *ret_revision = revision;
-        return 0;
-}
-
-static int d_set(Backend *b, const char *key, const char *value, bool if_revision, uint64_t expected) {
-        DbusBackend *d = (DbusBackend *) b;
-        g_autoptr(sd_bus_message) m = NULL;
-        g_autoptr(sd_bus_message) reply = NULL;
-        int r;
-
-        if (if_revision)
-                return hub_callv(d->bus, "SetIf", key, &reply, "sst", key, value, expected);
-        if (g_utf8_validate(value, -1, NULL))
-                return hub_callv(d->bus, "Set", key, &reply, "ss", key, value);
-
-        r = hub_message_new(d->bus, "SetBinary", &m);
-        if (r != 0)
+                r = append_args(call, m, in);
+        /* Bytes that are not text go by the twin that takes 'ay', if there is one. */
+        twin = r == CLI_NOT_TEXT ? binary_twin(m, true) : NULL;
+        if (twin)
+                return d_request(b, twin, in, timeout_ms, cancel_fd, ret);
+        if (r == CLI_NOT_TEXT)
                 return r;
-        r = sd_bus_message_append(m, "s", key);
-        if (r >= 0)
-                r = sd_bus_message_append_array(m, 'y', value, strlen(value));
-        if (r < 0)
-                return bad_reply("SetBinary", r);
-        return hub_call(d->bus, m, key, &reply);
-}
-
-static int d_delete(Backend *b, const char *key, bool *ret_existed) {
-        DbusBackend *d = (DbusBackend *) b;
-        g_autoptr(sd_bus_message) reply = NULL;
-        int existed, r;
-
-        r = hub_callv(d->bus, "Delete", key, &reply, "s", key);
-        if (r != 0)
-                return r;
-        r = sd_bus_message_read(reply, "b", &existed);
-        if (r < 0)
-                return bad_reply("Delete", r);
-        *ret_existed = existed;
-        return 0;
-}
-
-static int d_list(Backend *b, const char *prefix, GPtrArray **ret_entries) {
-        DbusBackend *d = (DbusBackend *) b;
-        g_autoptr(sd_bus_message) reply = NULL;
-        g_autoptr(GPtrArray) entries = g_ptr_array_new_with_free_func((GDestroyNotify) list_entry_free);
-        const char *key, *value;
-        uint64_t revision;
-        int r;
-
-        r = hub_callv(d->bus, "List", prefix, &reply, "s", prefix);
-        if (r != 0)
-                return r;
-
-        r = sd_bus_message_enter_container(reply, 'a', "(sst)");
-        if (r < 0)
-                return bad_reply("List", r);
-        while ((r = sd_bus_message_read(reply, "(sst)", &key, &value, &revision)) > 0) {
-                ListEntry *e = g_new0(ListEntry, 1);
-
-                e->key = g_strdup(key);
-                e->value = g_strdup(value);
-                e->revision = revision;
-                g_ptr_array_add(entries, e);
+        if (r < 0) {
+                fprintf(stderr, _("switchboard: cannot build the %s call: %s\n"), m->dbus, g_strerror(-r));
+                return SB_EXIT_HUB_ERROR;
         }
-        if (r < 0)
-                return bad_reply("List", r);
-        *ret_entries = g_steal_pointer(&entries);
-        return 0;
-}
 
-static int read_named_counts(sd_bus_message *m, char value_type, GArray *into) {
-        char signature[] = { '{', 's', value_type, '}', 0 };
-        char entry[] = { 's', value_type, 0 };
-        int r;
-
-        r = sd_bus_message_enter_container(m, 'a', signature);
-        if (r < 0)
+        if (cancel_fd >= 0)
+                r = bus_call_wait(d->bus, call, timeout_ms ?: CALL_TIMEOUT_MS, cancel_fd, &error, &reply);
+        else
+                r = sd_bus_call(d->bus, call, (uint64_t) timeout_ms * 1000, &error, &reply);
+        if (r == CLI_INTERRUPTED)
                 return r;
-        for (;;) {
-                const char *name;
-                uint32_t u32 = 0;
-                uint64_t u64 = 0;
-
-                r = sd_bus_message_enter_container(m, 'e', entry);
-                if (r <= 0)
-                        break;
-                r = sd_bus_message_read(m, "s", &name);
-                if (r < 0)
+        if (r < 0) {
+                r = bus_error_status(&error, r);
+                if (r != CLI_HUB_ERROR)
                         return r;
-                r = sd_bus_message_read_basic(m, value_type, value_type == 'u' ? (void *) &u32 : (void *) &u64);
-                if (r < 0)
-                        return r;
-                named_counts_add(into, name, value_type == 'u' ? u32 : u64);
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
+                /* Bytes that are not text come from the twin that answers with 'ay'. */
+                twin = binary_twin(m, false);
+                if (twin && g_str_equal(error.name, HUB_ERROR_PREFIX "NotText"))
+                        return d_request(b, twin, in, timeout_ms, cancel_fd, ret);
+                cli_result_set_error(ret, error.name, error.message, 0);
+                return CLI_HUB_ERROR;
         }
+
+        r = read_results(reply, m, &ret->out);
         if (r < 0)
-                return r;
-        named_counts_sort(into);
-        return sd_bus_message_exit_container(m);
-}
-
-/* Read one a{sv} entry's variant into @info; unknown keys and unexpected
- * types are skipped, so a newer hub does not break an older CLI. */
-static int read_info_value(sd_bus_message *m, const char *key, Info *info) {
-        static const struct {
-                const char *key;
-                const char *type;
-                size_t offset;
-        } fields[] = {
-                { "start_time",         "t", offsetof(Info, start_time) },
-                { "clients",            "u", offsetof(Info, clients) },
-                { "subscriptions",      "u", offsetof(Info, subscriptions) },
-                { "topics",             "u", offsetof(Info, topics) },
-                { "keys",               "u", offsetof(Info, keys) },
-                { "messages_published", "t", offsetof(Info, published) },
-                { "messages_delivered", "t", offsetof(Info, delivered) },
-                { "messages_dropped",   "t", offsetof(Info, dropped) },
-                { "store_changes",      "t", offsetof(Info, store_changes) },
-                { "pending_calls",      "u", offsetof(Info, pending_calls) },
-        };
-        const char *contents;
-        int r;
-
-        r = sd_bus_message_peek_type(m, NULL, &contents);
-        if (r < 0)
-                return r;
-
-        if (g_str_equal(key, "version") && g_str_equal(contents, "s")) {
-                const char *v;
-
-                r = sd_bus_message_read(m, "v", "s", &v);
-                if (r >= 0)
-                        info->version = g_strdup(v);
-                return r;
-        }
-        if (g_str_equal(key, "clients_by_transport") && g_str_equal(contents, "a{su}")) {
-                r = sd_bus_message_enter_container(m, 'v', contents);
-                if (r >= 0)
-                        r = read_named_counts(m, 'u', info->by_transport);
-                if (r >= 0)
-                        r = sd_bus_message_exit_container(m);
-                return r;
-        }
-        if (g_str_equal(key, "queues") && g_str_equal(contents, "u")) {
-                info->has_queues = true;
-                return sd_bus_message_read(m, "v", "u", &info->queues);
-        }
-        if (g_str_equal(key, "services") && g_str_equal(contents, "a{su}")) {
-                r = sd_bus_message_enter_container(m, 'v', contents);
-                if (r >= 0)
-                        r = read_named_counts(m, 'u', info->services);
-                if (r >= 0)
-                        r = sd_bus_message_exit_container(m);
-                return r;
-        }
-        if (g_str_equal(key, "limits") && g_str_equal(contents, "a{st}")) {
-                r = sd_bus_message_enter_container(m, 'v', contents);
-                if (r >= 0)
-                        r = read_named_counts(m, 't', info->limits);
-                if (r >= 0)
-                        r = sd_bus_message_exit_container(m);
-                return r;
-        }
-        for (size_t i = 0; i < G_N_ELEMENTS(fields); i++)
-                if (g_str_equal(key, fields[i].key) && g_str_equal(contents, fields[i].type))
-                        return sd_bus_message_read(m, "v", fields[i].type,
-                                                   (char *) info + fields[i].offset);
-
-        return sd_bus_message_skip(m, "v");
-}
-
-static int read_info(sd_bus_message *m, Info *info) {
-        int r;
-
-        r = sd_bus_message_enter_container(m, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                const char *key;
-
-                r = sd_bus_message_read(m, "s", &key);
-                if (r < 0)
-                        return r;
-                r = read_info_value(m, key, info);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(m);
-}
-
-static int d_info(Backend *b, Info *info) {
-        DbusBackend *d = (DbusBackend *) b;
-        g_autoptr(sd_bus_message) reply = NULL;
-        int r;
-
-        r = hub_callv(d->bus, "GetInfo", NULL, &reply, NULL);
-        if (r != 0)
-                return r;
-        r = read_info(reply, info);
-        if (r < 0)
-                return bad_reply("GetInfo", r);
+                return cli_bad_reply(m->dbus, r);
+        cli_result_hold(ret, g_steal_pointer(&reply), message_unref);
         return 0;
 }
 
 /* ---- streams ---------------------------------------------------------- */
 
-static void stream_fail(DbusBackend *d, int r) {
-        fprintf(stderr, _("switchboard: cannot read a signal from the hub: %s\n"), g_strerror(-r));
-        (void) sd_event_exit(d->event, SB_EXIT_HUB_ERROR);
+/* The unicast signals of a stream, and which Event member each argument
+ * fills, in order: n name, d data, t number, i id, x deleted, f first, l last. */
+static const struct {
+        const char *member;
+        EventKind kind;
+        const char *args;
+} stream_signals[] = {
+        { "Message", EVENT_MESSAGE, "ndt" },
+        { "MessageBinary", EVENT_MESSAGE, "ndt" },
+        { "KeyChanged", EVENT_KEY_CHANGED, "ndtx" },
+        { "KeyChangedBinary", EVENT_KEY_CHANGED, "ndtx" },
+        { "Request", EVENT_REQUEST, "ind" },
+        { "RequestBinary", EVENT_REQUEST, "ind" },
+        { "Gap", EVENT_GAP, "ifl" },
+};
+
+static int read_signal_args(sd_bus_message *m, const char *args, Event *e) {
+        int deleted = 0, r = 0;
+        char type;
+
+        for (const char *a = args; r >= 0 && *a; a++)
+                switch (*a) {
+                case 'n':
+                        r = sd_bus_message_read_basic(m, 's', &e->name);
+                        break;
+                case 'd':
+                        e->binary = sd_bus_message_peek_type(m, &type, NULL) > 0 && type == 'a';
+                        r = read_value(m, OP_TYPE_BYTES, e->binary ? 'y' : 's', &e->data, &e->size);
+                        break;
+                case 'x':
+                        r = sd_bus_message_read_basic(m, 'b', &deleted);
+                        e->deleted = deleted;
+                        break;
+                default:
+                        r = sd_bus_message_read_basic(m, 't', *a == 't' ? &e->number : *a == 'i' ? &e->id :
+                                                              *a == 'f' ? &e->first : &e->last);
+                }
+        if (!e->data)
+                e->data = "";
+        return r;
 }
 
 /* Only unicast signals from the hub's unique name to ours get here: the
  * match rule says so, and we check again, because a broadcast copy of the
  * same signal must never be printed twice. */
-static gboolean signal_is_ours(DbusBackend *d, sd_bus_message *m) {
-        const char *destination = sd_bus_message_get_destination(m);
-        const char *sender = sd_bus_message_get_sender(m);
-
-        return destination && g_str_equal(destination, d->unique_name) &&
-                sender && g_str_equal(sender, d->hub_owner);
-}
-
 static int on_hub_signal(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         DbusBackend *d = userdata;
         const char *member = sd_bus_message_get_member(m);
-        Event e = {};
-        int deleted = 0;
+        const char *destination = sd_bus_message_get_destination(m);
+        const char *sender = sd_bus_message_get_sender(m);
         int r;
 
-        if (!member || !signal_is_ours(d, m))
+        if (!member || !destination || !g_str_equal(destination, d->unique_name) || !sender ||
+            !g_str_equal(sender, d->hub_owner))
                 return 0;
 
-        if (g_str_equal(member, "Message") || g_str_equal(member, "MessageBinary") ||
-            g_str_equal(member, "KeyChanged") || g_str_equal(member, "KeyChangedBinary")) {
-                bool key = g_str_has_prefix(member, "Key");
+        for (size_t i = 0; i < G_N_ELEMENTS(stream_signals); i++) {
+                Event e = { .kind = stream_signals[i].kind };
 
-                e.kind = key ? EVENT_KEY_CHANGED : EVENT_MESSAGE;
-                e.binary = g_str_has_suffix(member, "Binary");
-                r = sd_bus_message_read(m, "s", &e.name);
-                if (r >= 0 && e.binary)
-                        r = sd_bus_message_read_array(m, 'y', &e.data, &e.size);
-                else if (r >= 0) {
-                        const char *text;
-
-                        r = sd_bus_message_read(m, "s", &text);
-                        if (r >= 0) {
-                                e.data = text;
-                                e.size = strlen(text);
-                        }
-                }
-                if (r >= 0)
-                        r = sd_bus_message_read(m, "t", &e.number);
-                if (r >= 0 && key)
-                        r = sd_bus_message_read(m, "b", &deleted);
+                if (!g_str_equal(member, stream_signals[i].member))
+                        continue;
+                r = read_signal_args(m, stream_signals[i].args, &e);
                 if (r < 0) {
-                        stream_fail(d, r);
+                        fprintf(stderr, _("switchboard: cannot read a signal from the hub: %s\n"),
+                                g_strerror(-r));
+                        (void) sd_event_exit(d->event, SB_EXIT_HUB_ERROR);
                         return 0;
                 }
-                e.deleted = deleted;
-        } else if (g_str_equal(member, "Request") || g_str_equal(member, "RequestBinary")) {
-                e.kind = EVENT_REQUEST;
-                e.binary = g_str_has_suffix(member, "Binary");
-                r = sd_bus_message_read(m, "ts", &e.id, &e.name);
-                if (r >= 0 && e.binary)
-                        r = sd_bus_message_read_array(m, 'y', &e.data, &e.size);
-                else if (r >= 0) {
-                        const char *text;
-
-                        r = sd_bus_message_read(m, "s", &text);
-                        if (r >= 0) {
-                                e.data = text;
-                                e.size = strlen(text);
-                        }
-                }
-                if (r < 0) {
-                        stream_fail(d, r);
-                        return 0;
-                }
-                if (!e.data)
-                        e.data = "";
-        } else if (g_str_equal(member, "Gap")) {
-                e.kind = EVENT_GAP;
-                r = sd_bus_message_read(m, "ttt", &e.id, &e.first, &e.last);
-                if (r < 0) {
-                        stream_fail(d, r);
-                        return 0;
-                }
-        } else
+                d->handler(&e, d->userdata);
                 return 0;
-
-        d->handler(&e, d->userdata);
+        }
         return 0;
 }
 
@@ -652,7 +529,7 @@ static int resolve_hub(sd_bus *bus, char **ret_owner) {
                                "org.freedesktop.DBus", "StartServiceByName", &error, &reply,
                                "su", HUB_NAME, UINT32_C(0));
         if (r < 0)
-                return report_call_error(&error, r, NULL);
+                return report_bus_error(&error, r);
         if (!ret_owner)
                 return 0;
 
@@ -660,10 +537,10 @@ static int resolve_hub(sd_bus *bus, char **ret_owner) {
                                "org.freedesktop.DBus", "GetNameOwner", &error, &owner_reply,
                                "s", HUB_NAME);
         if (r < 0)
-                return report_call_error(&error, r, NULL);
+                return report_bus_error(&error, r);
         r = sd_bus_message_read(owner_reply, "s", &owner);
         if (r < 0)
-                return bad_reply("GetNameOwner", r);
+                return cli_bad_reply("GetNameOwner", r);
 
         *ret_owner = g_strdup(owner);
         return 0;
@@ -684,7 +561,7 @@ static int d_stream_prepare(Backend *b, sd_event *event, EventHandler handler, v
                 goto fail;
         r = sd_bus_get_unique_name(d->bus, &d->unique_name);
         if (r < 0)
-                return report_call_error(NULL, r, NULL);
+                return report_bus_error(NULL, r);
 
         r = sd_bus_add_filter(d->bus, NULL, on_bus_message, d);
         if (r < 0)
@@ -713,316 +590,6 @@ fail:
         return SB_EXIT_UNREACHABLE;
 }
 
-static int d_subscribe(Backend *b, const char *pattern, bool with_retained, uint64_t *ret_id) {
-        DbusBackend *d = (DbusBackend *) b;
-        g_autoptr(sd_bus_message) reply = NULL;
-        int r;
-
-        r = hub_callv(d->bus, "Subscribe", pattern, &reply, "sb", pattern, (int) with_retained);
-        if (r != 0)
-                return r;
-        if (sd_bus_message_read(reply, "t", ret_id) < 0)
-                return bad_reply("Subscribe", -EBADMSG);
-        return 0;
-}
-
-static int d_watch(Backend *b, const char *prefix, uint64_t *ret_id) {
-        DbusBackend *d = (DbusBackend *) b;
-        g_autoptr(sd_bus_message) reply = NULL;
-        int r;
-
-        r = hub_callv(d->bus, "Watch", prefix, &reply, "s", prefix);
-        if (r != 0)
-                return r;
-        if (sd_bus_message_read(reply, "t", ret_id) < 0)
-                return bad_reply("Watch", -EBADMSG);
-        return 0;
-}
-
-/* ---- queues ----------------------------------------------------------- */
-
-static int d_push(Backend *b, const char *queue, const char *payload, uint64_t delay_ms, uint64_t *ret_id) {
-        DbusBackend *d = (DbusBackend *) b;
-        g_autoptr(sd_bus_message) m = NULL;
-        g_autoptr(sd_bus_message) reply = NULL;
-        bool text = g_utf8_validate(payload, -1, NULL);
-        int r;
-
-        r = hub_message_new(d->bus, text ? "Push" : "PushBinary", &m);
-        if (r != 0)
-                return r;
-        r = sd_bus_message_append(m, "s", queue);
-        if (r >= 0)
-                r = text ? sd_bus_message_append(m, "s", payload) :
-                           sd_bus_message_append_array(m, 'y', payload, strlen(payload));
-        if (r >= 0)
-                r = sd_bus_message_append(m, "t", delay_ms);
-        if (r < 0)
-                return bad_reply("Push", r);
-        r = hub_call_on(d->bus, m, SUBJECT_QUEUE, queue, &reply);
-        if (r != 0)
-                return r;
-        r = sd_bus_message_read(reply, "t", ret_id);
-        if (r < 0)
-                return bad_reply("Push", r);
-        return 0;
-}
-
-/* (t id, ay payload, u attempts), as Reserve and Peek answer. */
-static int read_job(sd_bus_message *reply, const char *member, Job *ret) {
-        const void *data;
-        size_t size;
-        uint32_t attempts;
-        int r;
-
-        r = sd_bus_message_read(reply, "t", &ret->id);
-        if (r >= 0)
-                r = sd_bus_message_read_array(reply, 'y', &data, &size);
-        if (r >= 0)
-                r = sd_bus_message_read(reply, "u", &attempts);
-        if (r < 0)
-                return bad_reply(member, r);
-
-        /* As over the socket: text (valid UTF-8 without NUL) with its NUL, else bytes. */
-        ret->text = g_utf8_validate(data, (gssize) size, NULL);
-        if (ret->text) {
-                char *copy = g_malloc(size + 1);
-
-                memcpy(copy, data, size);
-                copy[size] = 0;
-                ret->payload = g_bytes_new_take(copy, size + 1);
-        } else
-                ret->payload = g_bytes_new(data, size);
-        ret->attempts = attempts;
-        return 0;
-}
-
-static int d_reserve(Backend *b, const char *queue, uint32_t timeout_ms, uint32_t visibility_ms, int cancel_fd,
-                     Job *ret_job) {
-        DbusBackend *d = (DbusBackend *) b;
-        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
-        g_autoptr(sd_bus_message) m = NULL;
-        g_autoptr(sd_bus_message) reply = NULL;
-        int r;
-
-        r = hub_message_new(d->bus, "Reserve", &m);
-        if (r != 0)
-                return r;
-        r = sd_bus_message_append(m, "suu", queue, MIN(timeout_ms, RESERVE_MAX_WAIT_MS), visibility_ms);
-        if (r < 0)
-                return bad_reply("Reserve", r);
-        r = bus_call_wait(d->bus, m, MIN(timeout_ms, RESERVE_MAX_WAIT_MS) + ANSWER_SLACK_MS, cancel_fd, &error,
-                          &reply);
-        if (r == CLI_INTERRUPTED)
-                return r;
-        if (r < 0) {
-                if (error_is(&error, "NoJob"))
-                        return CLI_NO_JOB;
-                return report_call_error_on(&error, r, SUBJECT_QUEUE, queue);
-        }
-        return read_job(reply, "Reserve", ret_job);
-}
-
-static int d_job_op(Backend *b, const char *member, uint64_t id, bool with_delay, uint64_t delay_ms) {
-        DbusBackend *d = (DbusBackend *) b;
-        g_autoptr(sd_bus_message) m = NULL;
-        g_autoptr(sd_bus_message) reply = NULL;
-        char what[32];
-        int r;
-
-        r = hub_message_new(d->bus, member, &m);
-        if (r != 0)
-                return r;
-        r = with_delay ? sd_bus_message_append(m, "tt", id, delay_ms) : sd_bus_message_append(m, "t", id);
-        if (r < 0)
-                return bad_reply(member, r);
-        g_snprintf(what, sizeof what, "%" G_GUINT64_FORMAT, id);
-        return hub_call_on(d->bus, m, SUBJECT_JOB, what, &reply);
-}
-
-static int d_ack(Backend *b, uint64_t id) {
-        return d_job_op(b, "Ack", id, false, 0);
-}
-
-static int d_nack(Backend *b, uint64_t id, uint64_t delay_ms) {
-        return d_job_op(b, "Nack", id, true, delay_ms);
-}
-
-static int d_touch(Backend *b, uint64_t id) {
-        return d_job_op(b, "Touch", id, false, 0);
-}
-
-static int d_queue_count(Backend *b, const char *member, const char *queue, bool with_max, uint32_t max,
-                         uint64_t *ret_count) {
-        DbusBackend *d = (DbusBackend *) b;
-        g_autoptr(sd_bus_message) m = NULL;
-        g_autoptr(sd_bus_message) reply = NULL;
-        uint32_t count;
-        int r;
-
-        r = hub_message_new(d->bus, member, &m);
-        if (r != 0)
-                return r;
-        r = with_max ? sd_bus_message_append(m, "su", queue, max) : sd_bus_message_append(m, "s", queue);
-        if (r < 0)
-                return bad_reply(member, r);
-        r = hub_call_on(d->bus, m, SUBJECT_QUEUE, queue, &reply);
-        if (r != 0)
-                return r;
-        r = sd_bus_message_read(reply, "u", &count);
-        if (r < 0)
-                return bad_reply(member, r);
-        *ret_count = count;
-        return 0;
-}
-
-static int d_kick(Backend *b, const char *queue, uint32_t max, uint64_t *ret_count) {
-        return d_queue_count(b, "Kick", queue, true, max, ret_count);
-}
-
-static int d_purge(Backend *b, const char *queue, uint64_t *ret_count) {
-        return d_queue_count(b, "Purge", queue, false, 0, ret_count);
-}
-
-static int d_peek(Backend *b, const char *queue, Job *ret_job) {
-        DbusBackend *d = (DbusBackend *) b;
-        g_autoptr(sd_bus_message) m = NULL;
-        g_autoptr(sd_bus_message) reply = NULL;
-        int r;
-
-        r = hub_message_new(d->bus, "Peek", &m);
-        if (r != 0)
-                return r;
-        r = sd_bus_message_append(m, "s", queue);
-        if (r < 0)
-                return bad_reply("Peek", r);
-        r = hub_call_on(d->bus, m, SUBJECT_QUEUE, queue, &reply);
-        if (r != 0)
-                return r;
-        return read_job(reply, "Peek", ret_job);
-}
-
-static int d_list_queues(Backend *b, GArray **ret_rows) {
-        DbusBackend *d = (DbusBackend *) b;
-        g_autoptr(sd_bus_message) m = NULL;
-        g_autoptr(sd_bus_message) reply = NULL;
-        g_autoptr(GArray) rows = queue_rows_new();
-        const char *name;
-        QueueRow row;
-        int r;
-
-        r = hub_message_new(d->bus, "ListQueues", &m);
-        if (r != 0)
-                return r;
-        r = hub_call_on(d->bus, m, SUBJECT_QUEUE, NULL, &reply);
-        if (r != 0)
-                return r;
-        r = sd_bus_message_enter_container(reply, 'a', "(suuuuu)");
-        if (r < 0)
-                return bad_reply("ListQueues", r);
-        while ((r = sd_bus_message_read(reply, "(suuuuu)", &name, &row.ready, &row.reserved, &row.delayed,
-                                        &row.dead, &row.waiting)) > 0) {
-                row.name = g_strdup(name);
-                g_array_append_val(rows, row);
-        }
-        if (r < 0)
-                return bad_reply("ListQueues", r);
-        *ret_rows = g_steal_pointer(&rows);
-        return 0;
-}
-
-/* ---- request/reply ---------------------------------------------------- */
-
-static int d_call(Backend *b, const char *name, const char *payload, uint32_t timeout_ms, GBytes **ret_reply,
-                  bool *ret_text) {
-        DbusBackend *d = (DbusBackend *) b;
-        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
-        g_autoptr(sd_bus_message) m = NULL;
-        g_autoptr(sd_bus_message) reply = NULL;
-        const char *text;
-        int r;
-
-        if (!g_utf8_validate(payload, -1, NULL)) {
-                fprintf(stderr, _("switchboard: a call's payload must be UTF-8 text over D-Bus; "
-                                  "use the socket for bytes\n"));
-                return SB_EXIT_USAGE;
-        }
-        r = hub_message_new(d->bus, "Call", &m);
-        if (r != 0)
-                return r;
-        r = sd_bus_message_append(m, "ssu", name, payload, timeout_ms);
-        if (r < 0)
-                return bad_reply("Call", r);
-        /* The hub answers (or times the call out) first: wait a little longer than it does. */
-        r = sd_bus_call(d->bus, m, (uint64_t) ((timeout_ms ?: CALL_MAX_TIMEOUT_MS) + ANSWER_SLACK_MS) * 1000,
-                        &error, &reply);
-        if (r < 0) {
-                if (sd_bus_error_is_set(&error) && !error_means_unreachable(error.name))
-                        return cli_report_call_error(error.name, error.message, name);
-                return report_call_error_on(&error, r, SUBJECT_SERVICE, name);
-        }
-        r = sd_bus_message_read(reply, "s", &text);
-        if (r < 0)
-                return bad_reply("Call", r);
-        *ret_reply = g_bytes_new(text, strlen(text) + 1);
-        *ret_text = true;
-        return 0;
-}
-
-static int d_serve(Backend *b, const char *name) {
-        DbusBackend *d = (DbusBackend *) b;
-        g_autoptr(sd_bus_message) m = NULL;
-        g_autoptr(sd_bus_message) reply = NULL;
-        int r;
-
-        r = hub_message_new(d->bus, "Serve", &m);
-        if (r != 0)
-                return r;
-        r = sd_bus_message_append(m, "s", name);
-        if (r < 0)
-                return bad_reply("Serve", r);
-        return hub_call_on(d->bus, m, SUBJECT_SERVICE, name, &reply);
-}
-
-static int d_reply(Backend *b, uint64_t id, const void *data, size_t size) {
-        DbusBackend *d = (DbusBackend *) b;
-        g_autoptr(sd_bus_message) m = NULL;
-        g_autoptr(sd_bus_message) reply = NULL;
-        g_autofree char *text = NULL;
-        char what[32];
-        int r;
-
-        /* Reply carries a string: text only, and never a NUL. */
-        if (!g_utf8_validate(data, (gssize) size, NULL))
-                return CLI_NOT_TEXT;
-        text = g_strndup(data, size);
-        r = hub_message_new(d->bus, "Reply", &m);
-        if (r != 0)
-                return r;
-        r = sd_bus_message_append(m, "ts", id, text);
-        if (r < 0)
-                return bad_reply("Reply", r);
-        g_snprintf(what, sizeof what, "%" G_GUINT64_FORMAT, id);
-        return hub_call_on(d->bus, m, SUBJECT_CALL, what, &reply);
-}
-
-static int d_reply_error(Backend *b, uint64_t id, const char *name, const char *message) {
-        DbusBackend *d = (DbusBackend *) b;
-        g_autoptr(sd_bus_message) m = NULL;
-        g_autoptr(sd_bus_message) reply = NULL;
-        char what[32];
-        int r;
-
-        r = hub_message_new(d->bus, "ReplyError", &m);
-        if (r != 0)
-                return r;
-        r = sd_bus_message_append(m, "tss", id, name, message);
-        if (r < 0)
-                return bad_reply("ReplyError", r);
-        g_snprintf(what, sizeof what, "%" G_GUINT64_FORMAT, id);
-        return hub_call_on(d->bus, m, SUBJECT_CALL, what, &reply);
-}
-
 static void d_free(Backend *b) {
         DbusBackend *d = (DbusBackend *) b;
 
@@ -1035,29 +602,8 @@ static void d_free(Backend *b) {
 }
 
 static const BackendOps dbus_ops = {
-        .publish = d_publish,
-        .clear_retained = d_clear_retained,
-        .get = d_get,
-        .set = d_set,
-        .delete = d_delete,
-        .list = d_list,
-        .info = d_info,
+        .request = d_request,
         .stream_prepare = d_stream_prepare,
-        .subscribe = d_subscribe,
-        .watch = d_watch,
-        .push = d_push,
-        .reserve = d_reserve,
-        .ack = d_ack,
-        .nack = d_nack,
-        .touch = d_touch,
-        .kick = d_kick,
-        .peek = d_peek,
-        .purge = d_purge,
-        .list_queues = d_list_queues,
-        .call = d_call,
-        .serve = d_serve,
-        .reply = d_reply,
-        .reply_error = d_reply_error,
         .free = d_free,
 };
 

@@ -7,13 +7,17 @@
  * Subscribe is on its way) are kept in order and handed to the stream once
  * its loop runs. The socket is non-blocking and every wait is a poll() with
  * a deadline, so the CLI reads while it writes and a silent hub cannot hang
- * it. Errors with data.name = org.switchboard.Hub1.Error.X are reported
- * exactly as the D-Bus backend reports the D-Bus error of that name.
+ * it. A request's params are named by the JSON-RPC method's descriptor
+ * (bytes as NAME, or NAME_base64 when they are not text) and its result is
+ * read back by the descriptor's out names into the same OpResult the D-Bus
+ * backend fills. Errors with data.name = org.switchboard.Hub1.Error.X are
+ * reported exactly as the D-Bus backend reports the D-Bus error of that name.
  */
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stddef.h>
 #include <string.h>
 #include <limits.h>
 #include <sys/epoll.h>
@@ -26,13 +30,12 @@
 #include <glib/gi18n.h>
 #include <json-c/json.h>
 
-#include "clients/cli.h"
+#include "clients/backend.h"
 #include "jsonrpc/frame.h"
 #include "util/sd-glue.h"
 
 /* The longest reply we accept: as large as a D-Bus message may be. */
 #define MAX_REPLY_FRAME (128u * 1024 * 1024)
-#define CALL_TIMEOUT_MS 25000
 #define READ_CHUNK (64 * 1024)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_object, json_object_put)
@@ -45,7 +48,6 @@ static void json_object_unref(gpointer o) {
 typedef struct SocketBackend {
         Backend base;
         int fd;
-        char *path;
         FrameReader reader;
         uint64_t next_id;
         GQueue stash;                   /* json_object*: notifications read during calls */
@@ -143,17 +145,12 @@ int socket_connect_hub(const BackendConfig *config, int *ret_fd) {
         return SB_EXIT_UNREACHABLE;
 }
 
-static int lost_connection(SocketBackend *s, int r) {
+static int lost_connection(int r) {
         if (r == 0)
                 fprintf(stderr, _("switchboard: the hub closed the connection\n"));
         else
                 fprintf(stderr, _("switchboard: lost the connection to the hub: %s\n"), g_strerror(-r));
         return SB_EXIT_UNREACHABLE;
-}
-
-static int bad_reply(const char *method, const char *why) {
-        fprintf(stderr, _("switchboard: unexpected reply to %s: %s\n"), method, why);
-        return SB_EXIT_HUB_ERROR;
 }
 
 /* Read what is there into the reader. Return: bytes read (0 at EOF), -EAGAIN, or -errno. */
@@ -207,46 +204,84 @@ static bool is_notification(json_object *o) {
                 !json_object_object_get_ex(o, "id", NULL);
 }
 
-/* The error's D-Bus name (data.name) and message; the name is NULL when it has none. */
-static void rpc_error_parts(json_object *error, const char **ret_name, const char **ret_message, int *ret_code) {
-        json_object *code = NULL, *message = NULL, *data = NULL, *name = NULL;
-
-        (void) json_object_object_get_ex(error, "code", &code);
-        (void) json_object_object_get_ex(error, "message", &message);
-        *ret_message = json_object_is_type(message, json_type_string) ? json_object_get_string(message) : "";
-        *ret_code = json_object_get_int(code);
-        *ret_name = NULL;
-        if (json_object_object_get_ex(error, "data", &data) &&
-            json_object_object_get_ex(data, "name", &name) && json_object_is_type(name, json_type_string))
-                *ret_name = json_object_get_string(name);
-}
-
-/* Report a JSON-RPC error object as the D-Bus backend reports the same error. */
-static int report_rpc_error(json_object *error, SubjectKind kind, const char *subject) {
-        const char *name, *text;
-        int code;
-
-        rpc_error_parts(error, &name, &text, &code);
-        if (name)
-                return cli_report_hub_error_on(name, text, kind, subject);
-
-        fprintf(stderr, _("switchboard: the hub returned an error: %s (JSON-RPC error %d)\n"), text, code);
+static int bad_frame(const char *method, const char *why) {
+        fprintf(stderr, _("switchboard: unexpected reply to %s: %s\n"), method, why);
         return SB_EXIT_HUB_ERROR;
 }
 
+/* The response to request @id among the frames read so far; notifications
+ * are kept for the stream, other responses dropped.
+ * Return: 1 and the response, 0 when it has not come yet, -EBADMSG. */
+static int take_response(SocketBackend *s, uint64_t id, json_object **ret) {
+        json_object *o, *rid;
+        int r;
+
+        while ((r = socket_next_frame(s, &o)) != 0) {
+                if (r < 0)
+                        return r;
+                if (is_notification(o)) {
+                        g_queue_push_tail(&s->stash, o);
+                        continue;
+                }
+                /* Ours, or an error about the connection (id null). */
+                if (json_object_object_get_ex(o, "id", &rid) &&
+                    (json_object_is_type(rid, json_type_null) ||
+                     (json_object_is_type(rid, json_type_int) && json_object_get_uint64(rid) == id))) {
+                        *ret = o;
+                        return 1;
+                }
+                json_object_put(o);
+        }
+        return 0;
+}
+
+/* Wait up to @timeout_ms for the socket: write what is left of @out, read what came.
+ * Return: 0, CLI_INTERRUPTED when @cancel_fd (-1: none) is readable, or 69 (message printed). */
+static int socket_pump(SocketBackend *s, GByteArray *out, size_t *written, int cancel_fd, int timeout_ms) {
+        struct pollfd p[2] = {
+                { .fd = s->fd, .events = POLLIN | (*written < out->len ? POLLOUT : 0) },
+                { .fd = cancel_fd, .events = POLLIN },
+        };
+        int r;
+
+        r = poll(p, cancel_fd >= 0 ? 2 : 1, timeout_ms);
+        if (r < 0 && errno != EINTR)
+                return lost_connection(-errno);
+        if (r <= 0)
+                return 0;
+        if (cancel_fd >= 0 && (p[1].revents & POLLIN))
+                return CLI_INTERRUPTED;
+
+        if (p[0].revents & POLLOUT) {
+                ssize_t n = send(s->fd, out->data + *written, out->len - *written, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+                if (n < 0 && errno != EAGAIN && errno != EINTR)
+                        return lost_connection(-errno);
+                if (n > 0)
+                        *written += (size_t) n;
+        }
+        if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+                ssize_t n = socket_read(s);
+
+                if (n < 0 && n != -EAGAIN && n != -EINTR)
+                        return lost_connection((int) n);
+        }
+        return 0;
+}
+
 /* Send @method(@params) and wait up to @timeout_ms for its response, or
- * until @cancel_fd (-1: none) is readable. @params is taken.
+ * until @cancel_fd (-1: none) is readable. @params (or NULL) is taken.
  * Return: 0 and the response (result or error) in @ret_response,
  * CLI_INTERRUPTED, or an exit status (message printed). */
 static int socket_request(SocketBackend *s, const char *method, json_object *params, unsigned timeout_ms,
                           int cancel_fd, json_object **ret_response) {
         g_autoptr(json_object) request = json_object_new_object();
         g_autoptr(GByteArray) out = g_byte_array_new();
-        g_autoptr(json_object) response = NULL;
         const char *text;
         size_t written = 0, text_len;
         uint64_t id = ++s->next_id;
         int64_t deadline = g_get_monotonic_time() + (int64_t) timeout_ms * 1000;
+        int r;
 
         json_object_object_add(request, "jsonrpc", json_object_new_string("2.0"));
         json_object_object_add(request, "id", json_object_new_uint64(id));
@@ -261,99 +296,37 @@ static int socket_request(SocketBackend *s, const char *method, json_object *par
         if (s->drain)
                 (void) sd_event_source_set_enabled(s->drain, SD_EVENT_ONESHOT);
 
-        while (!response) {
-                struct pollfd p[2] = {
-                        { .fd = s->fd, .events = POLLIN },
-                        { .fd = cancel_fd, .events = POLLIN },
-                };
+        for (;;) {
                 int64_t left = (deadline - g_get_monotonic_time()) / 1000;
-                json_object *o;
-                int r;
 
                 /* Whole frames already read come first. */
-                while (!response && (r = socket_next_frame(s, &o)) != 0) {
-                        json_object *rid;
-
-                        if (r < 0)
-                                return bad_reply(method, _("not a JSON-RPC frame"));
-                        if (is_notification(o)) {
-                                g_queue_push_tail(&s->stash, o);
-                                continue;
-                        }
-                        /* Ours, or an error about the connection (id null). */
-                        if (json_object_object_get_ex(o, "id", &rid) &&
-                            (json_object_is_type(rid, json_type_null) ||
-                             (json_object_is_type(rid, json_type_int) && json_object_get_uint64(rid) == id)))
-                                response = o;
-                        else
-                                json_object_put(o);
-                }
-                if (response)
-                        break;
+                r = take_response(s, id, ret_response);
+                if (r < 0)
+                        return bad_frame(method, _("not a JSON-RPC frame"));
+                if (r > 0)
+                        return 0;
                 if (s->eof)
-                        return lost_connection(s, 0);
+                        return lost_connection(0);
                 if (left <= 0) {
                         fprintf(stderr, _("switchboard: the hub did not answer %s within %d seconds\n"),
                                 method, (int) (timeout_ms / 1000));
                         return SB_EXIT_UNREACHABLE;
                 }
-
-                if (written < out->len)
-                        p[0].events |= POLLOUT;
-                r = poll(p, cancel_fd >= 0 ? 2 : 1, (int) MIN(left, (int64_t) INT_MAX));
-                if (r < 0 && errno != EINTR)
-                        return lost_connection(s, -errno);
-                if (r <= 0)
-                        continue;
-                if (cancel_fd >= 0 && (p[1].revents & POLLIN))
-                        return CLI_INTERRUPTED;
-
-                if (p[0].revents & POLLOUT) {
-                        ssize_t n = send(s->fd, out->data + written, out->len - written,
-                                         MSG_NOSIGNAL | MSG_DONTWAIT);
-
-                        if (n < 0 && errno != EAGAIN && errno != EINTR)
-                                return lost_connection(s, -errno);
-                        if (n > 0)
-                                written += (size_t) n;
-                }
-                if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-                        ssize_t n = socket_read(s);
-
-                        if (n < 0 && n != -EAGAIN && n != -EINTR)
-                                return lost_connection(s, (int) n);
-                }
+                r = socket_pump(s, out, &written, cancel_fd, (int) MIN(left, (int64_t) INT_MAX));
+                if (r != 0)
+                        return r;
         }
-
-        *ret_response = g_steal_pointer(&response);
-        return 0;
 }
 
-/* socket_request() with the usual timeout; an error response is reported.
- * Return: 0 and the result in @ret_result, or an exit status (message printed). */
-static int socket_call_on(SocketBackend *s, const char *method, json_object *params, SubjectKind kind,
-                          const char *subject, json_object **ret_result) {
-        g_autoptr(json_object) response = NULL;
-        json_object *result, *error;
-        int r;
+/* ---- marshalling by the descriptors ----------------------------------- */
 
-        r = socket_request(s, method, params, CALL_TIMEOUT_MS, -1, &response);
-        if (r != 0)
-                return r;
-        if (json_object_object_get_ex(response, "error", &error))
-                return report_rpc_error(error, kind, subject);
-        if (!json_object_object_get_ex(response, "result", &result))
-                return bad_reply(method, _("no result"));
-        *ret_result = json_object_get(result);
-        return 0;
+static const char *get_string(json_object *o, const char *name) {
+        json_object *v;
+
+        if (!json_object_object_get_ex(o, name, &v) || !json_object_is_type(v, json_type_string))
+                return NULL;
+        return json_object_get_string(v);
 }
-
-static int socket_call(SocketBackend *s, const char *method, json_object *params, const char *subject,
-                       json_object **ret_result) {
-        return socket_call_on(s, method, params, SUBJECT_KEY, subject, ret_result);
-}
-
-/* ---- reading results -------------------------------------------------- */
 
 static bool get_u64(json_object *o, const char *name, uint64_t *ret) {
         json_object *v;
@@ -364,445 +337,245 @@ static bool get_u64(json_object *o, const char *name, uint64_t *ret) {
         return true;
 }
 
-static const char *get_string(json_object *o, const char *name) {
-        json_object *v;
-
-        if (!json_object_object_get_ex(o, name, &v) || !json_object_is_type(v, json_type_string))
-                return NULL;
-        return json_object_get_string(v);
-}
-
 static bool get_bool(json_object *o, const char *name) {
         json_object *v;
 
         return json_object_object_get_ex(o, name, &v) && json_object_get_boolean(v);
 }
 
-/* "NAME" as text or "NAME_base64" as bytes. Return: a GBytes (text with its NUL), or NULL. */
-static GBytes *get_bytes(json_object *o, const char *name, bool *ret_text) {
+/* "NAME" as text or "NAME_base64" as bytes, decoded into @ret_decoded (the caller frees it).
+ * Return: whether either is there. */
+static bool get_bytes(json_object *o, const char *name, const void **ret_data, size_t *ret_len,
+                      char **ret_decoded) {
         g_autofree char *b64_name = g_strconcat(name, "_base64", NULL);
         const char *text = get_string(o, name);
-        const char *b64;
-        guchar *data;
-        gsize size;
+        const char *b64 = text ? NULL : get_string(o, b64_name);
+        gsize len;
 
         if (text) {
-                *ret_text = true;
-                return g_bytes_new(text, strlen(text) + 1);
+                *ret_data = text;
+                *ret_len = strlen(text);
+                return true;
         }
-        b64 = get_string(o, b64_name);
         if (!b64)
-                return NULL;
-        data = g_base64_decode(b64, &size);
-        *ret_text = false;
-        return g_bytes_new_take(data, size);
+                return false;
+        *ret_decoded = (char *) g_base64_decode(b64, &len);
+        *ret_data = *ret_decoded;
+        *ret_len = len;
+        return true;
 }
 
-static json_object *params_with_bytes(const char *name_key, const char *name, const char *bytes_key,
-                                      const char *bytes) {
-        json_object *p = json_object_new_object();
+/* Bytes as "NAME" when they are text, else as "NAME_base64". */
+static void add_bytes(json_object *params, const char *name, const OpBytes *bytes) {
+        g_autofree char *b64_name = NULL, *b64 = NULL;
 
-        json_object_object_add(p, name_key, json_object_new_string(name));
-        if (g_utf8_validate(bytes, -1, NULL))
-                json_object_object_add(p, bytes_key, json_object_new_string(bytes));
-        else {
-                g_autofree char *b64_key = g_strconcat(bytes_key, "_base64", NULL);
-                g_autofree char *b64 = g_base64_encode((const guchar *) bytes, strlen(bytes));
-
-                json_object_object_add(p, b64_key, json_object_new_string(b64));
+        if (bytes_is_text(bytes->data, bytes->len)) {
+                json_object_object_add(params, name, json_object_new_string_len(bytes->data ?: "",
+                                                                                 (int) bytes->len));
+                return;
         }
-        return p;
+        b64_name = g_strconcat(name, "_base64", NULL);
+        b64 = g_base64_encode(bytes->data, bytes->len);
+        json_object_object_add(params, b64_name, json_object_new_string(b64));
 }
 
-/* ---- operations ------------------------------------------------------- */
-
-static int s_publish(Backend *b, const char *topic, const char *payload, bool retain) {
-        SocketBackend *s = (SocketBackend *) b;
-        g_autoptr(json_object) result = NULL;
-        json_object *params = params_with_bytes("topic", topic, "payload", payload);
-
-        json_object_object_add(params, "retain", json_object_new_boolean(retain));
-        return socket_call(s, "publish", params, topic, &result);
+static bool method_has_arg(const OpMethod *m, const char *name) {
+        for (unsigned i = 0; i < m->n_in; i++)
+                if (g_str_equal(m->in[i].name, name))
+                        return true;
+        return false;
 }
 
-static int s_clear_retained(Backend *b, const char *pattern, uint64_t *ret_count) {
-        SocketBackend *s = (SocketBackend *) b;
-        g_autoptr(json_object) result = NULL;
-        json_object *params = json_object_new_object();
+/* The params of JSON-RPC method @j (its primary descriptor) from @in, those
+ * the D-Bus member @m has; the hub's defaults stand for the others (publish's
+ * retain for Publish). Return: an object, or NULL for none. */
+static json_object *write_params(const OpMethod *m, const OpMethod *j, const OpArgs *in) {
+        g_autoptr(json_object) params = json_object_new_object();
+
+        for (unsigned i = 0; i < j->n_json_in; i++) {
+                const OpParam *p = &j->json_in[i];
+                const void *field = (const char *) in + p->offset;
+                json_object *v;
+
+                if (!method_has_arg(m, p->name))
+                        continue;
+                switch (p->type) {
+                case OP_TYPE_BYTES:
+                        add_bytes(params, p->name, field);
+                        continue;
+                case OP_TYPE_STRING:
+                        v = json_object_new_string(*(const char *const *) field ?: "");
+                        break;
+                case OP_TYPE_BOOL:
+                        v = json_object_new_boolean(*(const bool *) field);
+                        break;
+                case OP_TYPE_U32:
+                        v = json_object_new_uint64(*(const uint32_t *) field);
+                        break;
+                case OP_TYPE_U64:
+                        v = json_object_new_uint64(*(const uint64_t *) field);
+                        break;
+                case OP_TYPE_I32:
+                        v = json_object_new_int(*(const int32_t *) field);
+                        break;
+                default:
+                        g_assert_not_reached();
+                }
+                json_object_object_add(params, p->name, v);
+        }
+        return json_object_object_length(params) > 0 ? g_steal_pointer(&params) : NULL;
+}
+
+/* Member @name of @o into @field by @type (bytes: the data pointer there, the length at @len). */
+static int read_json_value(CliResult *ret, json_object *o, const char *name, OpType type, void *field,
+                           size_t *len) {
+        char *decoded = NULL;
+        json_object *v;
+
+        if (type == OP_TYPE_BYTES) {
+                if (!get_bytes(o, name, field, len, &decoded))
+                        return -EBADMSG;
+                if (decoded)
+                        cli_result_hold(ret, decoded, g_free);
+                return 0;
+        }
+        if (!json_object_object_get_ex(o, name, &v))
+                return -EBADMSG;
+        switch (type) {
+        case OP_TYPE_STRING:
+                if (!json_object_is_type(v, json_type_string))
+                        return -EBADMSG;
+                *(const char **) field = json_object_get_string(v);
+                return 0;
+        case OP_TYPE_BOOL:
+                *(bool *) field = json_object_get_boolean(v);
+                return 0;
+        case OP_TYPE_U32:
+                *(uint32_t *) field = (uint32_t) json_object_get_uint64(v);
+                return 0;
+        case OP_TYPE_U64:
+                *(uint64_t *) field = json_object_get_uint64(v);
+                return 0;
+        default:
+                return -EBADMSG;
+        }
+}
+
+/* An array of objects into a GArray of @t's rows, by the fields' names. */
+static int read_json_rows(CliResult *ret, json_object *array, const OpRows *t, GArray **out) {
+        g_autoptr(GArray) rows = NULL;
+        size_t n;
         int r;
 
-        json_object_object_add(params, "pattern", json_object_new_string(pattern));
-        r = socket_call(s, "clear_retained", params, pattern, &result);
-        if (r != 0)
-                return r;
-        if (!get_u64(result, "count", ret_count))
-                return bad_reply("clear_retained", _("no count"));
-        return 0;
-}
-
-static int s_get(Backend *b, const char *key, GBytes **ret_value, bool *ret_text, uint64_t *ret_revision) {
-        SocketBackend *s = (SocketBackend *) b;
-        g_autoptr(json_object) result = NULL;
-        json_object *params = json_object_new_object();
-        GBytes *value;
-        int r;
-
-        json_object_object_add(params, "key", json_object_new_string(key));
-        r = socket_call(s, "get", params, key, &result);
-        if (r != 0)
-                return r;
-        if (!get_u64(result, "revision", ret_revision))
-                return bad_reply("get", _("no revision"));
-        value = get_bytes(result, "value", ret_text);
-        if (!value)
-                return bad_reply("get", _("no value"));
-        *ret_value = value;
-        return 0;
-}
-
-static int s_set(Backend *b, const char *key, const char *value, bool if_revision, uint64_t expected) {
-        SocketBackend *s = (SocketBackend *) b;
-        g_autoptr(json_object) result = NULL;
-        json_object *params = params_with_bytes("key", key, "value", value);
-
-        if (!if_revision)
-                return socket_call(s, "set", params, key, &result);
-        json_object_object_add(params, "expected_revision", json_object_new_uint64(expected));
-        return socket_call(s, "set_if", params, key, &result);
-}
-
-static int s_delete(Backend *b, const char *key, bool *ret_existed) {
-        SocketBackend *s = (SocketBackend *) b;
-        g_autoptr(json_object) result = NULL;
-        json_object *params = json_object_new_object();
-        int r;
-
-        json_object_object_add(params, "key", json_object_new_string(key));
-        r = socket_call(s, "delete", params, key, &result);
-        if (r != 0)
-                return r;
-        *ret_existed = get_bool(result, "existed");
-        return 0;
-}
-
-static int s_list(Backend *b, const char *prefix, GPtrArray **ret_entries) {
-        SocketBackend *s = (SocketBackend *) b;
-        g_autoptr(json_object) result = NULL;
-        g_autoptr(GPtrArray) entries = g_ptr_array_new_with_free_func((GDestroyNotify) list_entry_free);
-        json_object *params = json_object_new_object(), *array;
-        int r;
-
-        json_object_object_add(params, "prefix", json_object_new_string(prefix));
-        r = socket_call(s, "list", params, prefix, &result);
-        if (r != 0)
-                return r;
-        if (!json_object_object_get_ex(result, "entries", &array) || !json_object_is_type(array, json_type_array))
-                return bad_reply("list", _("no entries"));
-
-        for (size_t i = 0; i < json_object_array_length(array); i++) {
+        if (!json_object_is_type(array, json_type_array))
+                return -EBADMSG;
+        n = json_object_array_length(array);
+        rows = g_array_sized_new(FALSE, TRUE, (guint) t->size, (guint) n);
+        g_array_set_size(rows, (guint) n);
+        for (size_t i = 0; i < n; i++) {
                 json_object *o = json_object_array_get_idx(array, i);
-                const char *key = get_string(o, "key");
-                const char *value = get_string(o, "value");
-                ListEntry *e;
+                char *row = rows->data + i * t->size;
 
-                if (!key)
-                        return bad_reply("list", _("an entry without a key"));
-                e = g_new0(ListEntry, 1);
-                e->key = g_strdup(key);
-                /* A value that is not text is listed as "", as D-Bus List does. */
-                e->value = g_strdup(value ?: "");
-                (void) get_u64(o, "revision", &e->revision);
-                g_ptr_array_add(entries, e);
+                for (unsigned f = 0; f < t->n_fields; f++) {
+                        const OpField *fd = &t->fields[f];
+
+                        r = read_json_value(ret, o, fd->name, fd->type, row + fd->offset,
+                                            (size_t *) (row + fd->len_offset));
+                        if (r < 0)
+                                return r;
+                }
         }
-        *ret_entries = g_steal_pointer(&entries);
+        *out = g_steal_pointer(&rows);
         return 0;
 }
 
-static void read_counts(json_object *o, GArray *into) {
-        json_object_object_foreach(o, name, value)
-                if (json_object_is_type(value, json_type_int))
-                        named_counts_add(into, name, json_object_get_uint64(value));
-        named_counts_sort(into);
-}
+/* A JSON value as a GVariant: objects as a{sv}, numbers as 't' (or 'x', 'd'). */
+static GVariant *json_to_variant(json_object *o) {
+        GVariantBuilder b;
 
-static int s_info(Backend *b, Info *info) {
-        SocketBackend *s = (SocketBackend *) b;
-        g_autoptr(json_object) result = NULL;
-        const char *version;
-        json_object *o;
-        uint64_t v;
-        int r;
-
-        r = socket_call(s, "hub.info", NULL, NULL, &result);
-        if (r != 0)
-                return r;
-        if (!json_object_is_type(result, json_type_object))
-                return bad_reply("hub.info", _("not an object"));
-
-        version = get_string(result, "version");
-        info->version = g_strdup(version);
-        (void) get_u64(result, "start_time", &info->start_time);
-        (void) get_u64(result, "messages_published", &info->published);
-        (void) get_u64(result, "messages_delivered", &info->delivered);
-        (void) get_u64(result, "messages_dropped", &info->dropped);
-        (void) get_u64(result, "store_changes", &info->store_changes);
-        if (get_u64(result, "clients", &v))
-                info->clients = (uint32_t) v;
-        if (get_u64(result, "subscriptions", &v))
-                info->subscriptions = (uint32_t) v;
-        if (get_u64(result, "topics", &v))
-                info->topics = (uint32_t) v;
-        if (get_u64(result, "keys", &v))
-                info->keys = (uint32_t) v;
-        if (json_object_object_get_ex(result, "clients_by_transport", &o) && json_object_is_type(o, json_type_object))
-                read_counts(o, info->by_transport);
-        if (json_object_object_get_ex(result, "limits", &o) && json_object_is_type(o, json_type_object))
-                read_counts(o, info->limits);
-        if (json_object_object_get_ex(result, "jsonrpc", &o) && json_object_is_type(o, json_type_object)) {
-                info->jsonrpc = named_counts_new();
-                read_counts(o, info->jsonrpc);
+        switch (json_object_get_type(o)) {
+        case json_type_object:
+                g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
+                json_object_object_foreach(o, key, value)
+                        g_variant_builder_add(&b, "{sv}", key, json_to_variant(value));
+                return g_variant_builder_end(&b);
+        case json_type_array:
+                g_variant_builder_init(&b, G_VARIANT_TYPE("av"));
+                for (size_t i = 0; i < json_object_array_length(o); i++)
+                        g_variant_builder_add(&b, "v", json_to_variant(json_object_array_get_idx(o, i)));
+                return g_variant_builder_end(&b);
+        case json_type_int:
+                if (json_object_get_int64(o) < 0)
+                        return g_variant_new_int64(json_object_get_int64(o));
+                return g_variant_new_uint64(json_object_get_uint64(o));
+        case json_type_double:
+                return g_variant_new_double(json_object_get_double(o));
+        case json_type_boolean:
+                return g_variant_new_boolean(json_object_get_boolean(o));
+        case json_type_string:
+                return g_variant_new_string(json_object_get_string(o));
+        default:
+                return g_variant_new_maybe(G_VARIANT_TYPE_VARIANT, NULL);
         }
-        if (get_u64(result, "queues", &v)) {
-                info->has_queues = true;
-                info->queues = (uint32_t) v;
+}
+
+/* The result object into @ret by @m's out names: echoed args are known already. */
+static int read_result(CliResult *ret, json_object *result, const OpMethod *m) {
+        for (unsigned i = 0; i < m->n_out; i++) {
+                const OpParam *p = &m->out[i];
+                void *field = (char *) &ret->out + p->offset;
+                json_object *v;
+                int r;
+
+                /* A dictionary that is the only result is the result itself (hub.info). */
+                if (p->type == OP_TYPE_DICT) {
+                        if (m->n_out > 1 || !json_object_is_type(result, json_type_object))
+                                return -EBADMSG;
+                        *(GVariant **) field = g_variant_ref_sink(json_to_variant(result));
+                        r = 0;
+                } else if (p->type == OP_TYPE_ROWS)
+                        r = json_object_object_get_ex(result, p->name, &v) ?
+                                read_json_rows(ret, v, p->rows, field) : -EBADMSG;
+                else
+                        r = read_json_value(ret, result, p->name, p->type, field,
+                                            (size_t *) ((char *) field + offsetof(OpBytes, len)));
+                if (r < 0)
+                        return r;
         }
-        if (get_u64(result, "pending_calls", &v))
-                info->pending_calls = (uint32_t) v;
-        if (json_object_object_get_ex(result, "services", &o) && json_object_is_type(o, json_type_object))
-                read_counts(o, info->services);
         return 0;
 }
 
-/* ---- queues ----------------------------------------------------------- */
-
-static int s_push(Backend *b, const char *queue, const char *payload, uint64_t delay_ms, uint64_t *ret_id) {
+static int s_request(Backend *b, const OpMethod *m, const OpArgs *in, unsigned timeout_ms, int cancel_fd,
+                     CliResult *ret) {
         SocketBackend *s = (SocketBackend *) b;
-        g_autoptr(json_object) result = NULL;
-        json_object *params = params_with_bytes("queue", queue, "payload", payload);
-        int r;
-
-        json_object_object_add(params, "delay_ms", json_object_new_uint64(delay_ms));
-        r = socket_call_on(s, "push", params, SUBJECT_QUEUE, queue, &result);
-        if (r != 0)
-                return r;
-        if (!get_u64(result, "id", ret_id))
-                return bad_reply("push", _("no id"));
-        return 0;
-}
-
-static int read_job(json_object *o, const char *method, Job *ret) {
-        uint64_t attempts;
-        GBytes *payload;
-        bool text;
-
-        if (!get_u64(o, "id", &ret->id) || !get_u64(o, "attempts", &attempts))
-                return bad_reply(method, _("no job id"));
-        payload = get_bytes(o, "payload", &text);
-        if (!payload)
-                return bad_reply(method, _("no payload"));
-        ret->payload = payload;
-        ret->text = text;
-        ret->attempts = (uint32_t) attempts;
-        return 0;
-}
-
-static int s_reserve(Backend *b, const char *queue, uint32_t timeout_ms, uint32_t visibility_ms, int cancel_fd,
-                     Job *ret_job) {
-        SocketBackend *s = (SocketBackend *) b;
+        const OpMethod *j = op_method_by_jsonrpc(m->jsonrpc);
         g_autoptr(json_object) response = NULL;
-        json_object *params = json_object_new_object(), *result, *error;
-        const char *name, *text;
-        int code, r;
-
-        json_object_object_add(params, "queue", json_object_new_string(queue));
-        json_object_object_add(params, "timeout_ms", json_object_new_uint64(timeout_ms));
-        json_object_object_add(params, "visibility_ms", json_object_new_uint64(visibility_ms));
-        r = socket_request(s, "reserve", params, timeout_ms + ANSWER_SLACK_MS, cancel_fd, &response);
-        if (r != 0)
-                return r;
-        if (json_object_object_get_ex(response, "error", &error)) {
-                rpc_error_parts(error, &name, &text, &code);
-                if (name && g_str_equal(name, HUB_ERROR_PREFIX "NoJob"))
-                        return CLI_NO_JOB;
-                return report_rpc_error(error, SUBJECT_QUEUE, queue);
-        }
-        if (!json_object_object_get_ex(response, "result", &result))
-                return bad_reply("reserve", _("no result"));
-        return read_job(result, "reserve", ret_job);
-}
-
-static int s_job_op(Backend *b, const char *method, uint64_t id, bool with_delay, uint64_t delay_ms) {
-        SocketBackend *s = (SocketBackend *) b;
-        g_autoptr(json_object) result = NULL;
-        json_object *params = json_object_new_object();
-        char what[32];
-
-        json_object_object_add(params, "id", json_object_new_uint64(id));
-        if (with_delay)
-                json_object_object_add(params, "delay_ms", json_object_new_uint64(delay_ms));
-        g_snprintf(what, sizeof what, "%" G_GUINT64_FORMAT, id);
-        return socket_call_on(s, method, params, SUBJECT_JOB, what, &result);
-}
-
-static int s_ack(Backend *b, uint64_t id) {
-        return s_job_op(b, "ack", id, false, 0);
-}
-
-static int s_nack(Backend *b, uint64_t id, uint64_t delay_ms) {
-        return s_job_op(b, "nack", id, true, delay_ms);
-}
-
-static int s_touch(Backend *b, uint64_t id) {
-        return s_job_op(b, "touch", id, false, 0);
-}
-
-static int s_queue_count(Backend *b, const char *method, const char *queue, bool with_max, uint32_t max,
-                         uint64_t *ret_count) {
-        SocketBackend *s = (SocketBackend *) b;
-        g_autoptr(json_object) result = NULL;
-        json_object *params = json_object_new_object();
+        json_object *result, *error, *data;
         int r;
 
-        json_object_object_add(params, "queue", json_object_new_string(queue));
-        if (with_max)
-                json_object_object_add(params, "max", json_object_new_uint64(max));
-        r = socket_call_on(s, method, params, SUBJECT_QUEUE, queue, &result);
-        if (r != 0)
-                return r;
-        if (!get_u64(result, "count", ret_count))
-                return bad_reply(method, _("no count"));
-        return 0;
-}
-
-static int s_kick(Backend *b, const char *queue, uint32_t max, uint64_t *ret_count) {
-        return s_queue_count(b, "kick", queue, true, max, ret_count);
-}
-
-static int s_purge(Backend *b, const char *queue, uint64_t *ret_count) {
-        return s_queue_count(b, "purge", queue, false, 0, ret_count);
-}
-
-static int s_peek(Backend *b, const char *queue, Job *ret_job) {
-        SocketBackend *s = (SocketBackend *) b;
-        g_autoptr(json_object) result = NULL;
-        json_object *params = json_object_new_object();
-        int r;
-
-        json_object_object_add(params, "queue", json_object_new_string(queue));
-        r = socket_call_on(s, "peek", params, SUBJECT_QUEUE, queue, &result);
-        if (r != 0)
-                return r;
-        return read_job(result, "peek", ret_job);
-}
-
-static int s_list_queues(Backend *b, GArray **ret_rows) {
-        SocketBackend *s = (SocketBackend *) b;
-        g_autoptr(json_object) result = NULL;
-        g_autoptr(GArray) rows = queue_rows_new();
-        json_object *array;
-        int r;
-
-        r = socket_call_on(s, "list_queues", NULL, SUBJECT_QUEUE, NULL, &result);
-        if (r != 0)
-                return r;
-        if (!json_object_object_get_ex(result, "queues", &array) || !json_object_is_type(array, json_type_array))
-                return bad_reply("list_queues", _("no queues"));
-        for (size_t i = 0; i < json_object_array_length(array); i++) {
-                json_object *o = json_object_array_get_idx(array, i);
-                const char *name = get_string(o, "name");
-                uint64_t v[5] = {};
-                QueueRow row;
-
-                if (!name)
-                        return bad_reply("list_queues", _("a queue without a name"));
-                (void) get_u64(o, "ready", &v[0]);
-                (void) get_u64(o, "reserved", &v[1]);
-                (void) get_u64(o, "delayed", &v[2]);
-                (void) get_u64(o, "dead", &v[3]);
-                (void) get_u64(o, "waiting", &v[4]);
-                row = (QueueRow) {
-                        .name = g_strdup(name),
-                        .ready = (uint32_t) v[0], .reserved = (uint32_t) v[1], .delayed = (uint32_t) v[2],
-                        .dead = (uint32_t) v[3], .waiting = (uint32_t) v[4],
-                };
-                g_array_append_val(rows, row);
-        }
-        *ret_rows = g_steal_pointer(&rows);
-        return 0;
-}
-
-/* ---- request/reply ---------------------------------------------------- */
-
-static int s_call(Backend *b, const char *name, const char *payload, uint32_t timeout_ms, GBytes **ret_reply,
-                  bool *ret_text) {
-        SocketBackend *s = (SocketBackend *) b;
-        g_autoptr(json_object) response = NULL;
-        json_object *params = params_with_bytes("name", name, "payload", payload), *result, *error;
-        const char *ename, *text;
-        GBytes *reply;
-        int code, r;
-
-        json_object_object_add(params, "timeout_ms", json_object_new_uint64(timeout_ms));
-        r = socket_request(s, "call", params, (timeout_ms ?: CALL_MAX_TIMEOUT_MS) + ANSWER_SLACK_MS, -1,
+        g_assert(j);
+        r = socket_request(s, m->jsonrpc, write_params(m, j, in), timeout_ms ?: CALL_TIMEOUT_MS, cancel_fd,
                            &response);
         if (r != 0)
                 return r;
         if (json_object_object_get_ex(response, "error", &error)) {
-                rpc_error_parts(error, &ename, &text, &code);
-                if (ename)
-                        return cli_report_call_error(ename, text, name);
-                return report_rpc_error(error, SUBJECT_SERVICE, name);
+                /* The hub's errors carry their D-Bus name in data.name. */
+                data = json_object_object_get(error, "data");
+                cli_result_set_error(ret, get_string(data, "name"), get_string(error, "message") ?: "",
+                                     json_object_get_int(json_object_object_get(error, "code")));
+                return CLI_HUB_ERROR;
         }
         if (!json_object_object_get_ex(response, "result", &result))
-                return bad_reply("call", _("no result"));
-        reply = get_bytes(result, "payload", ret_text);
-        if (!reply)
-                return bad_reply("call", _("no payload"));
-        *ret_reply = reply;
+                return bad_frame(m->jsonrpc, _("no result"));
+
+        r = read_result(ret, result, m);
+        cli_result_hold(ret, g_steal_pointer(&response), json_object_unref);
+        if (r < 0)
+                return cli_bad_reply(m->jsonrpc, r);
         return 0;
 }
 
-static int s_serve(Backend *b, const char *name) {
-        SocketBackend *s = (SocketBackend *) b;
-        g_autoptr(json_object) result = NULL;
-        json_object *params = json_object_new_object();
-
-        json_object_object_add(params, "name", json_object_new_string(name));
-        return socket_call_on(s, "serve", params, SUBJECT_SERVICE, name, &result);
-}
-
-static int s_reply(Backend *b, uint64_t id, const void *data, size_t size) {
-        SocketBackend *s = (SocketBackend *) b;
-        g_autoptr(json_object) result = NULL;
-        json_object *params = json_object_new_object();
-        char what[32];
-
-        json_object_object_add(params, "id", json_object_new_uint64(id));
-        if (g_utf8_validate(data, (gssize) size, NULL))
-                json_object_object_add(params, "payload", json_object_new_string_len(data, (int) size));
-        else {
-                g_autofree char *b64 = g_base64_encode(data, size);
-
-                json_object_object_add(params, "payload_base64", json_object_new_string(b64));
-        }
-        g_snprintf(what, sizeof what, "%" G_GUINT64_FORMAT, id);
-        return socket_call_on(s, "reply", params, SUBJECT_CALL, what, &result);
-}
-
-static int s_reply_error(Backend *b, uint64_t id, const char *name, const char *message) {
-        SocketBackend *s = (SocketBackend *) b;
-        g_autoptr(json_object) result = NULL;
-        json_object *params = json_object_new_object();
-        char what[32];
-
-        json_object_object_add(params, "id", json_object_new_uint64(id));
-        json_object_object_add(params, "name", json_object_new_string(name));
-        json_object_object_add(params, "message", json_object_new_string(message));
-        g_snprintf(what, sizeof what, "%" G_GUINT64_FORMAT, id);
-        return socket_call_on(s, "reply_error", params, SUBJECT_CALL, what, &result);
-}
-
-/* ---- streams ---------------------------------------------------------- */
+/* ---- streams: notifications ------------------------------------------- */
 
 static void read_sender(json_object *params, Sender *sender) {
         json_object *o;
@@ -816,62 +589,45 @@ static void read_sender(json_object *params, Sender *sender) {
         sender->name = get_string(o, "name");
 }
 
-/* Hand one notification to the stream; unknown ones are skipped. */
+/* Hand one notification to the stream; unknown or incomplete ones are skipped. */
 static void dispatch_notification(SocketBackend *s, json_object *n) {
         const char *method = get_string(n, "method");
-        g_autoptr(GBytes) bytes = NULL;
+        g_autofree char *decoded = NULL;
         json_object *params;
         Sender sender = {};
         Event e = {};
-        bool text = false;
+        bool key, ok;
 
         if (!method || !json_object_object_get_ex(n, "params", &params) ||
             !json_object_is_type(params, json_type_object))
                 return;
 
-        if (g_str_equal(method, "message") || g_str_equal(method, "key_changed")) {
-                bool key = method[0] == 'k';
-
+        key = g_str_equal(method, "key_changed");
+        if (key || g_str_equal(method, "message")) {
                 e.kind = key ? EVENT_KEY_CHANGED : EVENT_MESSAGE;
                 e.name = get_string(params, key ? "key" : "topic");
                 (void) get_u64(params, key ? "watch" : "subscription", &e.id);
-                if (!e.name || !get_u64(params, key ? "revision" : "seq", &e.number))
-                        return;
-                bytes = get_bytes(params, key ? "value" : "payload", &text);
-                if (bytes) {
-                        e.data = g_bytes_get_data(bytes, &e.size);
-                        if (text)
-                                e.size--;               /* without the NUL */
-                } else
-                        e.data = "";
-                e.binary = bytes && !text;
+                ok = e.name && get_u64(params, key ? "revision" : "seq", &e.number);
                 e.retained = get_bool(params, "retained");
                 e.deleted = get_bool(params, "deleted");
-                read_sender(params, &sender);
-                e.sender = sender.transport ? &sender : NULL;
         } else if (g_str_equal(method, "request")) {
                 e.kind = EVENT_REQUEST;
                 e.name = get_string(params, "name");
-                if (!e.name || !get_u64(params, "id", &e.id))
-                        return;
-                bytes = get_bytes(params, "payload", &text);
-                if (bytes) {
-                        e.data = g_bytes_get_data(bytes, &e.size);
-                        if (text)
-                                e.size--;
-                } else
-                        e.data = "";
-                e.binary = bytes && !text;
-                read_sender(params, &sender);
-                e.sender = sender.transport ? &sender : NULL;
+                ok = e.name && get_u64(params, "id", &e.id);
         } else if (g_str_equal(method, "gap")) {
                 e.kind = EVENT_GAP;
-                if (!get_u64(params, "id", &e.id) || !get_u64(params, "first_seq", &e.first) ||
-                    !get_u64(params, "last_seq", &e.last))
-                        return;
+                ok = get_u64(params, "id", &e.id) && get_u64(params, "first_seq", &e.first) &&
+                     get_u64(params, "last_seq", &e.last);
         } else
                 return;
+        if (!ok)
+                return;
 
+        if (!get_bytes(params, key ? "value" : "payload", &e.data, &e.size, &decoded))
+                e.data = "";
+        e.binary = decoded != NULL;
+        read_sender(params, &sender);
+        e.sender = sender.transport ? &sender : NULL;
         s->handler(&e, s->userdata);
 }
 
@@ -945,31 +701,6 @@ static int s_stream_prepare(Backend *b, sd_event *event, EventHandler handler, v
         return 0;
 }
 
-static int s_listen(SocketBackend *s, const char *method, const char *arg_name, const char *arg,
-                    bool with_retained, uint64_t *ret_id) {
-        g_autoptr(json_object) result = NULL;
-        json_object *params = json_object_new_object();
-        int r;
-
-        json_object_object_add(params, arg_name, json_object_new_string(arg));
-        if (with_retained)
-                json_object_object_add(params, "with_retained", json_object_new_boolean(true));
-        r = socket_call(s, method, params, arg, &result);
-        if (r != 0)
-                return r;
-        if (!get_u64(result, "id", ret_id))
-                return bad_reply(method, _("no id"));
-        return 0;
-}
-
-static int s_subscribe(Backend *b, const char *pattern, bool with_retained, uint64_t *ret_id) {
-        return s_listen((SocketBackend *) b, "subscribe", "pattern", pattern, with_retained, ret_id);
-}
-
-static int s_watch(Backend *b, const char *prefix, uint64_t *ret_id) {
-        return s_listen((SocketBackend *) b, "watch", "prefix", prefix, false, ret_id);
-}
-
 static void s_free(Backend *b) {
         SocketBackend *s = (SocketBackend *) b;
 
@@ -980,50 +711,24 @@ static void s_free(Backend *b) {
         g_queue_clear_full(&s->stash, json_object_unref);
         frame_reader_deinit(&s->reader);
         fd_close(s->fd);
-        g_free(s->path);
         g_free(s);
 }
 
 static const BackendOps socket_ops = {
-        .publish = s_publish,
-        .clear_retained = s_clear_retained,
-        .get = s_get,
-        .set = s_set,
-        .delete = s_delete,
-        .list = s_list,
-        .info = s_info,
+        .request = s_request,
         .stream_prepare = s_stream_prepare,
-        .subscribe = s_subscribe,
-        .watch = s_watch,
-        .push = s_push,
-        .reserve = s_reserve,
-        .ack = s_ack,
-        .nack = s_nack,
-        .touch = s_touch,
-        .kick = s_kick,
-        .peek = s_peek,
-        .purge = s_purge,
-        .list_queues = s_list_queues,
-        .call = s_call,
-        .serve = s_serve,
-        .reply = s_reply,
-        .reply_error = s_reply_error,
         .free = s_free,
 };
 
 /**
  * socket_backend_new() - a backend on the connected socket @fd (taken over)
- *
- * Return: 0 and the backend in @ret.
  */
-int socket_backend_new(int fd, const char *path, Backend **ret) {
+Backend *socket_backend_new(int fd) {
         SocketBackend *s = g_new0(SocketBackend, 1);
 
         s->base.ops = &socket_ops;
         s->fd = fd;
-        s->path = g_strdup(path);
         frame_reader_init(&s->reader, MAX_REPLY_FRAME);
         g_queue_init(&s->stash);
-        *ret = &s->base;
-        return 0;
+        return &s->base;
 }

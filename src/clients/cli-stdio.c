@@ -26,7 +26,7 @@
 #include <glib.h>
 #include <glib/gi18n.h>
 
-#include "clients/cli.h"
+#include "clients/backend.h"
 #include "util/sd-glue.h"
 
 #define PIPE_BUFFER (256 * 1024)
