@@ -207,10 +207,14 @@ static int parse_reply(const Options *o, const char *data, size_t len, QReply *r
                 if (rep.kind == 'e' && memmem(data + 4, rep.size - 4, "\"code\":-32008", 13))
                         ret->kind = 't';        /* NoJob */
                 else if (rep.kind == 'r') {
-                        const char *p = memmem(data + 4, rep.size - 4, "\"result\":{\"id\":", 15);
+                        /* The job's "id" member, wherever the result object has it (key order is free). */
+                        const char *end = data + rep.size;
+                        const char *p = memmem(data + 4, rep.size - 4, "\"result\":{", 10);
 
                         if (p)
-                                ret->job = g_ascii_strtoull(p + 15, NULL, 10);
+                                p = memmem(p, (size_t) (end - p), "\"id\":", 5);
+                        if (p)
+                                ret->job = g_ascii_strtoull(p + 5, NULL, 10);
                 } else if (rep.kind != 'e')
                         return -EBADMSG;        /* a notification: none were asked for */
                 return 1;
