@@ -1,0 +1,79 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# ir-client.py MODE N: exactly N operations against the hub at
+# $XDG_RUNTIME_DIR/switchboard/socket (or on $DBUS_SESSION_BUS_ADDRESS), for
+# bench/run-ir, which counts the hub's instructions around them. MODE:
+#   publish  N publish requests, 64 in flight, each response read
+#   fanout   N publishes (notifications, 64 ahead) to one subscriber, each delivery read
+#   call     N calls, 16 in flight, answered by a second connection that serves the name
+#   dbus     N D-Bus Publish calls, one at a time (python3-dbus)
+# Standard library only, but for the dbus mode.
+
+import json
+import os
+import socket
+import struct
+import sys
+
+path = os.environ['XDG_RUNTIME_DIR'] + '/switchboard/socket'
+mode, n = sys.argv[1], int(sys.argv[2])
+
+def conn():
+    s = socket.socket(socket.AF_UNIX); s.connect(path); return s
+
+class R:
+    def __init__(self, s): self.s, self.buf = s, b''
+    def frame(self):
+        while True:
+            if len(self.buf) >= 4:
+                l = struct.unpack('>I', self.buf[:4])[0]
+                if len(self.buf) >= 4 + l:
+                    f, self.buf = self.buf[4:4 + l], self.buf[4 + l:]
+                    return json.loads(f)
+            d = self.s.recv(65536)
+            if not d: raise SystemExit('closed')
+            self.buf += d
+
+def fr(o):
+    b = json.dumps(o, separators=(',', ':')).encode(); return struct.pack('>I', len(b)) + b
+
+if mode == 'publish':
+    s = conn(); r = R(s); depth = 64; sent = got = 0
+    while got < n:
+        batch = b''
+        while sent < n and sent - got < depth:
+            batch += fr({'jsonrpc': '2.0', 'id': sent, 'method': 'publish', 'params': {'topic': 'bench.x', 'payload': 'hello world 0123456789'}}); sent += 1
+        if batch: s.sendall(batch)
+        r.frame(); got += 1
+elif mode == 'call':
+    srv = conn(); rs = R(srv)
+    srv.sendall(fr({'jsonrpc': '2.0', 'id': 1, 'method': 'serve', 'params': {'name': 'b.svc'}})); rs.frame()
+    c = conn(); rc = R(c); depth = 16; sent = got = 0
+    while got < n:
+        batch = b''
+        while sent < n and sent - got < depth:
+            batch += fr({'jsonrpc': '2.0', 'id': sent, 'method': 'call', 'params': {'name': 'b.svc', 'payload': 'ping'}}); sent += 1
+        if batch: c.sendall(batch)
+        # serve what arrived, then read one answer
+        while True:
+            m = rs.frame()
+            if m.get('method') == 'request':
+                srv.sendall(fr({'jsonrpc': '2.0', 'method': 'reply', 'params': {'id': m['params']['id'], 'payload': 'pong'}}))
+                break
+        rc.frame(); got += 1
+elif mode == 'fanout':
+    sub = conn(); rsub = R(sub)
+    sub.sendall(fr({'jsonrpc': '2.0', 'id': 1, 'method': 'subscribe', 'params': {'pattern': 'bench.>'}})); rsub.frame()
+    s = conn(); r = R(s); depth = 64; sent = got = 0
+    while got < n:
+        batch = b''
+        while sent < n and sent - got < depth:
+            batch += fr({'jsonrpc': '2.0', 'method': 'publish', 'params': {'topic': 'bench.x', 'payload': 'hello world 0123456789'}}); sent += 1
+        if batch: s.sendall(batch)
+        rsub.frame(); got += 1
+elif mode == 'dbus':
+    import dbus
+    bus = dbus.bus.BusConnection(os.environ['DBUS_SESSION_BUS_ADDRESS'])
+    for i in range(n):
+        bus.call_blocking('org.switchboard.Hub1', '/org/switchboard/Hub1', 'org.switchboard.Hub1', 'Publish', 'ss', ('bench.x', 'hello world 0123456789'))
