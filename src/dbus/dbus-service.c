@@ -98,10 +98,38 @@ static void dbus_peer_free(DbusPeer *p) {
 
 /* Signals, unicast (destination set) or broadcast (destination NULL). */
 
+/* Their arguments, as params of an Envelope for the codec; [1]: the binary twin's. */
+#define ENV_ARG(field, type, dbus) { #field, OP_TYPE_##type, dbus, offsetof(Envelope, field) }
+#define ENV_PAYLOAD(binary) ENV_ARG(payload, BYTES, (binary) ? 'y' : 's')
+#define ENV_NOTICE(binary) { ENV_ARG(topic, STRING, 's'), ENV_PAYLOAD(binary), ENV_ARG(seq, U64, 't'), \
+                             ENV_ARG(deleted, BOOL, 'b') }
+static const OpParam notice_args[2][4] = { ENV_NOTICE(0), ENV_NOTICE(1) };
+static const OpParam request_args[2][3] = {
+        { ENV_ARG(sub_id, U64, 't'), ENV_ARG(topic, STRING, 's'), ENV_PAYLOAD(0) },
+        { ENV_ARG(sub_id, U64, 't'), ENV_ARG(topic, STRING, 's'), ENV_PAYLOAD(1) },
+};
+static const OpParam gap_args[3] = { ENV_ARG(sub_id, U64, 't'), ENV_ARG(gap_first, U64, 't'),
+                                     ENV_ARG(gap_last, U64, 't') };
+
+static const struct {
+        const char *member[2];          /* text, binary */
+        const OpParam *args[2];
+        unsigned n_args;
+} signals[] = {
+        [ENVELOPE_MESSAGE] = { { "Message", "MessageBinary" }, { notice_args[0], notice_args[1] }, 3 },
+        [ENVELOPE_KEY_CHANGED] = { { "KeyChanged", "KeyChangedBinary" }, { notice_args[0], notice_args[1] }, 4 },
+        [ENVELOPE_REQUEST] = { { "Request", "RequestBinary" }, { request_args[0], request_args[1] }, 3 },
+        [ENVELOPE_GAP] = { { "Gap", "Gap" }, { gap_args, gap_args }, 3 },
+};
+
+/* The payload's kind is decided already: the codec need not look again. */
+static bool decided_text(const void *data, size_t len) {
+        return true;
+}
+
 static int send_envelope(DbusService *s, const char *destination, const Envelope *e, bool check_queue) {
         g_autoptr(sd_bus_message) m = NULL;
-        bool text;
-        const char *member;
+        bool binary = e->kind != ENVELOPE_GAP && !payload_is_text(e->payload, e->payload_len);
         int r;
 
         if (check_queue && s->config.max_queued > 0) {
@@ -111,56 +139,14 @@ static int send_envelope(DbusService *s, const char *destination, const Envelope
                         return -ENOBUFS;
         }
 
-        text = e->kind == ENVELOPE_GAP || payload_is_text(e->payload, e->payload_len);
-        switch (e->kind) {
-        case ENVELOPE_REQUEST:
-                member = text ? "Request" : "RequestBinary";
-                break;
-        case ENVELOPE_MESSAGE:
-                member = text ? "Message" : "MessageBinary";
-                break;
-        case ENVELOPE_KEY_CHANGED:
-                member = text ? "KeyChanged" : "KeyChangedBinary";
-                break;
-        case ENVELOPE_GAP:
-                member = "Gap";
-                break;
-        default:
-                g_assert_not_reached();
-        }
-
-        r = sd_bus_message_new_signal(s->bus, &m, SB_PATH, SB_INTERFACE, member);
-        if (r < 0)
-                return r;
-        if (destination) {
+        g_assert(e->kind < G_N_ELEMENTS(signals) && signals[e->kind].n_args > 0);
+        r = sd_bus_message_new_signal(s->bus, &m, SB_PATH, SB_INTERFACE, signals[e->kind].member[binary]);
+        if (r >= 0 && destination)
                 r = sd_bus_message_set_destination(m, destination);
-                if (r < 0)
-                        return r;
-        }
-
-        if (e->kind == ENVELOPE_GAP)
-                r = sd_bus_message_append(m, "ttt", destination ? e->sub_id : UINT64_C(0),
-                                          e->gap_first, e->gap_last);
-        else if (e->kind == ENVELOPE_REQUEST) {
-                r = sd_bus_message_append(m, "ts", e->sub_id, e->topic);
-                if (r >= 0 && text) {
-                        g_autofree char *str = g_strndup(e->payload, e->payload_len);
-                        r = sd_bus_message_append(m, "s", str);
-                } else if (r >= 0)
-                        r = sd_bus_message_append_array(m, 'y', e->payload, e->payload_len);
-        } else {
-                r = sd_bus_message_append(m, "s", e->topic);
-                if (r >= 0 && text) {
-                        /* Text has no NUL: a length-limited copy is only needed when not terminated. */
-                        g_autofree char *str = g_strndup(e->payload, e->payload_len);
-                        r = sd_bus_message_append(m, "s", str);
-                } else if (r >= 0)
-                        r = sd_bus_message_append_array(m, 'y', e->payload, e->payload_len);
-                if (r >= 0)
-                        r = sd_bus_message_append(m, "t", e->seq);
-                if (r >= 0 && e->kind == ENVELOPE_KEY_CHANGED)
-                        r = sd_bus_message_append(m, "b", e->deleted);
-        }
+        /* A broadcast Gap has subscription 0: on_flush() leaves sub_id unset. */
+        if (r >= 0)
+                r = dbus_codec_append(m, signals[e->kind].args[binary], signals[e->kind].n_args, e, decided_text,
+                                      NULL);
         if (r < 0)
                 return r;
 
