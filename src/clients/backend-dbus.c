@@ -251,52 +251,31 @@ static int d_request(Backend *b, const OpMethod *m, const OpArgs *in, unsigned t
 
 /* ---- streams ---------------------------------------------------------- */
 
-/* The unicast signals of a stream, and which Event member each argument
- * fills, in order: n name, d data, t number, i id, x deleted, f first, l last. */
+/* The unicast signals of a stream: their arguments as params of an Event,
+ * for the codec (the mirror of the hub's table in dbus-service.c). */
+#define EV_ARG(field, type, dbus) { #field, OP_TYPE_##type, dbus, offsetof(Event, field) }
+#define EV_NOTICE(d) { EV_ARG(name, STRING, 's'), EV_ARG(data, BYTES, d), EV_ARG(number, U64, 't'), \
+                      EV_ARG(deleted, BOOL, 'b') }
+#define EV_REQUEST(d) { EV_ARG(id, U64, 't'), EV_ARG(name, STRING, 's'), EV_ARG(data, BYTES, d) }
+static const OpParam notice_args[2][4] = { EV_NOTICE('s'), EV_NOTICE('y') };
+static const OpParam request_args[2][3] = { EV_REQUEST('s'), EV_REQUEST('y') };
+static const OpParam gap_args[3] = { EV_ARG(id, U64, 't'), EV_ARG(first, U64, 't'), EV_ARG(last, U64, 't') };
+G_STATIC_ASSERT(offsetof(Event, size) == offsetof(Event, data) + offsetof(OpBytes, len));
+
 static const struct {
         const char *member;
         EventKind kind;
-        const char *args;
+        const OpParam *args;
+        unsigned n_args;
 } stream_signals[] = {
-        { "Message", EVENT_MESSAGE, "ndt" },
-        { "MessageBinary", EVENT_MESSAGE, "ndt" },
-        { "KeyChanged", EVENT_KEY_CHANGED, "ndtx" },
-        { "KeyChangedBinary", EVENT_KEY_CHANGED, "ndtx" },
-        { "Request", EVENT_REQUEST, "ind" },
-        { "RequestBinary", EVENT_REQUEST, "ind" },
-        { "Gap", EVENT_GAP, "ifl" },
+        { "Message", EVENT_MESSAGE, notice_args[0], 3 },
+        { "MessageBinary", EVENT_MESSAGE, notice_args[1], 3 },
+        { "KeyChanged", EVENT_KEY_CHANGED, notice_args[0], 4 },
+        { "KeyChangedBinary", EVENT_KEY_CHANGED, notice_args[1], 4 },
+        { "Request", EVENT_REQUEST, request_args[0], 3 },
+        { "RequestBinary", EVENT_REQUEST, request_args[1], 3 },
+        { "Gap", EVENT_GAP, gap_args, 3 },
 };
-
-/* A signal's payload, as text or bytes, into Event.data and .size as if they were an OpBytes. */
-static const OpParam event_text = { "data", OP_TYPE_BYTES, 's', offsetof(Event, data) };
-static const OpParam event_binary = { "data", OP_TYPE_BYTES, 'y', offsetof(Event, data) };
-G_STATIC_ASSERT(offsetof(Event, size) == offsetof(Event, data) + offsetof(OpBytes, len));
-
-static int read_signal_args(sd_bus_message *m, const char *args, Event *e) {
-        int deleted = 0, r = 0;
-        char type;
-
-        for (const char *a = args; r >= 0 && *a; a++)
-                switch (*a) {
-                case 'n':
-                        r = sd_bus_message_read_basic(m, 's', &e->name);
-                        break;
-                case 'd':
-                        e->binary = sd_bus_message_peek_type(m, &type, NULL) > 0 && type == 'a';
-                        r = dbus_codec_read(m, e->binary ? &event_binary : &event_text, 1, e);
-                        break;
-                case 'x':
-                        r = sd_bus_message_read_basic(m, 'b', &deleted);
-                        e->deleted = deleted;
-                        break;
-                default:
-                        r = sd_bus_message_read_basic(m, 't', *a == 't' ? &e->number : *a == 'i' ? &e->id :
-                                                              *a == 'f' ? &e->first : &e->last);
-                }
-        if (!e->data)
-                e->data = "";
-        return r;
-}
 
 /* Only unicast signals from the hub's unique name to ours get here: the
  * match rule says so, and we check again, because a broadcast copy of the
@@ -313,11 +292,12 @@ static int on_hub_signal(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
                 return 0;
 
         for (size_t i = 0; i < G_N_ELEMENTS(stream_signals); i++) {
-                Event e = { .kind = stream_signals[i].kind };
+                Event e = { .kind = stream_signals[i].kind, .binary = g_str_has_suffix(member, "Binary") };
 
                 if (!g_str_equal(member, stream_signals[i].member))
                         continue;
-                r = read_signal_args(m, stream_signals[i].args, &e);
+                r = dbus_codec_read(m, stream_signals[i].args, stream_signals[i].n_args, &e);
+                e.data = e.data ?: "";          /* an empty 'ay' */
                 if (r < 0) {
                         fprintf(stderr, _("switchboard: cannot read a signal from the hub: %s\n"),
                                 g_strerror(-r));
