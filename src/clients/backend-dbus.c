@@ -20,6 +20,7 @@
 #include <systemd/sd-bus.h>
 
 #include "clients/backend.h"
+#include "dbus/dbus-codec.h"
 #include "util/sd-glue.h"
 
 typedef struct DbusBackend {
@@ -176,176 +177,6 @@ static int bus_call_wait(sd_bus *bus, sd_bus_message *m, unsigned timeout_ms, in
         return 0;
 }
 
-/* ---- marshalling by the descriptors ----------------------------------- */
-
-/* The in-args of @m from @in, by their D-Bus types. Bytes for an 's' must be text. */
-static int append_args(sd_bus_message *call, const OpMethod *m, const OpArgs *in) {
-        for (unsigned i = 0; i < m->n_in; i++) {
-                const OpParam *p = &m->in[i];
-                const void *field = (const char *) in + p->offset;
-                const OpBytes *bytes = field;
-                g_autofree char *text = NULL;
-                int b, r;
-
-                switch (p->dbus) {
-                case 's':
-                        if (p->type == OP_TYPE_BYTES) {
-                                if (!bytes_is_text(bytes->data, bytes->len))
-                                        return CLI_NOT_TEXT;
-                                text = g_strndup(bytes->data, bytes->len);
-                        }
-                        r = sd_bus_message_append_basic(call, 's', text ?: *(const char *const *) field ?: "");
-                        break;
-                case 'y':
-                        r = sd_bus_message_append_array(call, 'y', bytes->data ?: "", bytes->len);
-                        break;
-                case 'b':
-                        b = *(const bool *) field;
-                        r = sd_bus_message_append_basic(call, 'b', &b);
-                        break;
-                default:                /* 'u', 't' */
-                        r = sd_bus_message_append_basic(call, p->dbus, field);
-                }
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
-/* One basic value or bytes into @field (bytes: the data pointer there, the length at @len). */
-static int read_value(sd_bus_message *m, OpType type, char dbus, void *field, size_t *len) {
-        const char *s;
-        int b, r;
-
-        switch (type) {
-        case OP_TYPE_BYTES:
-                if (dbus == 'y')
-                        return sd_bus_message_read_array(m, 'y', (const void **) field, len);
-                r = sd_bus_message_read_basic(m, 's', &s);
-                if (r > 0) {
-                        *(const char **) field = s;
-                        *len = strlen(s);
-                }
-                return r;
-        case OP_TYPE_BOOL:
-                r = sd_bus_message_read_basic(m, 'b', &b);
-                *(bool *) field = b;
-                return r;
-        default:                        /* STRING, U32, U64 */
-                return sd_bus_message_read_basic(m, dbus, field);
-        }
-}
-
-/* An a(...) result into a GArray of @t's rows, their strings borrowed from @m. */
-static int read_rows(sd_bus_message *m, const OpRows *t, GArray **ret) {
-        g_autoptr(GArray) rows = g_array_new(FALSE, TRUE, (guint) t->size);
-        int r;
-
-        r = sd_bus_message_enter_container(m, 'a', t->dbus);
-        while (r >= 0 && (r = sd_bus_message_enter_container(m, 'r', t->members)) > 0) {
-                char *row;
-
-                g_array_set_size(rows, rows->len + 1);
-                row = rows->data + (rows->len - 1) * t->size;
-                for (unsigned f = 0; r >= 0 && f < t->n_fields; f++) {
-                        const OpField *fd = &t->fields[f];
-
-                        r = read_value(m, fd->type, fd->dbus, row + fd->offset, (size_t *) (row + fd->len_offset));
-                }
-                if (r >= 0)
-                        r = sd_bus_message_exit_container(m);
-        }
-        if (r >= 0)
-                r = sd_bus_message_exit_container(m);
-        if (r < 0)
-                return r;
-        *ret = g_steal_pointer(&rows);
-        return 0;
-}
-
-/* The next value of @m, any type but 'h', as a GVariant: GetInfo's a{sv}. */
-static int read_variant(sd_bus_message *m, GVariant **ret) {
-        union {
-                uint8_t y; int b; int16_t n; uint16_t q; int32_t i; uint32_t u; int64_t x; uint64_t t;
-                double d; const char *s;
-        } v;
-        const char *contents;
-        char type;
-        int r;
-
-        r = sd_bus_message_peek_type(m, &type, &contents);
-        if (r <= 0)
-                return r < 0 ? r : -EBADMSG;
-        if (strchr("avre", type)) {
-                g_autofree char *sig = type == 'a' ? g_strconcat("a", contents, NULL) :
-                                       type == 'v' ? g_strdup("v") :
-                                       g_strdup_printf(type == 'r' ? "(%s)" : "{%s}", contents);
-                GVariantBuilder builder;
-
-                r = sd_bus_message_enter_container(m, type, contents);
-                if (r < 0)
-                        return r;
-                g_variant_builder_init(&builder, G_VARIANT_TYPE(sig));
-                while ((r = sd_bus_message_at_end(m, false)) == 0) {
-                        GVariant *child;
-
-                        r = read_variant(m, &child);
-                        if (r < 0)
-                                break;
-                        g_variant_builder_add_value(&builder, child);
-                }
-                if (r >= 0)
-                        r = sd_bus_message_exit_container(m);
-                if (r < 0) {
-                        g_variant_builder_clear(&builder);
-                        return r;
-                }
-                *ret = g_variant_builder_end(&builder);
-                return 0;
-        }
-
-        r = sd_bus_message_read_basic(m, type, &v);
-        if (r < 0)
-                return r;
-        switch (type) {
-        case 'y': *ret = g_variant_new_byte(v.y); break;
-        case 'b': *ret = g_variant_new_boolean(v.b); break;
-        case 'n': *ret = g_variant_new_int16(v.n); break;
-        case 'q': *ret = g_variant_new_uint16(v.q); break;
-        case 'i': *ret = g_variant_new_int32(v.i); break;
-        case 'u': *ret = g_variant_new_uint32(v.u); break;
-        case 'x': *ret = g_variant_new_int64(v.x); break;
-        case 't': *ret = g_variant_new_uint64(v.t); break;
-        case 'd': *ret = g_variant_new_double(v.d); break;
-        case 's': *ret = g_variant_new_string(v.s); break;
-        case 'o': *ret = g_variant_new_object_path(v.s); break;
-        case 'g': *ret = g_variant_new_signature(v.s); break;
-        default: return -EOPNOTSUPP;
-        }
-        return 0;
-}
-
-static int read_results(sd_bus_message *reply, const OpMethod *m, OpResult *out) {
-        for (unsigned i = 0; i < m->n_out; i++) {
-                const OpParam *p = &m->out[i];
-                void *field = (char *) out + p->offset;
-                int r;
-
-                if (p->type == OP_TYPE_ROWS)
-                        r = read_rows(reply, p->rows, field);
-                else if (p->type == OP_TYPE_DICT) {
-                        r = read_variant(reply, field);
-                        if (r >= 0)
-                                g_variant_ref_sink(*(GVariant **) field);
-                } else
-                        r = read_value(reply, p->type, p->dbus, field,
-                                       (size_t *) ((char *) field + offsetof(OpBytes, len)));
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
 static void message_unref(void *m) {
         sd_bus_message_unref(m);
 }
@@ -375,18 +206,19 @@ static int d_request(Backend *b, const OpMethod *m, const OpArgs *in, unsigned t
         g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
         g_autoptr(sd_bus_message) call = NULL;
         g_autoptr(sd_bus_message) reply = NULL;
+        const OpParam *not_text;
         const OpMethod *twin;
         int r;
 
         r = sd_bus_message_new_method_call(d->bus, &call, HUB_NAME, HUB_PATH, HUB_INTERFACE, m->dbus);
         if (r >= 0)
-                r = append_args(call, m, in);
+                r = dbus_codec_append(call, m->in, m->n_in, in, bytes_is_text, &not_text);
         /* Bytes that are not text go by the twin that takes 'ay', if there is one. */
-        twin = r == CLI_NOT_TEXT ? binary_twin(m, true) : NULL;
+        twin = r == -EMEDIUMTYPE ? binary_twin(m, true) : NULL;
         if (twin)
                 return d_request(b, twin, in, timeout_ms, cancel_fd, ret);
-        if (r == CLI_NOT_TEXT)
-                return r;
+        if (r == -EMEDIUMTYPE)
+                return CLI_NOT_TEXT;
         if (r < 0) {
                 fprintf(stderr, _("switchboard: cannot build the %s call: %s\n"), m->dbus, g_strerror(-r));
                 return SB_EXIT_HUB_ERROR;
@@ -410,7 +242,7 @@ static int d_request(Backend *b, const OpMethod *m, const OpArgs *in, unsigned t
                 return CLI_HUB_ERROR;
         }
 
-        r = read_results(reply, m, &ret->out);
+        r = dbus_codec_read(reply, m->out, m->n_out, &ret->out);
         if (r < 0)
                 return cli_bad_reply(m->dbus, r);
         cli_result_hold(ret, g_steal_pointer(&reply), message_unref);
@@ -419,47 +251,31 @@ static int d_request(Backend *b, const OpMethod *m, const OpArgs *in, unsigned t
 
 /* ---- streams ---------------------------------------------------------- */
 
-/* The unicast signals of a stream, and which Event member each argument
- * fills, in order: n name, d data, t number, i id, x deleted, f first, l last. */
+/* The unicast signals of a stream: their arguments as params of an Event,
+ * for the codec (the mirror of the hub's table in dbus-service.c). */
+#define EV_ARG(field, type, dbus) { #field, OP_TYPE_##type, dbus, offsetof(Event, field) }
+#define EV_NOTICE(d) { EV_ARG(name, STRING, 's'), EV_ARG(data, BYTES, d), EV_ARG(number, U64, 't'), \
+                      EV_ARG(deleted, BOOL, 'b') }
+#define EV_REQUEST(d) { EV_ARG(id, U64, 't'), EV_ARG(name, STRING, 's'), EV_ARG(data, BYTES, d) }
+static const OpParam notice_args[2][4] = { EV_NOTICE('s'), EV_NOTICE('y') };
+static const OpParam request_args[2][3] = { EV_REQUEST('s'), EV_REQUEST('y') };
+static const OpParam gap_args[3] = { EV_ARG(id, U64, 't'), EV_ARG(first, U64, 't'), EV_ARG(last, U64, 't') };
+G_STATIC_ASSERT(offsetof(Event, size) == offsetof(Event, data) + offsetof(OpBytes, len));
+
 static const struct {
         const char *member;
         EventKind kind;
-        const char *args;
+        const OpParam *args;
+        unsigned n_args;
 } stream_signals[] = {
-        { "Message", EVENT_MESSAGE, "ndt" },
-        { "MessageBinary", EVENT_MESSAGE, "ndt" },
-        { "KeyChanged", EVENT_KEY_CHANGED, "ndtx" },
-        { "KeyChangedBinary", EVENT_KEY_CHANGED, "ndtx" },
-        { "Request", EVENT_REQUEST, "ind" },
-        { "RequestBinary", EVENT_REQUEST, "ind" },
-        { "Gap", EVENT_GAP, "ifl" },
+        { "Message", EVENT_MESSAGE, notice_args[0], 3 },
+        { "MessageBinary", EVENT_MESSAGE, notice_args[1], 3 },
+        { "KeyChanged", EVENT_KEY_CHANGED, notice_args[0], 4 },
+        { "KeyChangedBinary", EVENT_KEY_CHANGED, notice_args[1], 4 },
+        { "Request", EVENT_REQUEST, request_args[0], 3 },
+        { "RequestBinary", EVENT_REQUEST, request_args[1], 3 },
+        { "Gap", EVENT_GAP, gap_args, 3 },
 };
-
-static int read_signal_args(sd_bus_message *m, const char *args, Event *e) {
-        int deleted = 0, r = 0;
-        char type;
-
-        for (const char *a = args; r >= 0 && *a; a++)
-                switch (*a) {
-                case 'n':
-                        r = sd_bus_message_read_basic(m, 's', &e->name);
-                        break;
-                case 'd':
-                        e->binary = sd_bus_message_peek_type(m, &type, NULL) > 0 && type == 'a';
-                        r = read_value(m, OP_TYPE_BYTES, e->binary ? 'y' : 's', &e->data, &e->size);
-                        break;
-                case 'x':
-                        r = sd_bus_message_read_basic(m, 'b', &deleted);
-                        e->deleted = deleted;
-                        break;
-                default:
-                        r = sd_bus_message_read_basic(m, 't', *a == 't' ? &e->number : *a == 'i' ? &e->id :
-                                                              *a == 'f' ? &e->first : &e->last);
-                }
-        if (!e->data)
-                e->data = "";
-        return r;
-}
 
 /* Only unicast signals from the hub's unique name to ours get here: the
  * match rule says so, and we check again, because a broadcast copy of the
@@ -476,11 +292,12 @@ static int on_hub_signal(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
                 return 0;
 
         for (size_t i = 0; i < G_N_ELEMENTS(stream_signals); i++) {
-                Event e = { .kind = stream_signals[i].kind };
+                Event e = { .kind = stream_signals[i].kind, .binary = g_str_has_suffix(member, "Binary") };
 
                 if (!g_str_equal(member, stream_signals[i].member))
                         continue;
-                r = read_signal_args(m, stream_signals[i].args, &e);
+                r = dbus_codec_read(m, stream_signals[i].args, stream_signals[i].n_args, &e);
+                e.data = e.data ?: "";          /* an empty 'ay' */
                 if (r < 0) {
                         fprintf(stderr, _("switchboard: cannot read a signal from the hub: %s\n"),
                                 g_strerror(-r));

@@ -32,6 +32,7 @@
 
 #include "clients/backend.h"
 #include "jsonrpc/frame.h"
+#include "jsonrpc/json-write.h"
 #include "util/sd-glue.h"
 
 /* The longest reply we accept: as large as a D-Bus message may be. */
@@ -269,28 +270,44 @@ static int socket_pump(SocketBackend *s, GByteArray *out, size_t *written, int c
         return 0;
 }
 
-/* Send @method(@params) and wait up to @timeout_ms for its response, or
- * until @cancel_fd (-1: none) is readable. @params (or NULL) is taken.
+/* ,"params":{...}: those of JSON-RPC method @j (its primary descriptor) from
+ * @in that the D-Bus member @m has; the hub's defaults stand for the others
+ * (publish's retain for Publish). Nothing when there are none. */
+static void write_params(GString *s, const OpMethod *m, const OpMethod *j, const OpArgs *in) {
+        g_autofree OpParam *params = g_new(OpParam, j->n_json_in);
+        unsigned n = 0;
+
+        for (unsigned i = 0; i < j->n_json_in; i++)
+                for (unsigned k = 0; k < m->n_in; k++)
+                        if (g_str_equal(m->in[k].name, j->json_in[i].name))
+                                params[n++] = j->json_in[i];
+        if (n == 0)
+                return;
+        g_string_append(s, ",\"params\":{");
+        json_write_members(s, params, n, in, bytes_is_text, true);
+        g_string_append_c(s, '}');
+}
+
+/* Send @m (JSON-RPC method @j) with @in and wait up to @timeout_ms for its
+ * response, or until @cancel_fd (-1: none) is readable.
  * Return: 0 and the response (result or error) in @ret_response,
  * CLI_INTERRUPTED, or an exit status (message printed). */
-static int socket_request(SocketBackend *s, const char *method, json_object *params, unsigned timeout_ms,
-                          int cancel_fd, json_object **ret_response) {
-        g_autoptr(json_object) request = json_object_new_object();
+static int socket_request(SocketBackend *s, const OpMethod *m, const OpMethod *j, const OpArgs *in,
+                          unsigned timeout_ms, int cancel_fd, json_object **ret_response) {
+        g_autoptr(GString) request = g_string_new("{\"jsonrpc\":\"2.0\",\"id\":");
         g_autoptr(GByteArray) out = g_byte_array_new();
-        const char *text;
-        size_t written = 0, text_len;
+        const char *method = j->jsonrpc;
+        size_t written = 0;
         uint64_t id = ++s->next_id;
         int64_t deadline = g_get_monotonic_time() + (int64_t) timeout_ms * 1000;
         int r;
 
-        json_object_object_add(request, "jsonrpc", json_object_new_string("2.0"));
-        json_object_object_add(request, "id", json_object_new_uint64(id));
-        json_object_object_add(request, "method", json_object_new_string(method));
-        if (params)
-                json_object_object_add(request, "params", params);
-        text = json_object_to_json_string_length(request, JSON_C_TO_STRING_PLAIN |
-                                                          JSON_C_TO_STRING_NOSLASHESCAPE, &text_len);
-        frame_append(out, text, text_len);
+        json_write_u64(request, id);
+        g_string_append(request, ",\"method\":");
+        json_write_cstr(request, method);
+        write_params(request, m, j, in);
+        g_string_append_c(request, '}');
+        frame_append(out, request->str, request->len);
 
         /* Notifications read here are for the stream: let its loop look again afterwards. */
         if (s->drain)
@@ -363,67 +380,6 @@ static bool get_bytes(json_object *o, const char *name, const void **ret_data, s
         *ret_data = *ret_decoded;
         *ret_len = len;
         return true;
-}
-
-/* Bytes as "NAME" when they are text, else as "NAME_base64". */
-static void add_bytes(json_object *params, const char *name, const OpBytes *bytes) {
-        g_autofree char *b64_name = NULL, *b64 = NULL;
-
-        if (bytes_is_text(bytes->data, bytes->len)) {
-                json_object_object_add(params, name, json_object_new_string_len(bytes->data ?: "",
-                                                                                 (int) bytes->len));
-                return;
-        }
-        b64_name = g_strconcat(name, "_base64", NULL);
-        b64 = g_base64_encode(bytes->data, bytes->len);
-        json_object_object_add(params, b64_name, json_object_new_string(b64));
-}
-
-static bool method_has_arg(const OpMethod *m, const char *name) {
-        for (unsigned i = 0; i < m->n_in; i++)
-                if (g_str_equal(m->in[i].name, name))
-                        return true;
-        return false;
-}
-
-/* The params of JSON-RPC method @j (its primary descriptor) from @in, those
- * the D-Bus member @m has; the hub's defaults stand for the others (publish's
- * retain for Publish). Return: an object, or NULL for none. */
-static json_object *write_params(const OpMethod *m, const OpMethod *j, const OpArgs *in) {
-        g_autoptr(json_object) params = json_object_new_object();
-
-        for (unsigned i = 0; i < j->n_json_in; i++) {
-                const OpParam *p = &j->json_in[i];
-                const void *field = (const char *) in + p->offset;
-                json_object *v;
-
-                if (!method_has_arg(m, p->name))
-                        continue;
-                switch (p->type) {
-                case OP_TYPE_BYTES:
-                        add_bytes(params, p->name, field);
-                        continue;
-                case OP_TYPE_STRING:
-                        v = json_object_new_string(*(const char *const *) field ?: "");
-                        break;
-                case OP_TYPE_BOOL:
-                        v = json_object_new_boolean(*(const bool *) field);
-                        break;
-                case OP_TYPE_U32:
-                        v = json_object_new_uint64(*(const uint32_t *) field);
-                        break;
-                case OP_TYPE_U64:
-                        v = json_object_new_uint64(*(const uint64_t *) field);
-                        break;
-                case OP_TYPE_I32:
-                        v = json_object_new_int(*(const int32_t *) field);
-                        break;
-                default:
-                        g_assert_not_reached();
-                }
-                json_object_object_add(params, p->name, v);
-        }
-        return json_object_object_length(params) > 0 ? g_steal_pointer(&params) : NULL;
 }
 
 /* Member @name of @o into @field by @type (bytes: the data pointer there, the length at @len). */
@@ -554,8 +510,7 @@ static int s_request(Backend *b, const OpMethod *m, const OpArgs *in, unsigned t
         int r;
 
         g_assert(j);
-        r = socket_request(s, m->jsonrpc, write_params(m, j, in), timeout_ms ?: CALL_TIMEOUT_MS, cancel_fd,
-                           &response);
+        r = socket_request(s, m, j, in, timeout_ms ?: CALL_TIMEOUT_MS, cancel_fd, &response);
         if (r != 0)
                 return r;
         if (json_object_object_get_ex(response, "error", &error)) {

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * cli-format.c: what the commands print: one JSON object per line (written
- * by hand: our strings are valid UTF-8, so only quotes, backslashes and
- * control characters need escaping), payloads and values as text lines or
+ * with jsonrpc/json-write.h, as the hub writes its own), payloads and values as text lines or
  * raw bytes, the lines of subscribe/watch/monitor, and `status` from the
  * GetInfo / hub.info dictionary. Output formats are never translated; the
  * labels of `status` are.
@@ -15,37 +14,12 @@
 #include <glib/gi18n.h>
 
 #include "clients/cli.h"
-
-static void json_append_len(GString *out, const char *s, size_t len) {
-        /* Pairs: a character and the letter of its escape. */
-        static const char escapes[] = "\"\"\\\\\nn\rr\tt\bb\ff";
-
-        g_string_append_c(out, '"');
-        for (const unsigned char *p = (const unsigned char *) s; p < (const unsigned char *) s + len; p++) {
-                const char *e = *p ? strchr(escapes, *p) : NULL;
-
-                /* Each escaped character is followed by its letter in escapes[]. */
-                if (e && (e - escapes) % 2 == 0)
-                        g_string_append_printf(out, "\\%c", e[1]);
-                else if (*p < 0x20 || *p == 0x7f)
-                        g_string_append_printf(out, "\\u%04x", *p);
-                else
-                        g_string_append_c(out, (char) *p);
-        }
-        g_string_append_c(out, '"');
-}
-
-/**
- * json_append_string() - append @s (valid UTF-8) as a JSON string
- */
-void json_append_string(GString *out, const char *s) {
-        json_append_len(out, s, strlen(s));
-}
+#include "jsonrpc/json-write.h"
 
 static void json_append_name(GString *out, const char *name) {
         if (out->len > 1)
                 g_string_append_c(out, ',');
-        json_append_string(out, name);
+        json_write_cstr(out, name);
         g_string_append_c(out, ':');
 }
 
@@ -54,7 +28,7 @@ static void json_append_name(GString *out, const char *name) {
  */
 void json_append_member(GString *out, const char *name, const char *value) {
         json_append_name(out, name);
-        json_append_string(out, value);
+        json_write_cstr(out, value);
 }
 
 /**
@@ -62,7 +36,7 @@ void json_append_member(GString *out, const char *name, const char *value) {
  */
 void json_append_u64(GString *out, const char *name, uint64_t value) {
         json_append_name(out, name);
-        g_string_append_printf(out, "%" G_GUINT64_FORMAT, value);
+        json_write_u64(out, value);
 }
 
 /**
@@ -77,16 +51,9 @@ void json_append_bool(GString *out, const char *name, gboolean value) {
  * json_append_bytes() - append "@name":"text", or "@name_base64":"..." for bytes that are not text
  */
 void json_append_bytes(GString *out, const char *name, const void *data, size_t size) {
-        g_autofree char *b64_name = NULL, *b64 = NULL;
-
-        if (bytes_is_text(data, size)) {
-                json_append_name(out, name);
-                json_append_len(out, data ?: "", size);
-                return;
-        }
-        b64_name = g_strconcat(name, "_base64", NULL);
-        b64 = g_base64_encode(data, size);
-        json_append_member(out, b64_name, b64);
+        if (out->len > 1)
+                g_string_append_c(out, ',');
+        json_write_bytes_member(out, name, data, size, bytes_is_text(data, size));
 }
 
 /**
@@ -298,7 +265,7 @@ static void append_counts_json(GString *out, const char *name, GArray *counts) {
 
                 if (i > 0)
                         g_string_append_c(out, ',');
-                json_append_string(out, c->name);
+                json_write_cstr(out, c->name);
                 g_string_append_printf(out, ":%" PRIu64, c->value);
         }
         g_string_append_c(out, '}');

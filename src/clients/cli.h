@@ -53,7 +53,6 @@ int run_call(char **args, int n_args);
 int run_serve(char **args, int n_args);
 
 /* cli-format.c */
-void json_append_string(GString *out, const char *s);
 void json_append_member(GString *out, const char *name, const char *value);
 void json_append_u64(GString *out, const char *name, uint64_t value);
 void json_append_bool(GString *out, const char *name, gboolean value);

@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "dbus/dbus-codec.h"
 #include "dbus/dbus-errors.h"
 #include "dbus/dbus-service.h"
 #include "dbus/dbus-vtable.h"
@@ -97,10 +98,38 @@ static void dbus_peer_free(DbusPeer *p) {
 
 /* Signals, unicast (destination set) or broadcast (destination NULL). */
 
+/* Their arguments, as params of an Envelope for the codec; [1]: the binary twin's. */
+#define ENV_ARG(field, type, dbus) { #field, OP_TYPE_##type, dbus, offsetof(Envelope, field) }
+#define ENV_PAYLOAD(binary) ENV_ARG(payload, BYTES, (binary) ? 'y' : 's')
+#define ENV_NOTICE(binary) { ENV_ARG(topic, STRING, 's'), ENV_PAYLOAD(binary), ENV_ARG(seq, U64, 't'), \
+                             ENV_ARG(deleted, BOOL, 'b') }
+static const OpParam notice_args[2][4] = { ENV_NOTICE(0), ENV_NOTICE(1) };
+static const OpParam request_args[2][3] = {
+        { ENV_ARG(sub_id, U64, 't'), ENV_ARG(topic, STRING, 's'), ENV_PAYLOAD(0) },
+        { ENV_ARG(sub_id, U64, 't'), ENV_ARG(topic, STRING, 's'), ENV_PAYLOAD(1) },
+};
+static const OpParam gap_args[3] = { ENV_ARG(sub_id, U64, 't'), ENV_ARG(gap_first, U64, 't'),
+                                     ENV_ARG(gap_last, U64, 't') };
+
+static const struct {
+        const char *member[2];          /* text, binary */
+        const OpParam *args[2];
+        unsigned n_args;
+} signals[] = {
+        [ENVELOPE_MESSAGE] = { { "Message", "MessageBinary" }, { notice_args[0], notice_args[1] }, 3 },
+        [ENVELOPE_KEY_CHANGED] = { { "KeyChanged", "KeyChangedBinary" }, { notice_args[0], notice_args[1] }, 4 },
+        [ENVELOPE_REQUEST] = { { "Request", "RequestBinary" }, { request_args[0], request_args[1] }, 3 },
+        [ENVELOPE_GAP] = { { "Gap", "Gap" }, { gap_args, gap_args }, 3 },
+};
+
+/* The payload's kind is decided already: the codec need not look again. */
+static bool decided_text(const void *data, size_t len) {
+        return true;
+}
+
 static int send_envelope(DbusService *s, const char *destination, const Envelope *e, bool check_queue) {
         g_autoptr(sd_bus_message) m = NULL;
-        bool text;
-        const char *member;
+        bool binary = e->kind != ENVELOPE_GAP && !payload_is_text(e->payload, e->payload_len);
         int r;
 
         if (check_queue && s->config.max_queued > 0) {
@@ -110,56 +139,14 @@ static int send_envelope(DbusService *s, const char *destination, const Envelope
                         return -ENOBUFS;
         }
 
-        text = e->kind == ENVELOPE_GAP || payload_is_text(e->payload, e->payload_len);
-        switch (e->kind) {
-        case ENVELOPE_REQUEST:
-                member = text ? "Request" : "RequestBinary";
-                break;
-        case ENVELOPE_MESSAGE:
-                member = text ? "Message" : "MessageBinary";
-                break;
-        case ENVELOPE_KEY_CHANGED:
-                member = text ? "KeyChanged" : "KeyChangedBinary";
-                break;
-        case ENVELOPE_GAP:
-                member = "Gap";
-                break;
-        default:
-                g_assert_not_reached();
-        }
-
-        r = sd_bus_message_new_signal(s->bus, &m, SB_PATH, SB_INTERFACE, member);
-        if (r < 0)
-                return r;
-        if (destination) {
+        g_assert(e->kind < G_N_ELEMENTS(signals) && signals[e->kind].n_args > 0);
+        r = sd_bus_message_new_signal(s->bus, &m, SB_PATH, SB_INTERFACE, signals[e->kind].member[binary]);
+        if (r >= 0 && destination)
                 r = sd_bus_message_set_destination(m, destination);
-                if (r < 0)
-                        return r;
-        }
-
-        if (e->kind == ENVELOPE_GAP)
-                r = sd_bus_message_append(m, "ttt", destination ? e->sub_id : UINT64_C(0),
-                                          e->gap_first, e->gap_last);
-        else if (e->kind == ENVELOPE_REQUEST) {
-                r = sd_bus_message_append(m, "ts", e->sub_id, e->topic);
-                if (r >= 0 && text) {
-                        g_autofree char *str = g_strndup(e->payload, e->payload_len);
-                        r = sd_bus_message_append(m, "s", str);
-                } else if (r >= 0)
-                        r = sd_bus_message_append_array(m, 'y', e->payload, e->payload_len);
-        } else {
-                r = sd_bus_message_append(m, "s", e->topic);
-                if (r >= 0 && text) {
-                        /* Text has no NUL: a length-limited copy is only needed when not terminated. */
-                        g_autofree char *str = g_strndup(e->payload, e->payload_len);
-                        r = sd_bus_message_append(m, "s", str);
-                } else if (r >= 0)
-                        r = sd_bus_message_append_array(m, 'y', e->payload, e->payload_len);
-                if (r >= 0)
-                        r = sd_bus_message_append(m, "t", e->seq);
-                if (r >= 0 && e->kind == ENVELOPE_KEY_CHANGED)
-                        r = sd_bus_message_append(m, "b", e->deleted);
-        }
+        /* A broadcast Gap has subscription 0: on_flush() leaves sub_id unset. */
+        if (r >= 0)
+                r = dbus_codec_append(m, signals[e->kind].args[binary], signals[e->kind].n_args, e, decided_text,
+                                      NULL);
         if (r < 0)
                 return r;
 
@@ -167,182 +154,12 @@ static int send_envelope(DbusService *s, const char *destination, const Envelope
         return r < 0 ? -ENOBUFS : 0;
 }
 
-/* Arguments and answers, by the op table */
+/* @b's param is an 's' result, but the bytes are not text: the NotText error. */
+static int set_not_text(sd_bus_error *error, const OpParam *p, const OpResult *out) {
+        const OpBytes *b = (const OpBytes *) ((const char *) out + p->offset);
 
-static int read_args(sd_bus_message *m, const OpMethod *method, OpArgs *in) {
-        for (unsigned i = 0; i < method->n_in; i++) {
-                const OpParam *p = &method->in[i];
-                char *field = (char *) in + p->offset;
-                OpBytes *bytes = (OpBytes *) field;
-                const char *s;
-                int b, r;
-
-                switch (p->dbus) {
-                case 's':
-                        r = sd_bus_message_read_basic(m, 's', &s);
-                        if (r >= 0 && p->type == OP_TYPE_BYTES)
-                                *bytes = (OpBytes) { s, strlen(s) };
-                        else if (r >= 0)
-                                *(const char **) field = s;
-                        break;
-                case 'y':
-                        r = sd_bus_message_read_array(m, 'y', &bytes->data, &bytes->len);
-                        break;
-                case 'b':
-                        r = sd_bus_message_read_basic(m, 'b', &b);
-                        *(bool *) field = b;
-                        break;
-                default:        /* 'u', 't': the member has the wire's width */
-                        r = sd_bus_message_read_basic(m, p->dbus, field);
-                }
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
-/* @b as an 's', or the NotText error for a result that is not text. */
-static int append_text(sd_bus_message *m, const OpParam *p, OpBytes b, sd_bus_error *error) {
-        g_autofree char *s = NULL;
-
-        if (!op_bytes_text(b))
-                return sd_bus_error_setf(error, SB_ERROR_PREFIX "NotText",
-                                         "The %s is %zu bytes that are not UTF-8 text; %s.", p->name, b.len,
-                                         p->not_text ?: "use the binary twin");
-        s = g_strndup(b.data, b.len);
-        return sd_bus_message_append_basic(m, 's', s);
-}
-
-static int append_rows(sd_bus_message *m, const OpParam *p, GArray *rows) {
-        const OpRows *t = p->rows;
-        int r;
-
-        r = sd_bus_message_open_container(m, 'a', t->dbus);
-        for (guint i = 0; r >= 0 && rows && i < rows->len; i++) {
-                const char *row = rows->data + i * t->size;
-
-                r = sd_bus_message_open_container(m, 'r', t->members);
-                for (unsigned f = 0; r >= 0 && f < t->n_fields; f++) {
-                        const OpField *fd = &t->fields[f];
-                        const void *v = row + fd->offset;
-                        uint32_t u;
-
-                        if (fd->type == OP_TYPE_BYTES) {
-                                /* In a list, a value that is not text is "" (see the XML). */
-                                OpBytes b = { *(const void *const *) v, *(const size_t *) (row + fd->len_offset) };
-                                g_autofree char *s = op_bytes_text(b) ? g_strndup(b.data, b.len) : NULL;
-                                r = sd_bus_message_append_basic(m, 's', s ?: "");
-                        } else if (fd->type == OP_TYPE_STRING)
-                                r = sd_bus_message_append_basic(m, 's', *(const char *const *) v);
-                        else if (fd->type == OP_TYPE_U32) {
-                                u = *(const unsigned *) v;
-                                r = sd_bus_message_append_basic(m, 'u', &u);
-                        } else
-                                r = sd_bus_message_append_basic(m, fd->dbus, v);
-                }
-                if (r >= 0)
-                        r = sd_bus_message_close_container(m);
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_close_container(m);
-}
-
-/* A GVariant of the types hub.info uses (a{sv}, a{su}, a{st}, s, b, u, t), appended as is. */
-static int append_variant(sd_bus_message *m, GVariant *v) {
-        const GVariantType *t = g_variant_get_type(v);
-        int r;
-
-        if (g_variant_type_is_basic(t)) {
-                const char *s;
-                uint64_t n;
-                uint32_t u;
-                int b;
-
-                switch (g_variant_classify(v)) {
-                case G_VARIANT_CLASS_STRING:
-                        s = g_variant_get_string(v, NULL);
-                        return sd_bus_message_append_basic(m, 's', s);
-                case G_VARIANT_CLASS_BOOLEAN:
-                        b = g_variant_get_boolean(v);
-                        return sd_bus_message_append_basic(m, 'b', &b);
-                case G_VARIANT_CLASS_UINT32:
-                        u = g_variant_get_uint32(v);
-                        return sd_bus_message_append_basic(m, 'u', &u);
-                case G_VARIANT_CLASS_UINT64:
-                        n = g_variant_get_uint64(v);
-                        return sd_bus_message_append_basic(m, 't', &n);
-                default:
-                        return -EINVAL;
-                }
-        }
-
-        {
-                char type = g_variant_is_of_type(v, G_VARIANT_TYPE_VARIANT) ? 'v' :
-                            g_variant_is_of_type(v, G_VARIANT_TYPE_DICT_ENTRY) ? 'e' : 'a';
-                g_autofree char *contents = NULL;
-                GVariantIter it;
-                GVariant *child;
-
-                if (type == 'v')
-                        contents = g_strdup(g_variant_get_type_string(g_variant_get_variant(v)));
-                else if (type == 'a')
-                        contents = g_strdup(g_variant_get_type_string(v) + 1);
-                else
-                        contents = g_strndup(g_variant_get_type_string(v) + 1,
-                                             strlen(g_variant_get_type_string(v)) - 2);
-                if (type == 'v') {
-                        g_autoptr(GVariant) inner = g_variant_get_variant(v);
-
-                        r = sd_bus_message_open_container(m, 'v', contents);
-                        if (r >= 0)
-                                r = append_variant(m, inner);
-                } else {
-                        r = sd_bus_message_open_container(m, type, contents);
-                        g_variant_iter_init(&it, v);
-                        while (r >= 0 && (child = g_variant_iter_next_value(&it))) {
-                                r = append_variant(m, child);
-                                g_variant_unref(child);
-                        }
-                }
-                if (r < 0)
-                        return r;
-                return sd_bus_message_close_container(m);
-        }
-}
-
-static int append_results(sd_bus_message *m, const OpMethod *method, const OpResult *out, sd_bus_error *error) {
-        for (unsigned i = 0; i < method->n_out; i++) {
-                const OpParam *p = &method->out[i];
-                const char *field = (const char *) out + p->offset;
-                const OpBytes *bytes = (const OpBytes *) field;
-                int b, r;
-
-                switch (p->dbus) {
-                case 's':
-                        r = p->type == OP_TYPE_BYTES ? append_text(m, p, *bytes, error) :
-                                                       sd_bus_message_append_basic(m, 's', *(const char **) field);
-                        break;
-                case 'y':
-                        r = sd_bus_message_append_array(m, 'y', bytes->data, bytes->len);
-                        break;
-                case 'b':
-                        b = *(const bool *) field;
-                        r = sd_bus_message_append_basic(m, 'b', &b);
-                        break;
-                case 'a':
-                        r = append_rows(m, p, *(GArray *const *) field);
-                        break;
-                case 'v':
-                        r = append_variant(m, *(GVariant *const *) field);
-                        break;
-                default:
-                        r = sd_bus_message_append_basic(m, p->dbus, field);
-                }
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        return sd_bus_error_setf(error, SB_ERROR_PREFIX "NotText", "The %s is %zu bytes that are not UTF-8 text; %s.",
+                                 p->name, b->len, p->not_text ?: "use the binary twin");
 }
 
 static int set_op_error(sd_bus_error *error, const OpError *e) {
@@ -396,6 +213,7 @@ static int send_durable(DbusService *s, sd_bus_message *reply) {
 static int send_answer(DbusService *s, sd_bus_message *m, OpCall *call, int r, const OpResult *out) {
         g_autoptr(sd_bus_message) reply = NULL;
         g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+        const OpParam *not_text = NULL;
 
         if (r < 0 && call->error.code == 0)
                 return sd_bus_reply_method_errno(m, r, NULL);
@@ -405,9 +223,11 @@ static int send_answer(DbusService *s, sd_bus_message *m, OpCall *call, int r, c
         }
         r = sd_bus_message_new_method_return(m, &reply);
         if (r >= 0)
-                r = append_results(reply, call->method, out, &error);
-        if (sd_bus_error_is_set(&error))
+                r = dbus_codec_append(reply, call->method->out, call->method->n_out, out, payload_is_text, &not_text);
+        if (r == -EMEDIUMTYPE) {
+                set_not_text(&error, not_text, out);
                 return sd_bus_reply_method_error(m, &error);
+        }
         if (r < 0) {
                 /* Never leave a caller waiting: an answer sd-bus cannot build is an error answer. */
                 log_warning_errno(r, "client (dbus %s): cannot build the answer to %s, answering with an "
@@ -638,7 +458,7 @@ static void run_call(DbusService *s, sd_bus_message *m, Client *client) {
         OpArgs in = {};
         int r;
 
-        r = read_args(m, method, &in);
+        r = dbus_codec_read(m, method->in, method->n_in, &in);
         if (r < 0) {
                 (void) sd_bus_reply_method_errno(m, r, NULL);
                 return;
@@ -703,7 +523,7 @@ int dbus_vtable_property(sd_bus *bus, const char *path, const char *interface, c
                         g_autoptr(GVariant) v = g_variant_lookup_value(info, p->info, NULL);
 
                         g_assert(v);
-                        return append_variant(reply, v);
+                        return dbus_codec_append_variant(reply, v);
                 }
         return -ENOENT;
 }

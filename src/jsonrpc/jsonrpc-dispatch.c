@@ -15,66 +15,11 @@
 #include <string.h>
 
 #include "jsonrpc/frame.h"
+#include "jsonrpc/json-write.h"
 #include "jsonrpc/json.h"
 #include "jsonrpc/jsonrpc-dispatch.h"
 
-/* JSON text writing */
-
-/* Numbers without printf: this is on every response's path. */
-static void append_u64(GString *s, uint64_t v) {
-        char buf[24], *p = buf + sizeof buf;
-
-        do
-                *--p = (char) ('0' + v % 10);
-        while ((v /= 10) != 0);
-        g_string_append_len(s, p, buf + sizeof buf - p);
-}
-
-static void append_member(GString *s, const char *name) {
-        g_string_append_c(s, '"');
-        g_string_append(s, name);
-        g_string_append(s, "\":");
-}
-
-
-static void json_append_string(GString *s, const char *str, size_t len) {
-        static const char hex[] = "0123456789abcdef";
-
-        g_string_append_c(s, '"');
-        for (size_t i = 0; i < len; i++) {
-                unsigned char ch = (unsigned char) str[i];
-
-                if (ch == '"' || ch == '\\') {
-                        g_string_append_c(s, '\\');
-                        g_string_append_c(s, (char) ch);
-                } else if (ch < 0x20) {
-                        g_string_append(s, "\\u00");
-                        g_string_append_c(s, hex[ch >> 4]);
-                        g_string_append_c(s, hex[ch & 0xf]);
-                } else
-                        g_string_append_c(s, (char) ch);
-        }
-        g_string_append_c(s, '"');
-}
-
-static void json_append_cstr(GString *s, const char *str) {
-        json_append_string(s, str, strlen(str));
-}
-
-/* "name":"text" or "name_base64":"..." as the bytes decide (docs/protocol.md). */
-static void json_append_bytes_member(GString *s, const char *name, const void *data, size_t len) {
-        if (payload_is_text(data, len)) {
-                append_member(s, name);
-                json_append_string(s, data, len);
-        } else {
-                g_autofree char *b64 = g_base64_encode(data, len);
-                g_string_append_c(s, '"');
-                g_string_append(s, name);
-                g_string_append(s, "_base64\":\"");
-                g_string_append(s, b64);
-                g_string_append_c(s, '"');
-        }
-}
+/* Notifications */
 
 static void json_append_sender(GString *s, const ClientInfo *info) {
         if (!info || !info->transport) {
@@ -82,20 +27,20 @@ static void json_append_sender(GString *s, const ClientInfo *info) {
                 return;
         }
         g_string_append(s, ",\"sender\":{\"transport\":");
-        json_append_cstr(s, info->transport);
+        json_write_cstr(s, info->transport);
         g_string_append(s, ",\"client\":");
-        append_u64(s, info->id);
+        json_write_u64(s, info->id);
         if (info->uid != (uid_t) -1) {
                 g_string_append(s, ",\"uid\":");
-                append_u64(s, info->uid);
+                json_write_u64(s, info->uid);
         }
         if (info->pid > 0) {
                 g_string_append(s, ",\"pid\":");
-                append_u64(s, (uint64_t) info->pid);
+                json_write_u64(s, (uint64_t) info->pid);
         }
         if (info->name) {
                 g_string_append(s, ",\"name\":");
-                json_append_cstr(s, info->name);
+                json_write_cstr(s, info->name);
         }
         g_string_append_c(s, '}');
 }
@@ -107,19 +52,19 @@ static void out_append_gstring(GByteArray *out, GString *s) {
 /* ,"WHAT":"NAME","BYTES":... : what a notification is about, and its bytes. */
 static void append_subject(GString *s, const char *what, const char *name, const char *bytes, const Envelope *e) {
         g_string_append_c(s, ',');
-        append_member(s, what);
-        json_append_cstr(s, name);
+        json_write_member(s, what);
+        json_write_cstr(s, name);
         g_string_append_c(s, ',');
-        json_append_bytes_member(s, bytes, e->payload, e->payload_len);
+        json_write_bytes_member(s, bytes, e->payload, e->payload_len, payload_is_text(e->payload, e->payload_len));
 }
 
 /* ,"NUMBER":N,"FLAG":true|false */
 static void append_number_flag(GString *s, const char *number, uint64_t n, const char *flag, bool b) {
         g_string_append_c(s, ',');
-        append_member(s, number);
-        append_u64(s, n);
+        json_write_member(s, number);
+        json_write_u64(s, n);
         g_string_append_c(s, ',');
-        append_member(s, flag);
+        json_write_member(s, flag);
         g_string_append(s, b ? "true" : "false");
 }
 
@@ -143,8 +88,10 @@ static GString *envelope_body(const Envelope *e) {
                 json_append_sender(s, e->sender);
                 break;
         case ENVELOPE_GAP:
-                g_string_append_printf(s, ",\"first_seq\":%" PRIu64 ",\"last_seq\":%" PRIu64,
-                                       e->gap_first, e->gap_last);
+                g_string_append(s, ",\"first_seq\":");
+                json_write_u64(s, e->gap_first);
+                g_string_append(s, ",\"last_seq\":");
+                json_write_u64(s, e->gap_last);
                 break;
         case ENVELOPE_JOB:
         case ENVELOPE_REPLY:
@@ -200,146 +147,22 @@ void jsonrpc_append_envelope(GByteArray *out, const Envelope *e) {
         g_byte_array_append(out, (const guint8 *) body->str, (guint) body->len);
 }
 
-/* A GVariant of hub.info's types as JSON: a{sv} and a{s*} become objects. */
-static void append_variant(GString *s, GVariant *v) {
-        GVariantIter it;
-        GVariant *child;
-        const char *key;
-        bool first = true;
-
-        switch (g_variant_classify(v)) {
-        case G_VARIANT_CLASS_STRING:
-                json_append_cstr(s, g_variant_get_string(v, NULL));
-                return;
-        case G_VARIANT_CLASS_BOOLEAN:
-                g_string_append(s, g_variant_get_boolean(v) ? "true" : "false");
-                return;
-        case G_VARIANT_CLASS_UINT32:
-                append_u64(s, g_variant_get_uint32(v));
-                return;
-        case G_VARIANT_CLASS_UINT64:
-                append_u64(s, g_variant_get_uint64(v));
-                return;
-        case G_VARIANT_CLASS_VARIANT: {
-                g_autoptr(GVariant) inner = g_variant_get_variant(v);
-                append_variant(s, inner);
-                return;
-        }
-        case G_VARIANT_CLASS_ARRAY:
-                g_assert(g_variant_type_is_dict_entry(g_variant_type_element(g_variant_get_type(v))));
-                g_string_append_c(s, '{');
-                g_variant_iter_init(&it, v);
-                while (g_variant_iter_next(&it, "{&s@*}", &key, &child)) {
-                        if (!first)
-                                g_string_append_c(s, ',');
-                        first = false;
-                        json_append_cstr(s, key);
-                        g_string_append_c(s, ':');
-                        append_variant(s, child);
-                        g_variant_unref(child);
-                }
-                g_string_append_c(s, '}');
-                return;
-        default:
-                g_assert_not_reached();
-        }
-}
-
-/* One member of a result or of a row, by its type; bytes as "name" or "name_base64". */
-static void append_value(GString *s, const char *name, OpType type, const void *field, size_t len_offset) {
-        switch (type) {
-        case OP_TYPE_BYTES: {
-                const OpBytes *b = field;
-                const void *data = len_offset ? *(const void *const *) field : b->data;
-                size_t len = len_offset ? *(const size_t *) ((const char *) field + len_offset) : b->len;
-
-                json_append_bytes_member(s, name, data, len);
-                return;
-        }
-        case OP_TYPE_STRING:
-                append_member(s, name);
-                json_append_cstr(s, *(const char *const *) field);
-                return;
-        case OP_TYPE_BOOL:
-                append_member(s, name);
-                g_string_append(s, *(const bool *) field ? "true" : "false");
-                return;
-        case OP_TYPE_U32:
-                append_member(s, name);
-                append_u64(s, *(const uint32_t *) field);
-                return;
-        case OP_TYPE_U64:
-                append_member(s, name);
-                append_u64(s, *(const uint64_t *) field);
-                return;
-        case OP_TYPE_I32:
-                append_member(s, name);
-                g_string_append_printf(s, "%" PRId32, *(const int32_t *) field);
-                return;
-        case OP_TYPE_DICT:
-                append_member(s, name);
-                append_variant(s, *(GVariant *const *) field);
-                return;
-        case OP_TYPE_ROWS:
-                g_assert_not_reached();
-        }
-}
-
-static void append_rows(GString *s, const OpParam *p, GArray *rows) {
-        const OpRows *t = p->rows;
-
-        append_member(s, p->name);
-        g_string_append_c(s, '[');
-        for (guint i = 0; rows && i < rows->len; i++) {
-                const char *row = rows->data + i * t->size;
-
-                g_string_append(s, i ? ",{" : "{");
-                for (unsigned f = 0; f < t->n_fields; f++) {
-                        const OpField *fd = &t->fields[f];
-
-                        if (f > 0)
-                                g_string_append_c(s, ',');
-                        /* A row's bytes are a pointer and a length elsewhere in the row. */
-                        append_value(s, fd->name, fd->type, row + fd->offset,
-                                     fd->type == OP_TYPE_BYTES ? fd->len_offset - fd->offset : 0);
-                }
-                g_string_append_c(s, '}');
-        }
-        g_string_append_c(s, ']');
-}
-
 /*
  * The result object: the echoed params, then the results; null when there
  * are neither, and the dictionary itself when that is the only result.
  */
 static void append_result(GString *s, const OpMethod *m, const OpArgs *in, const OpResult *out) {
-        bool first = true;
-
         if (m->n_out == 0 && m->n_echo == 0) {
                 g_string_append(s, "null");
                 return;
         }
         if (m->n_out == 1 && m->n_echo == 0 && m->out[0].type == OP_TYPE_DICT) {
-                append_variant(s, *(GVariant *const *) ((const char *) out + m->out[0].offset));
+                json_write_variant(s, *(GVariant *const *) ((const char *) out + m->out[0].offset));
                 return;
         }
         g_string_append_c(s, '{');
-        for (unsigned i = 0; i < m->n_echo; i++, first = false) {
-                if (!first)
-                        g_string_append_c(s, ',');
-                append_value(s, m->echo[i].name, m->echo[i].type, (const char *) in + m->echo[i].offset, 0);
-        }
-        for (unsigned i = 0; i < m->n_out; i++, first = false) {
-                const OpParam *p = &m->out[i];
-                const char *field = (const char *) out + p->offset;
-
-                if (!first)
-                        g_string_append_c(s, ',');
-                if (p->type == OP_TYPE_ROWS)
-                        append_rows(s, p, *(GArray *const *) field);
-                else
-                        append_value(s, p->name, p->type, field, 0);
-        }
+        json_write_members(s, m->out, m->n_out, out, payload_is_text,
+                           json_write_members(s, m->echo, m->n_echo, in, payload_is_text, true));
         g_string_append_c(s, '}');
 }
 
@@ -379,10 +202,10 @@ static void append_error_object(GString *s, int code, const char *name, const ch
         g_string_append(s, "\"error\":{\"code\":");
         g_string_append_printf(s, "%d", code);
         g_string_append(s, ",\"message\":");
-        json_append_cstr(s, message);
+        json_write_cstr(s, message);
         if (name) {
                 g_string_append(s, ",\"data\":{\"name\":");
-                json_append_cstr(s, name);
+                json_write_cstr(s, name);
                 g_string_append_c(s, '}');
         }
         g_string_append_c(s, '}');
