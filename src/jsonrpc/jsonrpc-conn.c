@@ -354,8 +354,11 @@ int jsonrpc_conn_new(JsonrpcServer *s, int fd, uid_t uid, pid_t pid) {
                 jsonrpc_conn_free(c);
                 return log_error_errno(r, "Failed to watch a new connection: %m");
         }
-        /* Close after flushing pending writes: lower priority than I/O and flushes. */
-        (void) sd_event_source_set_priority(c->close_defer, SD_EVENT_PRIORITY_IDLE);
+        /*
+         * Close after flushing pending writes: lower priority than I/O and flushes, but above the
+         * listener, so that clients waiting to be accepted never keep closed ones' fds from being freed.
+         */
+        (void) sd_event_source_set_priority(c->close_defer, SD_EVENT_PRIORITY_NORMAL + 1);
 
         log_debug("client %" PRIu64 " (unix, uid %u, pid %u): connected", c->client.info.id,
                   (unsigned) uid, (unsigned) pid);

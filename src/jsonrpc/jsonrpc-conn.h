@@ -22,6 +22,10 @@ struct JsonrpcServer {
         bool listen_fd_adopted;         /* from systemd: not ours to unlink */
         char *socket_path;
         sd_event_source *listen_io;
+        sd_event_source *listen_resume;  /* re-enables listen_io after the system ran out of fds */
+        int reserve_fd;                 /* /dev/null, given back to answer a client past the fd limit */
+        uint64_t fd_refusals;           /* since fd_refusal_logged */
+        uint64_t fd_refusal_logged;     /* monotonic usec */
         GQueue conns;                   /* JsonrpcConn*, owned */
         GQueue dirty;                   /* JsonrpcConn* with output queued by another's input */
         JsonrpcFifo *fifo;

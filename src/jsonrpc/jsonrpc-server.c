@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -21,6 +22,57 @@
 #include "util/log.h"
 #include "util/sd-glue.h"
 
+/* Log a refusal at most every ten seconds, with how many there were: a flood must not flood the log. */
+static void log_refusal(JsonrpcServer *s, int r) {
+        uint64_t now = g_get_monotonic_time();
+
+        s->fd_refusals++;
+        if (now < s->fd_refusal_logged + 10 * G_USEC_PER_SEC)
+                return;
+        log_warning_errno(r, "Out of file descriptors (%m): refused %" PRIu64 " connection(s) with an error; "
+                          "raise the fd limit (LimitNOFILE=) or close clients.", s->fd_refusals);
+        s->fd_refusals = 0;
+        s->fd_refusal_logged = now;
+}
+
+static int on_listen_resume(sd_event_source *source, uint64_t usec, void *userdata) {
+        JsonrpcServer *s = userdata;
+
+        return sd_event_source_set_enabled(s->listen_io, SD_EVENT_ON);
+}
+
+/*
+ * Out of fds: give back the reserve fd, accept the client waiting, tell it
+ * why with an error frame and close it, then take the reserve again. A
+ * client past the limit gets an answer instead of a hang, and the
+ * listener, which stays readable, is never spun on. When even that fails
+ * (the whole system is out of fds), stop listening for a tenth of a second.
+ */
+static void refuse_one(JsonrpcServer *s, int listen_fd, int r) {
+        g_autoptr(GByteArray) out = g_byte_array_new();
+        g_auto(Fd) cfd = -1;
+        bool accepted;
+
+        fd_close(s->reserve_fd);
+        s->reserve_fd = -1;
+        cfd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (cfd >= 0) {
+                jsonrpc_append_error(out, JSONRPC_INVALID_REQUEST, "LimitExceeded",
+                                     "The hub has no file descriptors left for another connection; try again "
+                                     "once other clients have closed theirs.");
+                (void) send(cfd, out->data, out->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        }
+        accepted = cfd >= 0;
+        fd_close(g_steal_fd(&cfd));     /* first: the reserve needs this fd back */
+        s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        log_refusal(s, r);
+        if (!accepted || s->reserve_fd < 0) {
+                (void) sd_event_source_set_enabled(s->listen_io, SD_EVENT_OFF);
+                (void) sd_event_source_set_time_relative(s->listen_resume, 100 * 1000);
+                (void) sd_event_source_set_enabled(s->listen_resume, SD_EVENT_ONESHOT);
+        }
+}
+
 static int on_accept(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
         JsonrpcServer *s = userdata;
 
@@ -30,6 +82,10 @@ static int on_accept(sd_event_source *source, int fd, uint32_t revents, void *us
                 struct ucred cred;
                 socklen_t len = sizeof cred;
 
+                if (cfd < 0 && (errno == EMFILE || errno == ENFILE)) {
+                        refuse_one(s, fd, -errno);
+                        continue;
+                }
                 if (cfd < 0) {
                         if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
                                 log_warning_errno(-errno, "Failed to accept a connection, ignoring: %m");
@@ -123,7 +179,7 @@ int jsonrpc_server_new(sd_event *event, Hub *hub, const JsonrpcConfig *config,
         s->event = sd_event_ref(event);
         s->hub = hub;
         s->config = *config;
-        s->listen_fd = -1;
+        s->listen_fd = s->reserve_fd = -1;
         g_queue_init(&s->conns);
         g_queue_init(&s->dirty);
 
@@ -133,7 +189,18 @@ int jsonrpc_server_new(sd_event *event, Hub *hub, const JsonrpcConfig *config,
         if (r < 0)
                 return r;
 
+        /* One fd kept in reserve, to answer a client when all others are in use (refuse_one()). */
+        s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (s->reserve_fd < 0)
+                return log_error_errno(-errno, "Failed to open /dev/null: %m");
         r = sd_event_add_io(event, &s->listen_io, s->listen_fd, EPOLLIN, on_accept, s);
+        /* New clients after the ones being served and closed: a busy listener cannot starve them. */
+        if (r >= 0)
+                r = sd_event_source_set_priority(s->listen_io, SD_EVENT_PRIORITY_NORMAL + 2);
+        if (r >= 0)
+                r = sd_event_add_time_relative(event, &s->listen_resume, CLOCK_MONOTONIC, 0, 0, on_listen_resume, s);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(s->listen_resume, SD_EVENT_OFF);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch the socket: %m");
 
@@ -156,6 +223,8 @@ JsonrpcServer *jsonrpc_server_free(JsonrpcServer *s) {
                 jsonrpc_conn_free(s->conns.head->data);
         g_clear_pointer(&s->fifo, jsonrpc_fifo_free);
         s->listen_io = sd_event_source_disable_unref(s->listen_io);
+        s->listen_resume = sd_event_source_disable_unref(s->listen_resume);
+        fd_close(s->reserve_fd);
         if (s->socket_path)
                 (void) unlink(s->socket_path);
         if (!s->listen_fd_adopted)
