@@ -162,14 +162,21 @@ static int on_hub_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 /*
- * After anything ran: the hub's next deadline may have moved. Each change
+ * After anything ran: its broadcast signals go out (off its critical path,
+ * in this one post source rather than a second that would cost every
+ * iteration one more dispatch), and the hub's next deadline may have moved. Each change
  * costs the loop a timerfd_settime(), so the timer only ever moves earlier:
  * a deadline that went away (a call answered before its timeout) leaves it
  * armed, to fire once for nothing and be set to the real next deadline then.
  */
 static int on_hub_timer_post(sd_event_source *s, void *userdata) {
         Manager *m = userdata;
-        uint64_t due = hub_next_deadline(m->hub);
+        uint64_t due;
+
+        /* The broadcast signals of what ran, now that its replies and deliveries are out. */
+        if (m->dbus)
+                dbus_service_flush(m->dbus);
+        due = hub_next_deadline(m->hub);
 
         if (due >= m->hub_timer_due)
                 return 0;

@@ -67,7 +67,6 @@ struct DbusService {
         /* Broadcasts wait here for the end of the loop iteration's other work (see broadcaster_deliver()). */
         GArray *pending;                /* PendingSignal */
         GByteArray *arena;              /* their topics (NUL-terminated) and payloads */
-        sd_event_source *flush;         /* post source: builds and sends them */
 };
 
 typedef struct PendingSignal {
@@ -143,7 +142,7 @@ static int send_envelope(DbusService *s, const char *destination, const Envelope
         r = sd_bus_message_new_signal(s->bus, &m, SB_PATH, SB_INTERFACE, signals[e->kind].member[binary]);
         if (r >= 0 && destination)
                 r = sd_bus_message_set_destination(m, destination);
-        /* A broadcast Gap has subscription 0: on_flush() leaves sub_id unset. */
+        /* A broadcast Gap has subscription 0: dbus_service_flush() leaves sub_id unset. */
         if (r >= 0)
                 r = dbus_codec_append(m, signals[e->kind].args[binary], signals[e->kind].n_args, e, decided_text,
                                       NULL);
@@ -266,7 +265,7 @@ static int peer_deliver(Client *c, const Envelope *e) {
 
 /*
  * Broadcast signals are off the publisher's critical path: deliver() only
- * copies the message into the pending list; the flush post source builds
+ * copies the message into the pending list; dbus_service_flush() builds
  * and sends the signals once the loop iteration's other work (a socket
  * publisher's reply, socket subscribers' deliveries) is done. Whether the
  * bus can take it is decided here, counting what waits already, so that
@@ -297,9 +296,15 @@ static int broadcaster_deliver(Client *c, const Envelope *e) {
         return 0;
 }
 
-static int on_flush(sd_event_source *source, void *userdata) {
-        DbusService *s = userdata;
-
+/**
+ * dbus_service_flush() - build and send the broadcast signals waiting
+ *
+ * The daemon calls this after every loop iteration's work (its post
+ * source), so that broadcasts never delay a publisher's reply.
+ */
+void dbus_service_flush(DbusService *s) {
+        if (!s->pending)
+                return;
         for (guint i = 0; i < s->pending->len; i++) {
                 const PendingSignal *p = &g_array_index(s->pending, PendingSignal, i);
                 Envelope e = {
@@ -324,7 +329,6 @@ static int on_flush(sd_event_source *source, void *userdata) {
                 s->arena = g_byte_array_new();
         } else
                 g_byte_array_set_size(s->arena, 0);
-        return 0;
 }
 
 static const ClientSink peer_sink = {
@@ -558,10 +562,6 @@ int dbus_service_new(sd_bus *bus, Hub *hub, const DbusConfig *config, DbusServic
         if (config->broadcast) {
                 s->pending = g_array_new(FALSE, FALSE, sizeof(PendingSignal));
                 s->arena = g_byte_array_new();
-                r = sd_bus_get_event(bus) ? sd_event_add_post(sd_bus_get_event(bus), &s->flush, on_flush, s) :
-                                            -ENXIO;
-                if (r < 0)
-                        return log_error_errno(r, "Failed to set up the broadcast signals: %m");
                 r = client_init(&s->broadcaster, hub, &broadcaster_sink, getuid(), getpid(), NULL, true);
                 if (r < 0)
                         return log_error_errno(r, "Failed to set up the broadcaster: %m");
@@ -587,11 +587,9 @@ DbusService *dbus_service_free(DbusService *s) {
         while (!g_queue_is_empty(&s->held))
                 held_reply_free(s->held.head->data);
         g_clear_pointer(&s->peers, g_hash_table_destroy);
-        if (s->pending)
-                (void) on_flush(NULL, s);       /* what was published before we stopped still goes out */
+        dbus_service_flush(s);          /* what was published before we stopped still goes out */
         if (s->broadcaster_linked)
                 client_deinit(&s->broadcaster);
-        s->flush = sd_event_source_disable_unref(s->flush);
         g_clear_pointer(&s->pending, g_array_unref);
         g_clear_pointer(&s->arena, g_byte_array_unref);
         sd_bus_slot_unref(s->name_owner_slot);

@@ -28,4 +28,5 @@ typedef struct DbusService DbusService;
 
 int dbus_service_new(sd_bus *bus, Hub *hub, const DbusConfig *config, DbusService **ret);
 DbusService *dbus_service_free(DbusService *s);
+void dbus_service_flush(DbusService *s);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(DbusService, dbus_service_free)
