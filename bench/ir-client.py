@@ -74,6 +74,12 @@ elif mode == 'fanout':
         rsub.frame(); got += 1
 elif mode == 'dbus':
     import dbus
+    import time
     bus = dbus.bus.BusConnection(os.environ['DBUS_SESSION_BUS_ADDRESS'])
+    # The hub owns its name last, after its socket listens: wait for the name (bounded).
+    for _ in range(600):
+        if bus.name_has_owner('org.switchboard.Hub1'):
+            break
+        time.sleep(0.05)
     for i in range(n):
         bus.call_blocking('org.switchboard.Hub1', '/org/switchboard/Hub1', 'org.switchboard.Hub1', 'Publish', 'ss', ('bench.x', 'hello world 0123456789'))
