@@ -212,7 +212,7 @@ static int d_request(Backend *b, const OpMethod *m, const OpArgs *in, unsigned t
 
         r = sd_bus_message_new_method_call(d->bus, &call, HUB_NAME, HUB_PATH, HUB_INTERFACE, m->dbus);
         if (r >= 0)
-                r = dbus_codec_append(call, m->in, m->n_in, in, bytes_is_text, &not_text);
+                r = dbus_codec_append(call, m->in, m->n_in, in, payload_is_text, &not_text);
         /* Bytes that are not text go by the twin that takes 'ay', if there is one. */
         twin = r == -EMEDIUMTYPE ? binary_twin(m, true) : NULL;
         if (twin)

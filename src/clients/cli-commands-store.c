@@ -90,7 +90,7 @@ int run_list(char **args, int n_args) {
         for (guint i = 0; i < res.out.entries->len; i++) {
                 const StoreEntry *e = &g_array_index(res.out.entries, StoreEntry, i);
                 /* As D-Bus List reports it: use get to read such a value. */
-                g_autofree char *value = bytes_is_text(e->value, e->value_len) ?
+                g_autofree char *value = payload_is_text(e->value, e->value_len) ?
                                          g_strndup(e->value, e->value_len) : g_strdup("");
 
                 if (arg.json) {

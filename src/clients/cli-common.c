@@ -77,13 +77,6 @@ int cli_bad_reply(const char *method, int r) {
         return SB_EXIT_HUB_ERROR;
 }
 
-/**
- * bytes_is_text() - whether payload bytes are text: valid UTF-8 without NUL, as the hub decides
- */
-bool bytes_is_text(const void *data, size_t len) {
-        return len == 0 || (data && g_utf8_validate(data, (gssize) len, NULL));
-}
-
 /* "invalid topic 'x'", "no such key 'x'", ...: what the error says about @subject. */
 static char *describe_error(const char *suffix, SubjectKind kind, const char *subject, int *exit_code) {
         static const char *const invalid[][2] = {

@@ -20,6 +20,7 @@
 #include <glib.h>
 
 #include "ops/ops-table.h"
+#include "util/text.h"         /* payload_is_text(): the one definition of text */
 
 #define HUB_NAME "org.switchboard.Hub1"
 #define HUB_PATH "/org/switchboard/Hub1"
@@ -90,4 +91,3 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(CliResult, cli_result_clear)
 int cli_report_error(const CliError *e, SubjectKind kind, const char *subject);
 int cli_bad_reply(const char *method, int r);
 void cli_print_unreachable_hint(void);
-bool bytes_is_text(const void *data, size_t len);

@@ -53,7 +53,7 @@ void json_append_bool(GString *out, const char *name, gboolean value) {
 void json_append_bytes(GString *out, const char *name, const void *data, size_t size) {
         if (out->len > 1)
                 g_string_append_c(out, ',');
-        json_write_bytes_member(out, name, data, size, bytes_is_text(data, size));
+        json_write_bytes_member(out, name, data, size, payload_is_text(data, size));
 }
 
 /**
@@ -75,7 +75,7 @@ void print_line(const char *line) {
 int print_bytes(const OpBytes *bytes) {
         if (bytes->len > 0 && fwrite(bytes->data, 1, bytes->len, stdout) != bytes->len)
                 return SB_EXIT_HUB_ERROR;
-        if (bytes_is_text(bytes->data, bytes->len))
+        if (payload_is_text(bytes->data, bytes->len))
                 fputc('\n', stdout);
         fflush(stdout);
         return SB_EXIT_OK;

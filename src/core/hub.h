@@ -160,5 +160,5 @@ void hub_durable_cancel(Hub *h, HubWaiter *w);
 int hub_replay(Hub *h, const JournalRecord *r);
 void hub_snapshot(Hub *h, void (*emit)(void *userdata, const JournalRecord *r), void *userdata);
 
-/* Utility shared by every transport that carries payloads as text. */
-bool payload_is_text(const void *payload, size_t len);
+/* The one definition of text (util/text.h), shared by every face. */
+#include "util/text.h"
