@@ -377,16 +377,9 @@ static void deliver_to_watch(Watch *w, void *userdata) {
 static void notify_key(Hub *h, Client *c, const char *key, const void *value, size_t len,
                        uint64_t revision, bool deleted) {
         EnvelopeCache cache = {};
-        Envelope e = {
-                .kind = ENVELOPE_KEY_CHANGED,
-                .topic = key,
-                .payload = value,
-                .payload_len = len,
-                .seq = revision,
-                .deleted = deleted,
-                .sender = c ? &c->info : NULL,
-                .cache = &cache,
-        };
+        /* The key in topic, its value as the payload, its revision as the seq. */
+        Envelope e = { .kind = ENVELOPE_KEY_CHANGED, .topic = key, .seq = revision, .deleted = deleted,
+                       .payload = value, .payload_len = len, .sender = c ? &c->info : NULL, .cache = &cache };
 
         h->counters.store_changes++;
         store_watch_foreach(h->store, key, deliver_to_watch, &e);
