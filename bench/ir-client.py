@@ -38,40 +38,51 @@ class R:
 def fr(o):
     b = json.dumps(o, separators=(',', ':')).encode(); return struct.pack('>I', len(b)) + b
 
+def pipeline(sock, request, depth, wait_one):
+    """Send request(i) for i < n, at most @depth ahead of wait_one(), which consumes one answer."""
+    sent = got = 0
+    while got < n:
+        batch = b''
+        while sent < n and sent - got < depth:
+            batch += fr(request(sent))
+            sent += 1
+        if batch:
+            sock.sendall(batch)
+        wait_one()
+        got += 1
+
+
+PUBLISH = {'topic': 'bench.x', 'payload': 'hello world 0123456789'}
+
 if mode == 'publish':
-    s = conn(); r = R(s); depth = 64; sent = got = 0
-    while got < n:
-        batch = b''
-        while sent < n and sent - got < depth:
-            batch += fr({'jsonrpc': '2.0', 'id': sent, 'method': 'publish', 'params': {'topic': 'bench.x', 'payload': 'hello world 0123456789'}}); sent += 1
-        if batch: s.sendall(batch)
-        r.frame(); got += 1
+    s = conn()
+    r = R(s)
+    pipeline(s, lambda i: {'jsonrpc': '2.0', 'id': i, 'method': 'publish', 'params': PUBLISH}, 64, r.frame)
 elif mode == 'call':
-    srv = conn(); rs = R(srv)
-    srv.sendall(fr({'jsonrpc': '2.0', 'id': 1, 'method': 'serve', 'params': {'name': 'b.svc'}})); rs.frame()
-    c = conn(); rc = R(c); depth = 16; sent = got = 0
-    while got < n:
-        batch = b''
-        while sent < n and sent - got < depth:
-            batch += fr({'jsonrpc': '2.0', 'id': sent, 'method': 'call', 'params': {'name': 'b.svc', 'payload': 'ping'}}); sent += 1
-        if batch: c.sendall(batch)
-        # serve what arrived, then read one answer
+    srv = conn()
+    rs = R(srv)
+    srv.sendall(fr({'jsonrpc': '2.0', 'id': 1, 'method': 'serve', 'params': {'name': 'b.svc'}}))
+    rs.frame()
+    c = conn()
+    rc = R(c)
+
+    def serve_then_answer():
         while True:
             m = rs.frame()
             if m.get('method') == 'request':
-                srv.sendall(fr({'jsonrpc': '2.0', 'method': 'reply', 'params': {'id': m['params']['id'], 'payload': 'pong'}}))
+                srv.sendall(fr({'jsonrpc': '2.0', 'method': 'reply',
+                                'params': {'id': m['params']['id'], 'payload': 'pong'}}))
                 break
-        rc.frame(); got += 1
+        rc.frame()
+    pipeline(c, lambda i: {'jsonrpc': '2.0', 'id': i, 'method': 'call',
+                           'params': {'name': 'b.svc', 'payload': 'ping'}}, 16, serve_then_answer)
 elif mode == 'fanout':
-    sub = conn(); rsub = R(sub)
-    sub.sendall(fr({'jsonrpc': '2.0', 'id': 1, 'method': 'subscribe', 'params': {'pattern': 'bench.>'}})); rsub.frame()
-    s = conn(); r = R(s); depth = 64; sent = got = 0
-    while got < n:
-        batch = b''
-        while sent < n and sent - got < depth:
-            batch += fr({'jsonrpc': '2.0', 'method': 'publish', 'params': {'topic': 'bench.x', 'payload': 'hello world 0123456789'}}); sent += 1
-        if batch: s.sendall(batch)
-        rsub.frame(); got += 1
+    sub = conn()
+    rsub = R(sub)
+    sub.sendall(fr({'jsonrpc': '2.0', 'id': 1, 'method': 'subscribe', 'params': {'pattern': 'bench.>'}}))
+    rsub.frame()
+    s = conn()
+    pipeline(s, lambda i: {'jsonrpc': '2.0', 'method': 'publish', 'params': PUBLISH}, 64, rsub.frame)
 elif mode == 'dbus':
     import dbus
     import time
