@@ -66,6 +66,32 @@ Manager *manager_free(Manager *m) {
 }
 
 /*
+ * @path must be a directory of ours that nobody else can change: not a
+ * symlink (opened with O_NOFOLLOW), owned by our uid, and closed to group
+ * and others (made so when it is ours). In a shared place like /tmp, a
+ * directory another user made for us, or a link to one of theirs, would
+ * let them swap our socket for theirs.
+ */
+static int dir_check_private(const char *path) {
+        g_auto(Fd) fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st;
+
+        /* O_DIRECTORY | O_NOFOLLOW on a link fails with ENOTDIR, or ELOOP. */
+        if (fd < 0 && (errno == ELOOP || errno == ENOTDIR) && lstat(path, &st) >= 0 && S_ISLNK(st.st_mode))
+                return log_error_errno(-EPERM, "'%s' is a symbolic link, refusing to use it: remove it, or set "
+                                       "XDG_RUNTIME_DIR to a directory of your own.", path);
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return log_error_errno(-errno, "Failed to open the runtime directory '%s': %m", path);
+        if (st.st_uid != getuid())
+                return log_error_errno(-EPERM, "'%s' belongs to uid %u, not to uid %u, refusing to use it: "
+                                       "remove it, or set XDG_RUNTIME_DIR to a directory of your own.", path,
+                                       (unsigned) st.st_uid, (unsigned) getuid());
+        if ((st.st_mode & 0077) != 0 && fchmod(fd, 0700) < 0)
+                return log_error_errno(-errno, "Failed to make '%s' private: %m", path);
+        return 0;
+}
+
+/*
  * $XDG_RUNTIME_DIR/switchboard, created 0700 and checked to be ours. Without
  * XDG_RUNTIME_DIR (no login session, e.g. su or a container) fall back to
  * /run/user/UID when it is ours, else to a private directory under /tmp.
@@ -77,6 +103,7 @@ static int runtime_dir_setup(Manager *m) {
 
         if (!base || !g_path_is_absolute(base)) {
                 g_autofree char *run_user = g_strdup_printf("/run/user/%u", (unsigned) getuid());
+                int r;
 
                 if (stat(run_user, &st) >= 0 && S_ISDIR(st.st_mode) && st.st_uid == getuid())
                         fallback = g_steal_pointer(&run_user);
@@ -85,6 +112,9 @@ static int runtime_dir_setup(Manager *m) {
                 log_warning("XDG_RUNTIME_DIR is not set; using '%s' for the runtime directory.", fallback);
                 if (mkdir(fallback, 0700) < 0 && errno != EEXIST)
                         return log_error_errno(-errno, "Failed to create '%s': %m", fallback);
+                r = dir_check_private(fallback);
+                if (r < 0)
+                        return r;
                 base = fallback;
         }
 
