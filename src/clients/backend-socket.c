@@ -284,7 +284,7 @@ static void write_params(GString *s, const OpMethod *m, const OpMethod *j, const
         if (n == 0)
                 return;
         g_string_append(s, ",\"params\":{");
-        json_write_members(s, params, n, in, payload_is_text, true);
+        json_write_members(s, params, n, in, true);
         g_string_append_c(s, '}');
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "jsonrpc/json-write.h"
+#include "util/text.h"
 
 /**
  * json_write_u64() - append @v as a JSON number
@@ -131,12 +132,11 @@ void json_write_variant(GString *s, GVariant *v) {
 }
 
 /* One member by its type; bytes are @data and @len, as "name" or "name_base64". */
-static void write_value(GString *s, const char *name, OpType type, const void *field, const void *data, size_t len,
-                        JsonTextFn text_fn) {
+static void write_value(GString *s, const char *name, OpType type, const void *field, const void *data, size_t len) {
         int32_t i;
 
         if (type == OP_TYPE_BYTES) {
-                json_write_bytes_member(s, name, data, len, text_fn(data, len));
+                json_write_bytes_member(s, name, data, len, payload_is_text(data, len));
                 return;
         }
         json_write_member(s, name);
@@ -167,7 +167,7 @@ static void write_value(GString *s, const char *name, OpType type, const void *f
         }
 }
 
-static void write_rows(GString *s, const OpRows *t, GArray *rows, JsonTextFn text_fn) {
+static void write_rows(GString *s, const OpRows *t, GArray *rows) {
         g_string_append_c(s, '[');
         for (guint i = 0; rows && i < rows->len; i++) {
                 const char *row = rows->data + i * t->size;
@@ -182,7 +182,7 @@ static void write_rows(GString *s, const OpRows *t, GArray *rows, JsonTextFn tex
                         /* A row's bytes are a pointer and a length elsewhere in the row. */
                         write_value(s, fd->name, fd->type, row + fd->offset,
                                     bytes ? *(const void *const *) (row + fd->offset) : NULL,
-                                    bytes ? *(const size_t *) (row + fd->len_offset) : 0, text_fn);
+                                    bytes ? *(const size_t *) (row + fd->len_offset) : 0);
                 }
                 g_string_append_c(s, '}');
         }
@@ -191,14 +191,13 @@ static void write_rows(GString *s, const OpRows *t, GArray *rows, JsonTextFn tex
 
 /**
  * json_write_members() - append the members of @base named by @params as
- * object members: bytes as "name" or "name_base64" by @text_fn, rows as an
+ * object members: bytes as "name" or "name_base64" as payload_is_text() decides, rows as an
  * array of objects, a dictionary as an object
  * @first: whether they are the object's first; else each is preceded by ','
  *
  * Return: @first when @n is 0, else false (for the next caller's @first).
  */
-bool json_write_members(GString *s, const OpParam *params, unsigned n, const void *base, JsonTextFn text_fn,
-                        bool first) {
+bool json_write_members(GString *s, const OpParam *params, unsigned n, const void *base, bool first) {
         for (unsigned i = 0; i < n; i++, first = false) {
                 const OpParam *p = &params[i];
                 const char *field = (const char *) base + p->offset;
@@ -208,9 +207,9 @@ bool json_write_members(GString *s, const OpParam *params, unsigned n, const voi
                         g_string_append_c(s, ',');
                 if (p->type == OP_TYPE_ROWS) {
                         json_write_member(s, p->name);
-                        write_rows(s, p->rows, *(GArray *const *) field, text_fn);
+                        write_rows(s, p->rows, *(GArray *const *) field);
                 } else
-                        write_value(s, p->name, p->type, field, b.data, b.len, text_fn);
+                        write_value(s, p->name, p->type, field, b.data, b.len);
         }
         return first;
 }

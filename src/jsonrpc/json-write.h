@@ -14,14 +14,10 @@
 
 #include "ops/ops-table.h"
 
-/* Whether bytes are text that may travel as a JSON string (the caller's definition). */
-typedef bool (*JsonTextFn)(const void *data, size_t len);
-
 void json_write_u64(GString *s, uint64_t v);
 void json_write_member(GString *s, const char *name);
 void json_write_string(GString *s, const char *str, size_t len);
 void json_write_cstr(GString *s, const char *str);
 void json_write_bytes_member(GString *s, const char *name, const void *data, size_t len, bool text);
 void json_write_variant(GString *s, GVariant *v);
-bool json_write_members(GString *s, const OpParam *params, unsigned n, const void *base, JsonTextFn text_fn,
-                        bool first);
+bool json_write_members(GString *s, const OpParam *params, unsigned n, const void *base, bool first);

@@ -161,8 +161,8 @@ static void append_result(GString *s, const OpMethod *m, const OpArgs *in, const
                 return;
         }
         g_string_append_c(s, '{');
-        json_write_members(s, m->out, m->n_out, out, payload_is_text,
-                           json_write_members(s, m->echo, m->n_echo, in, payload_is_text, true));
+        json_write_members(s, m->out, m->n_out, out,
+                           json_write_members(s, m->echo, m->n_echo, in, true));
         g_string_append_c(s, '}');
 }
 

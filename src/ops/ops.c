@@ -171,9 +171,3 @@ const char *op_error_name(const OpError *e, char *buf, size_t size) {
         return buf;
 }
 
-/**
- * op_bytes_text() - whether @b travels as text: valid UTF-8 without NUL
- */
-bool op_bytes_text(OpBytes b) {
-        return payload_is_text(b.data, b.len);
-}
