@@ -52,6 +52,15 @@ def pipeline(sock, request, depth, wait_one):
         got += 1
 
 
+def conn_after(method, params):
+    """A connection and its reader, once @method's answer has come."""
+    s = conn()
+    r = R(s)
+    s.sendall(fr({'jsonrpc': '2.0', 'id': 1, 'method': method, 'params': params}))
+    r.frame()
+    return s, r
+
+
 PUBLISH = {'topic': 'bench.x', 'payload': 'hello world 0123456789'}
 
 if mode == 'publish':
@@ -59,10 +68,7 @@ if mode == 'publish':
     r = R(s)
     pipeline(s, lambda i: {'jsonrpc': '2.0', 'id': i, 'method': 'publish', 'params': PUBLISH}, 64, r.frame)
 elif mode == 'call':
-    srv = conn()
-    rs = R(srv)
-    srv.sendall(fr({'jsonrpc': '2.0', 'id': 1, 'method': 'serve', 'params': {'name': 'b.svc'}}))
-    rs.frame()
+    srv, rs = conn_after('serve', {'name': 'b.svc'})
     c = conn()
     rc = R(c)
 
@@ -77,10 +83,7 @@ elif mode == 'call':
     pipeline(c, lambda i: {'jsonrpc': '2.0', 'id': i, 'method': 'call',
                            'params': {'name': 'b.svc', 'payload': 'ping'}}, 16, serve_then_answer)
 elif mode == 'fanout':
-    sub = conn()
-    rsub = R(sub)
-    sub.sendall(fr({'jsonrpc': '2.0', 'id': 1, 'method': 'subscribe', 'params': {'pattern': 'bench.>'}}))
-    rsub.frame()
+    sub, rsub = conn_after('subscribe', {'pattern': 'bench.>'})
     s = conn()
     pipeline(s, lambda i: {'jsonrpc': '2.0', 'method': 'publish', 'params': PUBLISH}, 64, rsub.frame)
 elif mode == 'dbus':
