@@ -11,15 +11,30 @@
 #include "util/text.h"
 
 /**
- * json_write_u64() - append @v as a JSON number
+ * json_format_u64() - write the decimal digits of @v at the start of @buf
+ * (not NUL-terminated)
+ *
+ * Return: how many.
  */
-void json_write_u64(GString *s, uint64_t v) {
-        char buf[24], *p = buf + sizeof buf;
+size_t json_format_u64(char buf[static JSON_U64_MAX], uint64_t v) {
+        char tmp[JSON_U64_MAX], *p = tmp + sizeof tmp;
+        size_t n;
 
         do
                 *--p = (char) ('0' + v % 10);
         while ((v /= 10) != 0);
-        g_string_append_len(s, p, buf + sizeof buf - p);
+        n = (size_t) (tmp + sizeof tmp - p);
+        memcpy(buf, p, n);
+        return n;
+}
+
+/**
+ * json_write_u64() - append @v as a JSON number
+ */
+void json_write_u64(GString *s, uint64_t v) {
+        char buf[JSON_U64_MAX];
+
+        json_append_len(s, buf, json_format_u64(buf, v));
 }
 
 /**
@@ -27,8 +42,8 @@ void json_write_u64(GString *s, uint64_t v) {
  */
 void json_write_member(GString *s, const char *name) {
         g_string_append_c(s, '"');
-        g_string_append(s, name);
-        g_string_append(s, "\":");
+        json_append_len(s, name, strlen(name));
+        json_append_lit(s, "\":");
 }
 
 /**
@@ -37,21 +52,28 @@ void json_write_member(GString *s, const char *name) {
 void json_write_string(GString *s, const char *str, size_t len) {
         static const char hex[] = "0123456789abcdef";
         static const char short_escapes[0x20] = { ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't' };
+        static const bool escaped[256] = { [0 ... 0x1f] = true, ['"'] = true, ['\\'] = true, [0x7f] = true };
+        size_t run = 0;
 
         g_string_append_c(s, '"');
         for (size_t i = 0; i < len; i++) {
                 unsigned char ch = (unsigned char) str[i];
 
+                if (G_LIKELY(!escaped[ch]))
+                        continue;
+                /* The plain run before it in one copy. */
+                json_append_len(s, str + run, i - run);
+                run = i + 1;
                 if (ch == '"' || ch == '\\' || (ch < 0x20 && short_escapes[ch])) {
                         g_string_append_c(s, '\\');
                         g_string_append_c(s, ch < 0x20 ? short_escapes[ch] : (char) ch);
-                } else if (ch < 0x20 || ch == 0x7f) {
-                        g_string_append(s, "\\u00");
+                } else {
+                        json_append_lit(s, "\\u00");
                         g_string_append_c(s, hex[ch >> 4]);
                         g_string_append_c(s, hex[ch & 0xf]);
-                } else
-                        g_string_append_c(s, (char) ch);
+                }
         }
+        json_append_len(s, str + run, len - run);
         g_string_append_c(s, '"');
 }
 
@@ -71,14 +93,14 @@ void json_write_bytes_member(GString *s, const char *name, const void *data, siz
         g_autofree char *b64 = NULL;
 
         g_string_append_c(s, '"');
-        g_string_append(s, name);
+        json_append_len(s, name, strlen(name));
         if (text) {
-                g_string_append(s, "\":");
+                json_append_lit(s, "\":");
                 json_write_string(s, data, len);
                 return;
         }
         b64 = g_base64_encode(data, len);
-        g_string_append(s, "_base64\":\"");
+        json_append_lit(s, "_base64\":\"");
         g_string_append(s, b64);
         g_string_append_c(s, '"');
 }

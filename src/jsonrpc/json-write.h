@@ -9,11 +9,31 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <glib.h>
 
 #include "ops/ops-table.h"
 
+/* g_string_append_len() without a call when there is room: GLib 2.74 has no inline form of it. */
+static inline void json_append_len(GString *s, const char *p, size_t n) {
+        if (n == 0)
+                return;
+        if (G_LIKELY(s->len + n < s->allocated_len)) {
+                memcpy(s->str + s->len, p, n);
+                s->len += n;
+                s->str[s->len] = '\0';
+        } else
+                g_string_append_len(s, p, (gssize) n);
+}
+
+/* Append a string literal. */
+#define json_append_lit(s, lit) json_append_len((s), "" lit, sizeof(lit) - 1)
+
+/* The digits of the largest uint64_t. */
+#define JSON_U64_MAX 20
+
+size_t json_format_u64(char buf[static JSON_U64_MAX], uint64_t v);
 void json_write_u64(GString *s, uint64_t v);
 void json_write_member(GString *s, const char *name);
 void json_write_string(GString *s, const char *str, size_t len);

@@ -14,23 +14,55 @@
 
 #include "jsonrpc/json.h"
 
+#define JSON_FIRST_TOKENS 32
 #define JSON_KEEP_TOKENS 4096
+#define JSON_ARENA_SIZE 4096
 
 JsonParser *json_parser_new(void) {
         JsonParser *p = g_new0(JsonParser, 1);
 
-        p->tokens = g_array_sized_new(FALSE, FALSE, sizeof(JsonToken), 32);
-        p->strings = g_string_chunk_new(1024);
+        p->max_tokens = JSON_FIRST_TOKENS;
+        p->tokens = g_new(JsonToken, p->max_tokens);
+        p->arena_size = JSON_ARENA_SIZE;
+        p->arena = g_malloc(p->arena_size);
         return p;
 }
 
 JsonParser *json_parser_free(JsonParser *p) {
         if (!p)
                 return NULL;
-        g_array_unref(p->tokens);
-        g_string_chunk_free(p->strings);
+        g_free(p->tokens);
+        g_free(p->arena);
+        if (p->spill)
+                g_ptr_array_unref(p->spill);
         g_free(p);
         return NULL;
+}
+
+/* Room for @n bytes that stay valid until the next parse. */
+static char *arena_alloc(JsonParser *p, size_t n) {
+        char *r;
+
+        if (n <= p->arena_size - p->arena_len) {
+                r = p->arena + p->arena_len;
+                p->arena_len += n;
+                return r;
+        }
+        if (!p->spill)
+                p->spill = g_ptr_array_new_with_free_func(g_free);
+        r = g_malloc(n);
+        g_ptr_array_add(p->spill, r);
+        return r;
+}
+
+/* Append @t; the index it got. */
+static uint32_t push_token(JsonParser *p, const JsonToken *t) {
+        if (G_UNLIKELY(p->n_tokens == p->max_tokens)) {
+                p->max_tokens *= 2;
+                p->tokens = g_renew(JsonToken, p->tokens, p->max_tokens);
+        }
+        p->tokens[p->n_tokens] = *t;
+        return p->n_tokens++;
 }
 
 typedef struct Scan {
@@ -69,11 +101,38 @@ static int hex4(const char *s, unsigned *ret) {
         return 0;
 }
 
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
+/* Whether any byte of @w is below @n (n <= 128), or equals @c (the classic SWAR tests). */
+static inline bool word_has_less(uint64_t w, unsigned n) {
+        return ((w - ONES * n) & ~w & HIGHS) != 0;
+}
+
+static inline bool word_has_byte(uint64_t w, unsigned char c) {
+        return word_has_less(w ^ (ONES * c), 1);
+}
+
+/* Past the plain bytes of a string (neither '"', '\\' nor a control character), eight at a time. */
+static void skip_plain(Scan *sc) {
+        while (sc->len - sc->pos >= 8) {
+                uint64_t w;
+
+                memcpy(&w, sc->s + sc->pos, 8);
+                if (word_has_less(w, 0x20) || word_has_byte(w, '"') || word_has_byte(w, '\\'))
+                        break;
+                sc->pos += 8;
+        }
+}
+
 static int scan_string(Scan *sc, JsonToken *t) {
         t->type = JSON_STRING;
         sc->pos++;                      /* the opening quote */
         t->start = (uint32_t) sc->pos;
         while (sc->pos < sc->len) {
+                skip_plain(sc);
+                if (sc->pos >= sc->len)
+                        break;
                 unsigned char c = (unsigned char) sc->s[sc->pos];
 
                 if (c == '"') {
@@ -167,7 +226,7 @@ static int scan_literal(Scan *sc, JsonToken *t, const char *word, JsonType type,
 static int scan_value(Scan *sc, unsigned depth);
 
 /* Object or array: members, separated by commas, closed by @close. */
-static int scan_container(Scan *sc, unsigned depth, guint index, char close) {
+static int scan_container(Scan *sc, unsigned depth, uint32_t index, char close) {
         bool object = close == '}';
         uint32_t count = 0;
         int r;
@@ -209,7 +268,7 @@ static int scan_container(Scan *sc, unsigned depth, guint index, char close) {
                                                  "a missing ',' or ']' in an array");
                 }
 
-        JsonToken *t = &g_array_index(sc->p->tokens, JsonToken, index);
+        JsonToken *t = &sc->p->tokens[index];
         t->count = count;
         t->end = (uint32_t) sc->pos;
         return 0;
@@ -217,50 +276,50 @@ static int scan_container(Scan *sc, unsigned depth, guint index, char close) {
 
 static int scan_value(Scan *sc, unsigned depth) {
         JsonToken t = { .start = (uint32_t) sc->pos };
-        guint index;
+        uint32_t index;
         int r;
 
         skip_ws(sc);
         if (sc->pos >= sc->len)
                 return fail(sc, "incomplete JSON");
 
-        index = sc->p->tokens->len;
+        index = sc->p->n_tokens;
         t.start = (uint32_t) sc->pos;
         switch (sc->s[sc->pos]) {
         case '{':
         case '[':
                 t.type = sc->s[sc->pos] == '{' ? JSON_OBJECT : JSON_ARRAY;
-                g_array_append_val(sc->p->tokens, t);
+                (void) push_token(sc->p, &t);
                 r = scan_container(sc, depth, index, t.type == JSON_OBJECT ? '}' : ']');
                 break;
         case '"':
                 r = scan_string(sc, &t);
                 if (r >= 0)
-                        g_array_append_val(sc->p->tokens, t);
+                        (void) push_token(sc->p, &t);
                 break;
         case 't':
                 r = scan_literal(sc, &t, "true", JSON_BOOL, true);
                 if (r >= 0)
-                        g_array_append_val(sc->p->tokens, t);
+                        (void) push_token(sc->p, &t);
                 break;
         case 'f':
                 r = scan_literal(sc, &t, "false", JSON_BOOL, false);
                 if (r >= 0)
-                        g_array_append_val(sc->p->tokens, t);
+                        (void) push_token(sc->p, &t);
                 break;
         case 'n':
                 r = scan_literal(sc, &t, "null", JSON_NULL, false);
                 if (r >= 0)
-                        g_array_append_val(sc->p->tokens, t);
+                        (void) push_token(sc->p, &t);
                 break;
         default:
                 r = scan_number(sc, &t);
                 if (r >= 0)
-                        g_array_append_val(sc->p->tokens, t);
+                        (void) push_token(sc->p, &t);
         }
         if (r < 0)
                 return r;
-        g_array_index(sc->p->tokens, JsonToken, index).skip = sc->p->tokens->len;
+        sc->p->tokens[index].skip = sc->p->n_tokens;
         return 0;
 }
 
@@ -277,12 +336,14 @@ int json_parse(JsonParser *p, const char *src, size_t len, unsigned max_depth, c
         int r;
 
         /* A huge frame's tokens are not kept for the rest of the connection's life. */
-        if (p->tokens->len > JSON_KEEP_TOKENS) {
-                g_array_unref(p->tokens);
-                p->tokens = g_array_sized_new(FALSE, FALSE, sizeof(JsonToken), 32);
+        if (p->max_tokens > JSON_KEEP_TOKENS) {
+                p->max_tokens = JSON_FIRST_TOKENS;
+                p->tokens = g_renew(JsonToken, p->tokens, p->max_tokens);
         }
-        g_array_set_size(p->tokens, 0);
-        g_string_chunk_clear(p->strings);
+        p->n_tokens = 0;
+        p->arena_len = 0;
+        if (p->spill)
+                g_ptr_array_set_size(p->spill, 0);
         p->src = src;
         if (len > UINT32_MAX)
                 r = fail(&sc, "too long");
@@ -345,12 +406,6 @@ int json_array_at(const JsonParser *p, int array, unsigned n) {
         return i;
 }
 
-static void put_utf8(GString *s, gunichar c) {
-        char buf[6];
-
-        g_string_append_len(s, buf, g_unichar_to_utf8(c, buf));
-}
-
 /**
  * json_string() - the decoded bytes of the STRING at @i, NUL-terminated
  * (a \u0000 escape makes an embedded NUL: check @ret_len)
@@ -361,32 +416,29 @@ static void put_utf8(GString *s, gunichar c) {
 int json_string(JsonParser *p, int i, const char **ret, size_t *ret_len) {
         const JsonToken *t = json_token(p, i);
         const char *s = p->src + t->start, *end = p->src + t->end;
-        g_autoptr(GString) out = NULL;
+        char *out, *o;
 
         if (t->type != JSON_STRING)
                 return -EINVAL;
-        if (!t->escaped) {
-                *ret = g_string_chunk_insert_len(p->strings, s, end - s);
-                *ret_len = (size_t) (end - s);
-                return 0;
-        }
-
-        out = g_string_sized_new((gsize) (end - s));
+        /* Decoding never makes a string longer: an escape is at least as long as what it stands for. */
+        o = out = arena_alloc(p, (size_t) (end - s) + 1);
         while (s < end) {
-                const char *bs = memchr(s, '\\', (size_t) (end - s));
+                const char *bs = t->escaped ? memchr(s, '\\', (size_t) (end - s)) : NULL;
                 unsigned u = 0, lo = 0;
 
                 if (!bs) {
-                        g_string_append_len(out, s, end - s);
+                        memcpy(o, s, (size_t) (end - s));
+                        o += end - s;
                         break;
                 }
-                g_string_append_len(out, s, bs - s);
+                memcpy(o, s, (size_t) (bs - s));
+                o += bs - s;
                 switch (bs[1]) {
-                case 'b': g_string_append_c(out, '\b'); break;
-                case 'f': g_string_append_c(out, '\f'); break;
-                case 'n': g_string_append_c(out, '\n'); break;
-                case 'r': g_string_append_c(out, '\r'); break;
-                case 't': g_string_append_c(out, '\t'); break;
+                case 'b': *o++ = '\b'; break;
+                case 'f': *o++ = '\f'; break;
+                case 'n': *o++ = '\n'; break;
+                case 'r': *o++ = '\r'; break;
+                case 't': *o++ = '\t'; break;
                 case 'u':
                         (void) hex4(bs + 2, &u);        /* checked by the scan */
                         if (u >= 0xd800 && u <= 0xdbff) {
@@ -395,17 +447,18 @@ int json_string(JsonParser *p, int i, const char **ret, size_t *ret_len) {
                                 bs += 6;
                         }
                         if (u == 0)
-                                g_string_append_c(out, '\0');
+                                *o++ = '\0';
                         else
-                                put_utf8(out, u);
+                                o += g_unichar_to_utf8(u, o);
                         s = bs + 6;
                         continue;
-                default: g_string_append_c(out, bs[1]);     /* " \ / */
+                default: *o++ = bs[1];     /* " \ / */
                 }
                 s = bs + 2;
         }
-        *ret = g_string_chunk_insert_len(p->strings, out->str, (gssize) out->len);
-        *ret_len = out->len;
+        *o = '\0';
+        *ret = out;
+        *ret_len = (size_t) (o - out);
         return 0;
 }
 

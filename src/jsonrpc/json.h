@@ -3,8 +3,9 @@
  * json.h: a strict JSON (RFC 8259) reader for requests, built for the hot
  * path: one pass over the text into a flat array of tokens (no tree, no
  * allocation per value), reused from frame to frame. Strings stay in the
- * source until asked for; then they are decoded into a chunk that lives
- * until the next parse. The input must be valid UTF-8 (the caller checks
+ * source until asked for; then they are decoded into an arena that lives
+ * until the next parse (one block reused from parse to parse, so a
+ * request costs no allocation). The input must be valid UTF-8 (the caller checks
  * the whole frame once); nesting deeper than max_depth is an error.
  *
  * Tokens are in document order. A container's members follow it; `skip` is
@@ -40,8 +41,11 @@ typedef struct JsonToken {
 
 typedef struct JsonParser {
         const char *src;
-        GArray *tokens;                 /* JsonToken */
-        GStringChunk *strings;          /* decoded strings, until the next parse */
+        JsonToken *tokens;
+        uint32_t n_tokens, max_tokens;
+        char *arena;                    /* decoded strings, until the next parse */
+        size_t arena_len, arena_size;
+        GPtrArray *spill;               /* strings that did not fit the arena; freed at the next parse */
 } JsonParser;
 
 JsonParser *json_parser_new(void);
@@ -51,7 +55,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(JsonParser, json_parser_free)
 int json_parse(JsonParser *p, const char *src, size_t len, unsigned max_depth, const char **ret_error);
 
 static inline const JsonToken *json_token(const JsonParser *p, int i) {
-        return &g_array_index(p->tokens, JsonToken, i);
+        return &p->tokens[i];
 }
 
 int json_object_find(const JsonParser *p, int object, const char *key);

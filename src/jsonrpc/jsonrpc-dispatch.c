@@ -18,28 +18,29 @@
 #include "jsonrpc/json-write.h"
 #include "jsonrpc/json.h"
 #include "jsonrpc/jsonrpc-dispatch.h"
+#include "util/text.h"
 
 /* Notifications */
 
 static void json_append_sender(GString *s, const ClientInfo *info) {
         if (!info || !info->transport) {
-                g_string_append(s, ",\"sender\":{\"transport\":\"hub\"}");
+                json_append_lit(s, ",\"sender\":{\"transport\":\"hub\"}");
                 return;
         }
-        g_string_append(s, ",\"sender\":{\"transport\":");
+        json_append_lit(s, ",\"sender\":{\"transport\":");
         json_write_cstr(s, info->transport);
-        g_string_append(s, ",\"client\":");
+        json_append_lit(s, ",\"client\":");
         json_write_u64(s, info->id);
         if (info->uid != (uid_t) -1) {
-                g_string_append(s, ",\"uid\":");
+                json_append_lit(s, ",\"uid\":");
                 json_write_u64(s, info->uid);
         }
         if (info->pid > 0) {
-                g_string_append(s, ",\"pid\":");
+                json_append_lit(s, ",\"pid\":");
                 json_write_u64(s, (uint64_t) info->pid);
         }
         if (info->name) {
-                g_string_append(s, ",\"name\":");
+                json_append_lit(s, ",\"name\":");
                 json_write_cstr(s, info->name);
         }
         g_string_append_c(s, '}');
@@ -68,10 +69,8 @@ static void append_number_flag(GString *s, const char *number, uint64_t n, const
         g_string_append(s, b ? "true" : "false");
 }
 
-/* Everything of a notification after its subscription, watch or call id. */
-static GString *envelope_body(const Envelope *e) {
-        GString *s = g_string_sized_new(128 + e->payload_len);
-
+/* Everything of a notification after its subscription, watch or call id, appended to @s. */
+static void envelope_body(GString *s, const Envelope *e) {
         switch (e->kind) {
         case ENVELOPE_MESSAGE:
                 append_subject(s, "topic", e->topic, "payload", e);
@@ -88,9 +87,9 @@ static GString *envelope_body(const Envelope *e) {
                 json_append_sender(s, e->sender);
                 break;
         case ENVELOPE_GAP:
-                g_string_append(s, ",\"first_seq\":");
+                json_append_lit(s, ",\"first_seq\":");
                 json_write_u64(s, e->gap_first);
-                g_string_append(s, ",\"last_seq\":");
+                json_append_lit(s, ",\"last_seq\":");
                 json_write_u64(s, e->gap_last);
                 break;
         case ENVELOPE_JOB:
@@ -98,12 +97,43 @@ static GString *envelope_body(const Envelope *e) {
                 /* Answers to waiting reserves and calls are responses: jsonrpc_append_answer(). */
                 g_assert_not_reached();
         }
-        g_string_append(s, "}}");
-        return s;
+        json_append_lit(s, "}}");
 }
 
-static void gstring_free(void *s) {
-        g_string_free(s, TRUE);
+/*
+ * The hub's loop is single-threaded and a publish's deliveries do not nest
+ * (a sink only enqueues), so one body buffer serves every publish: it
+ * holds the body shared by a publish's subscribers until the publisher
+ * clears the envelope's cache. Reused, it costs no allocation per message;
+ * a burst of big payloads does not keep it big.
+ */
+#define BODY_KEEP_BYTES (64 * 1024)
+
+static GString *body_buffer;
+static bool body_buffer_busy;
+
+static GString *body_take(size_t payload_len) {
+        if (body_buffer_busy)
+                return g_string_sized_new(128 + payload_len);
+        if (!body_buffer)
+                body_buffer = g_string_sized_new(1024);
+        body_buffer_busy = true;
+        g_string_truncate(body_buffer, 0);
+        return body_buffer;
+}
+
+static void body_release(void *data) {
+        GString *s = data;
+
+        if (s != body_buffer) {
+                g_string_free(s, TRUE);
+                return;
+        }
+        body_buffer_busy = false;
+        if (s->allocated_len > BODY_KEEP_BYTES) {
+                g_string_free(s, TRUE);
+                body_buffer = NULL;
+        }
 }
 
 static const char envelope_cache_tag = 0;
@@ -111,8 +141,9 @@ static const char envelope_cache_tag = 0;
 /**
  * jsonrpc_append_envelope() - append @e to @out as one notification frame
  *
- * The part after the id is encoded once per publish and shared by every
- * subscriber through the envelope's cache.
+ * The part after the id is encoded once per publish, without allocating,
+ * and shared by every subscriber through the envelope's cache; each
+ * subscriber's frame is then one copy into its output buffer.
  */
 void jsonrpc_append_envelope(GByteArray *out, const Envelope *e) {
         static const char *const prefixes[] = {
@@ -121,39 +152,49 @@ void jsonrpc_append_envelope(GByteArray *out, const Envelope *e) {
                 [ENVELOPE_GAP] = "{\"jsonrpc\":\"2.0\",\"method\":\"gap\",\"params\":{\"id\":",
                 [ENVELOPE_REQUEST] = "{\"jsonrpc\":\"2.0\",\"method\":\"request\",\"params\":{\"id\":",
         };
-        g_autoptr(GString) own = NULL;
-        const GString *body;
         const char *prefix = prefixes[e->kind];
-        char id[24];
-        size_t prefix_len = strlen(prefix), id_len, len;
+        GString *body;
+        char id[JSON_U64_MAX];
+        size_t prefix_len, id_len, len;
+        guint at = out->len;
+        uint8_t *p;
 
         g_assert(prefix);
-        if (e->cache && (!e->cache->owner || e->cache->owner == &envelope_cache_tag)) {
-                if (!e->cache->owner)
+        if (e->cache && e->cache->owner == &envelope_cache_tag)
+                body = e->cache->data;
+        else {
+                body = body_take(e->payload_len);
+                envelope_body(body, e);
+                if (e->cache && !e->cache->owner)
                         *e->cache = (EnvelopeCache) {
                                 .owner = &envelope_cache_tag,
-                                .data = envelope_body(e),
-                                .free = gstring_free,
+                                .data = body,
+                                .free = body_release,
                         };
-                body = e->cache->data;
-        } else
-                body = own = envelope_body(e);
+        }
 
-        id_len = (size_t) g_snprintf(id, sizeof id, "%" PRIu64, e->sub_id);
+        prefix_len = strlen(prefix);
+        id_len = json_format_u64(id, e->sub_id);
         len = prefix_len + id_len + body->len;
-        frame_append_header(out, len);
-        g_byte_array_append(out, (const guint8 *) prefix, (guint) prefix_len);
-        g_byte_array_append(out, (const guint8 *) id, (guint) id_len);
-        g_byte_array_append(out, (const guint8 *) body->str, (guint) body->len);
-}
+        g_assert(len <= UINT32_MAX);
+        /* One resize and three copies: header, prefix and id, then the shared body. */
+        g_byte_array_set_size(out, at + FRAME_HEADER_SIZE + (guint) len);
+        p = out->data + at;
+        *p++ = (uint8_t) (len >> 24), *p++ = (uint8_t) (len >> 16), *p++ = (uint8_t) (len >> 8), *p++ = (uint8_t) len;
+        memcpy(p, prefix, prefix_len);
+        memcpy(p + prefix_len, id, id_len);
+        memcpy(p + prefix_len + id_len, body->str, body->len);
 
+        if (!e->cache || e->cache->data != body)
+                body_release(body);
+}
 /*
  * The result object: the echoed params, then the results; null when there
  * are neither, and the dictionary itself when that is the only result.
  */
 static void append_result(GString *s, const OpMethod *m, const OpArgs *in, const OpResult *out) {
         if (m->n_out == 0 && m->n_echo == 0) {
-                g_string_append(s, "null");
+                json_append_lit(s, "null");
                 return;
         }
         if (m->n_out == 1 && m->n_echo == 0 && m->out[0].type == OP_TYPE_DICT) {
@@ -193,18 +234,18 @@ static int request_error(Request *q, int code, const char *fmt, ...) {
 /* The id exactly as the request wrote it (valid JSON already), or null. */
 static void append_id(GString *s, JsonParser *jp, int id) {
         if (id < 0)
-                g_string_append(s, "null");
+                json_append_lit(s, "null");
         else
                 json_append_source(s, jp, id);
 }
 
 static void append_error_object(GString *s, int code, const char *name, const char *message) {
-        g_string_append(s, "\"error\":{\"code\":");
+        json_append_lit(s, "\"error\":{\"code\":");
         g_string_append_printf(s, "%d", code);
-        g_string_append(s, ",\"message\":");
+        json_append_lit(s, ",\"message\":");
         json_write_cstr(s, message);
         if (name) {
-                g_string_append(s, ",\"data\":{\"name\":");
+                json_append_lit(s, ",\"data\":{\"name\":");
                 json_write_cstr(s, name);
                 g_string_append_c(s, '}');
         }
@@ -219,7 +260,7 @@ static void append_op_error(GString *s, const OpError *e) {
 }
 
 static void append_plain_error(GString *s, int code, const char *name, const char *message) {
-        g_string_append(s, "{\"jsonrpc\":\"2.0\",\"id\":null,");
+        json_append_lit(s, "{\"jsonrpc\":\"2.0\",\"id\":null,");
         append_error_object(s, code, name, message);
         g_string_append_c(s, '}');
 }
@@ -567,13 +608,13 @@ static bool handle_request(JsonrpcContext *ctx, JsonParser *jp, int req, GString
         /* A request whose shape is invalid is answered even without an id (id null). */
         answered = (q.id >= 0 || q.call.error.code == JSONRPC_INVALID_REQUEST) && !q.call.deferred;
         if (answered) {
-                g_string_append(resp, "{\"jsonrpc\":\"2.0\",\"id\":");
+                json_append_lit(resp, "{\"jsonrpc\":\"2.0\",\"id\":");
                 append_id(resp, jp, q.id);
                 g_string_append_c(resp, ',');
                 if (q.call.error.code != 0)
                         append_op_error(resp, &q.call.error);
                 else {
-                        g_string_append(resp, "\"result\":");
+                        json_append_lit(resp, "\"result\":");
                         g_string_append_len(resp, result->str, result->len);
                 }
                 g_string_append_c(resp, '}');
@@ -630,7 +671,7 @@ int jsonrpc_dispatch(JsonrpcContext *ctx, const char *body, size_t len) {
         g_clear_pointer(&ctx->error, g_free);
         if (len == 0)
                 why = "empty frame";
-        else if (!g_utf8_validate_len(body, len, NULL))
+        else if (!utf8_is_valid(body, len))
                 why = "not valid UTF-8";
         else
                 (void) json_parse(jp, body, len, JSONRPC_MAX_DEPTH, &why);
@@ -669,13 +710,13 @@ void jsonrpc_append_answer(GByteArray *out, Hub *hub, const JsonrpcDeferred *d, 
         OpResult result = {};
         OpArgs in = {};
 
-        g_string_append(s, "{\"jsonrpc\":\"2.0\",\"id\":");
+        json_append_lit(s, "{\"jsonrpc\":\"2.0\",\"id\":");
         g_string_append(s, d->id_json);
         g_string_append_c(s, ',');
         if (op_answer(e, &call, &in, &result) < 0)
                 append_op_error(s, &call.error);
         else {
-                g_string_append(s, "\"result\":");
+                json_append_lit(s, "\"result\":");
                 append_result(s, d->method, &in, &result);
         }
         g_string_append_c(s, '}');

@@ -14,3 +14,4 @@
 #include <glib.h>
 
 bool payload_is_text(const void *payload, size_t len);
+bool utf8_is_valid(const void *p, size_t len);

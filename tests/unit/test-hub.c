@@ -14,6 +14,7 @@
 
 #include "core/topic.h"
 #include "fake-client.h"
+#include "util/text.h"
 
 static Hub *hub;
 static FakeClient *alice, *bob;
@@ -967,6 +968,57 @@ START_TEST(test_payload_is_text)
 }
 END_TEST
 
+/*
+ * utf8_is_valid() agrees with GLib's validator: every 1- and 2-byte input, random longer ones.
+ * (Checked only on failure: each ck_assert costs a write to check's pipe.)
+ */
+START_TEST(test_utf8_is_valid_agrees_with_glib)
+{
+        unsigned char b[40];
+        GRand *rand = g_rand_new_with_seed(42);
+
+        for (unsigned v = 0; v < 0x10000; v++) {
+                b[0] = (unsigned char) (v >> 8), b[1] = (unsigned char) v;
+                for (size_t len = 1; len <= 2; len++)
+                        if (utf8_is_valid(b, len) != g_utf8_validate_len((char *) b, len, NULL))
+                                ck_abort_msg("disagree on %02x %02x, length %zu", b[0], b[1], len);
+        }
+        /* Every lead byte with the boundary values of continuation bytes, lengths 2 to 4. */
+        static const unsigned char edge[] = { 0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xff };
+        for (unsigned lead = 0x80; lead < 0x100; lead++)
+                for (unsigned x = 0; x < G_N_ELEMENTS(edge) * G_N_ELEMENTS(edge) * G_N_ELEMENTS(edge); x++) {
+                        b[0] = (unsigned char) lead;
+                        b[1] = edge[x % G_N_ELEMENTS(edge)];
+                        b[2] = edge[x / G_N_ELEMENTS(edge) % G_N_ELEMENTS(edge)];
+                        b[3] = edge[x / G_N_ELEMENTS(edge) / G_N_ELEMENTS(edge)];
+                        for (size_t len = 2; len <= 4; len++)
+                                if (utf8_is_valid(b, len) != g_utf8_validate_len((char *) b, len, NULL))
+                                        ck_abort_msg("disagree on %02x %02x %02x %02x, length %zu",
+                                                     b[0], b[1], b[2], b[3], len);
+                }
+        for (unsigned n = 0; n < 400000; n++) {
+                size_t len = (size_t) g_rand_int_range(rand, 1, sizeof b + 1);
+
+                /* Mostly ASCII with a few lead and continuation bytes, so runs of eight come up. */
+                for (size_t i = 0; i < len; i++) {
+                        guint32 r = g_rand_int(rand);
+                        b[i] = r % 4 ? (unsigned char) (0x20 + r % 0x5f) : (unsigned char) (r >> 8);
+                }
+                if (utf8_is_valid(b, len) != g_utf8_validate_len((char *) b, len, NULL))
+                        ck_abort_msg("disagree at iteration %u", n);
+        }
+        /* A NUL or a bad byte at every position of a long ASCII run. */
+        for (size_t at = 0; at < sizeof b; at++) {
+                memset(b, 'a', sizeof b);
+                b[at] = 0;
+                ck_assert(!utf8_is_valid(b, sizeof b));
+                b[at] = 0xff;
+                ck_assert(!utf8_is_valid(b, sizeof b));
+        }
+        g_rand_free(rand);
+}
+END_TEST
+
 static Suite *hub_suite(void) {
         Suite *s = suite_create("hub");
         TCase *tc;
@@ -1038,6 +1090,7 @@ static Suite *hub_suite(void) {
 
         tc = tcase_create("text");
         tcase_add_test(tc, test_payload_is_text);
+        tcase_add_test(tc, test_utf8_is_valid_agrees_with_glib);
         suite_add_tcase(s, tc);
 
         return s;

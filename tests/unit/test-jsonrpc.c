@@ -21,6 +21,8 @@
 #include "build-config.h"
 #include "fake-client.h"
 #include "jsonrpc/frame.h"
+#include "jsonrpc/json-write.h"
+#include "jsonrpc/json.h"
 #include "jsonrpc/jsonrpc-dispatch.h"
 
 /* A request with id 1; PARAMS is JSON text. */
@@ -906,6 +908,63 @@ START_TEST(test_parse_errors)
 }
 END_TEST
 
+/*
+ * The writer and the reader agree, and json-c reads the writer's output the same way: strings
+ * with a character to escape (or a multi-byte one) at every offset of a run longer than the
+ * reader's eight-byte steps, and a long one that does not fit the reader's arena.
+ */
+START_TEST(test_string_round_trip)
+{
+        static const char *const specials[] = { "\"", "\\", "\n", "\x01", "\x1f", "\x7f", "/", "\xc3\xa9",
+                                                "\xe2\x82\xac", "\xf0\x9f\x98\x80" };
+        g_autoptr(JsonParser) jp = json_parser_new();
+
+        for (size_t k = 0; k < G_N_ELEMENTS(specials); k++)
+                for (size_t at = 0; at <= 24; at++) {
+                        g_autoptr(GString) text = g_string_new(NULL), doc = g_string_new("[");
+                        const char *got, *why = NULL;
+                        size_t got_len;
+                        json_object *o;
+
+                        for (size_t i = 0; i < 24; i++) {
+                                if (i == at)
+                                        g_string_append(text, specials[k]);
+                                g_string_append_c(text, (char) ('a' + i));
+                        }
+                        if (at == 24)
+                                g_string_append(text, specials[k]);
+                        /* Twice in one document: the second is decoded after the first in the arena. */
+                        json_write_string(doc, text->str, text->len);
+                        g_string_append_c(doc, ',');
+                        json_write_string(doc, text->str, text->len);
+                        g_string_append_c(doc, ']');
+
+                        ck_assert_msg(json_parse(jp, doc->str, doc->len, 8, &why) == 0, "%s: %s", doc->str, why);
+                        for (unsigned e = 0; e < 2; e++) {
+                                ck_assert_int_eq(json_string(jp, json_array_at(jp, 0, e), &got, &got_len), 0);
+                                ck_assert_uint_eq(got_len, text->len);
+                                ck_assert(memcmp(got, text->str, got_len) == 0);
+                                ck_assert_int_eq(got[got_len], '\0');
+                        }
+                        o = json_tokener_parse(doc->str);
+                        ck_assert_msg(o, "json-c cannot read %s", doc->str);
+                        ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(o, 0)), text->str);
+                        json_object_put(o);
+                }
+
+        g_autoptr(GString) big = g_string_new("[\"");
+        for (unsigned i = 0; i < 3000; i++)
+                g_string_append(big, "ab\\u00e9");
+        g_string_append(big, "\"]");
+        ck_assert_int_eq(json_parse(jp, big->str, big->len, 8, NULL), 0);
+        const char *got;
+        size_t got_len;
+        ck_assert_int_eq(json_string(jp, 1, &got, &got_len), 0);
+        ck_assert_uint_eq(got_len, 3000 * 4);
+        ck_assert(memcmp(got + got_len - 4, "ab\xc3\xa9", 4) == 0);
+}
+END_TEST
+
 START_TEST(test_parse_whitespace_ok)
 {
         /* Whitespace around the value is fine; a bare number is a complete value. */
@@ -1172,6 +1231,7 @@ static Suite *jsonrpc_suite(void) {
         tc = tcase_create("parse");
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_parse_errors);
+        tcase_add_test(tc, test_string_round_trip);
         tcase_add_test(tc, test_parse_whitespace_ok);
         tcase_add_test(tc, test_deep_nesting);
         suite_add_tcase(s, tc);
