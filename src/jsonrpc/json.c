@@ -113,7 +113,14 @@ static inline bool word_has_byte(uint64_t w, unsigned char c) {
         return word_has_less(w ^ (ONES * c), 1);
 }
 
-/* Past the plain bytes of a string (neither '"', '\\' nor a control character), eight at a time. */
+/* Bytes a string holds as they are: neither '"', '\\' nor a control character. */
+static const bool plain_byte[256] = { [0x20 ... 0x21] = true, [0x23 ... 0x5b] = true, [0x5d ... 0xff] = true };
+
+/*
+ * To the next byte of a string that is not plain (or the end): eight at a
+ * time while a word is all plain, then byte by byte to the one in the
+ * word that is not (the word tests are exact, so that is at most eight).
+ */
 static void skip_plain(Scan *sc) {
         while (sc->len - sc->pos >= 8) {
                 uint64_t w;
@@ -123,6 +130,8 @@ static void skip_plain(Scan *sc) {
                         break;
                 sc->pos += 8;
         }
+        while (sc->pos < sc->len && plain_byte[(unsigned char) sc->s[sc->pos]])
+                sc->pos++;
 }
 
 static int scan_string(Scan *sc, JsonToken *t) {
@@ -141,12 +150,8 @@ static int scan_string(Scan *sc, JsonToken *t) {
                 }
                 if (c < 0x20)
                         return fail(sc, "a control character in a string");
-                if (c != '\\') {
-                        sc->pos++;
-                        continue;
-                }
 
-                t->escaped = true;
+                t->escaped = true;      /* what skip_plain() stops at is '"', a control or '\\' */
                 if (sc->pos + 1 >= sc->len)
                         break;
                 c = (unsigned char) sc->s[sc->pos + 1];

@@ -101,39 +101,47 @@ static void envelope_body(GString *s, const Envelope *e) {
 }
 
 /*
- * The hub's loop is single-threaded and a publish's deliveries do not nest
- * (a sink only enqueues), so one body buffer serves every publish: it
- * holds the body shared by a publish's subscribers until the publisher
- * clears the envelope's cache. Reused, it costs no allocation per message;
- * a burst of big payloads does not keep it big.
+ * Reused text buffers. The hub's loop is single-threaded, dispatch does not
+ * nest, and neither do a publish's deliveries (a sink only enqueues), so
+ * one buffer per purpose serves every request and every message: a request
+ * costs no allocation for its response, nor a message for its encoding.
+ * Taken while taken (which does not happen), a new one is lent instead; a
+ * burst of big payloads does not keep a buffer big.
  */
-#define BODY_KEEP_BYTES (64 * 1024)
+#define SCRATCH_KEEP_BYTES (64 * 1024)
 
-static GString *body_buffer;
-static bool body_buffer_busy;
+typedef struct Scratch {
+        GString *s;
+        bool busy;
+} Scratch;
 
-static GString *body_take(size_t payload_len) {
-        if (body_buffer_busy)
-                return g_string_sized_new(128 + payload_len);
-        if (!body_buffer)
-                body_buffer = g_string_sized_new(1024);
-        body_buffer_busy = true;
-        g_string_truncate(body_buffer, 0);
-        return body_buffer;
+static GString *scratch_take(Scratch *x) {
+        if (x->busy)
+                return g_string_sized_new(256);
+        if (!x->s)
+                x->s = g_string_sized_new(1024);
+        x->busy = true;
+        g_string_truncate(x->s, 0);
+        return x->s;
 }
 
-static void body_release(void *data) {
-        GString *s = data;
-
-        if (s != body_buffer) {
+static void scratch_give(Scratch *x, GString *s) {
+        if (s != x->s) {
                 g_string_free(s, TRUE);
                 return;
         }
-        body_buffer_busy = false;
-        if (s->allocated_len > BODY_KEEP_BYTES) {
+        x->busy = false;
+        if (s->allocated_len > SCRATCH_KEEP_BYTES) {
                 g_string_free(s, TRUE);
-                body_buffer = NULL;
+                x->s = NULL;
         }
+}
+
+/* The body a publish's subscribers share (see jsonrpc_append_envelope()), a response, a result, a late answer. */
+static Scratch body_scratch, response_scratch, result_scratch, answer_scratch;
+
+static void body_release(void *data) {
+        scratch_give(&body_scratch, data);
 }
 
 static const char envelope_cache_tag = 0;
@@ -163,7 +171,7 @@ void jsonrpc_append_envelope(GByteArray *out, const Envelope *e) {
         if (e->cache && e->cache->owner == &envelope_cache_tag)
                 body = e->cache->data;
         else {
-                body = body_take(e->payload_len);
+                body = scratch_take(&body_scratch);
                 envelope_body(body, e);
                 if (e->cache && !e->cache->owner)
                         *e->cache = (EnvelopeCache) {
@@ -577,8 +585,8 @@ static void context_error(JsonrpcContext *ctx, const char *message) {
  * response to @resp. Return: whether a response was written
  * (notifications and deferred requests get none now).
  */
-static bool handle_request(JsonrpcContext *ctx, JsonParser *jp, int req, GString *resp, GArray *replays) {
-        g_autoptr(GString) result = g_string_new(NULL);
+static bool handle_request(JsonrpcContext *ctx, JsonParser *jp, int req, GString *resp, GArray **replays) {
+        GString *result;
         Request q = { .ctx = ctx, .jp = jp, .params = -1, .id = -1 };
         JsonType id_type;
         const char *name;
@@ -598,12 +606,16 @@ static bool handle_request(JsonrpcContext *ctx, JsonParser *jp, int req, GString
                 return true;
         }
 
+        result = scratch_take(&result_scratch);
         if (request_shape(&q, req, &name) >= 0)
                 (void) run_request(&q, name, result);
         if (q.call.error.code != 0)
                 context_error(ctx, q.call.error.message);
-        if (q.call.replay_id != 0)
-                g_array_append_val(replays, q.call.replay_id);
+        if (q.call.replay_id != 0) {
+                if (!*replays)
+                        *replays = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+                g_array_append_val(*replays, q.call.replay_id);
+        }
 
         /* A request whose shape is invalid is answered even without an id (id null). */
         answered = (q.id >= 0 || q.call.error.code == JSONRPC_INVALID_REQUEST) && !q.call.deferred;
@@ -619,12 +631,13 @@ static bool handle_request(JsonrpcContext *ctx, JsonParser *jp, int req, GString
                 }
                 g_string_append_c(resp, '}');
         }
+        scratch_give(&result_scratch, result);
         op_call_clear(&q.call);
         g_clear_pointer(&q.owned, g_ptr_array_unref);
         return answered;
 }
 
-static void dispatch_batch(JsonrpcContext *ctx, JsonParser *jp, GString *resp, GArray *replays, bool *answered) {
+static void dispatch_batch(JsonrpcContext *ctx, JsonParser *jp, GString *resp, GArray **replays, bool *answered) {
         uint32_t n = json_token(jp, 0)->count;
         int el = 1;
 
@@ -663,8 +676,8 @@ static void dispatch_batch(JsonrpcContext *ctx, JsonParser *jp, GString *resp, G
 int jsonrpc_dispatch(JsonrpcContext *ctx, const char *body, size_t len) {
         g_autoptr(JsonParser) own = ctx->parser ? NULL : json_parser_new();
         JsonParser *jp = ctx->parser ?: own;
-        g_autoptr(GString) resp = g_string_new(NULL);
-        g_autoptr(GArray) replays = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+        g_autoptr(GArray) replays = NULL;       /* subscriptions to replay retained values to */
+        GString *resp;
         const char *why = NULL;
         bool answered = false;
 
@@ -675,25 +688,28 @@ int jsonrpc_dispatch(JsonrpcContext *ctx, const char *body, size_t len) {
                 why = "not valid UTF-8";
         else
                 (void) json_parse(jp, body, len, JSONRPC_MAX_DEPTH, &why);
+        resp = scratch_take(&response_scratch);
         if (why) {
                 ctx->error = g_strdup_printf("Parse error: %s.", why);
                 if (ctx->out) {
                         append_plain_error(resp, JSONRPC_PARSE_ERROR, NULL, ctx->error);
                         out_append_gstring(ctx->out, resp);
                 }
+                scratch_give(&response_scratch, resp);
                 return -EINVAL;
         }
 
         if (json_token(jp, 0)->type == JSON_ARRAY)
-                dispatch_batch(ctx, jp, resp, replays, &answered);
+                dispatch_batch(ctx, jp, resp, &replays, &answered);
         else
-                answered = handle_request(ctx, jp, 0, resp, replays);
+                answered = handle_request(ctx, jp, 0, resp, &replays);
 
         /* A batch of notifications only gets no response at all. */
         if (answered && ctx->out)
                 out_append_gstring(ctx->out, resp);
+        scratch_give(&response_scratch, resp);
 
-        for (guint i = 0; i < replays->len; i++)
+        for (guint i = 0; replays && i < replays->len; i++)
                 (void) hub_replay_retained(ctx->hub, ctx->client, g_array_index(replays, uint64_t, i));
 
         return ctx->error ? -EINVAL : 0;
@@ -705,7 +721,7 @@ int jsonrpc_dispatch(JsonrpcContext *ctx, const char *body, size_t len) {
  * ENVELOPE_REPLY (a call)
  */
 void jsonrpc_append_answer(GByteArray *out, Hub *hub, const JsonrpcDeferred *d, const Envelope *e) {
-        g_autoptr(GString) s = g_string_sized_new(128 + e->payload_len);
+        GString *s = scratch_take(&answer_scratch);
         OpCall call = { .hub = hub, .method = d->method };
         OpResult result = {};
         OpArgs in = {};
@@ -721,5 +737,6 @@ void jsonrpc_append_answer(GByteArray *out, Hub *hub, const JsonrpcDeferred *d, 
         }
         g_string_append_c(s, '}');
         out_append_gstring(out, s);
+        scratch_give(&answer_scratch, s);
         op_call_clear(&call);
 }
