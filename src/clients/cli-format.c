@@ -282,6 +282,7 @@ static void print_status_json(GVariant *info) {
         g_autoptr(GArray) services = info_counts(info, "services");
         g_autoptr(GArray) limits = info_counts(info, "limits");
         g_autoptr(GArray) jsonrpc = info_counts(info, "jsonrpc");
+        g_autoptr(GArray) dbus = info_counts(info, "dbus");
         const char *version = NULL;
 
         (void) g_variant_lookup(info, "version", "&s", &version);
@@ -299,6 +300,8 @@ static void print_status_json(GVariant *info) {
         append_counts_json(out, "limits", limits);
         if (jsonrpc)
                 append_counts_json(out, "jsonrpc", jsonrpc);
+        if (dbus)
+                append_counts_json(out, "dbus", dbus);
         g_string_append_c(out, '}');
         print_line(out->str);
 }
@@ -374,6 +377,7 @@ static void print_status_text(GVariant *info) {
         g_autoptr(GArray) services = info_counts(info, "services");
         g_autoptr(GArray) limits = info_counts(info, "limits");
         g_autoptr(GArray) jsonrpc = info_counts(info, "jsonrpc");
+        g_autoptr(GArray) dbus = info_counts(info, "dbus");
         g_autofree char *started = format_started(info), *clients = format_clients(info), *messages = NULL;
         const char *version = NULL;
         int width = 0;
@@ -399,9 +403,11 @@ static void print_status_text(GVariant *info) {
                 print_counts(labels[10], width, services);
         }
         print_counts(labels[7], width, limits);
-        /* Only the socket's hub.info has these. */
+        /* The faces' own counters, when the hub has them running. */
         if (jsonrpc)
                 print_counts(_("JSON-RPC"), width, jsonrpc);
+        if (dbus)
+                print_counts(_("D-Bus"), width, dbus);
         fflush(stdout);
 }
 

@@ -44,6 +44,7 @@ struct Hub {
         GHashTable *services;           /* name -> Service*, owned */
         GHashTable *calls;              /* id -> PendingCall*, owned */
         uint64_t next_call_id;
+        GArray *info;                   /* HubInfoSource: the faces' counters */
 };
 
 static inline uint64_t hub_now(Hub *h) {

@@ -50,6 +50,11 @@ static uint64_t clock_realtime(void *userdata) {
  *
  * Return: the hub; free with hub_free() after every client is deinitialised.
  */
+typedef struct HubInfoSource {
+        HubInfoFunc fn;
+        void *userdata;
+} HubInfoSource;
+
 Hub *hub_new(const HubLimits *limits, uint64_t start_time_usec) {
         Hub *h = g_new0(Hub, 1);
 
@@ -60,6 +65,7 @@ Hub *hub_new(const HubLimits *limits, uint64_t start_time_usec) {
         h->retained = retained_table_new();
         h->store = store_new();
         h->timers = timer_set_new();
+        h->info = g_array_new(FALSE, FALSE, sizeof(HubInfoSource));
         queue_init(h);
         rpc_init(h);
         /* Wall-clock time: delays and due times survive a restart in the journal. */
@@ -78,8 +84,37 @@ Hub *hub_free(Hub *h) {
         queue_deinit(h);
         rpc_deinit(h);
         timer_set_free(h->timers);
+        g_array_unref(h->info);
         g_free(h);
         return NULL;
+}
+
+void hub_add_info(Hub *h, HubInfoFunc fn, void *userdata) {
+        HubInfoSource src = { fn, userdata };
+
+        g_array_append_val(h->info, src);
+}
+
+void hub_remove_info(Hub *h, HubInfoFunc fn, void *userdata) {
+        for (guint i = 0; i < h->info->len; i++) {
+                const HubInfoSource *src = &g_array_index(h->info, HubInfoSource, i);
+
+                if (src->fn == fn && src->userdata == userdata) {
+                        g_array_remove_index(h->info, i);
+                        return;
+                }
+        }
+}
+
+/**
+ * hub_info_extend() - add every face's counters to @dict (a{sv})
+ */
+void hub_info_extend(Hub *h, GVariantBuilder *dict) {
+        for (guint i = 0; i < h->info->len; i++) {
+                const HubInfoSource *src = &g_array_index(h->info, HubInfoSource, i);
+
+                src->fn(dict, src->userdata);
+        }
 }
 
 const HubLimits *hub_get_limits(Hub *h) {

@@ -74,6 +74,15 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Hub, hub_free)
 const HubLimits *hub_get_limits(Hub *h);
 uint64_t hub_get_start_time(Hub *h);
 const HubCounters *hub_get_counters(Hub *h);
+
+/*
+ * A face's own counters: @fn adds one member (the face's name -> a
+ * dictionary) to the hub.info/GetInfo dictionary, whichever face is asked.
+ */
+typedef void (*HubInfoFunc)(GVariantBuilder *dict, void *userdata);
+void hub_add_info(Hub *h, HubInfoFunc fn, void *userdata);
+void hub_remove_info(Hub *h, HubInfoFunc fn, void *userdata);
+void hub_info_extend(Hub *h, GVariantBuilder *dict);
 unsigned hub_get_n_clients(Hub *h);
 unsigned hub_get_n_clients_for(Hub *h, const char *transport);
 GHashTable *hub_get_clients_by_transport(Hub *h);      /* new table: transport -> GUINT_TO_POINTER(n) */

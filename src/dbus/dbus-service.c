@@ -23,6 +23,16 @@
  * emits the same signals without a destination, for match rules. Both stop
  * queueing when the connection's write queue holds max_queued messages:
  * the core then counts the drop and sends a Gap signal later.
+ *
+ * Broadcast Message signals are conflated per topic (broadcast_interval):
+ * the first message of a quiet topic goes at once and opens a window;
+ * later ones within the window replace each other, and the last goes when
+ * the window ends (opening the next). An applet sees every value of a topic
+ * that changes less often than that, and the current value within one
+ * interval of any other, while a publisher at a million messages a second
+ * costs the bus a hundred signals. Replaced messages are counted
+ * (hub.info "dbus" → "broadcast_conflated"); their seq numbers are skipped.
+ * Unicast signals (Subscribe) and KeyChanged are never conflated.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -67,7 +77,30 @@ struct DbusService {
         /* Broadcasts wait here for the end of the loop iteration's other work (see broadcaster_deliver()). */
         GArray *pending;                /* PendingSignal */
         GByteArray *arena;              /* their topics (NUL-terminated) and payloads */
+        /* Conflation: the topics whose window is open, oldest first (see broadcast_conflate()). */
+        GHashTable *windows;            /* topic -> Window*, owned */
+        GQueue window_order;            /* Window*, by due time */
+        sd_event_source *window_timer;
+        DbusStats stats;
+        bool info_added;                /* stats registered with hub_add_info() */
 };
+
+typedef struct Window {
+        char *topic;                    /* key in DbusService.windows */
+        uint64_t due;                   /* CLOCK_MONOTONIC µs: when the window ends */
+        bool held;                      /* a message waits for the end of the window */
+        uint64_t seq;                   /* the held message's */
+        GByteArray *payload;            /* the held message's */
+        GList link;                     /* in DbusService.window_order */
+} Window;
+
+static void window_free(void *p) {
+        Window *w = p;
+
+        g_free(w->topic);
+        g_byte_array_unref(w->payload);
+        g_free(w);
+}
 
 typedef struct PendingSignal {
         EnvelopeKind kind;
@@ -263,14 +296,110 @@ static int peer_deliver(Client *c, const Envelope *e) {
         return send_envelope(p->service, dbus_peer_unique_name(p), e, true);
 }
 
+/* Whether the bus connection has room for @more signals besides those waiting already. */
+static bool bus_has_room(DbusService *s, unsigned more) {
+        uint64_t queued = 0;
+
+        return s->config.max_queued == 0 || sd_bus_get_n_queued_write(s->bus, &queued) < 0 ||
+               queued + s->pending->len + more <= s->config.max_queued;
+}
+
+static void pending_add(DbusService *s, const PendingSignal *signal, const char *topic,
+                        const void *payload) {
+        PendingSignal p = *signal;
+
+        p.topic = s->arena->len;
+        if (topic)
+                g_byte_array_append(s->arena, (const guint8 *) topic, (guint) strlen(topic));
+        g_byte_array_append(s->arena, (const guint8 *) "", 1);
+        p.payload = s->arena->len;
+        g_byte_array_append(s->arena, payload, (guint) p.payload_len);
+        g_array_append_val(s->pending, p);
+}
+
+static int window_arm(DbusService *s) {
+        Window *first = g_queue_peek_head(&s->window_order);
+
+        if (!first)
+                return sd_event_source_set_enabled(s->window_timer, SD_EVENT_OFF);
+        (void) sd_event_source_set_time(s->window_timer, first->due);
+        return sd_event_source_set_enabled(s->window_timer, SD_EVENT_ONESHOT);
+}
+
+static void window_open(DbusService *s, Window *w, uint64_t now) {
+        w->due = now + s->config.broadcast_interval;
+        w->held = false;
+        g_queue_push_tail_link(&s->window_order, &w->link);
+        if (s->window_order.length == 1)
+                (void) window_arm(s);
+}
+
+/*
+ * Ended windows: a held message goes out now and opens the next window;
+ * a topic with nothing held is quiet again and forgotten.
+ */
+static int on_window_end(sd_event_source *source, uint64_t usec, void *userdata) {
+        DbusService *s = userdata;
+        uint64_t now;
+        Window *w;
+
+        (void) sd_event_now(sd_bus_get_event(s->bus), CLOCK_MONOTONIC, &now);
+        while ((w = g_queue_peek_head(&s->window_order)) && w->due <= now) {
+                g_queue_unlink(&s->window_order, &w->link);
+                if (!w->held) {
+                        g_hash_table_remove(s->windows, w->topic);
+                        continue;
+                }
+                if (bus_has_room(s, 1)) {
+                        PendingSignal p = { .kind = ENVELOPE_MESSAGE, .seq = w->seq, .payload_len = w->payload->len };
+
+                        pending_add(s, &p, w->topic, w->payload->data);
+                } else
+                        s->stats.broadcast_dropped++;
+                window_open(s, w, now);
+        }
+        return window_arm(s);
+}
+
+/*
+ * A Message for a topic whose window is open is held (replacing what was
+ * held): true. Else the topic's window opens and the message goes now: false.
+ */
+static bool broadcast_conflate(DbusService *s, const Envelope *e) {
+        uint64_t now;
+        Window *w;
+
+        if (s->config.broadcast_interval == 0 || e->kind != ENVELOPE_MESSAGE || e->retained)
+                return false;
+        w = g_hash_table_lookup(s->windows, e->topic);
+        if (w) {
+                if (w->held)
+                        s->stats.broadcast_conflated++;
+                w->held = true;
+                w->seq = e->seq;
+                g_byte_array_set_size(w->payload, 0);
+                g_byte_array_append(w->payload, e->payload, (guint) e->payload_len);
+                return true;
+        }
+        (void) sd_event_now(sd_bus_get_event(s->bus), CLOCK_MONOTONIC, &now);
+        w = g_new0(Window, 1);
+        w->topic = g_strdup(e->topic);
+        w->payload = g_byte_array_new();
+        w->link.data = w;
+        g_hash_table_insert(s->windows, w->topic, w);
+        window_open(s, w, now);
+        return false;
+}
+
 /*
  * Broadcast signals are off the publisher's critical path: deliver() only
- * copies the message into the pending list; dbus_service_flush() builds
- * and sends the signals once the loop iteration's other work (a socket
- * publisher's reply, socket subscribers' deliveries) is done. Whether the
- * bus can take it is decided here, counting what waits already, so that
- * a bus that cannot keep up costs one check per message, not a signal
- * built and dropped: the core counts the drop and sends a Gap later.
+ * copies the message into the pending list (or holds it, conflated);
+ * dbus_service_flush() builds and sends the signals once the loop
+ * iteration's other work (a socket publisher's reply, socket subscribers'
+ * deliveries) is done. Whether the bus can take it is decided here,
+ * counting what waits already, so that a bus that cannot keep up costs one
+ * check per message, not a signal built and dropped: the core counts the
+ * drop and sends a Gap later.
  */
 static int broadcaster_deliver(Client *c, const Envelope *e) {
         DbusService *s = (DbusService *) ((char *) c - offsetof(DbusService, broadcaster));
@@ -281,18 +410,14 @@ static int broadcaster_deliver(Client *c, const Envelope *e) {
                 .deleted = e->deleted,
                 .payload_len = e->payload_len,
         };
-        uint64_t queued = 0;
 
-        if (s->config.max_queued > 0 && sd_bus_get_n_queued_write(s->bus, &queued) >= 0 &&
-            queued + s->pending->len >= s->config.max_queued)
+        if (broadcast_conflate(s, e))
+                return 0;
+        if (!bus_has_room(s, 1)) {
+                s->stats.broadcast_dropped++;
                 return -ENOBUFS;
-        p.topic = s->arena->len;
-        if (e->topic)
-                g_byte_array_append(s->arena, (const guint8 *) e->topic, (guint) strlen(e->topic));
-        g_byte_array_append(s->arena, (const guint8 *) "", 1);
-        p.payload = s->arena->len;
-        g_byte_array_append(s->arena, e->payload, (guint) e->payload_len);
-        g_array_append_val(s->pending, p);
+        }
+        pending_add(s, &p, e->topic, e->payload);
         return 0;
 }
 
@@ -321,6 +446,8 @@ void dbus_service_flush(DbusService *s) {
 
                 if (r < 0)
                         log_debug_errno(r, "Failed to send a broadcast signal, ignoring: %m");
+                else
+                        s->stats.broadcast_signals++;
         }
         g_array_set_size(s->pending, 0);
         /* A burst's arena is given back, not kept for good. */
@@ -520,7 +647,7 @@ int dbus_vtable_method(sd_bus_message *m, void *userdata, sd_bus_error *error) {
 int dbus_vtable_property(sd_bus *bus, const char *path, const char *interface, const char *property,
                          sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         DbusService *s = userdata;
-        g_autoptr(GVariant) info = op_info_dict(s->hub, NULL);
+        g_autoptr(GVariant) info = op_info_dict(s->hub);
 
         for (const DbusPropertyInfo *p = dbus_properties; p->property; p++)
                 if (strcmp(p->property, property) == 0) {
@@ -530,6 +657,19 @@ int dbus_vtable_property(sd_bus *bus, const char *path, const char *interface, c
                         return dbus_codec_append_variant(reply, v);
                 }
         return -ENOENT;
+}
+
+/* hub.info / GetInfo: what the broadcast costs and sheds, under "dbus". */
+static void stats_info(GVariantBuilder *dict, void *userdata) {
+        DbusService *s = userdata;
+        GVariantBuilder b;
+
+        g_variant_builder_init(&b, G_VARIANT_TYPE("a{st}"));
+        g_variant_builder_add(&b, "{st}", "broadcast_signals", s->stats.broadcast_signals);
+        g_variant_builder_add(&b, "{st}", "broadcast_conflated", s->stats.broadcast_conflated);
+        g_variant_builder_add(&b, "{st}", "broadcast_dropped", s->stats.broadcast_dropped);
+        g_variant_builder_add(&b, "{st}", "broadcast_interval_us", s->config.broadcast_interval);
+        g_variant_builder_add(dict, "{sv}", "dbus", g_variant_builder_end(&b));
 }
 
 /**
@@ -562,6 +702,14 @@ int dbus_service_new(sd_bus *bus, Hub *hub, const DbusConfig *config, DbusServic
         if (config->broadcast) {
                 s->pending = g_array_new(FALSE, FALSE, sizeof(PendingSignal));
                 s->arena = g_byte_array_new();
+                s->windows = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, window_free);
+                g_queue_init(&s->window_order);
+                r = sd_event_add_time(sd_bus_get_event(bus), &s->window_timer, CLOCK_MONOTONIC, 0,
+                                      MIN(s->config.broadcast_interval / 10 + 1, 1000), on_window_end, s);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(s->window_timer, SD_EVENT_OFF);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to set up the broadcast timer: %m");
                 r = client_init(&s->broadcaster, hub, &broadcaster_sink, getuid(), getpid(), NULL, true);
                 if (r < 0)
                         return log_error_errno(r, "Failed to set up the broadcaster: %m");
@@ -577,6 +725,8 @@ int dbus_service_new(sd_bus *bus, Hub *hub, const DbusConfig *config, DbusServic
                         return log_error_errno(r, "Failed to set up the broadcaster: %m");
         }
 
+        hub_add_info(hub, stats_info, s);
+        s->info_added = true;
         *ret = g_steal_pointer(&s);
         return 0;
 }
@@ -587,11 +737,23 @@ DbusService *dbus_service_free(DbusService *s) {
         while (!g_queue_is_empty(&s->held))
                 held_reply_free(s->held.head->data);
         g_clear_pointer(&s->peers, g_hash_table_destroy);
-        dbus_service_flush(s);          /* what was published before we stopped still goes out */
+        /* What was published before we stopped still goes out, the values held back included. */
+        for (GList *l = s->window_order.head; l; l = l->next) {
+                Window *w = l->data;
+                PendingSignal p = { .kind = ENVELOPE_MESSAGE, .seq = w->seq, .payload_len = w->payload->len };
+
+                if (w->held)
+                        pending_add(s, &p, w->topic, w->payload->data);
+        }
+        dbus_service_flush(s);
         if (s->broadcaster_linked)
                 client_deinit(&s->broadcaster);
         g_clear_pointer(&s->pending, g_array_unref);
         g_clear_pointer(&s->arena, g_byte_array_unref);
+        s->window_timer = sd_event_source_disable_unref(s->window_timer);
+        g_clear_pointer(&s->windows, g_hash_table_destroy);
+        if (s->info_added)
+                hub_remove_info(s->hub, stats_info, s);
         sd_bus_slot_unref(s->name_owner_slot);
         sd_bus_slot_unref(s->vtable_slot);
         sd_bus_unref(s->bus);

@@ -22,7 +22,15 @@ typedef struct DbusConfig {
         bool broadcast;                 /* emit broadcast Message/KeyChanged signals */
         char **broadcast_patterns;      /* topics broadcast as Message; NULL: every topic (">") */
         unsigned max_queued;            /* messages waiting for the bus before we drop */
+        uint64_t broadcast_interval;    /* µs: at most one Message signal per topic per interval; 0: every one */
 } DbusConfig;
+
+/* What the broadcast costs and sheds, under "dbus" in hub.info / GetInfo. */
+typedef struct DbusStats {
+        uint64_t broadcast_signals;     /* broadcast signals sent */
+        uint64_t broadcast_conflated;   /* Messages replaced by a later one of their topic (see broadcast_interval) */
+        uint64_t broadcast_dropped;     /* broadcasts the bus had no room for */
+} DbusStats;
 
 typedef struct DbusService DbusService;
 

@@ -122,7 +122,6 @@ static void conn_handle_input(JsonrpcConn *c) {
                 .hub = c->server->hub,
                 .client = &c->client,
                 .out = c->out,
-                .stats = &c->server->stats,
                 .deferred = c->deferred,
                 .parser = c->parser,
         };

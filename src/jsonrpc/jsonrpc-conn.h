@@ -18,6 +18,7 @@ struct JsonrpcServer {
         Hub *hub;
         JsonrpcConfig config;
         JsonrpcStats stats;
+        bool info_added;                /* stats registered with hub_add_info() */
         int listen_fd;
         bool listen_fd_adopted;         /* from systemd: not ours to unlink */
         char *socket_path;

@@ -461,9 +461,12 @@ GHashTable *jsonrpc_deferred_new(void) {
         return g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, deferred_free);
 }
 
-/* hub.info: what this face counts, under "jsonrpc". */
-static void info_extra(OpCall *call, GVariantBuilder *dict) {
-        const JsonrpcStats *st = call->face_data;
+/**
+ * jsonrpc_stats_info() - add what this face counts (@userdata, a
+ * JsonrpcStats) to hub.info under "jsonrpc" (a HubInfoFunc)
+ */
+void jsonrpc_stats_info(GVariantBuilder *dict, void *userdata) {
+        const JsonrpcStats *st = userdata;
         GVariantBuilder b;
 
         g_variant_builder_init(&b, G_VARIANT_TYPE("a{st}"));
@@ -494,8 +497,6 @@ static int run_method(Request *q, const OpMethod *m, GString *result) {
                 .client = ctx->client,
                 .method = m,
                 .can_defer = ctx->deferred != NULL,
-                .info_extra = ctx->stats ? info_extra : NULL,
-                .face_data = (void *) ctx->stats,
         };
         r = op_invoke(&q->call, &in, &out);
         if (r < 0) {

@@ -28,7 +28,6 @@ typedef struct JsonrpcContext {
         Client *client;
         GByteArray *out;                /* response frames; NULL: answer nothing (FIFO) */
         bool fifo;                      /* only the methods a FIFO may carry */
-        const JsonrpcStats *stats;      /* shown by hub.info; may be NULL */
         char *error;                    /* FIFO: why the last line was refused; owned */
         /*
          * Requests answered later (a reserve that waits, a call): op_answer_key() ->
@@ -47,6 +46,7 @@ typedef struct JsonrpcDeferred {
 } JsonrpcDeferred;
 
 int jsonrpc_dispatch(JsonrpcContext *ctx, const char *body, size_t len);
+void jsonrpc_stats_info(GVariantBuilder *dict, void *userdata);
 void jsonrpc_append_envelope(GByteArray *out, const Envelope *e);
 void jsonrpc_append_error(GByteArray *out, int code, const char *name, const char *message);
 void jsonrpc_append_answer(GByteArray *out, Hub *hub, const JsonrpcDeferred *d, const Envelope *e);

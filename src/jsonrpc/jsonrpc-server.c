@@ -182,6 +182,8 @@ int jsonrpc_server_new(sd_event *event, Hub *hub, const JsonrpcConfig *config,
         s->listen_fd = s->reserve_fd = -1;
         g_queue_init(&s->conns);
         g_queue_init(&s->dirty);
+        hub_add_info(hub, jsonrpc_stats_info, &s->stats);
+        s->info_added = true;
 
         r = socket_adopt(s);
         if (r == 0)
@@ -222,6 +224,8 @@ JsonrpcServer *jsonrpc_server_free(JsonrpcServer *s) {
         while (!g_queue_is_empty(&s->conns))
                 jsonrpc_conn_free(s->conns.head->data);
         g_clear_pointer(&s->fifo, jsonrpc_fifo_free);
+        if (s->info_added)
+                hub_remove_info(s->hub, jsonrpc_stats_info, &s->stats);
         s->listen_io = sd_event_source_disable_unref(s->listen_io);
         s->listen_resume = sd_event_source_disable_unref(s->listen_resume);
         fd_close(s->reserve_fd);

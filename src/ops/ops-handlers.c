@@ -313,7 +313,7 @@ static GVariant *limits(Hub *h) {
  * op_info_dict() - the hub's facts as a{sv}: hub.info, GetInfo and the
  * D-Bus properties (each property is one entry, named by its Info key)
  */
-GVariant *op_info_dict(Hub *h, OpCall *call) {
+GVariant *op_info_dict(Hub *h) {
         const HubCounters *n = hub_get_counters(h);
         g_autoptr(GArray) services = hub_list_services(h);
         GVariantBuilder b;
@@ -339,12 +339,11 @@ GVariant *op_info_dict(Hub *h, OpCall *call) {
                               named_counts(services, offsetof(ServiceInfo, name), offsetof(ServiceInfo, servers),
                                            sizeof(ServiceInfo)));
         g_variant_builder_add(&b, "{sv}", "limits", limits(h));
-        if (call && call->info_extra)
-                call->info_extra(call, &b);
+        hub_info_extend(h, &b);
         return g_variant_ref_sink(g_variant_builder_end(&b));
 }
 
 int op_info(OpCall *call, const OpArgs *in, OpResult *out) {
-        out->info = op_info_dict(call->hub, call);
+        out->info = op_info_dict(call->hub);
         return 0;
 }

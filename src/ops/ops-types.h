@@ -119,9 +119,6 @@ struct OpCall {
         const OpMethod *method;
         bool can_defer;                 /* the face can answer later (not the FIFO) */
         uint32_t max_wait_ms;           /* the longest a request may wait on this face; 0: no limit */
-        /* Stats a face adds to hub.info / GetInfo under its own key, or NULL. */
-        void (*info_extra)(OpCall *call, GVariantBuilder *dict);
-        void *face_data;
 
         /* Set by the operation: */
         uint64_t deferred;              /* non-zero: answered later, see op_answer_key() */

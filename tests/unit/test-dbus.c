@@ -7,7 +7,8 @@
  * a(suuuuu), a{sv}) and maps the core's errors to their D-Bus names.
  * Peer-to-peer calls have no sender, so only the operations that need no
  * client (Anonymous in the XML) succeed; the others are refused, which is
- * tested too.
+ * tested too. Broadcast Message signals, conflated per topic or not, are
+ * received on the client's end.
  */
 #include <check.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include <systemd/sd-event.h>
 
 #include "dbus/dbus-service.h"
+#include "ops/ops.h"
 #include "util/sd-glue.h"
 
 static sd_event *event;
@@ -24,10 +26,9 @@ static sd_bus *server, *client;
 static Hub *hub;
 static DbusService *service;
 
-static void setup(void) {
+static void setup_with(const DbusConfig *config) {
         int fds[2];
         sd_id128_t id;
-        DbusConfig config = { .broadcast = false };
         HubLimits limits;
 
         ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds), 0);
@@ -47,7 +48,11 @@ static void setup(void) {
 
         hub_limits_default(&limits);
         hub = hub_new(&limits, 42);
-        ck_assert_int_ge(dbus_service_new(server, hub, &config, &service), 0);
+        ck_assert_int_ge(dbus_service_new(server, hub, config, &service), 0);
+}
+
+static void setup(void) {
+        setup_with(&(DbusConfig) { .broadcast = false });
 }
 
 static void teardown(void) {
@@ -227,6 +232,105 @@ START_TEST(test_properties)
 }
 END_TEST
 
+/* Broadcast signals */
+
+#define INTERVAL_USEC (200 * 1000)
+
+static void setup_conflated(void) {
+        setup_with(&(DbusConfig) { .broadcast = true, .broadcast_interval = INTERVAL_USEC });
+}
+
+static void setup_every(void) {
+        setup_with(&(DbusConfig) { .broadcast = true, .broadcast_interval = 0 });
+}
+
+static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const char *topic, *payload;
+        uint64_t seq;
+
+        ck_assert_int_ge(sd_bus_message_read(m, "sst", &topic, &payload, &seq), 0);
+        g_ptr_array_add(userdata, g_strdup_printf("%s=%s@%" PRIu64, topic, payload, seq));
+        return 0;
+}
+
+static GPtrArray *watch_messages(void) {
+        GPtrArray *seen = g_ptr_array_new_with_free_func(g_free);
+
+        ck_assert_int_ge(sd_bus_match_signal(client, NULL, NULL, SB_PATH, SB_INTERFACE, "Message", on_message, seen), 0);
+        return seen;
+}
+
+static void publish(const char *topic, const char *payload) {
+        ck_assert_int_ge(hub_publish(hub, NULL, topic, payload, strlen(payload), false, NULL), 0);
+}
+
+/* The "dbus" counter @key of hub.info. */
+static uint64_t dbus_stat(const char *key) {
+        g_autoptr(GVariant) info = op_info_dict(hub);
+        g_autoptr(GVariant) d = g_variant_lookup_value(info, "dbus", G_VARIANT_TYPE("a{st}"));
+        uint64_t v = 0;
+
+        ck_assert_ptr_nonnull(d);
+        ck_assert_msg(g_variant_lookup(d, key, "t", &v), "no %s", key);
+        return v;
+}
+
+/* Run the loop, sending broadcasts after each iteration as the daemon does, until @n were seen. */
+static void run_until_seen(GPtrArray *seen, guint n) {
+        dbus_service_flush(service);
+        for (int i = 0; i < 60 && seen->len < n; i++) {
+                ck_assert_int_ge(sd_event_run(event, 50 * 1000), 0);
+                dbus_service_flush(service);
+        }
+        ck_assert_uint_eq(seen->len, n);
+}
+
+START_TEST(test_broadcast_conflated)
+{
+        g_autoptr(GPtrArray) seen = watch_messages();
+
+        /* A quiet topic's first message goes at once; the rest of its window keeps only the last. */
+        for (int i = 1; i <= 5; i++)
+                publish("a.x", (char[]) { (char) ('0' + i), 0 });
+        publish("b.y", "1");
+        dbus_service_flush(service);
+        ck_assert_uint_eq(dbus_stat("broadcast_signals"), 2);
+        ck_assert_uint_eq(dbus_stat("broadcast_conflated"), 3);        /* 2, 3 and 4 */
+        run_until_seen(seen, 2);
+        ck_assert_str_eq(g_ptr_array_index(seen, 0), "a.x=1@1");
+        ck_assert_str_eq(g_ptr_array_index(seen, 1), "b.y=1@6");
+
+        /* At the window's end the last one goes, and nothing else. */
+        run_until_seen(seen, 3);
+        ck_assert_str_eq(g_ptr_array_index(seen, 2), "a.x=5@5");
+        ck_assert_uint_eq(dbus_stat("broadcast_signals"), 3);
+
+        /* Quiet for a whole window, the topic is forgotten: its next message goes at once again. */
+        uint64_t now = g_get_monotonic_time(), until = now + 2 * INTERVAL_USEC + 20 * 1000;
+        for (; now < until; now = g_get_monotonic_time())
+                ck_assert_int_ge(sd_event_run(event, until - now), 0);
+        publish("a.x", "6");
+        dbus_service_flush(service);
+        ck_assert_uint_eq(dbus_stat("broadcast_signals"), 4);
+        run_until_seen(seen, 4);
+        ck_assert_str_eq(g_ptr_array_index(seen, 3), "a.x=6@7");
+        ck_assert_uint_eq(dbus_stat("broadcast_conflated"), 3);
+}
+END_TEST
+
+START_TEST(test_broadcast_every_message)
+{
+        g_autoptr(GPtrArray) seen = watch_messages();
+
+        for (int i = 1; i <= 5; i++)
+                publish("a.x", (char[]) { (char) ('0' + i), 0 });
+        run_until_seen(seen, 5);
+        ck_assert_str_eq(g_ptr_array_index(seen, 4), "a.x=5@5");
+        ck_assert_uint_eq(dbus_stat("broadcast_conflated"), 0);
+        ck_assert_uint_eq(dbus_stat("broadcast_signals"), 5);
+}
+END_TEST
+
 static Suite *dbus_suite(void) {
         Suite *s = suite_create("dbus");
         TCase *tc = tcase_create("face");
@@ -236,6 +340,16 @@ static Suite *dbus_suite(void) {
         tcase_add_test(tc, test_errors_by_name);
         tcase_add_test(tc, test_queues_and_info);
         tcase_add_test(tc, test_properties);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("broadcast-conflated");
+        tcase_add_checked_fixture(tc, setup_conflated, teardown);
+        tcase_add_test(tc, test_broadcast_conflated);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("broadcast-every");
+        tcase_add_checked_fixture(tc, setup_every, teardown);
+        tcase_add_test(tc, test_broadcast_every_message);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -46,8 +46,8 @@ static void setup_with(const HubLimits *limits) {
                 .hub = hub,
                 .client = &alice->client,
                 .out = out,
-                .stats = &stats,
         };
+        hub_add_info(hub, jsonrpc_stats_info, &stats);
 }
 
 static void setup(void) {
@@ -373,8 +373,8 @@ START_TEST(test_hub_info_result)
         member_int(j, "frames_too_large");
         member_int(j, "slow_disconnects");
 
-        /* Without stats there is no "jsonrpc" member. */
-        ctx.stats = NULL;
+        /* Without the face's stats there is no "jsonrpc" member. */
+        hub_remove_info(hub, jsonrpc_stats_info, &stats);
         res = ok(REQ("hub.info", "{}"));
         ck_assert(!has_member(res, "jsonrpc"));
 }
