@@ -16,17 +16,20 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "daemon/last-error.h"
 #include "daemon/manager.h"
+#include "util/file.h"
 #include "util/log.h"
 #include "util/sd-glue.h"
 #include "build-config.h"
 
-int manager_new(const Config *config, Manager **ret) {
+int manager_new(const Config *config, ConfigLoader reload, Manager **ret) {
         g_autoptr(Manager) m = NULL;
         int r;
 
         m = g_new0(Manager, 1);
         m->config = *config;
+        m->reload = reload;
 
         r = sd_event_new(&m->event);
         if (r < 0)
@@ -91,14 +94,18 @@ static int dir_check_private(const char *path) {
         return 0;
 }
 
-/*
- * $XDG_RUNTIME_DIR/switchboard, created 0700 and checked to be ours. Without
- * XDG_RUNTIME_DIR (no login session, e.g. su or a container) fall back to
- * /run/user/UID when it is ours, else to a private directory under /tmp.
+/**
+ * runtime_dir_prepare() - $XDG_RUNTIME_DIR/switchboard, created 0700 and checked to be ours
+ *
+ * Without XDG_RUNTIME_DIR (no login session, e.g. su or a container) fall
+ * back to /run/user/UID when it is ours, else to a private directory under
+ * /tmp.
+ *
+ * Return: 0 and the path in @ret_dir, or a negative errno (logged).
  */
-static int runtime_dir_setup(Manager *m) {
+int runtime_dir_prepare(char **ret_dir) {
         const char *base = g_getenv("XDG_RUNTIME_DIR");
-        g_autofree char *fallback = NULL;
+        g_autofree char *fallback = NULL, *dir = NULL;
         struct stat st;
 
         if (!base || !g_path_is_absolute(base)) {
@@ -118,32 +125,29 @@ static int runtime_dir_setup(Manager *m) {
                 base = fallback;
         }
 
-        m->runtime_dir = g_build_filename(base, "switchboard", NULL);
-        if (mkdir(m->runtime_dir, 0700) < 0 && errno != EEXIST)
-                return log_error_errno(-errno, "Failed to create '%s': %m", m->runtime_dir);
-        if (lstat(m->runtime_dir, &st) < 0)
-                return log_error_errno(-errno, "Failed to check '%s': %m", m->runtime_dir);
+        dir = g_build_filename(base, "switchboard", NULL);
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return log_error_errno(-errno, "Failed to create the runtime directory '%s': %m", dir);
+        if (lstat(dir, &st) < 0)
+                return log_error_errno(-errno, "Failed to check '%s': %m", dir);
         if (!S_ISDIR(st.st_mode) || st.st_uid != getuid())
                 return log_error_errno(-EPERM, "'%s' is not a directory owned by uid %u, refusing to use it.",
-                                       m->runtime_dir, (unsigned) getuid());
-        if ((st.st_mode & 0077) != 0 && chmod(m->runtime_dir, 0700) < 0)
-                return log_error_errno(-errno, "Failed to make '%s' private: %m", m->runtime_dir);
+                                       dir, (unsigned) getuid());
+        if ((st.st_mode & 0077) != 0 && chmod(dir, 0700) < 0)
+                return log_error_errno(-errno, "Failed to make '%s' private: %m", dir);
+        *ret_dir = g_steal_pointer(&dir);
         return 0;
 }
 
 static int pid_file_write(Manager *m) {
         g_autofree char *path = g_build_filename(m->runtime_dir, "switchboardd.pid", NULL);
-        g_autofree char *tmp = g_strconcat(path, ".tmp", NULL);
         g_autofree char *text = g_strdup_printf("%u\n", (unsigned) getpid());
-        g_autoptr(GError) error = NULL;
+        int r;
 
         /* Write and rename, so that a reader never sees a half-written file. */
-        if (!g_file_set_contents_full(tmp, text, -1, G_FILE_SET_CONTENTS_NONE, 0600, &error) ||
-            rename(tmp, path) < 0) {
-                log_warning("Failed to write '%s', ignoring: %s", path,
-                            error ? error->message : g_strerror(errno));
-                return 0;
-        }
+        r = file_write_atomic(path, text, 0600);
+        if (r < 0)
+                log_warning_errno(r, "Failed to write '%s', ignoring: %m", path);
         return 0;
 }
 
@@ -249,7 +253,7 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to watch for SIGTERM and SIGINT: %m");
 
-        r = runtime_dir_setup(m);
+        r = runtime_dir_prepare(&m->runtime_dir);
         if (r < 0)
                 return r;
 
@@ -281,6 +285,7 @@ int manager_start(Manager *m) {
                 return log_error_errno(r, "Failed to request the bus name %s: %m", SB_BUS_NAME);
 
         (void) pid_file_write(m);
+        last_error_clear(m->runtime_dir);
         (void) sd_notify(false, "READY=1\nSTATUS=Serving.");
         log_info("switchboardd %s serving as %s.", PACKAGE_VERSION, SB_BUS_NAME);
         return 0;
