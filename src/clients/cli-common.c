@@ -206,18 +206,6 @@ static bool error_restates(const char *suffix) {
                  g_str_equal(suffix, "ServerGone"));
 }
 
-/* "Too many clients: at most 5." as our messages are: "too many clients: at most 5". */
-static char *sentence_to_clause(const char *message) {
-        char *s = g_strdup(message);
-        size_t n = strlen(s);
-
-        if (g_ascii_isupper(s[0]) && g_ascii_islower(s[1]))
-                s[0] = g_ascii_tolower(s[0]);
-        if (n > 0 && s[n - 1] == '.')
-                s[n - 1] = '\0';
-        return s;
-}
-
 /**
  * cli_report_error() - print the message for the hub's error @e; return the exit status
  * @kind: what @subject is, for the wording of NotFound and the like
@@ -273,7 +261,7 @@ int cli_report_error(const CliError *e, SubjectKind kind, const char *subject) {
                 else
                         fprintf(stderr, "switchboard: %s\n", what);
         } else if (named || !*subject) {
-                g_autofree char *text = sentence_to_clause(message);
+                g_autofree char *text = text_clause(message);
 
                 fprintf(stderr, "switchboard: %s\n", text);
         } else

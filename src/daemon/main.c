@@ -15,6 +15,7 @@
 #include "daemon/last-error.h"
 #include "daemon/manager.h"
 #include "util/log.h"
+#include "util/text.h"
 
 static GPtrArray *arg_limits;           /* "name=value", applied after the file */
 static char *arg_config;
@@ -33,14 +34,12 @@ static gboolean on_limit_option(const char *option_name, const char *value, gpoi
 
 /* GLib's messages start with a capital ("Unknown option --x"); ours do not. */
 static void print_option_error(const GError *error) {
-        const char *msg = error->message, *opt = strstr(msg, " -");
+        g_autofree char *opt = text_unknown_option(error), *clause = text_clause(error->message);
 
-        if (g_error_matches(error, G_OPTION_ERROR, G_OPTION_ERROR_UNKNOWN_OPTION) && opt)
-                fprintf(stderr, "switchboardd: unknown option '%s'\n", opt + 1);
-        else if (g_ascii_isupper(msg[0]) && g_ascii_islower(msg[1]))
-                fprintf(stderr, "switchboardd: %c%s\n", g_ascii_tolower(msg[0]), msg + 1);
+        if (opt)
+                fprintf(stderr, "switchboardd: unknown option '%s'\n", opt);
         else
-                fprintf(stderr, "switchboardd: %s\n", msg);
+                fprintf(stderr, "switchboardd: %s\n", clause);
         fprintf(stderr, "Try 'switchboardd --help' for more information.\n");
 }
 
