@@ -82,6 +82,16 @@ Hub *hub_free(Hub *h) {
         return NULL;
 }
 
+/**
+ * hub_set_limits() - change @h's limits (copied) from now on, for a reload
+ *
+ * What is in place stays: a client over a lowered limit keeps what it has
+ * and is refused more.
+ */
+void hub_set_limits(Hub *h, const HubLimits *limits) {
+        h->limits = *limits;
+}
+
 const HubLimits *hub_get_limits(Hub *h) {
         return &h->limits;
 }

@@ -158,6 +158,51 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
         return sd_event_exit(m->event, 0);
 }
 
+/*
+ * SIGHUP: read the settings again. What config_keys[] marks live applies at
+ * once; a changed key that needs a restart is logged and left as it is; a
+ * configuration that does not load leaves everything as it is.
+ */
+static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+        Config next;
+        unsigned changed = 0, ignored = 0;
+
+        log_info("Received SIGHUP, reloading the configuration.");
+        if (m->reload(&next) < 0) {
+                log_warning("The configuration did not load (see above): keeping the settings in force.");
+                return 0;
+        }
+        for (const ConfigKey *k = config_keys; k->name; k++) {
+                g_autofree char *was = NULL, *now = NULL;
+
+                if (config_key_equal(&m->config, &next, k))
+                        continue;
+                was = config_key_format(&m->config, k);
+                now = config_key_format(&next, k);
+                if (!k->live) {
+                        log_warning("[%s] %s=%s needs a restart to apply; keeping %s until then.", k->group,
+                                    k->name, now, was);
+                        ignored++;
+                        continue;
+                }
+                log_info("[%s] %s=%s (was %s).", k->group, k->name, now, was);
+                /* Live keys are numbers, booleans and enums: nothing to free or to keep alive. */
+                memcpy((char *) &m->config + k->offset, (const char *) &next + k->offset, k->size);
+                changed++;
+        }
+        config_deinit(&next);
+
+        hub_set_limits(m->hub, &m->config.limits);
+        if (m->jsonrpc)
+                jsonrpc_server_set_config(m->jsonrpc, &m->config.jsonrpc);
+        if (m->dbus)
+                dbus_service_set_max_queued(m->dbus, m->config.dbus.max_queued);
+        log_set_max_level(m->config.log_level);
+        log_info("Reloaded the configuration: %u setting(s) changed, %u waiting for a restart.", changed, ignored);
+        return 0;
+}
+
 static int bus_setup(Manager *m) {
         int r;
 
@@ -245,13 +290,17 @@ int manager_start(Manager *m) {
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
+        if (m->reload)
+                sigaddset(&mask, SIGHUP);
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return log_error_errno(-errno, "Failed to block signals: %m");
         r = sd_event_add_signal(m->event, NULL, SIGTERM, on_signal, m);
         if (r >= 0)
                 r = sd_event_add_signal(m->event, NULL, SIGINT, on_signal, m);
+        if (r >= 0 && m->reload)
+                r = sd_event_add_signal(m->event, NULL, SIGHUP, on_reload, m);
         if (r < 0)
-                return log_error_errno(r, "Failed to watch for SIGTERM and SIGINT: %m");
+                return log_error_errno(r, "Failed to watch for SIGTERM, SIGINT and SIGHUP: %m");
 
         r = runtime_dir_prepare(&m->runtime_dir);
         if (r < 0)
