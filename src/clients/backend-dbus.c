@@ -48,10 +48,15 @@ static int bus_connect(const char *address, sd_bus **ret) {
                         r = sd_bus_start(bus);
         } else
                 r = sd_bus_open_user(&bus);
-        if (r < 0) {
+        if (r == -ENOMEDIUM && !address)
+                /* sd-bus's way of saying it has no address to try: "No medium found" says nothing. */
+                fprintf(stderr, _("switchboard: cannot find the session bus: neither DBUS_SESSION_BUS_ADDRESS "
+                                  "nor XDG_RUNTIME_DIR is set\n"));
+        else if (r < 0)
                 fprintf(stderr, _("switchboard: cannot connect to the session bus at %s: %s\n"),
                         address ?: getenv("DBUS_SESSION_BUS_ADDRESS") ?: _("the default address"),
                         g_strerror(-r));
+        if (r < 0) {
                 fprintf(stderr,
                         _("Start a D-Bus session (for example with dbus-run-session), set "
                           "DBUS_SESSION_BUS_ADDRESS, or pass --address=ADDRESS.\n"));
@@ -319,7 +324,7 @@ static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error
         if (!g_str_equal(name, HUB_NAME) || !d->hub_owner || g_str_equal(new_owner, d->hub_owner))
                 return 0;
 
-        fprintf(stderr, _("switchboard: the hub stopped; the subscription has ended\n"));
+        fprintf(stderr, _("switchboard: the hub stopped or disconnected; nothing more will arrive\n"));
         (void) sd_event_exit(d->event, SB_EXIT_UNREACHABLE);
         return 0;
 }

@@ -67,20 +67,12 @@ typedef struct SocketBackend {
  */
 char *socket_default_path(void) {
         const char *env = g_getenv("SWITCHBOARD_SOCKET");
-        const char *runtime = g_getenv("XDG_RUNTIME_DIR");
-        g_autofree char *run_user = NULL;
-        struct stat st;
+        g_autofree char *dir = NULL;
 
         if (env && env[0])
                 return g_strdup(env);
-        if (runtime && g_path_is_absolute(runtime))
-                return g_build_filename(runtime, "switchboard", "socket", NULL);
-
-        /* As the hub does without XDG_RUNTIME_DIR (src/daemon/manager.c). */
-        run_user = g_strdup_printf("/run/user/%u", (unsigned) getuid());
-        if (stat(run_user, &st) >= 0 && S_ISDIR(st.st_mode) && st.st_uid == getuid())
-                return g_build_filename(run_user, "switchboard", "socket", NULL);
-        return g_strdup_printf("%s/switchboard-%u/switchboard/socket", g_get_tmp_dir(), (unsigned) getuid());
+        dir = cli_runtime_dir();
+        return g_build_filename(dir, "socket", NULL);
 }
 
 /**
@@ -141,8 +133,9 @@ int socket_connect_hub(const BackendConfig *config, int *ret_fd) {
         }
 
         fprintf(stderr, _("switchboard: cannot connect to the hub's socket %s: %s\n"), path, g_strerror(-r));
-        fprintf(stderr, _("Start the hub (any D-Bus call starts it, for example 'switchboard --dbus status'), "
-                          "or pass --socket=PATH.\n"));
+        if (!cli_print_last_error())
+                fprintf(stderr, _("Start the hub (any D-Bus call starts it, for example 'switchboard --dbus status'), "
+                                  "or pass --socket=PATH.\n"));
         return SB_EXIT_UNREACHABLE;
 }
 
@@ -627,7 +620,7 @@ static int on_io(sd_event_source *source, int fd, uint32_t revents, void *userda
                 if (sd_event_get_exit_code(s->event, &code) >= 0)
                         return 0;
                 (void) sd_event_source_set_enabled(s->io, SD_EVENT_OFF);
-                fprintf(stderr, _("switchboard: the hub stopped; the subscription has ended\n"));
+                fprintf(stderr, _("switchboard: the hub stopped or disconnected; nothing more will arrive\n"));
                 (void) sd_event_exit(s->event, SB_EXIT_UNREACHABLE);
         }
         return 0;

@@ -8,6 +8,8 @@
  */
 
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <glib.h>
 #include <glib/gi18n.h>
@@ -58,9 +60,71 @@ void cli_result_clear(CliResult *res) {
 }
 
 /**
- * cli_print_unreachable_hint() - say what to check when the hub cannot be reached
+ * cli_runtime_dir() - the hub's runtime directory: $XDG_RUNTIME_DIR/switchboard, else the
+ * hub's own fallbacks (src/daemon/manager.c, runtime_dir_prepare())
+ */
+char *cli_runtime_dir(void) {
+        const char *runtime = g_getenv("XDG_RUNTIME_DIR");
+        g_autofree char *run_user = NULL;
+        struct stat st;
+
+        if (runtime && g_path_is_absolute(runtime))
+                return g_build_filename(runtime, "switchboard", NULL);
+        run_user = g_strdup_printf("/run/user/%u", (unsigned) getuid());
+        if (stat(run_user, &st) >= 0 && S_ISDIR(st.st_mode) && st.st_uid == getuid())
+                return g_build_filename(run_user, "switchboard", NULL);
+        return g_strdup_printf("%s/switchboard-%u/switchboard", g_get_tmp_dir(), (unsigned) getuid());
+}
+
+/*
+ * The hub's last-error file (src/daemon/last-error.h), in the runtime
+ * directory or the state directory, the newer of the two; NULL when a hub
+ * started since (it removes both) or none ever failed.
+ */
+static char *last_error_path(void) {
+        g_autofree char *runtime = cli_runtime_dir();
+        char *paths[] = {
+                g_build_filename(runtime, "last-error", NULL),
+                g_build_filename(g_get_user_state_dir(), "switchboard", "last-error", NULL),
+        };
+        struct stat st[2];
+        bool have[2];
+
+        for (size_t i = 0; i < 2; i++)
+                have[i] = stat(paths[i], &st[i]) >= 0 && S_ISREG(st[i].st_mode);
+        if (have[0] && have[1] && st[1].st_mtime > st[0].st_mtime)
+                have[0] = false;
+        for (size_t i = 0; i < 2; i++)
+                if (have[i]) {
+                        g_free(paths[1 - i]);
+                        return paths[i];
+                }
+        g_free(paths[0]);
+        g_free(paths[1]);
+        return NULL;
+}
+
+/**
+ * cli_print_last_error() - print why the hub last failed to start, if it left a reason
+ *
+ * Return: whether it did (and something was printed).
+ */
+bool cli_print_last_error(void) {
+        g_autofree char *path = last_error_path(), *text = NULL;
+
+        if (!path || !g_file_get_contents(path, &text, NULL, NULL) || !*g_strstrip(text))
+                return false;
+        fprintf(stderr, _("switchboard: the hub failed to start: %s\n"), text);
+        fprintf(stderr, _("(from %s; fix the cause, then run the command again)\n"), path);
+        return true;
+}
+
+/**
+ * cli_print_unreachable_hint() - say why the hub cannot be reached, or what to check
  */
 void cli_print_unreachable_hint(void) {
+        if (cli_print_last_error())
+                return;
         fprintf(stderr,
                 _("Check that switchboardd is installed and that the session bus can start it "
                   "(it needs the D-Bus service file for %s).\n"),
@@ -133,6 +197,15 @@ static char *describe_error(const char *suffix, SubjectKind kind, const char *su
         return NULL;
 }
 
+/* Whether our description of the error @suffix says all its message says about the subject. */
+static bool error_restates(const char *suffix) {
+        return !g_str_equal(suffix, "LimitExceeded") && !g_str_equal(suffix, "NotText") &&
+                (g_str_has_prefix(suffix, "Invalid") || g_str_equal(suffix, "NotFound") ||
+                 g_str_equal(suffix, "NoJob") || g_str_equal(suffix, "Conflict") ||
+                 g_str_equal(suffix, "NoServer") || g_str_equal(suffix, "Timeout") ||
+                 g_str_equal(suffix, "ServerGone"));
+}
+
 /**
  * cli_report_error() - print the message for the hub's error @e; return the exit status
  * @kind: what @subject is, for the wording of NotFound and the like
@@ -145,8 +218,8 @@ static char *describe_error(const char *suffix, SubjectKind kind, const char *su
  * Timeout, 7 for ServerGone, 1 for everything else.
  */
 int cli_report_error(const CliError *e, SubjectKind kind, const char *subject) {
-        g_autofree char *what = NULL;
-        const char *name = e->name, *message;
+        g_autofree char *what = NULL, *quoted = NULL;
+        const char *name = e->name, *message, *suffix, *named;
         int exit_code = SB_EXIT_HUB_ERROR;
 
         if (!name) {
@@ -169,13 +242,29 @@ int cli_report_error(const CliError *e, SubjectKind kind, const char *subject) {
         /* Name the problem and what it was about; the hub's message says why. */
         if (kind == SUBJECT_CALLED)
                 kind = SUBJECT_SERVICE;
-        what = describe_error(name + strlen(HUB_ERROR_PREFIX), kind, subject, &exit_code);
+        suffix = name + strlen(HUB_ERROR_PREFIX);
+        what = describe_error(suffix, kind, subject, &exit_code);
         if (!what && kind == SUBJECT_SERVICE)
                 /* A server's own error (CommandFailed, ServerError, ...). */
                 what = g_strdup_printf(_("'%s' answered with an error (%s)"), subject, name);
         else if (!what)
                 what = g_strdup_printf(_("the hub returned %s"), name);
 
-        fprintf(stderr, "switchboard: %s: %s\n", what, message);
+        /* Each thing once: our words for the problem, then only what the hub's message adds. */
+        quoted = g_strdup_printf("'%s'", subject);
+        named = *subject ? strstr(message, quoted) : NULL;
+        if (named && error_restates(suffix)) {
+                const char *detail = strstr(named, "': ");
+
+                if (detail)
+                        fprintf(stderr, "switchboard: %s: %s\n", what, detail + 3);
+                else
+                        fprintf(stderr, "switchboard: %s\n", what);
+        } else if (named || !*subject) {
+                g_autofree char *text = text_clause(message);
+
+                fprintf(stderr, "switchboard: %s\n", text);
+        } else
+                fprintf(stderr, "switchboard: %s: %s\n", what, message);
         return exit_code;
 }

@@ -90,4 +90,6 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(CliResult, cli_result_clear)
 
 int cli_report_error(const CliError *e, SubjectKind kind, const char *subject);
 int cli_bad_reply(const char *method, int r);
+char *cli_runtime_dir(void);
+bool cli_print_last_error(void);
 void cli_print_unreachable_hint(void);

@@ -457,8 +457,11 @@ static int run_command(const Command *cmd, int argc, char **argv) {
                         g_free(args[i]);
                         args[i] = g_strdup("--socket=");
                 }
-        if (!g_option_context_parse_strv(context, &args, &error))
-                return usage_error("%s", error->message);
+        if (!g_option_context_parse_strv(context, &args, &error)) {
+                g_autofree char *opt = text_unknown_option(error), *clause = text_clause(error->message);
+
+                return opt ? usage_error(_("unknown option '%s'"), opt) : usage_error("%s", clause);
+        }
 
         /* GOptionContext leaves the "--" that ends the options: drop the first one. */
         for (char **a = args + 1; *a; a++)

@@ -117,6 +117,16 @@ void hub_info_extend(Hub *h, GVariantBuilder *dict) {
         }
 }
 
+/**
+ * hub_set_limits() - change @h's limits (copied) from now on, for a reload
+ *
+ * What is in place stays: a client over a lowered limit keeps what it has
+ * and is refused more.
+ */
+void hub_set_limits(Hub *h, const HubLimits *limits) {
+        h->limits = *limits;
+}
+
 const HubLimits *hub_get_limits(Hub *h) {
         return &h->limits;
 }

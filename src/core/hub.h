@@ -72,6 +72,7 @@ Hub *hub_free(Hub *h);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Hub, hub_free)
 
 const HubLimits *hub_get_limits(Hub *h);
+void hub_set_limits(Hub *h, const HubLimits *limits);
 uint64_t hub_get_start_time(Hub *h);
 const HubCounters *hub_get_counters(Hub *h);
 

@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * config.c: see config.h. Errors are logged once here, with the file and
- * key, and returned as -EINVAL; a missing default file is no error.
+ * config.c: see config.h. The file is read line by line here rather than by
+ * GKeyFile, which keeps "256   # bytes" as the value and knows no line
+ * numbers. Errors are logged once here, naming the file, the line, the key,
+ * the value and what was expected, and returned as -EINVAL; unknown groups
+ * and keys are warnings that name the closest known one; a missing default
+ * file is no error.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -9,28 +13,59 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon/config.h"
 #include "util/log.h"
 
-#define LIMIT(n, field, desc) \
-        { n, offsetof(HubLimits, field), sizeof(((HubLimits *) NULL)->field), desc }
+#define FIELD_MAX(size) ((size) == sizeof(uint32_t) ? (uint64_t) UINT32_MAX : UINT64_MAX)
+#define KEY(g, n, t, field, m, l, desc) \
+        { g, n, t, offsetof(Config, field), sizeof(((Config *) NULL)->field), \
+          MIN((uint64_t) (m), FIELD_MAX(sizeof(((Config *) NULL)->field))), l, desc }
 
-const ConfigLimit config_limits[] = {
-        LIMIT("max-topic-length", max_topic_length, "bytes in a topic or pattern"),
-        LIMIT("max-topic-tokens", max_topic_tokens, "tokens in a topic or pattern"),
-        LIMIT("max-payload", max_payload, "bytes in a message payload"),
-        LIMIT("max-key-length", max_key_length, "bytes in a store key"),
-        LIMIT("max-value", max_value, "bytes in a store value"),
-        LIMIT("max-subscriptions", max_subscriptions, "subscriptions per client"),
-        LIMIT("max-watches", max_watches, "watches per client"),
-        LIMIT("max-retained", max_retained, "topics holding a retained value"),
-        LIMIT("max-keys", max_keys, "keys in the store"),
-        LIMIT("max-clients", max_clients, "connected clients"),
-        LIMIT("max-queues", max_queues, "queues holding jobs or waiting consumers"),
-        LIMIT("max-jobs", max_jobs, "jobs in one queue"),
-        LIMIT("max-reservations", max_reservations, "jobs one client holds reserved at once"),
-        LIMIT("max-attempts", max_attempts, "reservations of a job before it is dead-lettered"),
+const ConfigKey config_keys[] = {
+        KEY("limits", "max-topic-length", CONFIG_SIZE, limits.max_topic_length, UINT64_MAX, true,
+            "bytes in a topic or pattern"),
+        KEY("limits", "max-topic-tokens", CONFIG_COUNT, limits.max_topic_tokens, UINT64_MAX, true,
+            "tokens in a topic or pattern"),
+        KEY("limits", "max-payload", CONFIG_SIZE, limits.max_payload, UINT64_MAX, true,
+            "bytes in a message payload"),
+        KEY("limits", "max-key-length", CONFIG_SIZE, limits.max_key_length, UINT64_MAX, true,
+            "bytes in a store key"),
+        KEY("limits", "max-value", CONFIG_SIZE, limits.max_value, UINT64_MAX, true, "bytes in a store value"),
+        KEY("limits", "max-subscriptions", CONFIG_COUNT, limits.max_subscriptions, UINT64_MAX, true,
+            "subscriptions per client"),
+        KEY("limits", "max-watches", CONFIG_COUNT, limits.max_watches, UINT64_MAX, true, "watches per client"),
+        KEY("limits", "max-retained", CONFIG_COUNT, limits.max_retained, UINT64_MAX, true,
+            "topics holding a retained value"),
+        KEY("limits", "max-keys", CONFIG_COUNT, limits.max_keys, UINT64_MAX, true, "keys in the store"),
+        KEY("limits", "max-clients", CONFIG_COUNT, limits.max_clients, UINT64_MAX, true, "connected clients"),
+        KEY("limits", "max-queues", CONFIG_COUNT, limits.max_queues, UINT64_MAX, true,
+            "queues holding jobs or waiting consumers"),
+        KEY("limits", "max-jobs", CONFIG_COUNT, limits.max_jobs, UINT64_MAX, true, "jobs in one queue"),
+        KEY("limits", "max-reservations", CONFIG_COUNT, limits.max_reservations, UINT64_MAX, true,
+            "jobs one client holds reserved at once"),
+        KEY("limits", "max-attempts", CONFIG_COUNT, limits.max_attempts, UINT64_MAX, true,
+            "reservations of a job before it is dead-lettered"),
+        KEY("dbus", "broadcast", CONFIG_BOOL, dbus.broadcast, 0, false,
+            "emit broadcast Message and KeyChanged signals"),
+        KEY("dbus", "broadcast-patterns", CONFIG_PATTERNS, dbus.broadcast_patterns, 0, false,
+            "which topics are broadcast"),
+        KEY("dbus", "max-queued", CONFIG_COUNT, dbus.max_queued, UINT64_MAX, true,
+            "messages waiting for the bus before output is dropped"),
+        KEY("jsonrpc", "max-frame", CONFIG_SIZE, jsonrpc.max_frame, UINT32_MAX, true,
+            "bytes in one frame or FIFO line"),
+        KEY("jsonrpc", "max-output", CONFIG_SIZE, jsonrpc.max_output, UINT32_MAX, true,
+            "bytes queued towards one client"),
+        KEY("jsonrpc", "slow-consumer", CONFIG_SLOW_CONSUMER, jsonrpc.disconnect_slow, 0, true,
+            "what happens to a client over max-output"),
+        KEY("jsonrpc", "fifo", CONFIG_BOOL, jsonrpc.fifo, 0, false, "create the FIFO"),
+        KEY("journal", "sync", CONFIG_SYNC, journal.sync, 0, false, "when the journal is flushed to disk"),
+        KEY("journal", "interval-ms", CONFIG_MSEC, journal.interval_ms, 3600000, false,
+            "time between flushes with sync=interval"),
+        KEY("journal", "compact-bytes", CONFIG_SIZE, journal.compact_bytes, UINT64_MAX, false,
+            "journal size that triggers a snapshot"),
+        KEY("log", "level", CONFIG_LOG_LEVEL, log_level, 0, true, "the least important messages logged"),
         {}
 };
 
@@ -56,69 +91,292 @@ void config_init_default(Config *ret) {
 }
 
 /**
- * config_deinit() - free what config_load_file() allocated in @c
+ * config_deinit() - free what config_load_file() and config_set() allocated in @c
  */
 void config_deinit(Config *c) {
         g_clear_pointer(&c->dbus.broadcast_patterns, g_strfreev);
 }
 
-static int parse_count(const char *value, uint64_t max, uint64_t *ret) {
+/* The leading whole number of @s, at least 1, in @ret; @ret_end after it. */
+static int parse_number(const char *s, uint64_t *ret, const char **ret_end) {
         char *end;
         guint64 v;
 
-        if (!value || !g_ascii_isdigit(*value))
+        if (!s || !g_ascii_isdigit(*s))
                 return -EINVAL;
         errno = 0;
-        v = g_ascii_strtoull(value, &end, 10);
-        if (errno != 0 || *end != '\0' || v == 0 || v > max)
+        v = g_ascii_strtoull(s, &end, 10);
+        if (errno != 0)
                 return -ERANGE;
         *ret = v;
+        *ret_end = end;
+        return 0;
+}
+
+/* @v times @unit, checked against 1..@max. */
+static int scale(uint64_t v, uint64_t unit, uint64_t max, uint64_t *ret) {
+        if (v == 0 || v > max / unit)
+                return -ERANGE;
+        *ret = v * unit;
+        return 0;
+}
+
+static int parse_count(const char *s, uint64_t max, uint64_t *ret) {
+        const char *end;
+        uint64_t v;
+        int r;
+
+        r = parse_number(s, &v, &end);
+        if (r < 0)
+                return r;
+        if (*end != '\0')
+                return -EINVAL;
+        return scale(v, 1, max, ret);
+}
+
+/* A unit after a number: the number's multiplier, or 0 for no such unit. */
+static uint64_t unit_multiplier(const char *unit, const char *const names[][2], size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (g_ascii_strcasecmp(unit, names[i][0]) == 0)
+                        return g_ascii_strtoull(names[i][1], NULL, 10);
+        return 0;
+}
+
+/* The number and unit of @s, with spaces allowed between: "64k", "64 KiB". */
+static int parse_with_unit(const char *s, const char *const units[][2], size_t n_units, uint64_t max,
+                           uint64_t *ret) {
+        const char *end;
+        uint64_t v, mult;
+        int r;
+
+        r = parse_number(s, &v, &end);
+        if (r < 0)
+                return r;
+        while (*end == ' ' || *end == '\t')
+                end++;
+        mult = unit_multiplier(end, units, n_units);
+        if (mult == 0)
+                return -EINVAL;
+        return scale(v, mult, max, ret);
+}
+
+/**
+ * config_parse_size() - a size in bytes: 65536, 64k, 64K, 64KiB, 16M, 16MB, 16MiB, 1G
+ *
+ * Every unit is a power of 1,024, whatever its spelling, case-insensitive;
+ * no unit (or B) is bytes.
+ *
+ * Return: 0; -EINVAL for no number or an unknown unit, -ERANGE for 0 or more than @max.
+ */
+int config_parse_size(const char *s, uint64_t max, uint64_t *ret) {
+        static const char *const units[][2] = {
+                { "", "1" }, { "b", "1" },
+                { "k", "1024" }, { "kb", "1024" }, { "kib", "1024" },
+                { "m", "1048576" }, { "mb", "1048576" }, { "mib", "1048576" },
+                { "g", "1073741824" }, { "gb", "1073741824" }, { "gib", "1073741824" },
+        };
+
+        return parse_with_unit(s, units, G_N_ELEMENTS(units), max, ret);
+}
+
+/**
+ * config_parse_msec() - a duration in milliseconds: 500, 500ms, 2s, 1m, 1min, 1h
+ *
+ * Return: 0; -EINVAL for no number or an unknown unit, -ERANGE for 0 or more than @max ms.
+ */
+int config_parse_msec(const char *s, uint64_t max, uint64_t *ret) {
+        static const char *const units[][2] = {
+                { "", "1" }, { "ms", "1" }, { "s", "1000" }, { "sec", "1000" },
+                { "m", "60000" }, { "min", "60000" }, { "h", "3600000" },
+        };
+
+        return parse_with_unit(s, units, G_N_ELEMENTS(units), max, ret);
+}
+
+static int parse_bool(const char *s, bool *ret) {
+        static const char *const yes[] = { "true", "yes", "on", "1" }, *const no[] = { "false", "no", "off", "0" };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(yes); i++) {
+                if (g_ascii_strcasecmp(s, yes[i]) == 0) {
+                        *ret = true;
+                        return 0;
+                }
+                if (g_ascii_strcasecmp(s, no[i]) == 0) {
+                        *ret = false;
+                        return 0;
+                }
+        }
+        return -EINVAL;
+}
+
+static const struct {
+        const char *name;
+        GLogLevelFlags level;
+} log_levels[] = {
+        { "debug", G_LOG_LEVEL_DEBUG },
+        { "info", G_LOG_LEVEL_INFO },
+        { "notice", G_LOG_LEVEL_MESSAGE },
+        { "warning", G_LOG_LEVEL_WARNING },
+        { "error", G_LOG_LEVEL_CRITICAL },
+};
+
+int config_parse_log_level(const char *s, GLogLevelFlags *ret) {
+        for (size_t i = 0; i < G_N_ELEMENTS(log_levels); i++)
+                if (strcmp(s, log_levels[i].name) == 0) {
+                        *ret = log_levels[i].level;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+static void number_store(void *field, size_t size, uint64_t v) {
+        if (size == sizeof(uint32_t))
+                *(uint32_t *) field = (uint32_t) v;
+        else
+                *(uint64_t *) field = v;
+}
+
+static uint64_t number_load(const void *field, size_t size) {
+        return size == sizeof(uint32_t) ? *(const uint32_t *) field : *(const uint64_t *) field;
+}
+
+/**
+ * config_set() - set the key @k of @c from the text @value (already stripped)
+ *
+ * Return: 0; -EINVAL or -ERANGE for a value config_key_expected() does not describe.
+ */
+int config_set(Config *c, const ConfigKey *k, const char *value) {
+        void *field = (char *) c + k->offset;
+        uint64_t v = 0;
+        int r;
+
+        switch (k->type) {
+        case CONFIG_COUNT:
+                r = parse_count(value, k->max, &v);
+                break;
+        case CONFIG_SIZE:
+                r = config_parse_size(value, k->max, &v);
+                break;
+        case CONFIG_MSEC:
+                r = config_parse_msec(value, k->max, &v);
+                break;
+        case CONFIG_BOOL:
+                return parse_bool(value, field);
+        case CONFIG_SLOW_CONSUMER:
+                if (!g_str_equal(value, "drop") && !g_str_equal(value, "disconnect"))
+                        return -EINVAL;
+                *(bool *) field = g_str_equal(value, "disconnect");
+                return 0;
+        case CONFIG_SYNC:
+                return journal_sync_parse(value, field);
+        case CONFIG_LOG_LEVEL:
+                return config_parse_log_level(value, field);
+        case CONFIG_PATTERNS: {
+                g_auto(GStrv) parts = g_strsplit(value, ";", -1);
+                g_autoptr(GPtrArray) patterns = g_ptr_array_new();
+
+                for (char **p = parts; *p; p++)
+                        if (*g_strstrip(*p))
+                                g_ptr_array_add(patterns, g_strdup(*p));
+                g_ptr_array_add(patterns, NULL);
+                g_strfreev(*(char ***) field);
+                *(char ***) field = (char **) g_ptr_array_free(g_steal_pointer(&patterns), FALSE);
+                return 0;
+        }
+        default:
+                g_assert_not_reached();
+        }
+        if (r < 0)
+                return r;
+        number_store(field, k->size, v);
         return 0;
 }
 
 /**
- * config_set_limit() - set the limit called @name from the text @value
- *
- * Return: 0; -ENOENT for an unknown name, -EINVAL or -ERANGE for a value that
- * is not a whole number from 1 to the field's maximum.
+ * config_key_expected() - what a good value of @k looks like, for messages
  */
-int config_set_limit(Config *c, const char *name, const char *value) {
-        for (const ConfigLimit *l = config_limits; l->name; l++) {
-                uint64_t v;
-                int r;
-
-                if (strcmp(l->name, name) != 0)
-                        continue;
-                r = parse_count(value, l->size == sizeof(unsigned) ? UINT_MAX : SIZE_MAX, &v);
-                if (r < 0)
-                        return r;
-                if (l->size == sizeof(unsigned))
-                        *(unsigned *) ((char *) &c->limits + l->offset) = (unsigned) v;
-                else
-                        *(size_t *) ((char *) &c->limits + l->offset) = (size_t) v;
-                return 0;
+char *config_key_expected(const ConfigKey *k) {
+        switch (k->type) {
+        case CONFIG_COUNT:
+                return g_strdup_printf("a whole number from 1 to %" PRIu64, k->max);
+        case CONFIG_SIZE:
+                return g_strdup_printf("a size from 1 to %" PRIu64 " bytes, such as 65536, 64k or 16MiB "
+                                       "(k, M and G are powers of 1024)", k->max);
+        case CONFIG_MSEC:
+                return g_strdup_printf("a duration from 1 ms to %" PRIu64 " ms, such as 500ms, 2s or 1m "
+                                       "(a plain number is milliseconds)", k->max);
+        case CONFIG_BOOL:
+                return g_strdup("true or false");
+        case CONFIG_SLOW_CONSUMER:
+                return g_strdup("drop or disconnect");
+        case CONFIG_SYNC:
+                return g_strdup("always, interval or never");
+        case CONFIG_LOG_LEVEL:
+                return g_strdup("debug, info, notice, warning or error");
+        case CONFIG_PATTERNS:
+                return g_strdup("topic patterns separated by ';'");
+        default:
+                g_assert_not_reached();
         }
-        return -ENOENT;
 }
 
-int config_parse_log_level(const char *s, GLogLevelFlags *ret) {
-        static const struct {
-                const char *name;
-                GLogLevelFlags level;
-        } levels[] = {
-                { "debug", G_LOG_LEVEL_DEBUG },
-                { "info", G_LOG_LEVEL_INFO },
-                { "notice", G_LOG_LEVEL_MESSAGE },
-                { "warning", G_LOG_LEVEL_WARNING },
-                { "error", G_LOG_LEVEL_CRITICAL },
-        };
+/**
+ * config_key_format() - the value of @k in @c as the file would spell it
+ */
+char *config_key_format(const Config *c, const ConfigKey *k) {
+        const void *field = (const char *) c + k->offset;
 
-        for (size_t i = 0; i < G_N_ELEMENTS(levels); i++)
-                if (strcmp(s, levels[i].name) == 0) {
-                        *ret = levels[i].level;
-                        return 0;
-                }
-        return -EINVAL;
+        switch (k->type) {
+        case CONFIG_COUNT:
+        case CONFIG_SIZE:
+                return g_strdup_printf("%" PRIu64, number_load(field, k->size));
+        case CONFIG_MSEC:
+                return g_strdup_printf("%" PRIu64 "ms", number_load(field, k->size));
+        case CONFIG_BOOL:
+                return g_strdup(*(const bool *) field ? "true" : "false");
+        case CONFIG_SLOW_CONSUMER:
+                return g_strdup(*(const bool *) field ? "disconnect" : "drop");
+        case CONFIG_SYNC: {
+                static const char *const names[] = {
+                        [JOURNAL_SYNC_ALWAYS] = "always",
+                        [JOURNAL_SYNC_INTERVAL] = "interval",
+                        [JOURNAL_SYNC_NEVER] = "never",
+                };
+
+                return g_strdup(names[*(const JournalSync *) field]);
+        }
+        case CONFIG_LOG_LEVEL:
+                for (size_t i = 0; i < G_N_ELEMENTS(log_levels); i++)
+                        if (log_levels[i].level == *(const GLogLevelFlags *) field)
+                                return g_strdup(log_levels[i].name);
+                return g_strdup("?");
+        case CONFIG_PATTERNS: {
+                char *const *p = *(char *const *const *) field;
+
+                return p ? g_strjoinv(";", (char **) p) : g_strdup(">");
+        }
+        default:
+                g_assert_not_reached();
+        }
+}
+
+/**
+ * config_key_equal() - whether @a and @b have the same value for @k
+ */
+bool config_key_equal(const Config *a, const Config *b, const ConfigKey *k) {
+        g_autofree char *x = config_key_format(a, k), *y = config_key_format(b, k);
+
+        return g_str_equal(x, y);
+}
+
+/**
+ * config_key_find() - the key @name of [@group], or NULL
+ */
+const ConfigKey *config_key_find(const char *group, const char *name) {
+        for (const ConfigKey *k = config_keys; k->name; k++)
+                if (g_str_equal(k->group, group) && g_str_equal(k->name, name))
+                        return k;
+        return NULL;
 }
 
 /**
@@ -128,127 +386,149 @@ char *config_default_path(void) {
         return g_build_filename(g_get_user_config_dir(), "switchboard", "switchboard.conf", NULL);
 }
 
-/* [group] key as text, stripped; NULL when absent. */
-static char *get_text(GKeyFile *kf, const char *group, const char *key) {
-        char *value = g_key_file_get_value(kf, group, key, NULL);
+static size_t edit_distance(const char *a, const char *b) {
+        size_t la = strlen(a), lb = strlen(b);
+        g_autofree size_t *row = g_new(size_t, lb + 1);
 
-        return value ? g_strstrip(value) : NULL;
-}
+        for (size_t j = 0; j <= lb; j++)
+                row[j] = j;
+        for (size_t i = 1; i <= la; i++) {
+                size_t diag = row[0];
 
-/* [group] key, a boolean, into @field when present. */
-static int get_bool(GKeyFile *kf, const char *path, const char *group, const char *key, bool *field) {
-        g_autoptr(GError) error = NULL;
-        gboolean b;
+                row[0] = i;
+                for (size_t j = 1; j <= lb; j++) {
+                        size_t up = row[j];
+                        size_t cost = g_ascii_tolower(a[i - 1]) == g_ascii_tolower(b[j - 1]) ? 0 : 1;
 
-        if (!g_key_file_has_key(kf, group, key, NULL))
-                return 0;
-        b = g_key_file_get_boolean(kf, group, key, &error);
-        if (error) {
-                log_error("%s: [%s] %s: %s", path, group, key, error->message);
-                return -EINVAL;
+                        row[j] = MIN(MIN(up + 1, row[j - 1] + 1), diag + cost);
+                        diag = up;
+                }
         }
-        *field = b;
-        return 0;
+        return row[lb];
 }
 
-/* [group] key, a whole number from 1 to @max, into @ret; 0 when absent, 1 when read. */
-static int get_count(GKeyFile *kf, const char *path, const char *group, const char *key, uint64_t max,
-                     uint64_t *ret) {
-        g_autofree char *value = get_text(kf, group, key);
+/**
+ * config_closest() - the candidate most like @word, or NULL when none is close
+ * @candidates: NULL-terminated
+ *
+ * Close means at most a third of the longer word's letters differ (at least
+ * two may), or one word contains the other ("payload" for "max-payload").
+ *
+ * Return: a copy of the candidate, or NULL.
+ */
+char *config_closest(const char *word, const char *const *candidates) {
+        const char *best = NULL;
+        size_t best_d = SIZE_MAX;
 
-        if (!value)
-                return 0;
-        if (parse_count(value, max, ret) < 0) {
-                log_error("%s: [%s] %s=%s is not a whole number from 1 to %" PRIu64 ".", path, group, key, value,
-                          max);
-                return -EINVAL;
+        for (const char *const *c = candidates; *c; c++) {
+                size_t d = edit_distance(word, *c);
+                size_t allowed = MAX((size_t) 2, MAX(strlen(word), strlen(*c)) / 3);
+
+                if (d > allowed && !(*word && (strstr(*c, word) || strstr(word, *c))))
+                        continue;
+                if (d < best_d) {
+                        best = *c;
+                        best_d = d;
+                }
         }
-        return 1;
+        return g_strdup(best);
 }
 
-static int load_limits(Config *c, GKeyFile *kf, const char *path) {
-        g_auto(GStrv) keys = g_key_file_get_keys(kf, "limits", NULL, NULL);
+/**
+ * config_value_strip() - the value of a "key = value  # comment" line, from after its '='
+ *
+ * A '#' at the start or after a space or tab starts a comment; '\#' is a
+ * literal '#' anywhere, and a '#' inside a word ("a#b") is literal too.
+ * Other backslashes are kept as they are (paths). Surrounding whitespace
+ * goes.
+ */
+char *config_value_strip(const char *raw) {
+        GString *s = g_string_new(NULL);
 
-        for (char **k = keys; k && *k; k++) {
-                g_autofree char *value = get_text(kf, "limits", *k);
-                int r = config_set_limit(c, *k, value);
-
-                if (r == -ENOENT) {
-                        log_warning("%s: unknown key '%s' in [limits], ignoring.", path, *k);
+        for (const char *p = raw; *p; p++) {
+                if (p[0] == '\\' && p[1] == '#') {
+                        g_string_append_c(s, '#');
+                        p++;
                         continue;
                 }
-                if (r < 0) {
-                        log_error("%s: [limits] %s=%s is not a whole number greater than 0.", path, *k, value);
-                        return -EINVAL;
-                }
+                if (*p == '#' && (p == raw || p[-1] == ' ' || p[-1] == '\t'))
+                        break;
+                g_string_append_c(s, *p);
         }
-        return 0;
+        return g_strstrip(g_string_free(s, FALSE));
 }
 
-static int load_dbus(Config *c, GKeyFile *kf, const char *path) {
-        uint64_t v;
-        int r;
+static char *closest_group(const char *group) {
+        g_autoptr(GPtrArray) names = g_ptr_array_new();
 
-        r = get_bool(kf, path, "dbus", "broadcast", &c->dbus.broadcast);
-        if (r < 0)
-                return r;
-        if (g_key_file_has_key(kf, "dbus", "broadcast-patterns", NULL)) {
-                g_strfreev(c->dbus.broadcast_patterns);
-                c->dbus.broadcast_patterns = g_key_file_get_string_list(kf, "dbus", "broadcast-patterns", NULL, NULL);
-                for (char **p = c->dbus.broadcast_patterns; p && *p; p++)
-                        g_strstrip(*p);
-        }
-        r = get_count(kf, path, "dbus", "max-queued", UINT_MAX, &v);
-        if (r > 0)
-                c->dbus.max_queued = (unsigned) v;
-        return MIN(r, 0);
+        for (const ConfigKey *k = config_keys; k->name; k++)
+                if (!g_ptr_array_find_with_equal_func(names, k->group, g_str_equal, NULL))
+                        g_ptr_array_add(names, (gpointer) k->group);
+        g_ptr_array_add(names, NULL);
+        return config_closest(group, (const char *const *) names->pdata);
 }
 
-static int load_jsonrpc(Config *c, GKeyFile *kf, const char *path) {
-        g_autofree char *slow = get_text(kf, "jsonrpc", "slow-consumer");
-        uint64_t v;
-        int r;
+/* "; did you mean 'max-payload'?" (or "[limits] max-payload" in another group) for an unknown key, or "". */
+static char *closest_key(const char *group, const char *name) {
+        g_autoptr(GPtrArray) same = g_ptr_array_new(), other = g_ptr_array_new();
+        g_autofree char *best = NULL;
 
-        if ((r = get_count(kf, path, "jsonrpc", "max-frame", UINT32_MAX, &v)) < 0)
-                return r;
-        if (r > 0)
-                c->jsonrpc.max_frame = (size_t) v;
-        if ((r = get_count(kf, path, "jsonrpc", "max-output", UINT32_MAX, &v)) < 0)
-                return r;
-        if (r > 0)
-                c->jsonrpc.max_output = (size_t) v;
-        if (slow && strcmp(slow, "drop") != 0 && strcmp(slow, "disconnect") != 0) {
-                log_error("%s: [jsonrpc] slow-consumer=%s: use drop or disconnect.", path, slow);
-                return -EINVAL;
+        for (const ConfigKey *k = config_keys; k->name; k++) {
+                if (g_str_equal(k->name, name))
+                        /* The right key in the wrong group. */
+                        return g_strdup_printf("; did you mean [%s] %s?", k->group, k->name);
+                g_ptr_array_add(g_str_equal(k->group, group) ? same : other, (gpointer) k->name);
         }
-        if (slow)
-                c->jsonrpc.disconnect_slow = strcmp(slow, "disconnect") == 0;
-        return get_bool(kf, path, "jsonrpc", "fifo", &c->jsonrpc.fifo);
+        g_ptr_array_add(same, NULL);
+        g_ptr_array_add(other, NULL);
+        best = config_closest(name, (const char *const *) same->pdata);
+        if (best)
+                return g_strdup_printf("; did you mean '%s'?", best);
+        best = config_closest(name, (const char *const *) other->pdata);
+        for (const ConfigKey *k = config_keys; best && k->name; k++)
+                if (g_str_equal(k->name, best))
+                        return g_strdup_printf("; did you mean [%s] %s?", k->group, k->name);
+        return g_strdup("");
 }
 
-static int load_journal_and_log(Config *c, GKeyFile *kf, const char *path) {
-        g_autofree char *sync = get_text(kf, "journal", "sync");
-        g_autofree char *level = get_text(kf, "log", "level");
-        uint64_t v;
-        int r;
+static bool group_known(const char *group) {
+        for (const ConfigKey *k = config_keys; k->name; k++)
+                if (g_str_equal(k->group, group))
+                        return true;
+        return false;
+}
 
-        if (sync && journal_sync_parse(sync, &c->journal.sync) < 0) {
-                log_error("%s: [journal] sync=%s: use always, interval or never.", path, sync);
-                return -EINVAL;
+/* One "key = value" line of [@group] (NULL: before any group; "": unknown group). */
+static int load_line(Config *c, const char *path, unsigned lineno, const char *group, char *line) {
+        char *eq = strchr(line, '=');
+        g_autofree char *value = NULL, *hint = NULL, *expected = NULL;
+        const ConfigKey *k;
+        const char *name;
+
+        if (!eq)
+                return log_error_errno(-EINVAL, "%s:%u: '%s' is not a key=value line, a [group] or a # comment.",
+                                       path, lineno, line);
+        *eq = '\0';
+        name = g_strstrip(line);
+        value = config_value_strip(eq + 1);
+        if (!group)
+                return log_error_errno(-EINVAL, "%s:%u: %s=%s comes before any [group]; put it under the "
+                                       "group it belongs to, such as [limits].", path, lineno, name, value);
+        if (!*group)
+                return 0;       /* warned about at the group */
+
+        k = config_key_find(group, name);
+        if (!k) {
+                hint = closest_key(group, name);
+                log_warning("%s:%u: unknown key '%s' in [%s], ignoring it%s", path, lineno, name, group,
+                            *hint ? hint : ".");
+                return 0;
         }
-        if ((r = get_count(kf, path, "journal", "interval-ms", 3600000, &v)) < 0)
-                return r;
-        if (r > 0)
-                c->journal.interval_ms = (unsigned) v;
-        if ((r = get_count(kf, path, "journal", "compact-bytes", UINT64_MAX, &v)) < 0)
-                return r;
-        if (r > 0)
-                c->journal.compact_bytes = v;
-        if (level && config_parse_log_level(level, &c->log_level) < 0) {
-                log_error("%s: [log] level=%s: use debug, info, notice, warning or error.", path, level);
-                return -EINVAL;
-        }
-        return 0;
+        if (config_set(c, k, value) >= 0)
+                return 0;
+        expected = config_key_expected(k);
+        return log_error_errno(-EINVAL, "%s:%u: [%s] %s=%s: expected %s.", path, lineno, group, name, value,
+                               expected);
 }
 
 /**
@@ -256,21 +536,61 @@ static int load_journal_and_log(Config *c, GKeyFile *kf, const char *path) {
  * @must_exist: a missing file is an error (a path given with --config)
  *
  * Return: 0, -ENOENT for a missing file that must exist, -EINVAL for a file
- * that does not parse or holds a bad value (logged with its key).
+ * that does not parse or holds a bad value (logged with its line and key).
  */
 int config_load_file(Config *c, const char *path, bool must_exist) {
-        g_autoptr(GKeyFile) kf = g_key_file_new();
         g_autoptr(GError) error = NULL;
-        int r;
+        g_autofree char *text = NULL, *group = NULL;
+        g_auto(GStrv) lines = NULL;
+        bool in_group = false;
 
-        if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &error)) {
-                if (g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT) && !must_exist)
+        /* access() first, for an errno to name: GLib's message quotes the path in the locale's charset. */
+        if (access(path, R_OK) < 0) {
+                int e = errno;
+
+                if (e == ENOENT && !must_exist)
                         return 0;
-                log_error("Failed to read configuration '%s': %s", path, error->message);
-                return g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT) ? -ENOENT : -EINVAL;
+                return log_error_errno(e == ENOENT ? -ENOENT : -EINVAL, "Failed to read the configuration '%s': %s",
+                                       path, g_strerror(e));
         }
-        if ((r = load_limits(c, kf, path)) < 0 || (r = load_dbus(c, kf, path)) < 0 ||
-            (r = load_jsonrpc(c, kf, path)) < 0 || (r = load_journal_and_log(c, kf, path)) < 0)
-                return r;
+        if (!g_file_get_contents(path, &text, NULL, &error))
+                return log_error_errno(-EINVAL, "Failed to read the configuration '%s': %s", path, error->message);
+
+        lines = g_strsplit(text, "\n", -1);
+        for (unsigned i = 0; lines[i]; i++) {
+                char *line = g_strstrip(lines[i]);
+                size_t len = strlen(line);
+                int r;
+
+                if (len == 0 || line[0] == '#' || line[0] == ';')
+                        continue;
+                if (line[0] == '[') {
+                        g_autofree char *rest = NULL;
+                        char *close = strchr(line, ']');
+
+                        rest = close ? config_value_strip(close + 1) : NULL;
+                        if (!close || close == line + 1 || *rest)
+                                return log_error_errno(-EINVAL, "%s:%u: '%s' is not a group header such as "
+                                                       "[limits].", path, i + 1, line);
+                        g_free(group);
+                        group = g_strndup(line + 1, (size_t) (close - line - 1));
+                        in_group = true;
+                        if (!group_known(group)) {
+                                g_autofree char *best = closest_group(group);
+
+                                if (best)
+                                        log_warning("%s:%u: unknown group [%s], ignoring it and its keys; did "
+                                                    "you mean [%s]?", path, i + 1, group, best);
+                                else
+                                        log_warning("%s:%u: unknown group [%s], ignoring it and its keys.",
+                                                    path, i + 1, group);
+                                group[0] = '\0';
+                        }
+                        continue;
+                }
+                r = load_line(c, path, i + 1, in_group ? group : NULL, line);
+                if (r < 0)
+                        return r;
+        }
         return 0;
 }

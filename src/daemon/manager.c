@@ -16,17 +16,20 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "daemon/last-error.h"
 #include "daemon/manager.h"
+#include "util/file.h"
 #include "util/log.h"
 #include "util/sd-glue.h"
 #include "build-config.h"
 
-int manager_new(const Config *config, Manager **ret) {
+int manager_new(const Config *config, ConfigLoader reload, Manager **ret) {
         g_autoptr(Manager) m = NULL;
         int r;
 
         m = g_new0(Manager, 1);
         m->config = *config;
+        m->reload = reload;
 
         r = sd_event_new(&m->event);
         if (r < 0)
@@ -91,14 +94,18 @@ static int dir_check_private(const char *path) {
         return 0;
 }
 
-/*
- * $XDG_RUNTIME_DIR/switchboard, created 0700 and checked to be ours. Without
- * XDG_RUNTIME_DIR (no login session, e.g. su or a container) fall back to
- * /run/user/UID when it is ours, else to a private directory under /tmp.
+/**
+ * runtime_dir_prepare() - $XDG_RUNTIME_DIR/switchboard, created 0700 and checked to be ours
+ *
+ * Without XDG_RUNTIME_DIR (no login session, e.g. su or a container) fall
+ * back to /run/user/UID when it is ours, else to a private directory under
+ * /tmp.
+ *
+ * Return: 0 and the path in @ret_dir, or a negative errno (logged).
  */
-static int runtime_dir_setup(Manager *m) {
+int runtime_dir_prepare(char **ret_dir) {
         const char *base = g_getenv("XDG_RUNTIME_DIR");
-        g_autofree char *fallback = NULL;
+        g_autofree char *fallback = NULL, *dir = NULL;
         struct stat st;
 
         if (!base || !g_path_is_absolute(base)) {
@@ -118,32 +125,29 @@ static int runtime_dir_setup(Manager *m) {
                 base = fallback;
         }
 
-        m->runtime_dir = g_build_filename(base, "switchboard", NULL);
-        if (mkdir(m->runtime_dir, 0700) < 0 && errno != EEXIST)
-                return log_error_errno(-errno, "Failed to create '%s': %m", m->runtime_dir);
-        if (lstat(m->runtime_dir, &st) < 0)
-                return log_error_errno(-errno, "Failed to check '%s': %m", m->runtime_dir);
+        dir = g_build_filename(base, "switchboard", NULL);
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return log_error_errno(-errno, "Failed to create the runtime directory '%s': %m", dir);
+        if (lstat(dir, &st) < 0)
+                return log_error_errno(-errno, "Failed to check '%s': %m", dir);
         if (!S_ISDIR(st.st_mode) || st.st_uid != getuid())
                 return log_error_errno(-EPERM, "'%s' is not a directory owned by uid %u, refusing to use it.",
-                                       m->runtime_dir, (unsigned) getuid());
-        if ((st.st_mode & 0077) != 0 && chmod(m->runtime_dir, 0700) < 0)
-                return log_error_errno(-errno, "Failed to make '%s' private: %m", m->runtime_dir);
+                                       dir, (unsigned) getuid());
+        if ((st.st_mode & 0077) != 0 && chmod(dir, 0700) < 0)
+                return log_error_errno(-errno, "Failed to make '%s' private: %m", dir);
+        *ret_dir = g_steal_pointer(&dir);
         return 0;
 }
 
 static int pid_file_write(Manager *m) {
         g_autofree char *path = g_build_filename(m->runtime_dir, "switchboardd.pid", NULL);
-        g_autofree char *tmp = g_strconcat(path, ".tmp", NULL);
         g_autofree char *text = g_strdup_printf("%u\n", (unsigned) getpid());
-        g_autoptr(GError) error = NULL;
+        int r;
 
         /* Write and rename, so that a reader never sees a half-written file. */
-        if (!g_file_set_contents_full(tmp, text, -1, G_FILE_SET_CONTENTS_NONE, 0600, &error) ||
-            rename(tmp, path) < 0) {
-                log_warning("Failed to write '%s', ignoring: %s", path,
-                            error ? error->message : g_strerror(errno));
-                return 0;
-        }
+        r = file_write_atomic(path, text, 0600);
+        if (r < 0)
+                log_warning_errno(r, "Failed to write '%s', ignoring: %m", path);
         return 0;
 }
 
@@ -152,6 +156,51 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 
         log_info("Received %s, shutting down.", strsignal((int) si->ssi_signo));
         return sd_event_exit(m->event, 0);
+}
+
+/*
+ * SIGHUP: read the settings again. What config_keys[] marks live applies at
+ * once; a changed key that needs a restart is logged and left as it is; a
+ * configuration that does not load leaves everything as it is.
+ */
+static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+        Config next;
+        unsigned changed = 0, ignored = 0;
+
+        log_info("Received SIGHUP, reloading the configuration.");
+        if (m->reload(&next) < 0) {
+                log_warning("The configuration did not load (see above): keeping the settings in force.");
+                return 0;
+        }
+        for (const ConfigKey *k = config_keys; k->name; k++) {
+                g_autofree char *was = NULL, *now = NULL;
+
+                if (config_key_equal(&m->config, &next, k))
+                        continue;
+                was = config_key_format(&m->config, k);
+                now = config_key_format(&next, k);
+                if (!k->live) {
+                        log_warning("[%s] %s=%s needs a restart to apply; keeping %s until then.", k->group,
+                                    k->name, now, was);
+                        ignored++;
+                        continue;
+                }
+                log_info("[%s] %s=%s (was %s).", k->group, k->name, now, was);
+                /* Live keys are numbers, booleans and enums: nothing to free or to keep alive. */
+                memcpy((char *) &m->config + k->offset, (const char *) &next + k->offset, k->size);
+                changed++;
+        }
+        config_deinit(&next);
+
+        hub_set_limits(m->hub, &m->config.limits);
+        if (m->jsonrpc)
+                jsonrpc_server_set_config(m->jsonrpc, &m->config.jsonrpc);
+        if (m->dbus)
+                dbus_service_set_max_queued(m->dbus, m->config.dbus.max_queued);
+        log_set_max_level(m->config.log_level);
+        log_info("Reloaded the configuration: %u setting(s) changed, %u waiting for a restart.", changed, ignored);
+        return 0;
 }
 
 static int bus_setup(Manager *m) {
@@ -241,15 +290,19 @@ int manager_start(Manager *m) {
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
+        if (m->reload)
+                sigaddset(&mask, SIGHUP);
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return log_error_errno(-errno, "Failed to block signals: %m");
         r = sd_event_add_signal(m->event, NULL, SIGTERM, on_signal, m);
         if (r >= 0)
                 r = sd_event_add_signal(m->event, NULL, SIGINT, on_signal, m);
+        if (r >= 0 && m->reload)
+                r = sd_event_add_signal(m->event, NULL, SIGHUP, on_reload, m);
         if (r < 0)
-                return log_error_errno(r, "Failed to watch for SIGTERM and SIGINT: %m");
+                return log_error_errno(r, "Failed to watch for SIGTERM, SIGINT and SIGHUP: %m");
 
-        r = runtime_dir_setup(m);
+        r = runtime_dir_prepare(&m->runtime_dir);
         if (r < 0)
                 return r;
 
@@ -281,6 +334,7 @@ int manager_start(Manager *m) {
                 return log_error_errno(r, "Failed to request the bus name %s: %m", SB_BUS_NAME);
 
         (void) pid_file_write(m);
+        last_error_clear(m->runtime_dir);
         (void) sd_notify(false, "READY=1\nSTATUS=Serving.");
         log_info("switchboardd %s serving as %s.", PACKAGE_VERSION, SB_BUS_NAME);
         return 0;

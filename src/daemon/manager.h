@@ -15,8 +15,12 @@
 #include "journal/journal.h"
 #include "jsonrpc/jsonrpc-server.h"
 
+/* Builds the settings again, for a reload (SIGHUP): 0 or a negative errno (logged). */
+typedef int (*ConfigLoader)(Config *ret);
+
 typedef struct Manager {
         Config config;
+        ConfigLoader reload;            /* NULL: SIGHUP is not handled */
         sd_event *event;
         sd_bus *bus;
         Hub *hub;
@@ -30,7 +34,9 @@ typedef struct Manager {
         char *runtime_dir;              /* $XDG_RUNTIME_DIR/switchboard, 0700 */
 } Manager;
 
-int manager_new(const Config *config, Manager **ret);
+int runtime_dir_prepare(char **ret_dir);
+
+int manager_new(const Config *config, ConfigLoader reload, Manager **ret);
 Manager *manager_free(Manager *m);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Manager, manager_free)
 

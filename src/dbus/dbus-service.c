@@ -673,6 +673,13 @@ static void stats_info(GVariantBuilder *dict, void *userdata) {
 }
 
 /**
+ * dbus_service_set_max_queued() - drop broadcasts past @max_queued queued messages from now on (reload)
+ */
+void dbus_service_set_max_queued(DbusService *s, unsigned max_queued) {
+        s->config.max_queued = max_queued;
+}
+
+/**
  * dbus_service_new() - put the hub's object on @bus, which is attached to
  * the event loop already; does not request the bus name
  *

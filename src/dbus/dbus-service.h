@@ -35,6 +35,7 @@ typedef struct DbusStats {
 typedef struct DbusService DbusService;
 
 int dbus_service_new(sd_bus *bus, Hub *hub, const DbusConfig *config, DbusService **ret);
+void dbus_service_set_max_queued(DbusService *s, unsigned max_queued);
 DbusService *dbus_service_free(DbusService *s);
 void dbus_service_flush(DbusService *s);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(DbusService, dbus_service_free)

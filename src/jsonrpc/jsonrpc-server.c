@@ -218,6 +218,20 @@ int jsonrpc_server_new(sd_event *event, Hub *hub, const JsonrpcConfig *config,
         return 0;
 }
 
+/**
+ * jsonrpc_server_set_config() - apply @config's bounds from now on, for a reload
+ *
+ * max_output and the slow-consumer policy apply to every client at once,
+ * max_frame to the FIFO and to clients that connect from now on; whether
+ * there is a FIFO cannot change.
+ */
+void jsonrpc_server_set_config(JsonrpcServer *s, const JsonrpcConfig *config) {
+        bool fifo = s->config.fifo;
+
+        s->config = *config;
+        s->config.fifo = fifo;
+}
+
 JsonrpcServer *jsonrpc_server_free(JsonrpcServer *s) {
         if (!s)
                 return NULL;

@@ -26,4 +26,5 @@ typedef struct JsonrpcServer JsonrpcServer;
 int jsonrpc_server_new(sd_event *event, Hub *hub, const JsonrpcConfig *config,
                        const char *runtime_dir, JsonrpcServer **ret);
 JsonrpcServer *jsonrpc_server_free(JsonrpcServer *s);
+void jsonrpc_server_set_config(JsonrpcServer *s, const JsonrpcConfig *config);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(JsonrpcServer, jsonrpc_server_free)

@@ -9,6 +9,7 @@
 #include "util/log.h"
 
 static GLogLevelFlags max_level = G_LOG_LEVEL_INFO;
+static char *last_error;                /* the text of the last error line */
 
 void log_set_max_level(GLogLevelFlags level) {
         max_level = level;
@@ -34,6 +35,10 @@ void log_full(GLogLevelFlags level, const char *file, int line, const char *func
         text = g_strdup_vprintf(format, ap);
         va_end(ap);
 
+        if (level <= G_LOG_LEVEL_CRITICAL) {
+                g_free(last_error);
+                last_error = g_strdup(text);
+        }
         g_snprintf(line_str, sizeof line_str, "%d", line);
         g_log_structured(LOG_DOMAIN, level,
                          "CODE_FILE", file,
@@ -41,4 +46,20 @@ void log_full(GLogLevelFlags level, const char *file, int line, const char *func
                          "CODE_FUNC", func,
                          "MESSAGE", "%s", text);
         errno = saved_errno;
+}
+
+/**
+ * log_last_error() - the text of the last line logged at error level, or NULL
+ *
+ * Owned by the log; valid until the next error line or log_forget_last_error().
+ */
+const char *log_last_error(void) {
+        return last_error;
+}
+
+/**
+ * log_forget_last_error() - free what log_last_error() returns
+ */
+void log_forget_last_error(void) {
+        g_clear_pointer(&last_error, g_free);
 }

@@ -4,6 +4,8 @@
  * default writer goes to the journal, elsewhere to stderr. The *_errno
  * helpers set errno from a negative error so that "%m" works, log once and
  * return the error, so a caller can write "return log_error_errno(r, ...)".
+ * The text of the last error line is kept (log_last_error()): the daemon
+ * leaves it where the CLI finds it when the hub fails to start.
  */
 #pragma once
 
@@ -15,6 +17,8 @@
 
 void log_set_max_level(GLogLevelFlags level);
 gboolean log_level_enabled(GLogLevelFlags level);
+const char *log_last_error(void);
+void log_forget_last_error(void);
 void log_full(GLogLevelFlags level, const char *file, int line, const char *func,
               const char *format, ...) G_GNUC_PRINTF(5, 6);
 

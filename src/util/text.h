@@ -5,6 +5,10 @@
  * travels as a string where a transport has strings (D-Bus 's', JSON);
  * anything else as bytes. The hub (core, both faces) and the CLI use this
  * one function, so they never disagree about which form a payload takes.
+ *
+ * Also the one voice of messages: GLib's and the hub's sentences ("Unknown
+ * option --x", "Too many clients.") become clauses like the programs' own
+ * ("unknown option '--x'", "too many clients").
  */
 #pragma once
 
@@ -15,3 +19,6 @@
 
 bool payload_is_text(const void *payload, size_t len);
 bool utf8_is_valid(const void *p, size_t len);
+
+char *text_clause(const char *sentence);
+char *text_unknown_option(const GError *error);

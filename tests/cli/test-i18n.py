@@ -65,7 +65,7 @@ expect(2, 'stdio', '--dbus', env=DE, err_contains='»stdio« braucht den Socket 
 expect(69, '--socket=/nonexistent/socket', 'stdio', env=DE, err_contains='keine Verbindung zum Socket des Hubs')
 
 # Queues and request/reply.
-expect(5, 'call', 'niemand.da', 'x', env=DE, err_contains='switchboard: niemand bedient »niemand.da«: ')
+expect(5, 'call', 'niemand.da', 'x', env=DE, err_contains='switchboard: niemand bedient »niemand.da«\n')  # once, no English echo
 expect(3, 'peek', 'leer', env=DE, err_contains='kein Auftrag bereit in der Warteschlange »leer«')
 r = expect(0, 'work', '--help', env=DE)
 check('WARTESCHLANGE BEFEHL [ARGUMENT…]' in r.out and '5   call: niemand bedient den Namen' in r.out,

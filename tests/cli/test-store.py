@@ -14,12 +14,15 @@ import sys
 import dbus
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from clitest import HUB, HUB_IFACE, HUB_PATH, Hub, check, expect, finish, require_environment  # noqa: E402
+from clitest import HUB, HUB_IFACE, HUB_PATH, Hub, check, expect, finish, require_environment, run  # noqa: E402
 
 require_environment()
 
 # The first call activates the hub: a get of a missing key is "not found".
 expect(3, 'get', 'cfg.missing', out='', err_contains="switchboard: no such key 'cfg.missing'")
+# Said once: not "no such key 'cfg.missing': No key 'cfg.missing'."
+r = run('get', 'cfg.missing')
+check(r.err == "switchboard: no such key 'cfg.missing'\n", 'the error is said once: %r' % r.err)
 hub = Hub()
 
 expect(0, 'set', 'cfg.theme', 'dark', out='')
@@ -39,7 +42,7 @@ check(o == {'key': 'cfg.theme', 'value': 'dark', 'revision': rev}, 'get --json (
 
 # Compare-and-set.
 expect(4, 'set', '--if-revision', str(rev + 1000), 'cfg.theme', 'light', out='',
-       err_contains="switchboard: revision conflict on key 'cfg.theme': ")
+       err_contains="switchboard: revision conflict on key 'cfg.theme'\n")
 expect(0, 'get', 'cfg.theme', out='dark\n')
 expect(0, 'set', '--if-revision', str(rev), 'cfg.theme', 'light', out='')
 expect(0, 'get', 'cfg.theme', out='light\n')
