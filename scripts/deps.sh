@@ -3,9 +3,13 @@
 # building (and, with "test", testing) switchboard are installed. As root it
 # installs what is missing; otherwise it names the apt-get command to run.
 
+# scdoc builds the man pages (optional: -Dman=auto); bash-completion's
+# pkg-config file says where bash completion goes.
 sb_build_packages="build-essential pkgconf meson ninja-build libsystemd-dev libglib2.0-dev check
-        libdbus-1-dev libjson-c-dev gettext dbus-daemon dbus-bin"
-sb_test_packages="systemd libglib2.0-bin python3-dbus python3-gi libxml2-utils socat nodejs strace clang libclang-rt-14-dev"
+        libdbus-1-dev libjson-c-dev gettext dbus-daemon dbus-bin scdoc bash-completion"
+# man-db renders the man pages in tests/man; zsh checks the zsh completion.
+sb_test_packages="systemd libglib2.0-bin python3-dbus python3-gi libxml2-utils socat nodejs strace clang libclang-rt-14-dev
+        man-db zsh"
 
 sb_install_deps() {
         local want="$sb_build_packages" missing=""
