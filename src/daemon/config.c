@@ -53,6 +53,10 @@ const ConfigKey config_keys[] = {
             "which topics are broadcast"),
         KEY("dbus", "max-queued", CONFIG_COUNT, dbus.max_queued, UINT64_MAX, true,
             "messages waiting for the bus before output is dropped"),
+        KEY("dbus", "broadcast-conflate", CONFIG_BOOL, dbus.broadcast_conflate, 0, false,
+            "at most one broadcast Message signal per topic per broadcast-interval"),
+        KEY("dbus", "broadcast-interval", CONFIG_MSEC, dbus.broadcast_interval_ms, 60000, false,
+            "the window in which a topic's broadcast Messages are conflated"),
         KEY("jsonrpc", "max-frame", CONFIG_SIZE, jsonrpc.max_frame, UINT32_MAX, true,
             "bytes in one frame or FIFO line"),
         KEY("jsonrpc", "max-output", CONFIG_SIZE, jsonrpc.max_output, UINT32_MAX, true,
@@ -74,6 +78,8 @@ void config_init_default(Config *ret) {
                 .dbus = {
                         .broadcast = true,
                         .max_queued = 65536,
+                        .broadcast_conflate = true,
+                        .broadcast_interval_ms = 10,
                 },
                 .jsonrpc = {
                         .max_frame = 4 * 1024 * 1024,

@@ -21,6 +21,7 @@ static GPtrArray *arg_limits;           /* "name=value", applied after the file 
 static char *arg_config;
 static char *arg_log_level;
 static gboolean arg_no_broadcast;
+static gboolean arg_no_conflate;
 static gboolean arg_version;
 static gboolean arg_check_config;
 static gboolean arg_help;
@@ -58,6 +59,9 @@ static int parse_argv(int argc, char **argv) {
                   "debug, info, notice, warning or error (default: info)", "LEVEL" },
                 { "no-broadcast", 0, 0, G_OPTION_ARG_NONE, &arg_no_broadcast,
                   "Do not emit broadcast Message and KeyChanged signals", NULL },
+                { "no-conflate", 0, 0, G_OPTION_ARG_NONE, &arg_no_conflate,
+                  "Emit a broadcast Message signal for every message, not at most one per topic per "
+                  "broadcast-interval", NULL },
                 { "version", 0, 0, G_OPTION_ARG_NONE, &arg_version, "Print the version and exit", NULL },
                 { "help", 'h', 0, G_OPTION_ARG_NONE, &arg_help, "Show this help and exit", NULL },
         };
@@ -139,6 +143,8 @@ static int config_build(Config *ret) {
         }
         if (arg_no_broadcast)
                 config.dbus.broadcast = false;
+        if (arg_no_conflate)
+                config.dbus.broadcast_conflate = false;
         if (arg_log_level) {
                 if (config_parse_log_level(arg_log_level, &level) < 0) {
                         r = log_error_errno(-EINVAL, "--log-level=%s: expected debug, info, notice, warning or "

@@ -48,8 +48,7 @@ Manager *manager_free(Manager *m) {
          * or acked, and must come back from the journal as after a crash, without an attempt
          * counted. So nothing from here on is journaled.
          */
-        if (m->hub)
-                hub_set_journal(m->hub, NULL);
+        journal_stop(m->journal);
         /* Transports first: their clients are linked into the hub. */
         g_clear_pointer(&m->jsonrpc, jsonrpc_server_free);
         g_clear_pointer(&m->dbus, dbus_service_free);

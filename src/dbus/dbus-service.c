@@ -24,7 +24,8 @@
  * queueing when the connection's write queue holds max_queued messages:
  * the core then counts the drop and sends a Gap signal later.
  *
- * Broadcast Message signals are conflated per topic (broadcast_interval):
+ * Broadcast Message signals are conflated per topic (broadcast_conflate,
+ * every broadcast_interval_ms):
  * the first message of a quiet topic goes at once and opens a window;
  * later ones within the window replace each other, and the last goes when
  * the window ends (opening the next). An applet sees every value of a topic
@@ -81,6 +82,7 @@ struct DbusService {
         GHashTable *windows;            /* topic -> Window*, owned */
         GQueue window_order;            /* Window*, by due time */
         sd_event_source *window_timer;
+        uint64_t interval;              /* µs of a window; 0: no conflation */
         DbusStats stats;
         bool info_added;                /* stats registered with hub_add_info() */
 };
@@ -327,7 +329,7 @@ static int window_arm(DbusService *s) {
 }
 
 static void window_open(DbusService *s, Window *w, uint64_t now) {
-        w->due = now + s->config.broadcast_interval;
+        w->due = now + s->interval;
         w->held = false;
         g_queue_push_tail_link(&s->window_order, &w->link);
         if (s->window_order.length == 1)
@@ -369,7 +371,7 @@ static bool broadcast_conflate(DbusService *s, const Envelope *e) {
         uint64_t now;
         Window *w;
 
-        if (s->config.broadcast_interval == 0 || e->kind != ENVELOPE_MESSAGE || e->retained)
+        if (s->interval == 0 || e->kind != ENVELOPE_MESSAGE || e->retained)
                 return false;
         w = g_hash_table_lookup(s->windows, e->topic);
         if (w) {
@@ -668,7 +670,7 @@ static void stats_info(GVariantBuilder *dict, void *userdata) {
         g_variant_builder_add(&b, "{st}", "broadcast_signals", s->stats.broadcast_signals);
         g_variant_builder_add(&b, "{st}", "broadcast_conflated", s->stats.broadcast_conflated);
         g_variant_builder_add(&b, "{st}", "broadcast_dropped", s->stats.broadcast_dropped);
-        g_variant_builder_add(&b, "{st}", "broadcast_interval_us", s->config.broadcast_interval);
+        g_variant_builder_add(&b, "{st}", "broadcast_interval_us", s->interval);
         g_variant_builder_add(dict, "{sv}", "dbus", g_variant_builder_end(&b));
 }
 
@@ -693,6 +695,7 @@ int dbus_service_new(sd_bus *bus, Hub *hub, const DbusConfig *config, DbusServic
         s->bus = sd_bus_ref(bus);
         s->hub = hub;
         s->config = *config;
+        s->interval = config->broadcast_conflate ? (uint64_t) config->broadcast_interval_ms * 1000 : 0;
         g_queue_init(&s->held);
         s->peers = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) dbus_peer_free);
 
@@ -712,7 +715,7 @@ int dbus_service_new(sd_bus *bus, Hub *hub, const DbusConfig *config, DbusServic
                 s->windows = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, window_free);
                 g_queue_init(&s->window_order);
                 r = sd_event_add_time(sd_bus_get_event(bus), &s->window_timer, CLOCK_MONOTONIC, 0,
-                                      MIN(s->config.broadcast_interval / 10 + 1, 1000), on_window_end, s);
+                                      MIN(s->interval / 10 + 1, 1000), on_window_end, s);
                 if (r >= 0)
                         r = sd_event_source_set_enabled(s->window_timer, SD_EVENT_OFF);
                 if (r < 0)

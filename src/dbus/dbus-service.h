@@ -22,7 +22,8 @@ typedef struct DbusConfig {
         bool broadcast;                 /* emit broadcast Message/KeyChanged signals */
         char **broadcast_patterns;      /* topics broadcast as Message; NULL: every topic (">") */
         unsigned max_queued;            /* messages waiting for the bus before we drop */
-        uint64_t broadcast_interval;    /* µs: at most one Message signal per topic per interval; 0: every one */
+        bool broadcast_conflate;        /* at most one Message signal per topic per broadcast_interval_ms */
+        uint32_t broadcast_interval_ms;
 } DbusConfig;
 
 /* What the broadcast costs and sheds, under "dbus" in hub.info / GetInfo. */

@@ -683,6 +683,22 @@ int journal_open(sd_event *event, Hub *hub, const char *dir, const JournalConfig
         return 0;
 }
 
+/**
+ * journal_stop() - journal nothing more, for a hub that stops: what its
+ * clients still undo as they leave (reservations) must come back from the
+ * journal as after a crash. Their waits for what was journaled before can
+ * still be cancelled, so a client freed now is never woken later.
+ */
+void journal_stop(Journal *j) {
+        if (j && j->hub)
+                hub_set_journal(j->hub, &(HubJournal) {
+                        .pending = hub_journal_pending,
+                        .wait = hub_journal_wait,
+                        .cancel = hub_journal_cancel,
+                        .userdata = j,
+                });
+}
+
 Journal *journal_free(Journal *j) {
         if (!j)
                 return NULL;

@@ -44,6 +44,7 @@ int journal_open(sd_event *event, Hub *hub, const char *dir, const JournalConfig
 Journal *journal_free(Journal *j);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Journal, journal_free)
 
+void journal_stop(Journal *j);
 bool journal_pending(Journal *j);
 uint64_t journal_records(Journal *j);
 void journal_wait(Journal *j, JournalWaiter *w);

@@ -32,14 +32,26 @@ static size_t conn_pending(const JsonrpcConn *c) {
         return c->out->len - c->out_start;
 }
 
+/*
+ * Ask for what can be done: input unless paused or closing, output while
+ * something is queued that may go (not held for the disk). With neither,
+ * a closing connection's source goes off: a peer that hung up is reported
+ * (HUP) whatever we ask for, and a source that is always ready would spin
+ * and starve the journal's sync, which is what it waits for.
+ */
 static void conn_update_events(JsonrpcConn *c) {
         uint32_t events = 0;
 
         if (!c->paused && !c->closing)
                 events |= EPOLLIN;
-        if (conn_pending(c) > 0)
+        if (conn_pending(c) > 0 && !c->held)
                 events |= EPOLLOUT;
+        if (events == 0 && c->closing) {
+                (void) sd_event_source_set_enabled(c->io, SD_EVENT_OFF);
+                return;
+        }
         (void) sd_event_source_set_io_events(c->io, events);
+        (void) sd_event_source_set_enabled(c->io, SD_EVENT_ON);
 }
 
 /*
@@ -63,8 +75,10 @@ static void conn_handle_input(JsonrpcConn *c);
 /* Write what is queued; on EAGAIN wait for EPOLLOUT. */
 static void conn_flush(JsonrpcConn *c) {
         /* Replies that acknowledge a change go out once the journal has it on disk. */
-        if (c->held)
+        if (c->held) {
+                conn_update_events(c);
                 return;
+        }
 
         while (conn_pending(c) > 0) {
                 ssize_t n = send(c->fd, c->out->data + c->out_start, conn_pending(c), MSG_NOSIGNAL);
@@ -215,10 +229,11 @@ static int on_close(sd_event_source *s, void *userdata) {
  * (D-Bus, timers).
  */
 static void conn_flush_soon(JsonrpcConn *c) {
-        if (!c->dirty_link.data) {
-                c->dirty_link.data = c;
-                g_queue_push_tail_link(&c->server->dirty, &c->dirty_link);
-        }
+        /* Queued already, its defer source is on: a delivery costs no sd-event call. */
+        if (c->dirty_link.data)
+                return;
+        c->dirty_link.data = c;
+        g_queue_push_tail_link(&c->server->dirty, &c->dirty_link);
         (void) sd_event_source_set_enabled(c->flush_defer, SD_EVENT_ONESHOT);
 }
 

@@ -231,6 +231,17 @@ def test_half_close_gets_pending_replies():
     check_eq(len(r['result']['entries']), 1200, 'entries in the big reply (%d bytes)' % len(frames[0]))
     c.close()
     hub_alive()
+    # A reply that waits for the disk (sync=always, the default) when the client half-closes: the
+    # connection may not ask to write while nothing can be written (it spun at 100% CPU, starving
+    # the journal's sync, so the reply never came).
+    for method, params in (('set', ['frames.held', 'v']), ('push', ['frames.q', 'job'])):
+        c = Conn(label='half-close, held %s' % method)
+        c.send({'jsonrpc': '2.0', 'id': 'held', 'method': method, 'params': params})
+        c.sock.shutdown(socket.SHUT_WR)
+        frames = c.expect_closed(allow_frames=1)
+        check_eq([json.loads(f).get('id') for f in frames], ['held'], 'the %s reply that waited for the disk' % method)
+        c.close()
+    hub_alive()
 
 
 if __name__ == '__main__':

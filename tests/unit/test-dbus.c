@@ -234,14 +234,15 @@ END_TEST
 
 /* Broadcast signals */
 
-#define INTERVAL_USEC (200 * 1000)
+#define INTERVAL_MS 200
+#define INTERVAL_USEC (INTERVAL_MS * 1000)
 
 static void setup_conflated(void) {
-        setup_with(&(DbusConfig) { .broadcast = true, .broadcast_interval = INTERVAL_USEC });
+        setup_with(&(DbusConfig) { .broadcast = true, .broadcast_conflate = true, .broadcast_interval_ms = INTERVAL_MS });
 }
 
 static void setup_every(void) {
-        setup_with(&(DbusConfig) { .broadcast = true, .broadcast_interval = 0 });
+        setup_with(&(DbusConfig) { .broadcast = true, .broadcast_conflate = false, .broadcast_interval_ms = INTERVAL_MS });
 }
 
 static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *error) {
