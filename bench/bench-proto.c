@@ -289,7 +289,14 @@ static int parse_frame(const char *data, size_t len, Reply *ret) {
                 return 1;
         }
         if (memmem(body, n, "\"method\":\"gap\"", 14)) {
+                const char *f = memmem(body, n, "\"first_seq\":", 12), *l = memmem(body, n, "\"last_seq\":", 11);
+                uint64_t first = 0, last = 0;
+
                 ret->kind = 'g';
+                /* id: how many sequence numbers the gap names. */
+                if (f && l && parse_u64(f + 12, body + n, &first) > 0 && parse_u64(l + 11, body + n, &last) > 0 &&
+                    last >= first)
+                        ret->id = last - first + 1;
                 return 1;
         }
         /* A response, or (from the echo server) our own request. */
