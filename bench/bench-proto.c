@@ -209,13 +209,15 @@ void proto_append_publish(Proto p, Buf *b, uint64_t id, const char *topic, const
                 size_t at, body;
                 uint32_t be;
 
-                buf_reserve(b, 4);
+                /* Reserve it all first: a buffer that grows may compact and move what it holds. */
+                buf_reserve(b, 4 + 96 + strlen(topic) + payload_len + 24);
                 at = b->len;
                 b->len += 4;
                 buf_printf(b, "{\"jsonrpc\":\"2.0\",\"id\":%" PRIu64 ",\"method\":\"publish\","
                            "\"params\":{\"topic\":\"%s\",\"payload\":\"%.*s\"}}",
                            id, topic, (int) payload_len, payload);
                 body = b->len - at - 4;
+                g_assert(body <= UINT32_MAX);
                 be = GUINT32_TO_BE((uint32_t) body);
                 memcpy(b->data + at, &be, 4);
                 break;
@@ -287,7 +289,14 @@ static int parse_frame(const char *data, size_t len, Reply *ret) {
                 return 1;
         }
         if (memmem(body, n, "\"method\":\"gap\"", 14)) {
+                const char *f = memmem(body, n, "\"first_seq\":", 12), *l = memmem(body, n, "\"last_seq\":", 11);
+                uint64_t first = 0, last = 0;
+
                 ret->kind = 'g';
+                /* id: how many sequence numbers the gap names. */
+                if (f && l && parse_u64(f + 12, body + n, &first) > 0 && parse_u64(l + 11, body + n, &last) > 0 &&
+                    last >= first)
+                        ret->id = last - first + 1;
                 return 1;
         }
         /* A response, or (from the echo server) our own request. */
@@ -335,8 +344,8 @@ static int resp_item(const char *p, size_t len, const char **ret_str, size_t *re
 }
 
 static int parse_resp(const char *data, size_t len, Reply *ret) {
-        const char *eol, *items[3] = {};
-        size_t lens[3] = {}, at;
+        const char *eol, *items[4] = {};
+        size_t lens[4] = {}, at;
         uint64_t count;
         int r;
 
@@ -355,6 +364,9 @@ static int parse_resp(const char *data, size_t len, Reply *ret) {
                 if (r <= 0)
                         return r;
                 ret->kind = data[0] == '-' ? 'e' : data[0] == '+' ? 'i' : 'r';
+                /* An integer reply's value (PUBLISH: the receivers) goes in id. */
+                if (data[0] == ':')
+                        (void) parse_u64(s, s + l, &ret->id);
                 return 1;
         }
         case '*':
@@ -380,7 +392,7 @@ static int parse_resp(const char *data, size_t len, Reply *ret) {
                 r = resp_item(data + at, len - at, &s, &l, &size);
                 if (r <= 0)
                         return r;
-                if (i < 3) {
+                if (i < 4) {
                         items[i] = s;
                         lens[i] = l;
                 }
@@ -391,7 +403,13 @@ static int parse_resp(const char *data, size_t len, Reply *ret) {
                 ret->kind = 'm';
                 ret->payload = items[2];
                 ret->payload_len = lens[2];
-        } else if (count >= 1 && lens[0] == 9 && memcmp(items[0], "subscribe", 9) == 0)
+        } else if (count == 4 && lens[0] == 8 && memcmp(items[0], "pmessage", 8) == 0) {
+                /* PSUBSCRIBE: pmessage <pattern> <channel> <payload> */
+                ret->kind = 'm';
+                ret->payload = items[3];
+                ret->payload_len = lens[3];
+        } else if (count >= 1 && ((lens[0] == 9 && memcmp(items[0], "subscribe", 9) == 0) ||
+                                  (lens[0] == 10 && memcmp(items[0], "psubscribe", 10) == 0)))
                 ret->kind = 's';
         else
                 ret->kind = 'i';

@@ -71,7 +71,8 @@ void proto_append_publish(Proto p, Buf *b, uint64_t id, const char *topic, const
  */
 typedef struct Reply {
         char kind;
-        uint64_t id;            /* PROTO_SB/ECHO responses: the JSON-RPC id */
+        uint64_t id;            /* PROTO_SB/ECHO responses: the JSON-RPC id; RESP integers: the value;
+                                 * 'g' (hub gap notice): how many messages it names */
         const char *payload;    /* 'm': the payload bytes */
         size_t payload_len;
         size_t size;            /* bytes it took in the buffer */
