@@ -253,6 +253,15 @@ def read_records(path, magic=None):
     return gen, recs, off
 
 
+def journal_intact(path):
+    """Whether the journal at @path holds only whole records, then the zeros the hub
+    writes ahead (so that a sync writes data only): (good bytes, intact)."""
+    with open(path, 'rb') as f:
+        data = f.read()
+    _, _, good = read_records(path)
+    return good, not data[good:].strip(b'\0')
+
+
 def apply_store(records, keys=None):
     """The store a list of records leaves: {key: (value bytes, revision)}."""
     keys = dict(keys or {})

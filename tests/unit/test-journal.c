@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -135,14 +136,32 @@ static bool state_exists(const char *name) {
         return g_file_test(path, G_FILE_TEST_EXISTS);
 }
 
+static bool all_zero(const guint8 *p, gsize len) {
+        for (gsize i = 0; i < len; i++)
+                if (p[i])
+                        return false;
+        return true;
+}
+
+/*
+ * The file NAME as written; for the journal, without the zeros written
+ * ahead after its last record (which must be zeros only): its records.
+ */
 static GByteArray *state_read(const char *name) {
         g_autofree char *path = state_path(name);
         g_autoptr(GError) error = NULL;
         char *contents = NULL;
-        gsize len = 0;
+        gsize len = 0, off = HEADER_SIZE;
 
         ck_assert_msg(g_file_get_contents(path, &contents, &len, &error), "%s",
                       error ? error->message : "?");
+        if (g_str_equal(name, "journal") && len > HEADER_SIZE) {
+                while (off + RECORD_HEAD <= len && contents[off] | contents[off + 1] | contents[off + 2] | contents[off + 3])
+                        off += RECORD_HEAD + (guint8) contents[off] + ((gsize) (guint8) contents[off + 1] << 8) +
+                               ((gsize) (guint8) contents[off + 2] << 16) + ((gsize) (guint8) contents[off + 3] << 24);
+                if (off < len && all_zero((const guint8 *) contents + off, len - off))
+                        len = off;
+        }
         return g_byte_array_new_take((guint8 *) contents, len);
 }
 
@@ -463,6 +482,45 @@ START_TEST(test_state_survives_restart)
         /* What was appended after the restart is there after the next one. */
         hub_restart();
         assert_value("app.next", "x", last_revision);
+}
+END_TEST
+
+/* The journal is written ahead with zeros (a sync then writes data only); they are its end, not damage. */
+START_TEST(test_written_ahead_with_zeros)
+{
+        g_autofree char *path = state_path("journal");
+        g_autofree char *big = g_strnfill(600 * 1024, 'b');
+        g_autoptr(GByteArray) before = NULL, after = NULL;
+        struct stat st;
+
+        set("a", "1");
+        ck_assert_int_eq(stat(path, &st), 0);
+        ck_assert_int_eq(st.st_size, 1024 * 1024);
+        before = state_read("journal");
+        ck_assert_uint_lt(before->len, 1024);
+
+        /* Across the first MiB: the file grows by whole MiBs. */
+        set("big1", big);
+        set("big2", big);
+        ck_assert_int_eq(stat(path, &st), 0);
+        ck_assert_int_eq(st.st_size, 2 * 1024 * 1024);
+
+        /* A restart reads the records, then the zeros as the end: nothing set aside, nothing lost. */
+        hub_restart();
+        assert_value("a", "1", 1);
+        ck_assert_uint_eq(hub_get_n_keys(hub), 3);
+        g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+        for (const char *name; (name = g_dir_read_name(d));)
+                ck_assert_msg(!strstr(name, ".corrupt-"), "set aside: %s", name);
+
+        /* And the next record goes right after the last one, not after the zeros. */
+        before = (g_byte_array_unref(before), state_read("journal"));
+        set("c", "3");
+        after = state_read("journal");
+        ck_assert_uint_gt(after->len, before->len);
+        ck_assert_int_eq(memcmp(after->data, before->data, before->len), 0);
+        hub_restart();
+        assert_value("c", "3", last_revision);
 }
 END_TEST
 
@@ -879,6 +937,7 @@ static Suite *journal_suite(void) {
         tc = tcase("format");
         tcase_add_test(tc, test_record_layout);
         tcase_add_test(tc, test_state_survives_restart);
+        tcase_add_test(tc, test_written_ahead_with_zeros);
         suite_add_tcase(s, tc);
 
         tc = tcase("torn-tail");
