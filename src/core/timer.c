@@ -1,13 +1,18 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * timer.c: see timer.h. A GSequence sorted by (due, order) gives the next
- * deadline in O(1) and arming and disarming in O(log n). The set does not
- * own its timers: each lives in its owner, which disarms it before it goes.
+ * timer.c: see timer.h. Most timers are armed in the order they fall due
+ * (calls and reservations with the same timeout, one after the other):
+ * those join the lane, a list in due order, at its tail, with no
+ * allocation and no search. A timer due before the lane's last goes into a
+ * GSequence sorted by (due, order) instead, O(log n). The first of each is
+ * the next deadline. The set does not own its timers: each lives in its
+ * owner, which disarms it before it goes.
  */
 #include "core/timer.h"
 
 struct TimerSet {
-        GSequence *timers;              /* Timer*, by due time then order; not owned */
+        GQueue lane;                    /* Timer*, armed in due order; not owned */
+        GSequence *timers;              /* Timer*, the others, by due time then order; not owned */
         uint64_t order;                 /* last order handed out */
 };
 
@@ -53,29 +58,40 @@ static gint timer_cmp(gconstpointer a, gconstpointer b, gpointer userdata) {
 void timer_arm(TimerSet *ts, Timer *t, uint64_t due, TimerFunc func, void *object) {
         g_assert(!t->iter);
 
+        Timer *last = g_queue_peek_tail(&ts->lane);
+
+        g_assert(!timer_is_armed(t));
         *t = (Timer) { .due = due, .order = ++ts->order, .func = func, .object = object };
-        t->iter = g_sequence_insert_sorted(ts->timers, t, timer_cmp, NULL);
+        if (!last || last->due <= due) {
+                t->link.data = t;
+                g_queue_push_tail_link(&ts->lane, &t->link);
+                t->set = ts;
+        } else
+                t->iter = g_sequence_insert_sorted(ts->timers, t, timer_cmp, NULL);
 }
 
 /**
  * timer_disarm() - take @t out of its set; accepts a disarmed timer
  */
 void timer_disarm(Timer *t) {
-        if (!t->iter)
-                return;
-        g_sequence_remove(t->iter);
-        t->iter = NULL;
+        if (t->link.data) {
+                g_queue_unlink(&t->set->lane, &t->link);
+                t->link.data = NULL;
+        } else if (t->iter) {
+                g_sequence_remove(t->iter);
+                t->iter = NULL;
+        }
 }
 
 bool timer_is_armed(const Timer *t) {
-        return t->iter != NULL;
+        return t->iter || t->link.data;
 }
 
 /**
  * timer_due() - when the armed @t expires, in usec on its owner's clock
  */
 uint64_t timer_due(const Timer *t) {
-        g_assert(t->iter);
+        g_assert(timer_is_armed(t));
         return t->due;
 }
 
@@ -84,12 +100,20 @@ uint64_t timer_due(const Timer *t) {
  *
  * Return: usec, or UINT64_MAX when no timer is armed.
  */
-uint64_t timer_set_next_deadline(TimerSet *ts) {
-        GSequenceIter *first = g_sequence_get_begin_iter(ts->timers);
+/* The first timer of @ts to expire (ties: the first armed), or NULL. */
+static Timer *first_timer(TimerSet *ts) {
+        GSequenceIter *i = g_sequence_get_begin_iter(ts->timers);
+        Timer *a = g_queue_peek_head(&ts->lane), *b = g_sequence_iter_is_end(i) ? NULL : g_sequence_get(i);
 
-        if (g_sequence_iter_is_end(first))
-                return UINT64_MAX;
-        return ((Timer *) g_sequence_get(first))->due;
+        if (!a || !b)
+                return a ?: b;
+        return timer_cmp(a, b, NULL) < 0 ? a : b;
+}
+
+uint64_t timer_set_next_deadline(TimerSet *ts) {
+        Timer *t = first_timer(ts);
+
+        return t ? t->due : UINT64_MAX;
 }
 
 /**
@@ -100,13 +124,9 @@ uint64_t timer_set_next_deadline(TimerSet *ts) {
  */
 void timer_set_run(TimerSet *ts, uint64_t now, void *context) {
         for (;;) {
-                GSequenceIter *first = g_sequence_get_begin_iter(ts->timers);
-                Timer *t;
+                Timer *t = first_timer(ts);
 
-                if (g_sequence_iter_is_end(first))
-                        break;
-                t = g_sequence_get(first);
-                if (t->due > now)
+                if (!t || t->due > now)
                         break;
 
                 timer_disarm(t);

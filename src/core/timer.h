@@ -29,7 +29,9 @@ typedef struct Timer {
         uint64_t order;                 /* ties: first armed, first due */
         TimerFunc func;
         void *object;
-        GSequenceIter *iter;            /* in TimerSet.timers while armed; NULL: disarmed */
+        GSequenceIter *iter;            /* in TimerSet.timers while armed there */
+        GList link;                     /* in TimerSet.lane while armed there (link.data set) */
+        TimerSet *set;                  /* the set of the lane it is in */
 } Timer;
 
 TimerSet *timer_set_new(void);

@@ -363,17 +363,17 @@ int json_parse(JsonParser *p, const char *src, size_t len, unsigned max_depth, c
         return r;
 }
 
-/* Whether the STRING token @t equals @key, decoding escapes only if it has any. */
-static bool string_equals(JsonParser *p, int i, const char *key) {
+/* Whether the STRING token @t equals @key of @key_len bytes, decoding escapes only if it has any. */
+static bool string_equals(JsonParser *p, int i, const char *key, size_t key_len) {
         const JsonToken *t = json_token(p, i);
         const char *s;
         size_t n;
 
         if (!t->escaped)
-                return t->end - t->start == strlen(key) && memcmp(p->src + t->start, key, t->end - t->start) == 0;
+                return t->end - t->start == key_len && memcmp(p->src + t->start, key, key_len) == 0;
         if (json_string(p, i, &s, &n) < 0)
                 return false;
-        return n == strlen(key) && memcmp(s, key, n) == 0;
+        return n == key_len && memcmp(s, key, n) == 0;
 }
 
 /**
@@ -384,12 +384,13 @@ static bool string_equals(JsonParser *p, int i, const char *key) {
 int json_object_find(const JsonParser *p, int object, const char *key) {
         const JsonToken *o = json_token(p, object);
         int i = object + 1, found = -1;
+        size_t key_len = strlen(key);
 
         g_assert(o->type == JSON_OBJECT);
         for (uint32_t m = 0; m < o->count; m++) {
                 int value = i + 1;
 
-                if (string_equals((JsonParser *) p, i, key))
+                if (string_equals((JsonParser *) p, i, key, key_len))
                         found = value;
                 i = (int) json_token(p, value)->skip;
         }

@@ -48,10 +48,18 @@ static void conn_update_events(JsonrpcConn *c) {
                 events |= EPOLLOUT;
         if (events == 0 && c->closing) {
                 (void) sd_event_source_set_enabled(c->io, SD_EVENT_OFF);
+                c->io_off = true;
                 return;
         }
-        (void) sd_event_source_set_io_events(c->io, events);
-        (void) sd_event_source_set_enabled(c->io, SD_EVENT_ON);
+        /* Only what changes: each sd-event call costs, and this runs for every batch of output. */
+        if (events != c->io_events) {
+                (void) sd_event_source_set_io_events(c->io, events);
+                c->io_events = events;
+        }
+        if (c->io_off) {
+                (void) sd_event_source_set_enabled(c->io, SD_EVENT_ON);
+                c->io_off = false;
+        }
 }
 
 /*
@@ -67,6 +75,7 @@ static void conn_close_soon(JsonrpcConn *c) {
                 return;
         }
         (void) sd_event_source_set_enabled(c->io, SD_EVENT_OFF);
+        c->io_off = true;
         (void) sd_event_source_set_enabled(c->close_defer, SD_EVENT_ONESHOT);
 }
 
@@ -355,6 +364,7 @@ int jsonrpc_conn_new(JsonrpcServer *s, int fd, uid_t uid, pid_t pid) {
         c->link.data = c;
         g_queue_push_tail_link(&s->conns, &c->link);
 
+        c->io_events = EPOLLIN;
         r = sd_event_add_io(s->event, &c->io, fd, EPOLLIN, on_io, c);
         if (r >= 0)
                 r = sd_event_add_defer(s->event, &c->flush_defer, on_flush, c);

@@ -37,6 +37,8 @@ typedef struct JsonrpcConn {
         JsonrpcServer *server;
         int fd;
         sd_event_source *io;
+        uint32_t io_events;             /* what io asks for (conn_update_events()) */
+        bool io_off;                    /* io is disabled */
         sd_event_source *flush_defer;   /* one-shot: write what deliver() queued */
         sd_event_source *close_defer;   /* one-shot: free outside any callback of ours */
         FrameReader reader;

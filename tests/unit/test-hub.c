@@ -12,6 +12,7 @@
 #include <check.h>
 #include <glib.h>
 
+#include "core/timer.h"
 #include "core/topic.h"
 #include "fake-client.h"
 #include "util/text.h"
@@ -1019,6 +1020,58 @@ START_TEST(test_utf8_is_valid_agrees_with_glib)
 }
 END_TEST
 
+/* Timers: in due order whatever order they were armed in, ties first armed first */
+
+typedef struct Fired {
+        GString *log;
+        TimerSet *set;
+        Timer *late;                    /* armed by the callback of "c", due at once */
+} Fired;
+
+static void on_fire(void *context, void *object, uint64_t now) {
+        Fired *f = context;
+        const char *name = object;
+
+        g_string_append(f->log, name);
+        if (g_str_equal(name, "c") && f->late)
+                timer_arm(f->set, f->late, now, on_fire, (void *) "L");
+}
+
+START_TEST(test_timers_in_due_order)
+{
+        static const struct {
+                const char *name;
+                uint64_t due;
+        } arm[] = {
+                /* In order (the lane), then earlier ones (the sorted set), then in order again. */
+                { "a", 5 }, { "b", 10 }, { "c", 10 }, { "d", 3 }, { "e", 7 }, { "f", 20 }, { "g", 1 },
+                { "h", 10 }, { "i", 30 }, { "x", 4 }, { "y", 25 },
+        };
+        Timer t[G_N_ELEMENTS(arm)] = {}, late = {};
+        Fired f = { .log = g_string_new(NULL), .set = timer_set_new(), .late = &late };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(arm); i++)
+                timer_arm(f.set, &t[i], arm[i].due, on_fire, (void *) arm[i].name);
+        ck_assert_uint_eq(timer_set_next_deadline(f.set), 1);
+        /* Disarmed, from the lane and from the sorted set alike. */
+        timer_disarm(&t[9]);            /* x */
+        timer_disarm(&t[5]);            /* f */
+        timer_disarm(&t[5]);
+        ck_assert(!timer_is_armed(&t[9]) && !timer_is_armed(&t[5]) && timer_is_armed(&t[0]));
+
+        timer_set_run(f.set, 10, &f);
+        ck_assert_str_eq(f.log->str, "gdaebchL");      /* L: armed for now by c, after h (armed before it) */
+        ck_assert_uint_eq(timer_set_next_deadline(f.set), 25);
+        ck_assert(!timer_is_armed(&t[0]) && timer_is_armed(&t[8]));
+
+        timer_set_run(f.set, 100, &f);
+        ck_assert_str_eq(f.log->str, "gdaebchLyi");
+        ck_assert_uint_eq(timer_set_next_deadline(f.set), UINT64_MAX);
+        timer_set_free(f.set);
+        g_string_free(f.log, TRUE);
+}
+END_TEST
+
 static Suite *hub_suite(void) {
         Suite *s = suite_create("hub");
         TCase *tc;
@@ -1086,6 +1139,10 @@ static Suite *hub_suite(void) {
         tcase_add_test(tc, test_counters);
         tcase_add_test(tc, test_clients_by_transport);
         tcase_add_test(tc, test_info);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("timer");
+        tcase_add_test(tc, test_timers_in_due_order);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("text");
