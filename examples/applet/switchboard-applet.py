@@ -19,6 +19,7 @@
 # Run it: python3 examples/applet/switchboard-applet.py
 # (--test is for tests/applet/test-applet.py: see the end of this file.)
 
+import os
 import sys
 
 import gi
@@ -79,7 +80,8 @@ class Applet(Gtk.Application):
             done(reply)
 
     def on_subscribed(self, reply):
-        # The retained values are on their way (addressed to us); the Unsubscribe call goes after them.
+        # The hub sent the retained values (addressed to us) right after this reply: they all
+        # come before the reply to Unsubscribe. Live values come from the broadcasts.
         if not isinstance(reply, GLib.Error):
             self.call('Unsubscribe', GLib.Variant('(t)', reply), self.on_unsubscribed)
 
@@ -130,22 +132,22 @@ class Applet(Gtk.Application):
 # "painted" once the window is drawn and the X server has it (then take a screenshot).
 
 def test_hooks(applet):
-    def on_command(channel, condition):
-        line = sys.stdin.readline()
-        if not line:
-            applet.quit()
-        elif line.strip() == 'click':
-            applet.button.emit('clicked')
-        elif line.strip() == 'paint':
-            clock = applet.window.get_frame_clock()
+    def painted(clock):
+        clock.disconnect_by_func(painted)
+        applet.window.get_display().sync()
+        print('painted', flush=True)
 
-            def painted(clock):
-                clock.disconnect(handler)
-                applet.window.get_display().sync()
-                print('painted', flush=True)
-            handler = clock.connect('after-paint', painted)
-            applet.window.queue_draw()
-        return bool(line)
+    def on_command(channel, condition):
+        data = os.read(sys.stdin.fileno(), 4096).decode()
+        for command in data.split():
+            if command == 'click':
+                applet.button.emit('clicked')
+            elif command == 'paint':
+                applet.window.get_frame_clock().connect('after-paint', painted)
+                applet.window.queue_draw()
+        if not data:
+            applet.quit()
+        return bool(data)
     GLib.io_add_watch(GLib.IOChannel.unix_new(sys.stdin.fileno()), GLib.PRIORITY_DEFAULT,
                       GLib.IOCondition.IN | GLib.IOCondition.HUP, on_command)
 

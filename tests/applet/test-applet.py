@@ -10,6 +10,7 @@
 # Skipped without Xvfb, ImageMagick's import or GTK 4 for Python (scripts/deps.sh
 # installs them for tests).
 
+import json
 import os
 import shutil
 import socket
@@ -32,7 +33,6 @@ def cli(*args):
 
 def socket_call(method, **params):
     """One JSON-RPC request on the hub's socket; its result."""
-    import json
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.connect(sbfixture.socket_path())
         s.sendall(sbfixture.frame({'jsonrpc': '2.0', 'id': 1, 'method': method, 'params': params}))
