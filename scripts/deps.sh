@@ -7,9 +7,11 @@
 # pkg-config file says where bash completion goes.
 sb_build_packages="build-essential pkgconf meson ninja-build libsystemd-dev libglib2.0-dev check
         libdbus-1-dev libjson-c-dev gettext dbus-daemon dbus-bin scdoc bash-completion"
-# man-db renders the man pages in tests/man; zsh checks the zsh completion.
+# man-db renders the man pages in tests/man; zsh checks the zsh completion;
+# tests/applet runs the GTK 4 applet under Xvfb and takes a screenshot with
+# ImageMagick's import.
 sb_test_packages="systemd libglib2.0-bin python3-dbus python3-gi libxml2-utils socat nodejs strace clang libclang-rt-14-dev
-        man-db zsh"
+        man-db zsh xvfb xauth gir1.2-gtk-4.0 imagemagick"
 
 sb_install_deps() {
         local want="$sb_build_packages" missing=""

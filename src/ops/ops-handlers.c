@@ -306,6 +306,10 @@ static GVariant *limits(Hub *h) {
         g_variant_builder_add(&b, "{st}", "max-retained", (uint64_t) l->max_retained);
         g_variant_builder_add(&b, "{st}", "max-keys", (uint64_t) l->max_keys);
         g_variant_builder_add(&b, "{st}", "max-clients", (uint64_t) l->max_clients);
+        g_variant_builder_add(&b, "{st}", "max-queues", (uint64_t) l->max_queues);
+        g_variant_builder_add(&b, "{st}", "max-jobs", (uint64_t) l->max_jobs);
+        g_variant_builder_add(&b, "{st}", "max-reservations", (uint64_t) l->max_reservations);
+        g_variant_builder_add(&b, "{st}", "max-attempts", (uint64_t) l->max_attempts);
         return g_variant_builder_end(&b);
 }
 

@@ -28,7 +28,9 @@
 #   <!-- doctest: config -->       before an ini block: a hub started with it as
 #                                  its switchboard.conf (on a bus of its own, by
 #                                  activation) serves, and reports each [limits]
-#                                  value of the block as the limit in force
+#                                  value of the block as the limit in force (a
+#                                  size's unit is read as the hub reads it:
+#                                  64k is 65536)
 #   <!-- doctest: output -->       before a plain block: the expected standard
 #                                  output of the block marked before it, line by
 #                                  line (blanks at either end of a line ignored;
@@ -365,8 +367,18 @@ def run_config(b, n):
     ini.read_string(b.text)
     if ini.has_section('limits'):
         for key, value in ini.items('limits'):
-            check(str(limits.get(key)) == value, '%s: [limits] %s=%s, but the hub reports %r'
+            check(limits.get(key) == size_value(value), '%s: [limits] %s=%s, but the hub reports %r'
                   % (b.where(), key, value, limits.get(key)))
+
+
+def size_value(text):
+    """The number a limit's value stands for, as switchboard.conf(5) defines
+    sizes: an optional unit k, M or G (any case, with or without i and B), each
+    a power of 1024; None when it is not one."""
+    m = re.fullmatch(r'(\d+)\s*(?:([kmg])i?)?b?', text.strip(), re.I)
+    if not m:
+        return None
+    return int(m.group(1)) * 1024 ** ' kmg'.index((m.group(2) or ' ').lower())
 
 
 def run_file(path):

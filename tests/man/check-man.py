@@ -6,7 +6,8 @@
 # switchboard(1) names every command and option of `switchboard --help` and
 # of each `switchboard COMMAND --help`, switchboardd(8) every option of
 # `switchboardd --help`, and switchboard.conf(5) every [group] key the
-# configuration code reads (src/daemon/config.c) and every limit. Without
+# configuration code reads (src/daemon/config.c) and every limit, and its
+# EXAMPLE passes `switchboardd --check-config` without a warning. Without
 # pages (no scdoc; -Dman=auto) it is skipped.
 
 import os
@@ -75,6 +76,21 @@ if 'switchboard.conf.5' in pages:
         must_name('switchboard.conf.5', text, {'[%s]' % group}, 'the group')
         section = text.split('[%s]' % group, 1)[-1]
         must_name('switchboard.conf.5', section, {k for g, k in keys if g == group}, 'in [%s] the key' % group)
+
+    with open(os.path.join(os.environ['SB_SOURCE_ROOT'], 'man', 'switchboard.conf.5.scd')) as f:
+        example = re.search(r'^# EXAMPLE\n.*?^```\n(.*?)^```$', f.read(), re.M | re.S)
+    if not example:
+        problems.append('switchboard.conf.5 has no EXAMPLE block')
+    else:
+        import tempfile
+        with tempfile.NamedTemporaryFile('w', suffix='.conf') as conf:
+            conf.write(example.group(1))
+            conf.flush()
+            r = subprocess.run([daemon, '--check-config', '--config', conf.name], capture_output=True, text=True,
+                               env=env)
+        if r.returncode != 0 or r.stderr.strip():
+            problems.append('the EXAMPLE of switchboard.conf.5 is not a clean configuration (%d): %s'
+                            % (r.returncode, r.stderr.strip()))
 
 for p in problems:
     print('not ok -', p)
