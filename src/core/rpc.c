@@ -260,7 +260,8 @@ int hub_call(Hub *h, Client *c, const char *name, const void *payload, size_t le
         s = g_hash_table_lookup(h->services, name);
         if (!s) {
                 monitor_emit(h, &(TrafficEvent) { .event = "no_server", .who = c, .name = name, .payload = payload,
-                                                  .len = len, .error_name = "NoServer" });
+                                                  .len = len, .error_name = "NoServer",
+                                                  .error_message = "Nobody serves the name." });
                 return -EHOSTUNREACH;
         }
 
