@@ -6,23 +6,24 @@
 # without one it offers no names, silently. tests/completion drives it.
 
 _switchboard_commands="publish subscribe get set delete list watch clear-retained status push work
-        queues peek kick purge call serve monitor stdio help"
+        queues peek kick purge call serve monitor top stdio help"
 _switchboard_global_opts="--help --version --address= --dbus --socket --socket="
 
 # The options of command $1 (besides the global ones).
 _switchboard_options() {
         case $1 in
         publish) echo "--retain -r" ;;
-        subscribe) echo "--retained --json -j --count= -n" ;;
+        subscribe) echo "--retained --json -j --format= -f --count= -n" ;;
         get | list | status | queues | peek) echo "--json -j" ;;
         set) echo "--if-revision=" ;;
-        watch) echo "--json -j --count= -n" ;;
+        watch) echo "--json -j --format= -f --count= -n" ;;
         push) echo "--delay=" ;;
         work) echo "--timeout= -t --visibility= --count= -n --retry-delay=" ;;
         kick) echo "--max=" ;;
         call) echo "--timeout= -t" ;;
         serve) echo "--count= -n" ;;
-        monitor) echo "--json -j --count= -n" ;;
+        monitor) echo "--json -j --count= -n --color=" ;;
+        top) echo "--interval= -i --sort= -s --once -1 --json -j" ;;
         esac
 }
 
@@ -48,14 +49,23 @@ _switchboard() {
         if [[ $cur == "=" || $prev == "=" ]]; then
                 local opt=${COMP_WORDS[COMP_CWORD - 1]}
                 [[ $cur != "=" ]] && opt=${COMP_WORDS[COMP_CWORD - 2]} || cur=""
-                [[ $opt == --socket ]] && COMPREPLY=($(compgen -f -- "$cur"))
+                case $opt in
+                --socket) COMPREPLY=($(compgen -f -- "$cur")) ;;
+                --color) COMPREPLY=($(compgen -W "auto always never" -- "$cur")) ;;
+                --sort) COMPREPLY=($(compgen -W "rate total drops name" -- "$cur")) ;;
+                --format) COMPREPLY=($(compgen -W "waybar" -- "$cur")) ;;
+                esac
                 return 0
         fi
         # An option that takes the next word as its value.
         case $prev in
         --address | --socket | --count | -n | --timeout | -t | --delay | --visibility | --retry-delay | \
-                --max | --if-revision)
-                [[ $prev == --socket ]] && COMPREPLY=($(compgen -f -- "$cur"))
+                --max | --if-revision | --format | -f | --interval | -i | --sort | -s | --color)
+                case $prev in
+                --socket) COMPREPLY=($(compgen -f -- "$cur")) ;;
+                --sort | -s) COMPREPLY=($(compgen -W "rate total drops name" -- "$cur")) ;;
+                --color) COMPREPLY=($(compgen -W "auto always never" -- "$cur")) ;;
+                esac
                 return 0 ;;
         esac
 
@@ -69,7 +79,7 @@ _switchboard() {
                 --) [[ -n $cmd ]] && dashdash=1 nargs=0 ;;
                 =) i=$((i + 1)) ;;     # "--opt" "=" "value"
                 --address | --count | -n | --timeout | -t | --delay | --visibility | --retry-delay | \
-                        --max | --if-revision)
+                        --max | --if-revision | --format | -f | --interval | -i | --sort | -s | --color)
                         i=$((i + 1)) ;;
                 -*) ;;
                 *) if [[ -z $cmd ]]; then cmd=$w; else nargs=$((nargs + 1)); fi ;;

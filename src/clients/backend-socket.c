@@ -562,6 +562,15 @@ static void dispatch_notification(SocketBackend *s, json_object *n) {
                 e.kind = EVENT_REQUEST;
                 e.name = get_string(params, "name");
                 ok = e.name && get_u64(params, "id", &e.id);
+        } else if (g_str_equal(method, "traffic")) {
+                e.kind = EVENT_TRAFFIC;
+                e.name = get_string(params, "name");
+                e.event = get_string(params, "event");
+                e.error = get_string(params, "error");
+                e.message = get_string(params, "message");
+                (void) get_u64(params, "attempts", &e.attempts);
+                ok = e.name && e.event && get_u64(params, "monitor", &e.id) && get_u64(params, "id", &e.object) &&
+                     get_u64(params, "seq", &e.number);
         } else if (g_str_equal(method, "gap")) {
                 e.kind = EVENT_GAP;
                 ok = get_u64(params, "id", &e.id) && get_u64(params, "first_seq", &e.first) &&

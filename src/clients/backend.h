@@ -41,6 +41,8 @@ typedef enum EventKind {
         EVENT_KEY_CHANGED,
         EVENT_GAP,
         EVENT_REQUEST,                  /* a call to a name we serve: id, name, data */
+        EVENT_TRAFFIC,                  /* queue or call traffic (monitor): id, name, data, number,
+                                         * event, attempts, error, message */
 } EventKind;
 
 typedef struct Event {
@@ -53,6 +55,10 @@ typedef struct Event {
         uint64_t number;                /* seq or revision */
         bool retained, deleted;
         uint64_t first, last;           /* gap */
+        const char *event;              /* traffic: "push", "call", ... */
+        uint64_t object;                /* traffic: the job or call id */
+        uint64_t attempts;              /* traffic: 0 when not said */
+        const char *error, *message;    /* traffic: an error name and message, or NULL */
         const Sender *sender;           /* NULL when the transport does not say */
 } Event;
 

@@ -2,9 +2,11 @@
 /*
  * cli-commands-pubsub.c: publish, clear-retained, and the commands that
  * print an event stream: subscribe, watch and monitor. These run an
- * sd-event loop and print the events the backend hands them; `monitor`
- * needs the socket (D-Bus signals carry no sender) and starts the hub
- * through D-Bus when it is missing.
+ * sd-event loop and print the events the backend hands them, as plain
+ * lines, JSON or a --format template; `monitor` needs the socket (D-Bus
+ * signals carry no sender), starts the hub through D-Bus when it is
+ * missing, and adds a monitor (queue and call traffic) to a subscription
+ * and a watch, in colour on a terminal.
  */
 
 #include <inttypes.h>
@@ -48,7 +50,7 @@ int run_clear_retained(char **args, int n_args) {
 typedef struct Stream {
         sd_event *event;
         Backend *backend;
-        bool monitor;                   /* print senders (monitor) */
+        FormatStyle style;
         bool done;
         uint64_t count;                 /* stop after this many lines; 0: never */
         uint64_t printed;
@@ -93,7 +95,7 @@ static void on_event(const Event *e, void *userdata) {
                 return;
 
         out = g_string_new(NULL);
-        format_event(e, s->monitor, arg.json, out);
+        format_event(e, &s->style, out);
         print_line(out->str);
 
         s->printed++;
@@ -177,14 +179,22 @@ static int stream_listen(Stream *s, const char *member, char **names, int n_name
         return 0;
 }
 
-/* Print the events of @member on each of @names and, for monitor, of every key. */
+/* Print the events of @member on each of @names and, for monitor, of every key and all traffic. */
 static int stream_command(bool monitor, const char *member, char **names, int n_names) {
+        g_autoptr(CliTemplate) template = NULL;
         BackendConfig config;
         Backend *b = NULL;
-        Stream s = { .monitor = monitor };
+        Stream s = { .style = { .monitor = monitor, .json = arg.json } };
         int r;
 
         r = parse_count(&s.count);
+        if (r == 0 && arg.format && arg.json)
+                r = usage_error(_("--format and --json cannot be used together"));
+        if (r == 0 && arg.format)
+                r = cli_template_parse(arg.format, g_str_equal(member, "Watch"), &template);
+        if (r == 0 && monitor)
+                r = parse_color(arg.color, &s.style.color);
+        s.style.template = template;
         /* monitor needs the socket: D-Bus signals carry no sender. */
         if (r == 0 && monitor) {
                 r = socket_config(&config);
@@ -200,6 +210,8 @@ static int stream_command(bool monitor, const char *member, char **names, int n_
                 r = stream_listen(&s, member, names, n_names);
         if (r == 0 && monitor)
                 r = stream_listen(&s, "Watch", all_keys, 1);
+        if (r == 0 && monitor)
+                r = stream_listen(&s, "Monitor", all_keys, 1);      /* no argument: the name is unused */
         if (r == 0)
                 r = stream_run(&s);
         stream_close(&s);

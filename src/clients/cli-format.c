@@ -9,6 +9,7 @@
 
 #include <inttypes.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <glib.h>
 #include <glib/gi18n.h>
@@ -129,8 +130,32 @@ static void append_sender_json(GString *out, const Sender *sender) {
         g_string_append_len(out, o->str, (gssize) o->len);
 }
 
-static void format_message(const Event *e, bool monitor, bool json, GString *out) {
-        if (monitor && json) {
+/* SGR sequences of the monitor's lines on a terminal. */
+#define SGR_RESET "\033[0m"
+#define SGR_DIM "\033[2m"
+#define SGR_MESSAGE "\033[32m"          /* green */
+#define SGR_KEY "\033[36m"              /* cyan */
+#define SGR_QUEUE "\033[33m"            /* yellow */
+#define SGR_RPC "\033[35m"              /* magenta */
+#define SGR_BAD "\033[1;31m"            /* bold red: errors, timeouts, dead letters */
+
+/* @text in @sgr when colouring, else plain. */
+static void append_painted(GString *out, const FormatStyle *style, const char *sgr, const char *text) {
+        if (style->color)
+                g_string_append_printf(out, "%s%s" SGR_RESET, sgr, text);
+        else
+                g_string_append(out, text);
+}
+
+static void append_sender_painted(GString *out, const FormatStyle *style, const Sender *sender) {
+        g_autoptr(GString) s = g_string_new(NULL);
+
+        append_sender_text(s, sender);
+        append_painted(out, style, SGR_DIM, s->str);
+}
+
+static void format_message(const Event *e, const FormatStyle *style, GString *out) {
+        if (style->monitor && style->json) {
                 g_string_append_c(out, '{');
                 json_append_member(out, "type", "message");
                 json_append_u64(out, "seq", e->number);
@@ -139,11 +164,13 @@ static void format_message(const Event *e, bool monitor, bool json, GString *out
                 json_append_bool(out, "retained", e->retained);
                 append_sender_json(out, e->sender);
                 g_string_append_c(out, '}');
-        } else if (monitor) {
-                g_string_append_printf(out, "%" PRIu64 " %s ", e->number, e->name);
+        } else if (style->monitor) {
+                g_string_append_printf(out, "%" PRIu64 " ", e->number);
+                append_painted(out, style, SGR_MESSAGE, e->name);
+                g_string_append_c(out, ' ');
                 append_payload_text(out, e);
-                append_sender_text(out, e->sender);
-        } else if (json) {
+                append_sender_painted(out, style, e->sender);
+        } else if (style->json) {
                 g_string_append_c(out, '{');
                 json_append_member(out, "topic", e->name);
                 json_append_bytes(out, "payload", e->data, e->size);
@@ -155,41 +182,123 @@ static void format_message(const Event *e, bool monitor, bool json, GString *out
         }
 }
 
-static void format_key_changed(const Event *e, bool monitor, bool json, GString *out) {
-        if (json) {
+static void format_key_changed(const Event *e, const FormatStyle *style, GString *out) {
+        g_autofree char *what = NULL;
+
+        if (style->json) {
                 g_string_append_c(out, '{');
-                if (monitor)
+                if (style->monitor)
                         json_append_member(out, "type", "key_changed");
                 json_append_member(out, "key", e->name);
                 if (!e->deleted)
                         json_append_bytes(out, "value", e->data, e->size);
                 json_append_u64(out, "revision", e->number);
                 json_append_bool(out, "deleted", e->deleted);
-                if (monitor)
+                if (style->monitor)
                         append_sender_json(out, e->sender);
                 g_string_append_c(out, '}');
                 return;
         }
-        if (monitor)
+        if (style->monitor)
                 g_string_append_printf(out, "rev %" PRIu64 " ", e->number);
-        if (e->deleted)
-                g_string_append_printf(out, "deleted %s", e->name);
-        else {
-                g_string_append_printf(out, "set %s ", e->name);
+        what = g_strdup_printf(e->deleted ? "deleted %s" : "set %s", e->name);
+        append_painted(out, style, style->monitor ? SGR_KEY : "", what);
+        if (!e->deleted) {
+                g_string_append_c(out, ' ');
                 append_payload_text(out, e);
         }
-        if (monitor)
-                append_sender_text(out, e->sender);
+        if (style->monitor)
+                append_sender_painted(out, style, e->sender);
+}
+
+/* Whether traffic event @event is about a call (else about a queue). */
+static bool event_is_call(const char *event) {
+        static const char *const calls[] = { "call", "reply", "error", "timeout", "server_gone", "no_server" };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(calls); i++)
+                if (g_str_equal(event, calls[i]))
+                        return true;
+        return false;
+}
+
+/* Events that mean something went wrong. */
+static bool event_is_bad(const Event *e) {
+        return (e->error && e->error[0]) || g_str_equal(e->event, "dead") || g_str_equal(e->event, "expired");
+}
+
+/*
+ * "queue push jobs #17 PAYLOAD  [unix uid=1000 pid=42]",
+ * "rpc timeout weather.now #4 Timeout: The server did not reply in time.  [hub]"
+ */
+static void format_traffic(const Event *e, const FormatStyle *style, GString *out) {
+        bool call = event_is_call(e->event);
+        g_autofree char *what = NULL;
+
+        if (style->json) {
+                g_string_append_c(out, '{');
+                json_append_member(out, "type", "traffic");
+                json_append_member(out, "event", e->event);
+                json_append_member(out, "name", e->name);
+                json_append_u64(out, "id", e->object);
+                json_append_u64(out, "seq", e->number);
+                if (e->size > 0)
+                        json_append_bytes(out, "payload", e->data, e->size);
+                if (e->attempts > 0)
+                        json_append_u64(out, "attempts", e->attempts);
+                if (e->error && e->error[0]) {
+                        json_append_member(out, "error", e->error);
+                        json_append_member(out, "message", e->message ?: "");
+                }
+                append_sender_json(out, e->sender);
+                g_string_append_c(out, '}');
+                return;
+        }
+        what = g_strdup_printf("%s %s %s", call ? "rpc" : "queue", e->event, e->name);
+        append_painted(out, style, event_is_bad(e) ? SGR_BAD : call ? SGR_RPC : SGR_QUEUE, what);
+        g_string_append_printf(out, " #%" PRIu64, e->object);
+        if (e->attempts > 0)
+                g_string_append_printf(out, " attempts=%" PRIu64, e->attempts);
+        if (e->error && e->error[0])
+                g_string_append_printf(out, " %s: %s", e->error, e->message ?: "");
+        else if (e->size > 0) {
+                g_string_append_c(out, ' ');
+                append_payload_text(out, e);
+        }
+        append_sender_painted(out, style, e->sender);
 }
 
 /**
- * format_event() - the line of a message or key change, with its sender for `monitor`
+ * format_event() - the line of a message, key change or (monitor) traffic event
  */
-void format_event(const Event *e, bool monitor, bool json, GString *out) {
-        if (e->kind == EVENT_MESSAGE)
-                format_message(e, monitor, json, out);
+void format_event(const Event *e, const FormatStyle *style, GString *out) {
+        if (style->template)
+                cli_template_expand(style->template, e, out);
+        else if (e->kind == EVENT_MESSAGE)
+                format_message(e, style, out);
+        else if (e->kind == EVENT_TRAFFIC)
+                format_traffic(e, style, out);
         else
-                format_key_changed(e, monitor, json, out);
+                format_key_changed(e, style, out);
+}
+
+/**
+ * parse_color() - whether to colour standard output: --color=@mode (NULL:
+ * auto), where auto means a terminal and no NO_COLOR in the environment
+ *
+ * Return: 0 and @ret, or 2 (message printed).
+ */
+int parse_color(const char *mode, bool *ret) {
+        const char *no_color = g_getenv("NO_COLOR");
+
+        if (!mode || g_str_equal(mode, "auto"))
+                *ret = isatty(STDOUT_FILENO) && !(no_color && no_color[0]);
+        else if (g_str_equal(mode, "always"))
+                *ret = true;
+        else if (g_str_equal(mode, "never"))
+                *ret = false;
+        else
+                return usage_error(_("invalid value '%s' for --color: use auto, always or never"), mode);
+        return 0;
 }
 
 /* ---- status ----------------------------------------------------------- */
@@ -225,7 +334,10 @@ static bool variant_u64(GVariant *v, uint64_t *ret) {
         return true;
 }
 
-static uint64_t info_u64(GVariant *info, const char *key) {
+/**
+ * info_u64() - the number @key of the a{sv} (or a{s*}) @info; 0 when it has none
+ */
+uint64_t info_u64(GVariant *info, const char *key) {
         g_autoptr(GVariant) v = g_variant_lookup_value(info, key, NULL);
         uint64_t n = 0;
 

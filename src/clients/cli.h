@@ -19,6 +19,8 @@ typedef struct CliOptions {
         gboolean force_dbus, force_socket;
         gboolean retain, retained, json;
         char *count, *if_revision, *delay, *timeout, *visibility, *retry_delay, *max;
+        char *format, *color, *interval, *sort;
+        gboolean once;
 } CliOptions;
 
 extern CliOptions arg;
@@ -51,6 +53,7 @@ int run_kick(char **args, int n_args);
 int run_purge(char **args, int n_args);
 int run_call(char **args, int n_args);
 int run_serve(char **args, int n_args);
+int run_top(char **args, int n_args);
 
 /* cli-format.c */
 void json_append_member(GString *out, const char *name, const char *value);
@@ -59,7 +62,25 @@ void json_append_bool(GString *out, const char *name, gboolean value);
 void json_append_bytes(GString *out, const char *name, const void *data, size_t size);
 void print_line(const char *line);
 int print_bytes(const OpBytes *bytes);
-void format_event(const Event *e, bool monitor, bool json, GString *out);
+typedef struct CliTemplate CliTemplate;
+
+/* How format_event() writes an event. */
+typedef struct FormatStyle {
+        bool monitor;                   /* with sequence numbers and senders */
+        bool json;
+        bool color;                     /* SGR colours (monitor) */
+        const CliTemplate *template;    /* --format: overrides the rest */
+} FormatStyle;
+
+void format_event(const Event *e, const FormatStyle *style, GString *out);
+int parse_color(const char *mode, bool *ret);
+uint64_t info_u64(GVariant *info, const char *key);
+
+/* cli-template.c: --format */
+int cli_template_parse(const char *spec, bool keys, CliTemplate **ret);
+void cli_template_expand(const CliTemplate *t, const Event *e, GString *out);
+void cli_template_free(CliTemplate *t);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CliTemplate, cli_template_free)
 void print_status(GVariant *info, bool json);
 
 /* cli-process.c */

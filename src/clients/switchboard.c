@@ -185,6 +185,7 @@ int parse_count(uint64_t *ret) {
 #define OPT_COUNT(help) { "count", 'n', 0, G_OPTION_ARG_STRING, &arg.count, help, N_("N") }
 #define OPT_VALUE(name, short_name, field, help, value) \
         { name, short_name, 0, G_OPTION_ARG_STRING, &arg.field, help, value }
+#define OPT_FORMAT(help) OPT_VALUE("format", 'f', format, help, N_("FORMAT"))
 
 static const GOptionEntry publish_entries[] = {
         { "retain", 'r', 0, G_OPTION_ARG_NONE, &arg.retain,
@@ -196,19 +197,32 @@ static const GOptionEntry subscribe_entries[] = {
         { "retained", 0, 0, G_OPTION_ARG_NONE, &arg.retained,
           N_("First print the retained values of matching topics"), NULL },
         OPT_JSON(N_("Print one JSON object per message")),
+        OPT_FORMAT(N_("Print each message by FORMAT: a template like '{topic}: {payload}', or waybar")),
         OPT_COUNT(N_("Exit after N messages")),
         G_OPTION_ENTRY_NULL
 };
 
 static const GOptionEntry watch_entries[] = {
         OPT_JSON(N_("Print one JSON object per change")),
+        OPT_FORMAT(N_("Print each change by FORMAT: a template like '{key}={value}', or waybar")),
         OPT_COUNT(N_("Exit after N changes")),
         G_OPTION_ENTRY_NULL
 };
 
 static const GOptionEntry monitor_entries[] = {
-        OPT_JSON(N_("Print one JSON object per message or change, with its sender")),
-        OPT_COUNT(N_("Exit after N messages and changes")),
+        OPT_JSON(N_("Print one JSON object per message, change or traffic event, with its sender")),
+        OPT_COUNT(N_("Exit after N lines")),
+        OPT_VALUE("color", 0, color, N_("Colour the lines: auto (on a terminal, without NO_COLOR), always or never"),
+                  N_("WHEN")),
+        G_OPTION_ENTRY_NULL
+};
+
+static const GOptionEntry top_entries[] = {
+        OPT_VALUE("interval", 'i', interval, N_("Refresh every SECONDS (default: 1; at least 0.1)"), N_("SECONDS")),
+        OPT_VALUE("sort", 's', sort, N_("Sort the tables by KEY: rate (default), total, drops or name"), N_("KEY")),
+        { "once", '1', 0, G_OPTION_ARG_NONE, &arg.once,
+          N_("Print one snapshot and exit (the default when standard output is not a terminal)"), NULL },
+        OPT_JSON(N_("Print the snapshot as one JSON object")),
         G_OPTION_ENTRY_NULL
 };
 
@@ -290,7 +304,10 @@ static const Command commands[] = {
           N_("Print each message of a topic matching any PATTERN as one line 'TOPIC PAYLOAD'\n"
              "(a payload that is not text as 'TOPIC base64:DATA'), until interrupted.\n"
              "In a PATTERN, '*' matches one token and '>' one or more trailing tokens.\n"
-             "Missed messages are reported on standard error."),
+             "Missed messages are reported on standard error. --format prints a line of your\n"
+             "own per message: fields {topic}, {payload}, {seq}, {retained} and the sender's\n"
+             "{transport}, {uid}, {pid}, {client}, {sender}; '{{' and '}}' for braces; 'waybar'\n"
+             "or 'waybar:TEMPLATE' prints waybar's JSON {\"text\": ..., \"tooltip\": ...}."),
           subscribe_entries, 1, -1, run_subscribe },
         { "get", N_("KEY"), N_("Print the value of a key"),
           N_("Print the value of KEY and a newline. A value that is not text is written as\n"
@@ -309,7 +326,10 @@ static const Command commands[] = {
           json_entries, 0, 1, run_list },
         { "watch", N_("[PREFIX…]"), N_("Print the changes of keys"),
           N_("Print each change of a key starting with PREFIX (all keys without one) as one\n"
-             "line, 'set KEY VALUE' or 'deleted KEY', until interrupted."),
+             "line, 'set KEY VALUE' or 'deleted KEY', until interrupted. --format prints a line\n"
+             "of your own per change: fields {key}, {value}, {revision}, {deleted} and the\n"
+             "sender's {transport}, {uid}, {pid}, {client}, {sender}; 'waybar' or\n"
+             "'waybar:TEMPLATE' prints waybar's JSON {\"text\": ..., \"tooltip\": ...}."),
           watch_entries, 0, -1, run_watch },
         { "clear-retained", N_("PATTERN"), N_("Drop retained messages"),
           N_("Drop the retained values of the topics matching PATTERN and print how many\n"
@@ -363,12 +383,28 @@ static const Command commands[] = {
              "COMMAND. Runs until --count calls are answered, or SIGINT or SIGTERM."),
           serve_entries, 2, -1, run_serve },
         { "monitor", N_("[PATTERN]"), N_("Print all traffic with its senders"),
-          N_("Print every message of a topic matching PATTERN ('>' without one: all topics) and\n"
-             "every key change, with sequence number and sender, as one line\n"
-             "'SEQ TOPIC PAYLOAD  [TRANSPORT uid=UID pid=PID name=NAME]' or\n"
-             "'rev REVISION set KEY VALUE  [...]', until interrupted. Needs the hub's socket;\n"
-             "starts the hub through D-Bus if need be."),
+          N_("Print every message of a topic matching PATTERN ('>' without one: all topics),\n"
+             "every key change, and all queue and request/reply traffic, with its sender, as\n"
+             "one line each, until interrupted:\n"
+             "  'SEQ TOPIC PAYLOAD  [TRANSPORT uid=UID pid=PID name=NAME]'\n"
+             "  'rev REVISION set KEY VALUE  [...]'\n"
+             "  'queue EVENT QUEUE #JOB [attempts=N] [PAYLOAD]  [...]' (push, reserve, ack,\n"
+             "   nack, expired, returned, dead, kick)\n"
+             "  'rpc EVENT NAME #CALL [PAYLOAD | ERROR: MESSAGE]  [...]' (call, reply, error,\n"
+             "   timeout, server_gone, no_server)\n"
+             "Coloured on a terminal unless NO_COLOR is set. Needs the hub's socket; starts the\n"
+             "hub through D-Bus if need be."),
           monitor_entries, 0, 1, run_monitor },
+        { "top", "", N_("Show a live view of the hub's clients, topics, queues and calls"),
+          N_("Show, refreshed every --interval, the clients per transport with who they are\n"
+             "(uid, pid, D-Bus name) and what they publish, receive and drop; the topics by\n"
+             "message rate; the queues with their ready, reserved, delayed and dead jobs; the\n"
+             "served names with their servers, calls, errors, timeouts and reply latency; and\n"
+             "the hub's drops. On a terminal it fills the screen until 'q' or Ctrl-C; keys\n"
+             "r, t, d and n sort by rate, total, drops or name, s cycles. Otherwise, or with\n"
+             "--once, it prints one snapshot (rates measured over one interval) as text, or\n"
+             "as JSON with --json."),
+          top_entries, 0, 0, run_top },
         { "stdio", "", N_("Connect standard input and output to the hub"),
           N_("Copy bytes between standard input/output and the hub's socket: a parent process\n"
              "speaks the socket's protocol (4-byte length + JSON-RPC 2.0) on the pipes. Starts\n"
@@ -553,6 +589,10 @@ int main(int argc, char **argv) {
                         g_free(arg.visibility);
                         g_free(arg.retry_delay);
                         g_free(arg.max);
+                        g_free(arg.format);
+                        g_free(arg.color);
+                        g_free(arg.interval);
+                        g_free(arg.sort);
                         return r;
                 }
 

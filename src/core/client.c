@@ -41,6 +41,7 @@ int client_init(Client *c, Hub *hub, const ClientSink *sink, uid_t uid, pid_t pi
         c->served = g_hash_table_new(g_str_hash, g_str_equal);
         c->calls_out = g_hash_table_new(g_int64_hash, g_int64_equal);
         c->calls_in = g_hash_table_new(g_int64_hash, g_int64_equal);
+        c->monitors = g_hash_table_new(g_int64_hash, g_int64_equal);
 
         c->link.data = c;
         g_queue_push_tail_link(&hub->clients, &c->link);
@@ -62,6 +63,12 @@ void client_deinit(Client *c) {
         if (!h)
                 return;
 
+        /* First: what the client's leaving causes (returned jobs, failed calls) is not for it. */
+        g_hash_table_iter_init(&it, c->monitors);
+        while (g_hash_table_iter_next(&it, NULL, &v)) {
+                g_hash_table_iter_steal(&it);
+                monitor_free(h, v);
+        }
         queue_client_release(h, c);
         rpc_client_release(h, c);
         g_clear_pointer(&c->served, g_hash_table_destroy);
@@ -82,6 +89,7 @@ void client_deinit(Client *c) {
         }
         g_clear_pointer(&c->subscriptions, g_hash_table_destroy);
         g_clear_pointer(&c->watches, g_hash_table_destroy);
+        g_clear_pointer(&c->monitors, g_hash_table_destroy);
 
         g_queue_unlink(&h->clients, &c->link);
         if (!c->internal)
@@ -116,6 +124,10 @@ void client_flush_gaps(Client *c) {
                 if (listener_flush_gap(v) < 0)
                         return;
         g_hash_table_iter_init(&it, c->watches);
+        while (g_hash_table_iter_next(&it, NULL, &v))
+                if (listener_flush_gap(v) < 0)
+                        return;
+        g_hash_table_iter_init(&it, c->monitors);
         while (g_hash_table_iter_next(&it, NULL, &v))
                 if (listener_flush_gap(v) < 0)
                         return;

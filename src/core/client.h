@@ -30,6 +30,10 @@ typedef enum EnvelopeKind {
                                  * caller in sender; never to be dropped */
         ENVELOPE_REPLY,         /* to a caller: call id in sub_id, payload, or an error
                                  * (error_name/error_code/error_message); never to be dropped */
+        ENVELOPE_TRAFFIC,       /* to a monitor: queue or call/serve traffic; event, queue or
+                                 * served name in topic, job or call id in object_id, the hub's
+                                 * traffic number in seq, payload, attempts, error_name ("" when
+                                 * none) and error_message, sender (NULL: the hub itself) */
 } EnvelopeKind;
 
 /* Who sent a message, as the kernel or the bus reported it. */
@@ -70,7 +74,9 @@ typedef struct Envelope {
         int error_code;                 /* REPLY: the server's JSON-RPC code, 0 when none */
         bool error_from_hub;            /* REPLY: error_name is the hub's own, not the server's */
         const char *error_message;      /* REPLY: with error_name */
-        const ClientInfo *sender;       /* MESSAGE/KEY_CHANGED: who caused it */
+        const char *event;              /* TRAFFIC: "push", "reserve", "call", ... (docs/protocol.md) */
+        uint64_t object_id;             /* TRAFFIC: the job or call it is about */
+        const ClientInfo *sender;       /* MESSAGE/KEY_CHANGED/TRAFFIC: who caused it */
         EnvelopeCache *cache;           /* MESSAGE/KEY_CHANGED: shared by all its deliveries; may be NULL */
 } Envelope;
 
@@ -93,6 +99,10 @@ struct Client {
         GHashTable *served;             /* name -> ServeEntry*, owned */
         GHashTable *calls_out;          /* call id -> PendingCall*, calls it made; not owned */
         GHashTable *calls_in;           /* call id -> PendingCall*, calls routed to it; not owned */
+        GHashTable *monitors;           /* id -> Monitor*, owned */
+        uint64_t n_published;           /* messages it published */
+        uint64_t n_delivered;           /* envelopes its sink took from its listeners */
+        uint64_t n_dropped;             /* envelopes its full sink refused */
         GList link;                     /* in Hub.clients */
 };
 

@@ -61,6 +61,7 @@ static const char *arg_noun(HubArg arg) {
                 [HUB_ARG_JOB] = "Job",
                 [HUB_ARG_SERVICE] = "Name",
                 [HUB_ARG_CALL] = "Call",
+                [HUB_ARG_MONITOR] = "Monitor",
         };
 
         g_assert((size_t) arg < G_N_ELEMENTS(nouns));
@@ -168,6 +169,10 @@ static const char *explain_quota(Explain *x) {
                 x->message = g_strdup_printf("Queue '%s' cannot take more: at most %u queues, %u jobs per queue, "
                                              "and %u jobs reserved or reserves waiting per client.", x->w,
                                              l->max_queues, l->max_jobs, l->max_reservations);
+                break;
+        case HUB_ARG_MONITOR:
+                x->message = g_strdup_printf("Too many monitors: at most %u per client; unmonitor first.",
+                                             l->max_subscriptions);
                 break;
         default:
                 x->message = g_strdup_printf("Too many clients: the hub serves at most %u.", l->max_clients);

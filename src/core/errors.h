@@ -38,6 +38,7 @@ typedef enum HubArg {
         HUB_ARG_JOB,
         HUB_ARG_SERVICE,
         HUB_ARG_CALL,
+        HUB_ARG_MONITOR,
 } HubArg;
 
 int hub_error_explain(int r, const HubLimits *limits, HubArg arg, const char *what, size_t size,

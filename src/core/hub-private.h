@@ -9,6 +9,7 @@
 #pragma once
 
 #include "core/hub.h"
+#include "core/monitor.h"
 #include "core/queue.h"
 #include "core/retained.h"
 #include "core/rpc.h"
@@ -45,6 +46,12 @@ struct Hub {
         GHashTable *calls;              /* id -> PendingCall*, owned */
         uint64_t next_call_id;
         GArray *info;                   /* HubInfoSource: the faces' counters */
+        /* monitor.c */
+        GQueue monitors;                /* Monitor*, owned through their clients */
+        uint64_t traffic_seq;           /* last traffic event number handed out */
+        /* per-topic counters, for hub_list_topics() */
+        GHashTable *topic_stats;        /* name -> TopicStats*, owned; at most TOPIC_STATS_MAX */
+        uint64_t untracked_published;   /* messages of topics beyond TOPIC_STATS_MAX */
 };
 
 static inline uint64_t hub_now(Hub *h) {

@@ -45,6 +45,19 @@ static uint64_t clock_realtime(void *userdata) {
         return (uint64_t) g_get_real_time();
 }
 
+/* One topic's counters. */
+typedef struct TopicStats {
+        char *name;
+        uint64_t messages, bytes, delivered, last_seq;
+} TopicStats;
+
+static void topic_stats_free(void *p) {
+        TopicStats *t = p;
+
+        g_free(t->name);
+        g_free(t);
+}
+
 /**
  * hub_new() - a hub with @limits (copied), started at @start_time_usec
  *
@@ -66,6 +79,8 @@ Hub *hub_new(const HubLimits *limits, uint64_t start_time_usec) {
         h->store = store_new();
         h->timers = timer_set_new();
         h->info = g_array_new(FALSE, FALSE, sizeof(HubInfoSource));
+        g_queue_init(&h->monitors);
+        h->topic_stats = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, topic_stats_free);
         queue_init(h);
         rpc_init(h);
         /* Wall-clock time: delays and due times survive a restart in the journal. */
@@ -85,6 +100,7 @@ Hub *hub_free(Hub *h) {
         rpc_deinit(h);
         timer_set_free(h->timers);
         g_array_unref(h->info);
+        g_hash_table_destroy(h->topic_stats);
         g_free(h);
         return NULL;
 }
@@ -197,10 +213,25 @@ unsigned hub_get_n_keys(Hub *h) {
 static void deliver_counted(Listener *l, const Envelope *e) {
         HubCounters *counters = &l->client->hub->counters;
 
-        if (listener_deliver(l, e) >= 0)
+        if (listener_deliver(l, e) >= 0) {
                 counters->delivered++;
-        else
+                l->client->n_delivered++;
+        } else {
                 counters->dropped++;
+                l->client->n_dropped++;
+        }
+}
+
+/* @topic's counters, new if there is room; NULL beyond TOPIC_STATS_MAX topics. */
+static TopicStats *topic_stats_get(Hub *h, const char *topic) {
+        TopicStats *t = g_hash_table_lookup(h->topic_stats, topic);
+
+        if (t || g_hash_table_size(h->topic_stats) >= TOPIC_STATS_MAX)
+                return t;
+        t = g_new0(TopicStats, 1);
+        t->name = g_strdup(topic);
+        g_hash_table_insert(h->topic_stats, t->name, t);
+        return t;
 }
 
 static void deliver_to_subscription(Subscription *s, void *userdata) {
@@ -238,6 +269,8 @@ static void seq_lease(Hub *h) {
 int hub_publish(Hub *h, Client *sender, const char *topic, const void *payload, size_t len,
                 bool retain, uint64_t *ret_seq) {
         EnvelopeCache cache = {};
+        TopicStats *stats;
+        uint64_t delivered;
         Envelope e;
         int r;
 
@@ -269,15 +302,102 @@ int hub_publish(Hub *h, Client *sender, const char *topic, const void *payload, 
                 .cache = &cache,
         };
         h->counters.published++;
+        if (sender)
+                sender->n_published++;
         if (retain)
                 retained_set(h->retained, sender ? &sender->info : NULL, topic, payload, len, e.seq);
 
+        delivered = h->counters.delivered;
         topic_tree_match(h->topics, topic, deliver_to_subscription, &e);
         envelope_cache_clear(&cache);
+
+        stats = topic_stats_get(h, topic);
+        if (stats) {
+                stats->messages++;
+                stats->bytes += len;
+                stats->delivered += h->counters.delivered - delivered;
+                stats->last_seq = e.seq;
+        } else
+                h->untracked_published++;
 
         if (ret_seq)
                 *ret_seq = e.seq;
         return 0;
+}
+
+static gint client_row_cmp(gconstpointer a, gconstpointer b) {
+        const ClientRow *x = a, *y = b;
+
+        return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/**
+ * hub_list_clients() - every client (internal listeners left out) with
+ * who it is and its counters
+ *
+ * Return: a new GArray of ClientRow, by id; its strings borrowed until the
+ * next change.
+ */
+GArray *hub_list_clients(Hub *h) {
+        GArray *a = g_array_sized_new(FALSE, TRUE, sizeof(ClientRow), h->n_clients);
+
+        for (GList *l = h->clients.head; l; l = l->next) {
+                Client *c = l->data;
+                ClientRow row;
+
+                if (c->internal)
+                        continue;
+                row = (ClientRow) {
+                        .id = c->info.id,
+                        .transport = c->info.transport,
+                        .uid = c->info.uid == (uid_t) -1 ? UINT32_MAX : (uint32_t) c->info.uid,
+                        .pid = c->info.pid > 0 ? (uint32_t) c->info.pid : 0,
+                        .name = c->info.name ?: "",
+                        .subscriptions = g_hash_table_size(c->subscriptions),
+                        .watches = g_hash_table_size(c->watches),
+                        .reserved = g_hash_table_size(c->reserved),
+                        .served = g_hash_table_size(c->served),
+                        .published = c->n_published,
+                        .delivered = c->n_delivered,
+                        .dropped = c->n_dropped,
+                };
+                g_array_append_val(a, row);
+        }
+        g_array_sort(a, client_row_cmp);
+        return a;
+}
+
+static gint topic_row_cmp(gconstpointer a, gconstpointer b) {
+        return strcmp(((const TopicRow *) a)->topic, ((const TopicRow *) b)->topic);
+}
+
+/**
+ * hub_list_topics() - every topic published on since the start (up to
+ * TOPIC_STATS_MAX of them) with its messages, bytes and deliveries
+ *
+ * Return: a new GArray of TopicRow, by name; borrowed as hub_list_clients().
+ */
+GArray *hub_list_topics(Hub *h) {
+        GArray *a = g_array_sized_new(FALSE, TRUE, sizeof(TopicRow), g_hash_table_size(h->topic_stats));
+        GHashTableIter it;
+        gpointer v;
+
+        g_hash_table_iter_init(&it, h->topic_stats);
+        while (g_hash_table_iter_next(&it, NULL, &v)) {
+                const TopicStats *t = v;
+                TopicRow row = {
+                        .topic = t->name, .messages = t->messages, .bytes = t->bytes,
+                        .delivered = t->delivered, .last_seq = t->last_seq,
+                };
+
+                g_array_append_val(a, row);
+        }
+        g_array_sort(a, topic_row_cmp);
+        return a;
+}
+
+uint64_t hub_get_untracked_published(Hub *h) {
+        return h->untracked_published;
 }
 
 static void deliver_retained(void *userdata, const Envelope *e) {

@@ -156,6 +156,43 @@ GArray *hub_list_services(Hub *h);                      /* of ServiceInfo, sorte
 unsigned hub_get_n_pending_calls(Hub *h);
 bool hub_call_pending(Hub *h, uint64_t call_id);
 
+/* Monitors: queue and call/serve traffic as ENVELOPE_TRAFFIC (monitor.c) */
+int hub_monitor(Hub *h, Client *c, uint64_t *ret_id);
+int hub_unmonitor(Hub *h, Client *c, uint64_t id);
+unsigned hub_get_n_monitors(Hub *h);
+
+/* What `switchboard top` shows: clients, topics and served names with their counters. */
+typedef struct ClientRow {
+        uint64_t id;
+        const char *transport;          /* borrowed, as name: valid until the next change */
+        uint32_t uid;                   /* UINT32_MAX: not (yet) known */
+        uint32_t pid;                   /* 0: not (yet) known */
+        const char *name;               /* D-Bus unique name, or "" */
+        uint32_t subscriptions, watches, reserved, served;
+        uint64_t published, delivered, dropped;
+} ClientRow;
+
+typedef struct TopicRow {
+        const char *topic;              /* borrowed until the next publish */
+        uint64_t messages, bytes, delivered, last_seq;
+} TopicRow;
+
+typedef struct ServiceRow {
+        const char *name;               /* borrowed until the next change */
+        const char *servers;            /* owned by the array: client ids, space-separated */
+        uint32_t pending;
+        uint64_t calls, errors, timeouts;
+        uint64_t latency_avg, latency_max;      /* usec, of the calls answered (reply or error) */
+} ServiceRow;
+
+/* Topics with their own counters; messages of further topics are counted apart. */
+#define TOPIC_STATS_MAX 4096u
+
+GArray *hub_list_clients(Hub *h);                       /* of ClientRow, by id; internal ones left out */
+GArray *hub_list_topics(Hub *h);                        /* of TopicRow, by name */
+GArray *hub_list_service_rows(Hub *h);                  /* of ServiceRow, by name */
+uint64_t hub_get_untracked_published(Hub *h);
+
 /* Time: the hub reads its clock; the daemon wakes it at hub_next_deadline(). */
 void hub_set_clock(Hub *h, uint64_t (*now)(void *userdata), void *userdata);
 uint64_t hub_next_deadline(Hub *h);                     /* UINT64_MAX: nothing due */

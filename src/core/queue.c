@@ -114,6 +114,15 @@ static Job *job_new(Hub *h, const char *queue, uint64_t id, const void *payload,
         return j;
 }
 
+/* Tell the monitors about @j: @event, caused by @who (NULL: the hub itself). */
+static void job_traffic(Hub *h, const Job *j, const char *event, const Client *who, bool with_payload) {
+        gsize len = 0;
+        const void *payload = with_payload ? g_bytes_get_data(j->payload, &len) : NULL;
+
+        monitor_emit(h, &(TrafficEvent) { .event = event, .who = who, .name = j->queue->name, .id = j->id,
+                                          .payload = payload, .len = len, .attempts = j->attempts });
+}
+
 static void job_info(const Job *j, JobInfo *ret) {
         gsize len;
 
@@ -169,7 +178,8 @@ static void wait_answer(Hub *h, ReserveWait *w, Job *j) {
                 j->attempts--;
                 j->state = JOB_READY;
                 g_queue_push_head_link(&j->queue->ready, &j->link);
-        }
+        } else if (j)
+                job_traffic(h, j, "reserve", c, false);
         wait_free(h, w);
 }
 
@@ -243,9 +253,10 @@ static int job_return_full(Hub *h, Job *j, uint64_t delay, bool head, bool feed)
 
         job_unlink(j);
         timer_disarm(&j->timer);
-        if (dead)
+        if (dead) {
                 job_make_dead(j);
-        else
+                job_traffic(h, j, "dead", NULL, false);
+        } else
                 job_make_available_full(h, j, due, head, feed);
         return 0;
 }
@@ -295,6 +306,8 @@ int hub_push(Hub *h, Client *c, const char *queue, const void *payload, size_t l
                 return r;
 
         j = job_new(h, queue, ++h->next_job_id, payload, len);
+        /* Before it can be handed out: a monitor sees the push before its reserve. */
+        job_traffic(h, j, "push", c, true);
         job_make_available(h, j, due, false);
 
         if (ret_id)
@@ -337,6 +350,7 @@ int hub_reserve(Hub *h, Client *c, const char *queue, uint64_t timeout_usec, uin
                 j = q->ready.head->data;
                 g_queue_unlink(&q->ready, &j->link);
                 job_reserve(h, j, c, visibility_usec);
+                job_traffic(h, j, "reserve", c, false);
                 job_info(j, ret_job);
                 return 1;
         }
@@ -394,6 +408,7 @@ int hub_ack(Hub *h, Client *c, uint64_t job_id) {
         r = hub_journal(h, &(JournalRecord) { .type = RECORD_ACK, .a = job_id });
         if (r < 0)
                 return r;
+        job_traffic(h, j, "ack", c, false);
         job_free(h, j);
         return 0;
 }
@@ -412,6 +427,8 @@ int hub_nack(Hub *h, Client *c, uint64_t job_id, uint64_t delay_usec) {
                 return -ENOENT;
         if (delay_usec > h->limits.max_delay)
                 return -ERANGE;
+        /* Told first: a nack that dead-letters reads "nack", then "dead". */
+        job_traffic(h, j, "nack", c, false);
         return job_return(h, j, delay_usec, false);
 }
 
@@ -454,6 +471,7 @@ int hub_kick(Hub *h, const char *queue, unsigned max, unsigned *ret_count) {
                         break;
                 job_unlink(j);
                 j->attempts = 0;
+                job_traffic(h, j, "kick", NULL, false);
                 job_make_available(h, j, 0, false);
                 n++;
         }
@@ -566,7 +584,10 @@ static void job_timer_fired(void *context, void *object, uint64_t now) {
         if (j->state == JOB_DELAYED) {
                 j->queue->n_delayed--;
                 job_make_available(h, j, 0, false);
-        } else if (job_return(h, j, 0, true) < 0)
+                return;
+        }
+        job_traffic(h, j, "expired", j->consumer, false);
+        if (job_return(h, j, 0, true) < 0)
                 job_arm(h, j, now + G_USEC_PER_SEC);
 }
 
@@ -602,6 +623,7 @@ void queue_client_release(Hub *h, Client *c) {
 
                 if (!g_ptr_array_find(queues, j->queue, NULL))
                         g_ptr_array_add(queues, j->queue);
+                job_traffic(h, j, "returned", c, false);
                 /* Not journaled if the journal fails: after a restart it is ready anyway. */
                 if (job_return_full(h, j, 0, true, false) < 0) {
                         job_unlink(j);

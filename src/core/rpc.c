@@ -21,6 +21,8 @@
 struct Service {
         char *name;
         GQueue servers;                 /* ServeEntry*, next to pick first */
+        uint64_t calls, errors, timeouts;
+        uint64_t answered, latency_sum, latency_max;    /* usec, of calls answered by a server */
 };
 
 typedef struct ServeEntry {
@@ -31,6 +33,8 @@ typedef struct ServeEntry {
 
 struct PendingCall {
         uint64_t id;
+        char *name;                     /* the name called: its Service may be gone by the end */
+        uint64_t started;               /* on the hub's clock */
         Client *caller;
         Client *server;
         Timer timer;                    /* in Hub.timers until the call ends */
@@ -120,7 +124,40 @@ static void call_free(Hub *h, PendingCall *call) {
                 g_hash_table_remove(call->caller->calls_out, &call->id);
         if (call->server)
                 g_hash_table_remove(call->server->calls_in, &call->id);
+        g_free(call->name);
         g_free(call);
+}
+
+/* Count how @call ended in its service's counters, and tell the monitors. */
+static void call_account(Hub *h, PendingCall *call, const void *payload, size_t len, const char *error_name,
+                         bool from_hub, const char *error_message) {
+        Service *s = g_hash_table_lookup(h->services, call->name);
+        /* The hub ends a call itself only when time runs out or the server is gone. */
+        bool timeout = from_hub && g_strcmp0(error_name, "Timeout") == 0;
+        bool gone = from_hub && g_strcmp0(error_name, "ServerGone") == 0;
+        TrafficEvent t = {
+                .event = !error_name ? "reply" : timeout ? "timeout" : gone ? "server_gone" : "error",
+                .who = timeout || gone ? NULL : call->server,
+                .name = call->name,
+                .id = call->id,
+                .payload = payload,
+                .len = len,
+                .error_name = error_name,
+                .error_message = error_message,
+        };
+
+        if (s) {
+                uint64_t now = hub_now(h), latency = now > call->started ? now - call->started : 0;
+
+                s->errors += error_name && !timeout;
+                s->timeouts += timeout;
+                if (!timeout && !gone) {
+                        s->answered++;
+                        s->latency_sum += latency;
+                        s->latency_max = MAX(s->latency_max, latency);
+                }
+        }
+        monitor_emit(h, &t);
 }
 
 /* End @call, telling its caller: a reply (@error_name NULL) or an error. */
@@ -141,6 +178,7 @@ static void call_finish(Hub *h, PendingCall *call, const void *payload, size_t l
 
         if (caller && caller->sink->deliver(caller, &e) >= 0)
                 h->counters.delivered++;
+        call_account(h, call, payload, len, error_name, from_hub, error_message);
         call_free(h, call);
 }
 
@@ -167,10 +205,12 @@ static Client *service_pick_server(Hub *h, Service *s) {
 }
 
 /* A call from @caller to @server, linked to both and timed out after @timeout_usec. */
-static PendingCall *call_new(Hub *h, Client *caller, Client *server, uint64_t timeout_usec) {
+static PendingCall *call_new(Hub *h, Client *caller, Client *server, const char *name, uint64_t timeout_usec) {
         PendingCall *call = g_new0(PendingCall, 1);
 
         call->id = ++h->next_call_id;
+        call->name = g_strdup(name);
+        call->started = hub_now(h);
         call->caller = caller;
         call->server = server;
         g_hash_table_insert(h->calls, &call->id, call);
@@ -218,15 +258,22 @@ int hub_call(Hub *h, Client *c, const char *name, const void *payload, size_t le
                 return r;
 
         s = g_hash_table_lookup(h->services, name);
-        if (!s)
+        if (!s) {
+                monitor_emit(h, &(TrafficEvent) { .event = "no_server", .who = c, .name = name, .payload = payload,
+                                                  .len = len, .error_name = "NoServer",
+                                                  .error_message = "Nobody serves the name." });
                 return -EHOSTUNREACH;
+        }
 
         server = service_pick_server(h, s);
         if (!server)
                 return -EDQUOT;
 
-        call = call_new(h, c, server, timeout_usec);
+        call = call_new(h, c, server, name, timeout_usec);
         h->counters.calls++;
+        s->calls++;
+        monitor_emit(h, &(TrafficEvent) { .event = "call", .who = c, .name = name, .id = call->id,
+                                          .payload = payload, .len = len });
 
         if (ret_call_id)
                 *ret_call_id = call->id;
@@ -344,6 +391,58 @@ GArray *hub_list_services(Hub *h) {
                 g_array_append_val(a, info);
         }
         g_array_sort(a, service_info_cmp);
+        return a;
+}
+
+static gint service_row_cmp(gconstpointer a, gconstpointer b) {
+        return strcmp(((const ServiceRow *) a)->name, ((const ServiceRow *) b)->name);
+}
+
+static void service_row_clear(void *p) {
+        g_free((char *) ((ServiceRow *) p)->servers);
+}
+
+/**
+ * hub_list_service_rows() - every served name with its servers (client
+ * ids), pending calls, calls, errors, timeouts and reply latency
+ *
+ * Return: a new GArray of ServiceRow, by name; names borrowed until the
+ * next change, the server lists owned by the array.
+ */
+GArray *hub_list_service_rows(Hub *h) {
+        g_autoptr(GHashTable) pending = g_hash_table_new(g_str_hash, g_str_equal);
+        GArray *a = g_array_new(FALSE, TRUE, sizeof(ServiceRow));
+        GHashTableIter it;
+        gpointer v;
+
+        g_array_set_clear_func(a, service_row_clear);
+        g_hash_table_iter_init(&it, h->calls);
+        while (g_hash_table_iter_next(&it, NULL, &v)) {
+                const char *name = ((PendingCall *) v)->name;
+
+                g_hash_table_insert(pending, (gpointer) name,
+                                    GUINT_TO_POINTER(GPOINTER_TO_UINT(g_hash_table_lookup(pending, name)) + 1));
+        }
+        g_hash_table_iter_init(&it, h->services);
+        while (g_hash_table_iter_next(&it, NULL, &v)) {
+                const Service *s = v;
+                GString *servers = g_string_new(NULL);
+                ServiceRow row = {
+                        .name = s->name, .calls = s->calls, .errors = s->errors, .timeouts = s->timeouts,
+                        .latency_avg = s->answered > 0 ? s->latency_sum / s->answered : 0,
+                        .latency_max = s->latency_max,
+                        .pending = GPOINTER_TO_UINT(g_hash_table_lookup(pending, s->name)),
+                };
+
+                for (GList *l = s->servers.head; l; l = l->next) {
+                        Client *c = ((ServeEntry *) l->data)->client;
+
+                        g_string_append_printf(servers, "%s%" G_GUINT64_FORMAT, servers->len ? " " : "", c->info.id);
+                }
+                row.servers = g_string_free(servers, FALSE);
+                g_array_append_val(a, row);
+        }
+        g_array_sort(a, service_row_cmp);
         return a;
 }
 

@@ -142,6 +142,10 @@ static const OpParam request_args[2][3] = {
         { ENV_ARG(sub_id, U64, 't'), ENV_ARG(topic, STRING, 's'), ENV_PAYLOAD(0) },
         { ENV_ARG(sub_id, U64, 't'), ENV_ARG(topic, STRING, 's'), ENV_PAYLOAD(1) },
 };
+static const OpParam traffic_args[7] = {
+        ENV_ARG(sub_id, U64, 't'), ENV_ARG(event, STRING, 's'), ENV_ARG(topic, STRING, 's'),
+        ENV_ARG(object_id, U64, 't'), ENV_ARG(seq, U64, 't'), ENV_PAYLOAD(1), ENV_ARG(error_name, STRING, 's'),
+};
 static const OpParam gap_args[3] = { ENV_ARG(sub_id, U64, 't'), ENV_ARG(gap_first, U64, 't'),
                                      ENV_ARG(gap_last, U64, 't') };
 
@@ -154,6 +158,7 @@ static const struct {
         [ENVELOPE_KEY_CHANGED] = { { "KeyChanged", "KeyChangedBinary" }, { notice_args[0], notice_args[1] }, 4 },
         [ENVELOPE_REQUEST] = { { "Request", "RequestBinary" }, { request_args[0], request_args[1] }, 3 },
         [ENVELOPE_GAP] = { { "Gap", "Gap" }, { gap_args, gap_args }, 3 },
+        [ENVELOPE_TRAFFIC] = { { "Traffic", "Traffic" }, { traffic_args, traffic_args }, 7 },
 };
 
 /* The payload's kind is decided already: the codec need not look again. */

@@ -92,6 +92,26 @@ static void envelope_body(GString *s, const Envelope *e) {
                 json_append_lit(s, ",\"last_seq\":");
                 json_write_u64(s, e->gap_last);
                 break;
+        case ENVELOPE_TRAFFIC:
+                json_append_lit(s, ",\"event\":");
+                json_write_cstr(s, e->event);
+                append_subject(s, "name", e->topic, "payload", e);
+                json_append_lit(s, ",\"id\":");
+                json_write_u64(s, e->object_id);
+                json_append_lit(s, ",\"seq\":");
+                json_write_u64(s, e->seq);
+                if (e->attempts > 0) {
+                        json_append_lit(s, ",\"attempts\":");
+                        json_write_u64(s, e->attempts);
+                }
+                if (e->error_name && e->error_name[0]) {
+                        json_append_lit(s, ",\"error\":");
+                        json_write_cstr(s, e->error_name);
+                        json_append_lit(s, ",\"message\":");
+                        json_write_cstr(s, e->error_message ?: "");
+                }
+                json_append_sender(s, e->sender);
+                break;
         case ENVELOPE_JOB:
         case ENVELOPE_REPLY:
                 /* Answers to waiting reserves and calls are responses: jsonrpc_append_answer(). */
@@ -159,6 +179,7 @@ void jsonrpc_append_envelope(GByteArray *out, const Envelope *e) {
                 [ENVELOPE_KEY_CHANGED] = "{\"jsonrpc\":\"2.0\",\"method\":\"key_changed\",\"params\":{\"watch\":",
                 [ENVELOPE_GAP] = "{\"jsonrpc\":\"2.0\",\"method\":\"gap\",\"params\":{\"id\":",
                 [ENVELOPE_REQUEST] = "{\"jsonrpc\":\"2.0\",\"method\":\"request\",\"params\":{\"id\":",
+                [ENVELOPE_TRAFFIC] = "{\"jsonrpc\":\"2.0\",\"method\":\"traffic\",\"params\":{\"monitor\":",
         };
         const char *prefix = prefixes[e->kind];
         GString *body;

@@ -263,6 +263,35 @@ int op_reply_error(OpCall *call, const OpArgs *in, OpResult *out) {
         return r < 0 ? op_fail_id(call, r, HUB_ARG_CALL, in->id, 0) : 0;
 }
 
+/* Monitors and what `top` shows */
+
+int op_monitor(OpCall *call, const OpArgs *in, OpResult *out) {
+        int r = hub_monitor(call->hub, call->client, &out->id);
+
+        return r < 0 ? op_fail(call, r, HUB_ARG_MONITOR, "", 0) : 0;
+}
+
+int op_unmonitor(OpCall *call, const OpArgs *in, OpResult *out) {
+        int r = hub_unmonitor(call->hub, call->client, in->id);
+
+        return r < 0 ? op_fail_id(call, r, HUB_ARG_MONITOR, in->id, 0) : 0;
+}
+
+int op_list_clients(OpCall *call, const OpArgs *in, OpResult *out) {
+        out->clients = hub_list_clients(call->hub);
+        return 0;
+}
+
+int op_list_topics(OpCall *call, const OpArgs *in, OpResult *out) {
+        out->topics = hub_list_topics(call->hub);
+        return 0;
+}
+
+int op_list_services(OpCall *call, const OpArgs *in, OpResult *out) {
+        out->services = hub_list_service_rows(call->hub);
+        return 0;
+}
+
 /* Hub */
 
 static GVariant *named_counts(GArray *a, size_t name_offset, size_t count_offset, size_t size) {
@@ -334,6 +363,9 @@ GVariant *op_info_dict(Hub *h) {
         g_variant_builder_add(&b, "{sv}", "pending_calls", g_variant_new_uint32(hub_get_n_pending_calls(h)));
         g_variant_builder_add(&b, "{sv}", "calls", g_variant_new_uint64(n->calls));
         g_variant_builder_add(&b, "{sv}", "late_replies", g_variant_new_uint64(n->late_replies));
+        g_variant_builder_add(&b, "{sv}", "monitors", g_variant_new_uint32(hub_get_n_monitors(h)));
+        g_variant_builder_add(&b, "{sv}", "messages_untracked",
+                              g_variant_new_uint64(hub_get_untracked_published(h)));
         g_variant_builder_add(&b, "{sv}", "messages_published", g_variant_new_uint64(n->published));
         g_variant_builder_add(&b, "{sv}", "messages_delivered", g_variant_new_uint64(n->delivered));
         g_variant_builder_add(&b, "{sv}", "messages_dropped", g_variant_new_uint64(n->dropped));

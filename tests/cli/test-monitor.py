@@ -6,7 +6,9 @@
 # sequence number and sender, whichever transport carried it: D-Bus
 # (busctl), the socket (the CLI) and the FIFO (echo > fifo); --json gives
 # one object per line with the sender object; --count ends it; a PATTERN
-# narrows the messages (key changes are all shown).
+# narrows the messages (key changes are all shown). Queue and request/reply
+# traffic (push, reserve, ack, no_server, call, reply) comes with senders,
+# coloured with --color=always, plain on a pipe and with NO_COLOR.
 
 import json
 import os
@@ -112,5 +114,56 @@ if len(lines) == 3:
           and c.get('sender', {}).get('transport') == 'unix' and c['sender'].get('uid') == uid
           and isinstance(c['sender'].get('pid'), int), 'JSON key change over the socket (%r)' % c)
 j.close()
+
+# Queue and request/reply traffic, with senders; colour only when asked for, never with NO_COLOR.
+hub.wait_info_at_least('monitors', 0, 'hub.info says monitors')
+before = hub.info('monitors')
+t = Stream('monitor', '--color=always', 'mon.none')
+hub.wait_info_at_least('monitors', before + 1, 'monitor --color=always monitoring')
+expect(0, '--socket', 'push', 'mon.q', 'job one')
+expect(0, '--socket', 'work', 'mon.q', '--count', '1', '--', 'true')
+expect(5, '--socket', 'call', 'mon.nobody', 'x')
+RESET = '\x1b[0m'
+SGR = re.compile(r'\x1b\[[0-9;]*m')
+lines = [t.readline() for _ in range(4)]
+plain = [SGR.sub('', x or '') for x in lines]
+check(re.fullmatch(r'queue push mon\.q #(\d+) job one  \[unix uid=%d pid=\d+\]' % uid, plain[0]) is not None,
+      'a push with its job id, payload and sender (%r)' % plain[0])
+check(re.fullmatch(r'queue reserve mon\.q #\d+ attempts=1  \[unix uid=%d pid=\d+\]' % uid, plain[1]) is not None,
+      'a reserve (%r)' % plain[1])
+check(re.fullmatch(r'queue ack mon\.q #\d+ attempts=1  \[unix .*\]', plain[2]) is not None, 'an ack (%r)' % plain[2])
+check(re.fullmatch(r'rpc no_server mon\.nobody #0 NoServer: .*  \[unix uid=%d pid=\d+\]' % uid, plain[3])
+      is not None, 'a call nobody serves (%r)' % plain[3])
+check(all(RESET in (x or '') for x in lines), '--color=always colours every line (%r)' % lines)
+check('\x1b[1;31m' in (lines[3] or ''), 'an error in bold red (%r)' % lines[3])
+t.stop()
+t.close()
+
+# Calls and replies as JSON; NO_COLOR or a pipe: no escape sequences.
+before = hub.info('monitors')
+t = Stream('monitor', '--json', 'mon.none', env={'NO_COLOR': '1'})
+plain_mon = Stream('monitor', 'mon.none')
+hub.wait_info_at_least('monitors', before + 2, 'two more monitors')
+srv = Stream('serve', 'mon.svc', '--count', '1', '--', 'echo', 'pong')
+hub.wait_info_at_least('pending_calls', 0, 'serve started')
+wait_for(lambda: 'mon.svc' in hub.hub.GetInfo()['services'], 'mon.svc served')
+expect(0, '--socket', 'call', 'mon.svc', 'ping', out='pong\n')
+srv.wait()
+srv.close()
+call, reply = t.expect_json('monitor --json call'), t.expect_json('monitor --json reply')
+check(call.get('type') == 'traffic' and call.get('event') == 'call' and call.get('name') == 'mon.svc'
+      and call.get('payload') == 'ping' and call.get('sender', {}).get('uid') == uid, 'JSON call (%r)' % call)
+check(reply.get('event') == 'reply' and reply.get('id') == call.get('id') and reply.get('payload') == 'pong'
+      and reply.get('sender', {}).get('transport') == 'unix' and reply.get('seq', 0) > call.get('seq', 0),
+      'JSON reply from the server, same call id (%r)' % reply)
+line = plain_mon.readline()
+check(line is not None and '\x1b' not in line and line.startswith('rpc call mon.svc #'),
+      'no colour on a pipe (%r)' % line)
+t.stop()
+t.close()
+plain_mon.stop()
+plain_mon.close()
+
+expect(2, 'monitor', '--color=sometimes', err_contains="invalid value 'sometimes' for --color")
 
 finish()

@@ -8,7 +8,9 @@
 # copies meant for it (never the broadcast ones).
 
 import base64
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -155,6 +157,35 @@ rs = subscriber(hub, '--retained', 'state.>')
 expect(0, 'publish', 'state.live', 'now')
 rs.expect_line('state.live now', 'after clear-retained, no retained value comes first')
 rs.close()
+
+# --format: a template per message (status bars), and waybar's JSON; braces doubled.
+f = subscriber(hub, '--format', '{topic}: {payload} (#{seq}) {{ok}}', 'bar.>')
+expect(0, 'publish', 'bar.temp', '21.5')
+line = f.readline()
+check(re.fullmatch(r'bar\.temp: 21\.5 \(#\d+\) \{ok\}', line or '') is not None, '--format template (%r)' % line)
+f.close()
+f = subscriber(hub, '--format', 'waybar', '--count', '2', 'bar.>')
+expect(0, 'publish', 'bar.temp', '22 "C"')
+expect(0, 'publish', 'bar.temp', b'\xff'.decode('utf-8', 'surrogateescape'))
+rc = f.wait()
+lines = f.rest().splitlines()
+check(rc == 0 and len(lines) == 2, 'subscribe --format waybar --count 2 (%r, %r)' % (rc, lines))
+if len(lines) == 2:
+    w = json.loads(lines[0])
+    check(w.get('text') == '22 "C"' and re.fullmatch(r'bar\.temp \(seq \d+\)', w.get('tooltip', '')) is not None,
+          "waybar's text and tooltip (%r)" % w)
+    check(json.loads(lines[1]).get('text') == 'base64:/w==', 'bytes that are not text as base64 (%r)' % lines[1])
+f.close()
+f = subscriber(hub, '--format', 'waybar:{payload} °C', '--count', '1', 'bar.>')
+expect(0, 'publish', 'bar.temp', '23')
+f.wait()
+check(json.loads(f.rest() or '{}').get('text') == '23 °C', 'waybar:TEMPLATE (%r)' % f.rest())
+f.close()
+expect(2, 'subscribe', '--format', '{topic} {nope}', 'bar.>', err_contains="unknown field '{nope}' in --format")
+expect(2, 'subscribe', '--format', '{topic', 'bar.>', err_contains="a '{' without '}'")
+expect(2, 'subscribe', '--format', 'a}b', 'bar.>', err_contains="a '}' without '{'")
+expect(2, 'subscribe', '--format', '{topic}', '--json', 'bar.>',
+       err_contains='--format and --json cannot be used together')
 
 # Hub errors: exit 1 and a message naming the problem.
 expect(1, 'publish', 'a..b', 'x', err_contains="switchboard: invalid topic 'a..b': ")

@@ -55,6 +55,20 @@ if len(lines) == 2:
           'JSON deleted line (%r)' % b)
 j.close()
 
+# --format: a template per change, and waybar's JSON with the revision in the tooltip.
+f = watcher(hub, '--format', '{key}={value} deleted={deleted}', 'fmt.')
+expect(0, 'set', 'fmt.a', 'on')
+expect(0, 'delete', 'fmt.a')
+f.expect_line('fmt.a=on deleted=false', 'watch --format, a set')
+f.expect_line('fmt.a= deleted=true', 'watch --format, a deletion')
+f.close()
+f = watcher(hub, '--format', 'waybar', 'fmt.')
+expect(0, 'set', 'fmt.b', 'dark')
+w = f.expect_json('watch --format waybar')
+check(w.get('text') == 'dark' and w.get('tooltip', '').startswith('fmt.b (revision '), 'waybar JSON (%r)' % w)
+f.close()
+expect(2, 'watch', '--format', '{payload} {what}', err_contains="unknown field '{what}'")
+
 # No prefix: every key.
 e = watcher(hub)
 expect(0, 'set', 'zz.anything', 'x')

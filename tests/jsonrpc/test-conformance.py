@@ -308,7 +308,7 @@ def test_rpc_describe_shape():
     for want in ('publish', 'publish_retained', 'clear_retained', 'subscribe', 'unsubscribe', 'get', 'set',
                  'set_if', 'delete', 'list', 'watch', 'unwatch', 'hub.info', 'rpc.describe'):
         check(want in names, 'rpc.describe lacks %s: %r' % (want, names))
-    check_eq(sorted(d['notifications']), ['gap', 'key_changed', 'message', 'request'], 'notifications')
+    check_eq(sorted(d['notifications']), ['gap', 'key_changed', 'message', 'request', 'traffic'], 'notifications')
 
 
 if __name__ == '__main__':

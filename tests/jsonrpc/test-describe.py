@@ -49,7 +49,7 @@ def test_shape():
               '%s: params must be a list of names: %r' % (m['name'], m))
         check(isinstance(m.get('dbus'), list) and m['dbus'] and all(isinstance(d, str) and d for d in m['dbus']),
               '%s: dbus must be a non-empty list of D-Bus method names: %r' % (m['name'], m))
-    check_eq(sorted(described.get('notifications', [])), ['gap', 'key_changed', 'message', 'request'], 'notifications')
+    check_eq(sorted(described.get('notifications', [])), ['gap', 'key_changed', 'message', 'request', 'traffic'], 'notifications')
 
 
 def test_every_dbus_method_has_a_twin():

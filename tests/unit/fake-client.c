@@ -15,6 +15,7 @@ static void fake_envelope_free(FakeEnvelope *e) {
         g_free(e->sender_name);
         g_free(e->error_name);
         g_free(e->error_message);
+        g_free(e->event);
         g_free(e);
 }
 
@@ -42,6 +43,8 @@ static int fake_deliver(Client *c, const Envelope *e) {
                 .gap_first = e->gap_first,
                 .gap_last = e->gap_last,
                 .attempts = e->attempts,
+                .event = g_strdup(e->event),
+                .object_id = e->object_id,
                 .error_name = g_strdup(e->error_name),
                 .error_code = e->error_code,
                 .error_from_hub = e->error_from_hub,

@@ -26,7 +26,9 @@ typedef struct FakeEnvelope {
         bool retained;
         bool deleted;
         uint64_t gap_first, gap_last;
-        unsigned attempts;              /* JOB */
+        unsigned attempts;              /* JOB, TRAFFIC */
+        char *event;                    /* TRAFFIC */
+        uint64_t object_id;             /* TRAFFIC */
         char *error_name;               /* REPLY: as Envelope */
         int error_code;
         bool error_from_hub;

@@ -1058,8 +1058,9 @@ START_TEST(test_describe_lists_every_method)
 
         /* Every notification the hub sends, "request" included (docs/protocol.md shows it). */
         notifications = member(res, "notifications");
-        ck_assert_uint_eq(json_object_array_length(notifications), 4);
+        ck_assert_uint_eq(json_object_array_length(notifications), 5);
         ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(notifications, 2)), "request");
+        ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(notifications, 4)), "traffic");
 }
 END_TEST
 
@@ -1116,6 +1117,12 @@ START_TEST(test_append_envelope)
         jsonrpc_append_envelope(out, &e);
         e = (Envelope) { .kind = ENVELOPE_GAP, .sub_id = 5, .gap_first = 10, .gap_last = 12 };
         jsonrpc_append_envelope(out, &e);
+        e = (Envelope) { .kind = ENVELOPE_TRAFFIC, .sub_id = 7, .event = "timeout", .topic = "svc", .object_id = 4,
+                         .seq = 3, .error_name = "Timeout", .error_message = "late" };
+        jsonrpc_append_envelope(out, &e);
+        e = (Envelope) { .kind = ENVELOPE_TRAFFIC, .sub_id = 7, .event = "push", .topic = "q", .object_id = 8,
+                         .seq = 4, .payload = "job", .payload_len = 3, .error_name = "", .sender = &sender };
+        jsonrpc_append_envelope(out, &e);
 
         frame_reader_init(&r, G_MAXUINT32);
         frame_reader_feed(&r, out->data, out->len);
@@ -1159,6 +1166,30 @@ START_TEST(test_append_envelope)
         ck_assert_int_eq(member_int(p, "id"), 5);
         ck_assert_int_eq(member_int(p, "first_seq"), 10);
         ck_assert_int_eq(member_int(p, "last_seq"), 12);
+        json_object_put(o);
+
+        ck_assert_int_eq(frame_reader_next(&r, &body, &len), 1);
+        o = parse_strict(body, len);
+        ck_assert_str_eq(member_str(o, "method"), "traffic");
+        p = member(o, "params");
+        ck_assert_int_eq(member_int(p, "monitor"), 7);
+        ck_assert_str_eq(member_str(p, "event"), "timeout");
+        ck_assert_str_eq(member_str(p, "name"), "svc");
+        ck_assert_int_eq(member_int(p, "id"), 4);
+        ck_assert_int_eq(member_int(p, "seq"), 3);
+        ck_assert_str_eq(member_str(p, "error"), "Timeout");
+        ck_assert_str_eq(member_str(p, "message"), "late");
+        ck_assert_str_eq(member_str(member(p, "sender"), "transport"), "hub");
+        json_object_put(o);
+
+        ck_assert_int_eq(frame_reader_next(&r, &body, &len), 1);
+        o = parse_strict(body, len);
+        p = member(o, "params");
+        ck_assert_str_eq(member_str(p, "event"), "push");
+        ck_assert_str_eq(member_str(p, "payload"), "job");
+        ck_assert(!has_member(p, "error"));
+        ck_assert(!has_member(p, "attempts"));
+        ck_assert_int_eq(member_int(member(p, "sender"), "uid"), 1000);
         json_object_put(o);
 
         ck_assert_int_eq(frame_reader_next(&r, &body, &len), 0);

@@ -318,8 +318,10 @@ START_TEST(test_reserve_waits_only_where_it_can)
 }
 END_TEST
 
+static uint64_t fake_clock_usec = 1234567;
+
 static uint64_t fake_now(void *userdata) {
-        return 1234567;
+        return fake_clock_usec;
 }
 
 START_TEST(test_stat_names_the_writer)
@@ -350,6 +352,157 @@ START_TEST(test_stat_names_the_writer)
         ck_assert_int_lt(invoke("Stat", NULL, &(OpArgs) { .key = "none" }, &out, &call), 0);
         ck_assert_str_eq(call.error.name, "NotFound");
         op_call_clear(&call);
+}
+END_TEST
+
+/* The traffic events @f got, as "event name id" lines. */
+static char *traffic_of(FakeClient *f) {
+        GString *s = g_string_new(NULL);
+
+        for (unsigned i = 0; i < f->delivered->len; i++) {
+                const FakeEnvelope *e = fake_client_get(f, i);
+
+                if (e->kind == ENVELOPE_TRAFFIC)
+                        g_string_append_printf(s, "%s%s %s %" G_GUINT64_FORMAT, s->len ? ", " : "", e->event,
+                                               e->topic, e->object_id);
+        }
+        return g_string_free(s, FALSE);
+}
+
+START_TEST(test_monitor_sees_queue_and_call_traffic)
+{
+        g_autoptr(FakeClient) carol = fake_client_new(hub, 1002);
+        g_auto(OpResult) out = {};
+        g_autofree char *seen = NULL;
+        const FakeEnvelope *e;
+        uint64_t monitor, job, id;
+        OpCall call;
+
+        ck_assert_int_ge(invoke("Monitor", carol, &(OpArgs) {}, &out, &call), 0);
+        monitor = out.id;
+        ck_assert_uint_ne(monitor, 0);
+
+        ck_assert_int_ge(invoke("Push", alice, &(OpArgs) { .queue = "q", .payload = text("job") }, &out, &call), 0);
+        job = out.id;
+        ck_assert_int_ge(invoke("Reserve", bob, &(OpArgs) { .queue = "q" }, &out, &call), 0);
+        ck_assert_int_ge(invoke("Nack", bob, &(OpArgs) { .id = job }, &out, &call), 0);
+        ck_assert_int_ge(invoke("Reserve", bob, &(OpArgs) { .queue = "q" }, &out, &call), 0);
+        ck_assert_int_ge(invoke("Ack", bob, &(OpArgs) { .id = job }, &out, &call), 0);
+        id = call_svc("hi");
+        ck_assert_int_ge(invoke("Reply", bob, &(OpArgs) { .id = id, .payload = text("ho") }, &out, &call), 0);
+        ck_assert_int_lt(invoke("Call", alice, &(OpArgs) { .name = "none", .payload = text("x") }, &out, &call), 0);
+        op_call_clear(&call);
+
+        seen = traffic_of(carol);
+        ck_assert_str_eq(seen, "push q 1, reserve q 1, nack q 1, reserve q 1, ack q 1, call svc 1, reply svc 1, "
+                               "no_server none 0");
+
+        /* Each with its sender and the monitor's id; the push and the call with their payload. */
+        e = fake_client_get(carol, 0);
+        ck_assert_uint_eq(e->sub_id, monitor);
+        ck_assert(e->has_sender);
+        ck_assert_uint_eq(e->sender_uid, 1000);
+        ck_assert(fake_envelope_payload_is(e, "job"));
+        e = fake_client_get(carol, 3);
+        ck_assert_uint_eq(e->sender_uid, 1001);
+        ck_assert_uint_eq(e->attempts, 2);
+        ck_assert(fake_envelope_payload_is(fake_client_get(carol, 5), "hi"));
+        ck_assert_str_eq(fake_client_get(carol, 7)->error_name, "NoServer");
+
+        /* Unmonitor: nothing more; another client's id is not ours to end. */
+        ck_assert_int_lt(invoke("Unmonitor", alice, &(OpArgs) { .id = monitor }, &out, &call), 0);
+        ck_assert_str_eq(call.error.name, "NotFound");
+        op_call_clear(&call);
+        ck_assert_int_ge(invoke("Unmonitor", carol, &(OpArgs) { .id = monitor }, &out, &call), 0);
+        ck_assert_int_ge(invoke("Push", alice, &(OpArgs) { .queue = "q", .payload = text("more") }, &out, &call), 0);
+        ck_assert_uint_eq(fake_client_count(carol, ENVELOPE_TRAFFIC), 8);
+}
+END_TEST
+
+START_TEST(test_monitor_sees_dead_letters_and_timeouts)
+{
+        HubLimits l;
+        g_autoptr(FakeClient) carol = NULL;
+        g_auto(OpResult) out = {};
+        g_autofree char *seen = NULL;
+        OpCall call;
+        uint64_t job;
+
+        teardown();
+        hub_limits_default(&l);
+        l.max_attempts = 1;
+        setup_limits(&l);
+        carol = fake_client_new(hub, 1002);
+        hub_set_clock(hub, fake_now, NULL);
+        ck_assert_int_ge(invoke("Monitor", carol, &(OpArgs) {}, &out, &call), 0);
+        ck_assert_int_ge(invoke("Push", alice, &(OpArgs) { .queue = "q", .payload = text("job") }, &out, &call), 0);
+        job = out.id;
+        ck_assert_int_ge(invoke("Reserve", bob, &(OpArgs) { .queue = "q" }, &out, &call), 0);
+        ck_assert_int_ge(invoke("Nack", bob, &(OpArgs) { .id = job }, &out, &call), 0);
+        (void) call_svc("hi");
+        fake_clock_usec += 400 * G_USEC_PER_SEC;
+        hub_run_timers(hub);
+
+        seen = traffic_of(carol);
+        ck_assert_str_eq(seen, "push q 1, reserve q 1, nack q 1, dead q 1, call svc 1, timeout svc 1");
+}
+END_TEST
+
+START_TEST(test_top_lists_clients_topics_and_services)
+{
+        g_auto(OpResult) out = {};
+        const ClientRow *c;
+        const TopicRow *t;
+        const ServiceRow *s;
+        OpCall call;
+        uint64_t id;
+
+        hub_set_clock(hub, fake_now, NULL);
+        ck_assert_int_ge(invoke("Subscribe", bob, &(OpArgs) { .pattern = "a.>" }, &out, &call), 0);
+        ck_assert_int_ge(invoke("Publish", alice, &(OpArgs) { .topic = "a.b", .payload = text("12345") }, &out,
+                                &call), 0);
+        ck_assert_int_ge(invoke("Publish", alice, &(OpArgs) { .topic = "a.b", .payload = text("1") }, &out,
+                                &call), 0);
+        ck_assert_int_ge(invoke("Publish", alice, &(OpArgs) { .topic = "c", .payload = text("") }, &out, &call), 0);
+
+        ck_assert_int_ge(invoke("ListClients", NULL, &(OpArgs) {}, &out, &call), 0);
+        ck_assert_uint_eq(out.clients->len, 2);
+        c = &g_array_index(out.clients, ClientRow, 0);
+        ck_assert_str_eq(c->transport, "fake");
+        ck_assert_uint_eq(c->uid, 1000);
+        ck_assert_uint_eq(c->pid, 4242);
+        ck_assert_uint_eq(c->published, 3);
+        c = &g_array_index(out.clients, ClientRow, 1);
+        ck_assert_uint_eq(c->subscriptions, 1);
+        ck_assert_uint_eq(c->delivered, 2);
+        ck_assert_uint_eq(c->dropped, 0);
+        op_result_clear(&out);
+
+        ck_assert_int_ge(invoke("ListTopics", NULL, &(OpArgs) {}, &out, &call), 0);
+        ck_assert_uint_eq(out.topics->len, 2);
+        t = &g_array_index(out.topics, TopicRow, 0);
+        ck_assert_str_eq(t->topic, "a.b");
+        ck_assert_uint_eq(t->messages, 2);
+        ck_assert_uint_eq(t->bytes, 6);
+        ck_assert_uint_eq(t->delivered, 2);
+        ck_assert_uint_eq(t->last_seq, 2);
+        ck_assert_uint_eq(g_array_index(out.topics, TopicRow, 1).delivered, 0);
+        op_result_clear(&out);
+
+        /* A reply 2 s after the call: the latency is the server's. */
+        id = call_svc("hi");
+        fake_clock_usec += 2 * G_USEC_PER_SEC;
+        ck_assert_int_ge(invoke("Reply", bob, &(OpArgs) { .id = id, .payload = text("ho") }, &out, &call), 0);
+        (void) call_svc("again");
+        ck_assert_int_ge(invoke("ListServices", NULL, &(OpArgs) {}, &out, &call), 0);
+        ck_assert_uint_eq(out.services->len, 1);
+        s = &g_array_index(out.services, ServiceRow, 0);
+        ck_assert_str_eq(s->name, "svc");
+        ck_assert_str_eq(s->servers, "2");
+        ck_assert_uint_eq(s->calls, 2);
+        ck_assert_uint_eq(s->pending, 1);
+        ck_assert_uint_eq(s->latency_avg, 2 * G_USEC_PER_SEC);
+        ck_assert_uint_eq(s->latency_max, 2 * G_USEC_PER_SEC);
 }
 END_TEST
 
@@ -414,6 +567,13 @@ static Suite *ops_suite(void) {
         tcase_add_test(tc, test_reply_over_the_limit_names_the_reply);
         tcase_add_test(tc, test_reserve_waits_only_where_it_can);
         tcase_add_test(tc, test_stat_names_the_writer);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("monitor and top");
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_add_test(tc, test_monitor_sees_queue_and_call_traffic);
+        tcase_add_test(tc, test_monitor_sees_dead_letters_and_timeouts);
+        tcase_add_test(tc, test_top_lists_clients_topics_and_services);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("table");
