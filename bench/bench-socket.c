@@ -49,7 +49,7 @@
  *   mode=idle proto=sb clients=1000 rss_before_kb=... rss_after_kb=...
  *       per_client_b=...
  *   mode=stall proto=nats size=1024 count=131072 rss_before_kb=...
- *       rss_peak_kb=... rss_end_kb=... drop_at=... rss_at_drop_kb=...
+ *       rss_peak_kb=... rss_end_kb=... rss_gone_kb=... drop_at=... rss_at_drop_kb=...
  *   mode=info messages_published=N messages_delivered=N messages_dropped=N
  *
  * Exit status: 0 on success, 1 on failure, error replies or lost messages.
@@ -761,7 +761,7 @@ static int mode_info(const Options *o) {
 static int mode_stall(const Options *o) {
         uint64_t info0[G_N_ELEMENTS(info_counters)] = {}, info1[G_N_ELEMENTS(info_counters)];
         uint64_t drop_at = 0, next_sample = STALL_SAMPLE, last_progress;
-        long before, peak, end, at_drop = -1, sampled_max;
+        long before, peak, end, gone, at_drop = -1, sampled_max;
         Sub sub = { .fd = -1 };
         Pub pub = { .fd = -1 };
         bool peak_ok;
@@ -839,12 +839,20 @@ static int mode_stall(const Options *o) {
         end = rss_kb(o->server_pid);
         if (o->proto == PROTO_SB && (r = hub_info(o, info1)) < 0)
                 goto finish;
+        /* And once the subscriber has gone: is the memory given back? (Two round trips: the hub
+         * has run its loop at least once after it saw the close.) */
+        fd_close(sub.fd);
+        sub.fd = -1;
+        g_usleep(300000);
+        if (o->proto == PROTO_SB && ((r = hub_info(o, info0)) < 0 || (r = hub_info(o, info0)) < 0))
+                goto finish;
+        gone = rss_kb(o->server_pid);
         printf("mode=stall proto=%s size=%u count=%u window=%u rss_before_kb=%ld rss_peak_kb=%ld"
-               " rss_sampled_max_kb=%ld rss_end_kb=%ld drop_at=%" PRIu64 " rss_at_drop_kb=%ld"
+               " rss_sampled_max_kb=%ld rss_end_kb=%ld rss_gone_kb=%ld drop_at=%" PRIu64 " rss_at_drop_kb=%ld"
                " dropped=%" PRIu64 " slow_disconnects=%" PRIu64 " zero_receivers=%" PRIu64
                " errors=%" PRIu64 "\n",
                proto_to_string(o->proto), o->size, o->count, o->window, before, peak, sampled_max, end,
-               drop_at, at_drop, o->proto == PROTO_SB ? info1[2] - info0[2] : 0,
+               gone, drop_at, at_drop, o->proto == PROTO_SB ? info1[2] - info0[2] : 0,
                o->proto == PROTO_SB ? info1[3] - info0[3] : 0, pub.zero_receivers, pub.errors);
         r = pub.errors > 0 ? -EIO : 0;
 finish:

@@ -83,7 +83,8 @@ void config_init_default(Config *ret) {
                 },
                 .jsonrpc = {
                         .max_frame = 4 * 1024 * 1024,
-                        .max_output = 16 * 1024 * 1024,
+                        /* Four of the largest messages; hundreds of stuck clients hold a GiB, not five. */
+                        .max_output = 4 * 1024 * 1024,
                         .fifo = true,
                 },
                 .journal = {

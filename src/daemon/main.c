@@ -6,6 +6,7 @@
  * goes away.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +168,13 @@ int main(int argc, char **argv) {
         int r;
 
         arg_limits = g_ptr_array_new_with_free_func(g_free);
+        /*
+         * Memory given back: a big buffer (a slow client's output, a burst's arena) comes from
+         * its own mapping and goes back to the system when freed. glibc would otherwise raise
+         * this threshold after the first such free and serve the next ones from the heap, which
+         * it keeps.
+         */
+        (void) mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 
         r = parse_argv(argc, argv);
         if (r <= 0)
