@@ -16,15 +16,14 @@
 
 #define JSON_FIRST_TOKENS 32
 #define JSON_KEEP_TOKENS 4096
-#define JSON_ARENA_SIZE 4096
+/* Enough for a request's topic, key and a short payload; longer ones go to spill. */
+#define JSON_ARENA_SIZE 1024
 
 JsonParser *json_parser_new(void) {
         JsonParser *p = g_new0(JsonParser, 1);
 
         p->max_tokens = JSON_FIRST_TOKENS;
         p->tokens = g_new(JsonToken, p->max_tokens);
-        p->arena_size = JSON_ARENA_SIZE;
-        p->arena = g_malloc(p->arena_size);
         return p;
 }
 
@@ -43,6 +42,11 @@ JsonParser *json_parser_free(JsonParser *p) {
 static char *arena_alloc(JsonParser *p, size_t n) {
         char *r;
 
+        /* Made at the first string asked for: an idle connection's parser holds none. */
+        if (!p->arena) {
+                p->arena_size = JSON_ARENA_SIZE;
+                p->arena = g_malloc(p->arena_size);
+        }
         if (n <= p->arena_size - p->arena_len) {
                 r = p->arena + p->arena_len;
                 p->arena_len += n;
