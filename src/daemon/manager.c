@@ -34,6 +34,14 @@ int manager_new(const Config *config, ConfigLoader reload, Manager **ret) {
         r = sd_event_new(&m->event);
         if (r < 0)
                 return log_error_errno(r, "Failed to create the event loop: %m");
+        /*
+         * Under a service manager's watchdog (WatchdogSec=, so $WATCHDOG_USEC), the loop itself
+         * sends WATCHDOG=1 at half the interval: a hub stuck in a handler stops pinging and is
+         * restarted (Restart=on-failure). Without it, this does nothing.
+         */
+        r = sd_event_set_watchdog(m->event, true);
+        if (r < 0)
+                log_warning_errno(r, "Failed to set up the watchdog, ignoring: %m");
 
         m->hub = hub_new(&m->config.limits, g_get_real_time());
         *ret = g_steal_pointer(&m);
