@@ -17,12 +17,28 @@
  * Return: how many.
  */
 size_t json_format_u64(char buf[static JSON_U64_MAX], uint64_t v) {
+        /* Two digits per division. */
+        static const char pairs[] =
+                "0001020304050607080910111213141516171819"
+                "2021222324252627282930313233343536373839"
+                "4041424344454647484950515253545556575859"
+                "6061626364656667686970717273747576777879"
+                "8081828384858687888990919293949596979899";
         char tmp[JSON_U64_MAX], *p = tmp + sizeof tmp;
         size_t n;
 
-        do
-                *--p = (char) ('0' + v % 10);
-        while ((v /= 10) != 0);
+        while (v >= 100) {
+                unsigned d = (unsigned) (v % 100) * 2;
+
+                v /= 100;
+                *--p = pairs[d + 1];
+                *--p = pairs[d];
+        }
+        if (v >= 10) {
+                *--p = pairs[v * 2 + 1];
+                *--p = pairs[v * 2];
+        } else
+                *--p = (char) ('0' + v);
         n = (size_t) (tmp + sizeof tmp - p);
         memcpy(buf, p, n);
         return n;
@@ -73,7 +89,8 @@ void json_write_string(GString *s, const char *str, size_t len) {
                         g_string_append_c(s, hex[ch & 0xf]);
                 }
         }
-        json_append_len(s, str + run, len - run);
+        if (run < len)          /* (str may be NULL when len is 0) */
+                json_append_len(s, str + run, len - run);
         g_string_append_c(s, '"');
 }
 

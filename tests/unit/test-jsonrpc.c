@@ -965,6 +965,29 @@ START_TEST(test_string_round_trip)
 }
 END_TEST
 
+/* Numbers as printf writes them: every value to 100000, around each power of ten, the largest. */
+START_TEST(test_format_u64)
+{
+        char buf[JSON_U64_MAX + 1], want[32];
+        uint64_t p = 1;
+
+        for (uint64_t v = 0; v <= 100000; v++) {
+                buf[json_format_u64(buf, v)] = '\0';
+                g_snprintf(want, sizeof want, "%" G_GUINT64_FORMAT, v);
+                if (strcmp(buf, want) != 0)
+                        ck_abort_msg("%s for %s", buf, want);
+        }
+        for (int i = 0; i < 20; i++, p *= 10)
+                for (uint64_t v = p - 1; v <= p + 1; v++) {
+                        buf[json_format_u64(buf, v)] = '\0';
+                        g_snprintf(want, sizeof want, "%" G_GUINT64_FORMAT, v);
+                        ck_assert_str_eq(buf, want);
+                }
+        buf[json_format_u64(buf, UINT64_MAX)] = '\0';
+        ck_assert_str_eq(buf, "18446744073709551615");
+}
+END_TEST
+
 START_TEST(test_parse_whitespace_ok)
 {
         /* Whitespace around the value is fine; a bare number is a complete value. */
@@ -1263,6 +1286,7 @@ static Suite *jsonrpc_suite(void) {
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_parse_errors);
         tcase_add_test(tc, test_string_round_trip);
+        tcase_add_test(tc, test_format_u64);
         tcase_add_test(tc, test_parse_whitespace_ok);
         tcase_add_test(tc, test_deep_nesting);
         suite_add_tcase(s, tc);
