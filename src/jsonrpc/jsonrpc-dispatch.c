@@ -572,7 +572,9 @@ static int run_method(Request *q, const OpMethod *m, GString *result) {
                 g_hash_table_insert(ctx->deferred, g_memdup2(&q->call.deferred, sizeof(uint64_t)), d);
                 return 0;
         }
-        append_result(result, m, &in, &out);
+        /* A notification (no id) gets no response: its result is not written at all. */
+        if (q->id >= 0)
+                append_result(result, m, &in, &out);
         return 0;
 }
 
