@@ -28,22 +28,77 @@
 
 #include <glib.h>
 #include <glib/gi18n.h>
-#include <json-c/json.h>
 
 #include "clients/backend.h"
 #include "jsonrpc/frame.h"
 #include "jsonrpc/json-write.h"
+#include "jsonrpc/json.h"
 #include "util/sd-glue.h"
+#include "util/text.h"
 
 /* The longest reply we accept: as large as a D-Bus message may be. */
 #define MAX_REPLY_FRAME (128u * 1024 * 1024)
 #define READ_CHUNK (64 * 1024)
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_object, json_object_put)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_tokener, json_tokener_free)
+/*
+ * One frame from the hub, read by the hub's own strict JSON reader (json.h):
+ * its text and tokens live as long as the frame, and so do the strings
+ * taken from it. A value is a frame and a token index (-1: absent).
+ */
+typedef struct Frame {
+        char *text;
+        JsonParser *jp;
+} Frame;
 
-static void json_object_unref(gpointer o) {
-        (void) json_object_put(o);
+typedef struct JVal {
+        Frame *f;
+        int i;
+} JVal;
+
+static void frame_free(gpointer p) {
+        Frame *f = p;
+
+        if (!f)
+                return;
+        json_parser_free(f->jp);
+        g_free(f->text);
+        g_free(f);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Frame, frame_free)
+
+static JVal jroot(Frame *f) {
+        return (JVal) { f, 0 };
+}
+
+static bool jis(JVal v, JsonType type) {
+        return v.i >= 0 && json_token(v.f->jp, v.i)->type == type;
+}
+
+/* Member @name of the object @o, or an absent value. */
+static JVal jget(JVal o, const char *name) {
+        return (JVal) { o.f, jis(o, JSON_OBJECT) ? json_object_find(o.f->jp, o.i, name) : -1 };
+}
+
+static const char *jstring(JVal v) {
+        const char *s;
+        size_t len;
+
+        return jis(v, JSON_STRING) && json_string(v.f->jp, v.i, &s, &len) >= 0 ? s : NULL;
+}
+
+static bool ju64(JVal v, uint64_t *ret) {
+        return jis(v, JSON_NUMBER) && json_uint64(v.f->jp, v.i, ret) >= 0;
+}
+
+static int64_t jint(JVal v) {
+        int64_t n = 0;
+
+        return jis(v, JSON_NUMBER) && json_int64(v.f->jp, v.i, &n) >= 0 ? n : 0;
+}
+
+static bool jbool(JVal v) {
+        return jis(v, JSON_BOOL) && json_token(v.f->jp, v.i)->boolean;
 }
 
 typedef struct SocketBackend {
@@ -51,7 +106,7 @@ typedef struct SocketBackend {
         int fd;
         FrameReader reader;
         uint64_t next_id;
-        GQueue stash;                   /* json_object*: notifications read during calls */
+        GQueue stash;                   /* Frame*: notifications read during calls */
         bool eof;
         /* streams */
         sd_event *event;
@@ -164,38 +219,29 @@ static ssize_t socket_read(SocketBackend *s) {
         return n;
 }
 
-/* The next whole frame, parsed. Return: 1 and an object, 0 if none is whole, -EBADMSG. */
-static int socket_next_frame(SocketBackend *s, json_object **ret) {
-        g_autoptr(json_tokener) tok = NULL;
+/* The next whole frame, parsed. Return: 1 and a frame, 0 if none is whole, -EBADMSG. */
+static int socket_next_frame(SocketBackend *s, Frame **ret) {
+        g_autoptr(Frame) f = NULL;
         const char *body;
         size_t len;
-        json_object *o;
         int r;
 
         r = frame_reader_next(&s->reader, &body, &len);
         if (r <= 0)
                 return r < 0 ? -EBADMSG : 0;
-        if (len > INT_MAX)
+        if (!utf8_is_valid(body, len))
                 return -EBADMSG;
-
-        tok = json_tokener_new();
-        o = json_tokener_parse_ex(tok, body, (int) len);
-        if (!o || json_tokener_get_error(tok) != json_tokener_success ||
-            json_tokener_get_parse_end(tok) != len) {
-                json_object_put(o);
+        f = g_new0(Frame, 1);
+        f->text = g_strndup(body, len);
+        f->jp = json_parser_new();
+        if (json_parse(f->jp, f->text, len, 64, NULL) < 0)
                 return -EBADMSG;
-        }
-        *ret = o;
+        *ret = g_steal_pointer(&f);
         return 1;
 }
 
-static bool is_notification(json_object *o) {
-        json_object *method;
-
-        return json_object_is_type(o, json_type_object) &&
-                json_object_object_get_ex(o, "method", &method) &&
-                json_object_is_type(method, json_type_string) &&
-                !json_object_object_get_ex(o, "id", NULL);
+static bool is_notification(Frame *f) {
+        return jstring(jget(jroot(f), "method")) && jget(jroot(f), "id").i < 0;
 }
 
 static int bad_frame(const char *method, const char *why) {
@@ -206,25 +252,27 @@ static int bad_frame(const char *method, const char *why) {
 /* The response to request @id among the frames read so far; notifications
  * are kept for the stream, other responses dropped.
  * Return: 1 and the response, 0 when it has not come yet, -EBADMSG. */
-static int take_response(SocketBackend *s, uint64_t id, json_object **ret) {
-        json_object *o, *rid;
+static int take_response(SocketBackend *s, uint64_t id, Frame **ret) {
+        Frame *f;
+        uint64_t rid;
         int r;
 
-        while ((r = socket_next_frame(s, &o)) != 0) {
+        while ((r = socket_next_frame(s, &f)) != 0) {
+                JVal v;
+
                 if (r < 0)
                         return r;
-                if (is_notification(o)) {
-                        g_queue_push_tail(&s->stash, o);
+                if (is_notification(f)) {
+                        g_queue_push_tail(&s->stash, f);
                         continue;
                 }
                 /* Ours, or an error about the connection (id null). */
-                if (json_object_object_get_ex(o, "id", &rid) &&
-                    (json_object_is_type(rid, json_type_null) ||
-                     (json_object_is_type(rid, json_type_int) && json_object_get_uint64(rid) == id))) {
-                        *ret = o;
+                v = jget(jroot(f), "id");
+                if (jis(v, JSON_NULL) || (ju64(v, &rid) && rid == id)) {
+                        *ret = f;
                         return 1;
                 }
-                json_object_put(o);
+                frame_free(f);
         }
         return 0;
 }
@@ -286,7 +334,7 @@ static void write_params(GString *s, const OpMethod *m, const OpMethod *j, const
  * Return: 0 and the response (result or error) in @ret_response,
  * CLI_INTERRUPTED, or an exit status (message printed). */
 static int socket_request(SocketBackend *s, const OpMethod *m, const OpMethod *j, const OpArgs *in,
-                          unsigned timeout_ms, int cancel_fd, json_object **ret_response) {
+                          unsigned timeout_ms, int cancel_fd, Frame **ret_response) {
         g_autoptr(GString) request = g_string_new("{\"jsonrpc\":\"2.0\",\"id\":");
         g_autoptr(GByteArray) out = g_byte_array_new();
         const char *method = j->jsonrpc;
@@ -330,41 +378,30 @@ static int socket_request(SocketBackend *s, const OpMethod *m, const OpMethod *j
 
 /* ---- marshalling by the descriptors ----------------------------------- */
 
-static const char *get_string(json_object *o, const char *name) {
-        json_object *v;
-
-        if (!json_object_object_get_ex(o, name, &v) || !json_object_is_type(v, json_type_string))
-                return NULL;
-        return json_object_get_string(v);
+static const char *get_string(JVal o, const char *name) {
+        return jstring(jget(o, name));
 }
 
-static bool get_u64(json_object *o, const char *name, uint64_t *ret) {
-        json_object *v;
-
-        if (!json_object_object_get_ex(o, name, &v) || !json_object_is_type(v, json_type_int))
-                return false;
-        *ret = json_object_get_uint64(v);
-        return true;
+static bool get_u64(JVal o, const char *name, uint64_t *ret) {
+        return ju64(jget(o, name), ret);
 }
 
-static bool get_bool(json_object *o, const char *name) {
-        json_object *v;
-
-        return json_object_object_get_ex(o, name, &v) && json_object_get_boolean(v);
+static bool get_bool(JVal o, const char *name) {
+        return jbool(jget(o, name));
 }
 
 /* "NAME" as text or "NAME_base64" as bytes, decoded into @ret_decoded (the caller frees it).
  * Return: whether either is there. */
-static bool get_bytes(json_object *o, const char *name, const void **ret_data, size_t *ret_len,
+static bool get_bytes(JVal o, const char *name, const void **ret_data, size_t *ret_len,
                       char **ret_decoded) {
         g_autofree char *b64_name = g_strconcat(name, "_base64", NULL);
-        const char *text = get_string(o, name);
-        const char *b64 = text ? NULL : get_string(o, b64_name);
+        JVal v = jget(o, name);
+        const char *b64 = jis(v, JSON_STRING) ? NULL : get_string(o, b64_name);
         gsize len;
 
-        if (text) {
-                *ret_data = text;
-                *ret_len = strlen(text);
+        if (jis(v, JSON_STRING)) {
+                /* Text as the hub sent it, embedded NULs (\u0000) and all. */
+                (void) json_string(v.f->jp, v.i, (const char **) ret_data, ret_len);
                 return true;
         }
         if (!b64)
@@ -376,10 +413,10 @@ static bool get_bytes(json_object *o, const char *name, const void **ret_data, s
 }
 
 /* Member @name of @o into @field by @type (bytes: the data pointer there, the length at @len). */
-static int read_json_value(CliResult *ret, json_object *o, const char *name, OpType type, void *field,
+static int read_json_value(CliResult *ret, JVal o, const char *name, OpType type, void *field,
                            size_t *len) {
         char *decoded = NULL;
-        json_object *v;
+        JVal v;
 
         if (type == OP_TYPE_BYTES) {
                 if (!get_bytes(o, name, field, len, &decoded))
@@ -388,22 +425,25 @@ static int read_json_value(CliResult *ret, json_object *o, const char *name, OpT
                         cli_result_hold(ret, decoded, g_free);
                 return 0;
         }
-        if (!json_object_object_get_ex(o, name, &v))
+        v = jget(o, name);
+        if (v.i < 0)
                 return -EBADMSG;
         switch (type) {
         case OP_TYPE_STRING:
-                if (!json_object_is_type(v, json_type_string))
-                        return -EBADMSG;
-                *(const char **) field = json_object_get_string(v);
-                return 0;
+                return (*(const char **) field = jstring(v)) ? 0 : -EBADMSG;
         case OP_TYPE_BOOL:
-                *(bool *) field = json_object_get_boolean(v);
+                *(bool *) field = jbool(v);
                 return 0;
-        case OP_TYPE_U32:
-                *(uint32_t *) field = (uint32_t) json_object_get_uint64(v);
+        case OP_TYPE_U32: {
+                uint64_t n = 0;
+
+                (void) ju64(v, &n);
+                *(uint32_t *) field = (uint32_t) n;
                 return 0;
+        }
         case OP_TYPE_U64:
-                *(uint64_t *) field = json_object_get_uint64(v);
+                *(uint64_t *) field = 0;
+                (void) ju64(v, field);
                 return 0;
         default:
                 return -EBADMSG;
@@ -411,18 +451,18 @@ static int read_json_value(CliResult *ret, json_object *o, const char *name, OpT
 }
 
 /* An array of objects into a GArray of @t's rows, by the fields' names. */
-static int read_json_rows(CliResult *ret, json_object *array, const OpRows *t, GArray **out) {
+static int read_json_rows(CliResult *ret, JVal array, const OpRows *t, GArray **out) {
         g_autoptr(GArray) rows = NULL;
         size_t n;
         int r;
 
-        if (!json_object_is_type(array, json_type_array))
+        if (!jis(array, JSON_ARRAY))
                 return -EBADMSG;
-        n = json_object_array_length(array);
+        n = json_token(array.f->jp, array.i)->count;
         rows = g_array_sized_new(FALSE, TRUE, (guint) t->size, (guint) n);
         g_array_set_size(rows, (guint) n);
         for (size_t i = 0; i < n; i++) {
-                json_object *o = json_object_array_get_idx(array, i);
+                JVal o = { array.f, json_array_at(array.f->jp, array.i, (unsigned) i) };
                 char *row = rows->data + i * t->size;
 
                 for (unsigned f = 0; f < t->n_fields; f++) {
@@ -439,53 +479,62 @@ static int read_json_rows(CliResult *ret, json_object *array, const OpRows *t, G
 }
 
 /* A JSON value as a GVariant: objects as a{sv}, numbers as 't' (or 'x', 'd'). */
-static GVariant *json_to_variant(json_object *o) {
+static GVariant *json_to_variant(JVal v) {
+        const JsonToken *t = json_token(v.f->jp, v.i);
         GVariantBuilder b;
+        int i = v.i + 1;
+        uint64_t u;
 
-        switch (json_object_get_type(o)) {
-        case json_type_object:
+        switch (t->type) {
+        case JSON_OBJECT:
                 g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
-                json_object_object_foreach(o, key, value)
-                        g_variant_builder_add(&b, "{sv}", key, json_to_variant(value));
+                for (uint32_t m = 0; m < t->count; m++) {
+                        JVal value = { v.f, i + 1 };
+
+                        g_variant_builder_add(&b, "{sv}", jstring((JVal) { v.f, i }) ?: "", json_to_variant(value));
+                        i = (int) json_token(v.f->jp, value.i)->skip;
+                }
                 return g_variant_builder_end(&b);
-        case json_type_array:
+        case JSON_ARRAY:
                 g_variant_builder_init(&b, G_VARIANT_TYPE("av"));
-                for (size_t i = 0; i < json_object_array_length(o); i++)
-                        g_variant_builder_add(&b, "v", json_to_variant(json_object_array_get_idx(o, i)));
+                for (uint32_t m = 0; m < t->count; m++) {
+                        g_variant_builder_add(&b, "v", json_to_variant((JVal) { v.f, i }));
+                        i = (int) json_token(v.f->jp, i)->skip;
+                }
                 return g_variant_builder_end(&b);
-        case json_type_int:
-                if (json_object_get_int64(o) < 0)
-                        return g_variant_new_int64(json_object_get_int64(o));
-                return g_variant_new_uint64(json_object_get_uint64(o));
-        case json_type_double:
-                return g_variant_new_double(json_object_get_double(o));
-        case json_type_boolean:
-                return g_variant_new_boolean(json_object_get_boolean(o));
-        case json_type_string:
-                return g_variant_new_string(json_object_get_string(o));
+        case JSON_NUMBER:
+                if (t->integer && ju64(v, &u))
+                        return g_variant_new_uint64(u);
+                if (t->integer)
+                        return g_variant_new_int64(jint(v));
+                return g_variant_new_double(g_ascii_strtod(v.f->text + t->start, NULL));
+        case JSON_BOOL:
+                return g_variant_new_boolean(t->boolean);
+        case JSON_STRING:
+                return g_variant_new_string(jstring(v) ?: "");
         default:
                 return g_variant_new_maybe(G_VARIANT_TYPE_VARIANT, NULL);
         }
 }
 
 /* The result object into @ret by @m's out names: echoed args are known already. */
-static int read_result(CliResult *ret, json_object *result, const OpMethod *m) {
+static int read_result(CliResult *ret, JVal result, const OpMethod *m) {
         for (unsigned i = 0; i < m->n_out; i++) {
                 const OpParam *p = &m->out[i];
                 void *field = (char *) &ret->out + p->offset;
-                json_object *v;
                 int r;
 
                 /* A dictionary that is the only result is the result itself (hub.info). */
                 if (p->type == OP_TYPE_DICT) {
-                        if (m->n_out > 1 || !json_object_is_type(result, json_type_object))
+                        if (m->n_out > 1 || !jis(result, JSON_OBJECT))
                                 return -EBADMSG;
                         *(GVariant **) field = g_variant_ref_sink(json_to_variant(result));
                         r = 0;
-                } else if (p->type == OP_TYPE_ROWS)
-                        r = json_object_object_get_ex(result, p->name, &v) ?
-                                read_json_rows(ret, v, p->rows, field) : -EBADMSG;
-                else
+                } else if (p->type == OP_TYPE_ROWS) {
+                        JVal v = jget(result, p->name);
+
+                        r = v.i >= 0 ? read_json_rows(ret, v, p->rows, field) : -EBADMSG;
+                } else
                         r = read_json_value(ret, result, p->name, p->type, field,
                                             (size_t *) ((char *) field + offsetof(OpBytes, len)));
                 if (r < 0)
@@ -498,26 +547,29 @@ static int s_request(Backend *b, const OpMethod *m, const OpArgs *in, unsigned t
                      CliResult *ret) {
         SocketBackend *s = (SocketBackend *) b;
         const OpMethod *j = op_method_by_jsonrpc(m->jsonrpc);
-        g_autoptr(json_object) response = NULL;
-        json_object *result, *error, *data;
+        g_autoptr(Frame) response = NULL;
+        JVal result, error;
         int r;
 
         g_assert(j);
         r = socket_request(s, m, j, in, timeout_ms ?: CALL_TIMEOUT_MS, cancel_fd, &response);
         if (r != 0)
                 return r;
-        if (json_object_object_get_ex(response, "error", &error)) {
+        error = jget(jroot(response), "error");
+        if (error.i >= 0) {
                 /* The hub's errors carry their D-Bus name in data.name. */
-                data = json_object_object_get(error, "data");
-                cli_result_set_error(ret, get_string(data, "name"), get_string(error, "message") ?: "",
-                                     json_object_get_int(json_object_object_get(error, "code")));
+                cli_result_set_error(ret, get_string(jget(error, "data"), "name"), get_string(error, "message") ?: "",
+                                     (int) jint(jget(error, "code")));
+                /* The error's strings are the frame's: it lives as long as the result. */
+                cli_result_hold(ret, g_steal_pointer(&response), frame_free);
                 return CLI_HUB_ERROR;
         }
-        if (!json_object_object_get_ex(response, "result", &result))
+        result = jget(jroot(response), "result");
+        if (result.i < 0)
                 return bad_frame(m->jsonrpc, _("no result"));
 
         r = read_result(ret, result, m);
-        cli_result_hold(ret, g_steal_pointer(&response), json_object_unref);
+        cli_result_hold(ret, g_steal_pointer(&response), frame_free);
         if (r < 0)
                 return cli_bad_reply(m->jsonrpc, r);
         return 0;
@@ -525,10 +577,10 @@ static int s_request(Backend *b, const OpMethod *m, const OpArgs *in, unsigned t
 
 /* ---- streams: notifications ------------------------------------------- */
 
-static void read_sender(json_object *params, Sender *sender) {
-        json_object *o;
+static void read_sender(JVal params, Sender *sender) {
+        JVal o = jget(params, "sender");
 
-        if (!json_object_object_get_ex(params, "sender", &o) || !json_object_is_type(o, json_type_object))
+        if (!jis(o, JSON_OBJECT))
                 return;
         sender->transport = get_string(o, "transport");
         sender->has_client = get_u64(o, "client", &sender->client);
@@ -538,16 +590,15 @@ static void read_sender(json_object *params, Sender *sender) {
 }
 
 /* Hand one notification to the stream; unknown or incomplete ones are skipped. */
-static void dispatch_notification(SocketBackend *s, json_object *n) {
-        const char *method = get_string(n, "method");
+static void dispatch_notification(SocketBackend *s, Frame *n) {
+        const char *method = get_string(jroot(n), "method");
         g_autofree char *decoded = NULL;
-        json_object *params;
+        JVal params = jget(jroot(n), "params");
         Sender sender = {};
         Event e = {};
         bool key, ok;
 
-        if (!method || !json_object_object_get_ex(n, "params", &params) ||
-            !json_object_is_type(params, json_type_object))
+        if (!method || !jis(params, JSON_OBJECT))
                 return;
 
         key = g_str_equal(method, "key_changed");
@@ -589,12 +640,12 @@ static void dispatch_notification(SocketBackend *s, json_object *n) {
 }
 
 static void stream_process(SocketBackend *s) {
-        json_object *o;
+        Frame *o;
         int r;
 
         while ((o = g_queue_pop_head(&s->stash))) {
                 dispatch_notification(s, o);
-                json_object_put(o);
+                frame_free(o);
         }
         while ((r = socket_next_frame(s, &o)) != 0) {
                 if (r < 0) {
@@ -605,7 +656,7 @@ static void stream_process(SocketBackend *s) {
                 }
                 if (is_notification(o))
                         dispatch_notification(s, o);
-                json_object_put(o);
+                frame_free(o);
         }
 }
 
@@ -665,7 +716,7 @@ static void s_free(Backend *b) {
         s->drain = sd_event_source_disable_unref(s->drain);
         if (s->event)
                 s->event = sd_event_unref(s->event);
-        g_queue_clear_full(&s->stash, json_object_unref);
+        g_queue_clear_full(&s->stash, frame_free);
         frame_reader_deinit(&s->reader);
         fd_close(s->fd);
         g_free(s);
