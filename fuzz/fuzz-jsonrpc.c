@@ -216,13 +216,11 @@ static void check_notifications(FakeClient *f) {
 static void dispatch(Hub *hub, FakeClient *f, const uint8_t *data, size_t size, bool fifo) {
         json_object *req = parse_request(data, size);
         g_autoptr(GByteArray) out = fifo ? NULL : g_byte_array_new();
-        JsonrpcStats stats = {};
         JsonrpcContext ctx = {
                 .hub = hub,
                 .client = &f->client,
                 .out = out,
                 .fifo = fifo,
-                .stats = &stats,
         };
         int r;
 
