@@ -26,19 +26,10 @@
 
 #include <glib.h>
 
+#include "fuzz-util.h"
 #include "jsonrpc/frame.h"
 
 #define HEADER 5
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define fuzz_assert(expr)                                                                       \
-        do {                                                                                    \
-                if (!(expr)) {                                                                  \
-                        fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #expr); \
-                        abort();                                                                \
-                }                                                                               \
-        } while (0)
 
 typedef struct Body {
         const char *ptr;

@@ -24,19 +24,10 @@
 #include <json-c/json.h>
 #include <glib.h>
 
+#include "fuzz-util.h"
 #include "fake-client.h"
 #include "jsonrpc/frame.h"
 #include "jsonrpc/jsonrpc-dispatch.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define fuzz_assert(expr)                                                                       \
-        do {                                                                                    \
-                if (!(expr)) {                                                                  \
-                        fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #expr); \
-                        abort();                                                                \
-                }                                                                               \
-        } while (0)
 
 static json_object *parse_strict(const char *text, size_t len) {
         json_tokener *tok = json_tokener_new_ex(64);

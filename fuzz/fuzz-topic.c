@@ -22,19 +22,10 @@
 
 #include <glib.h>
 
+#include "fuzz-util.h"
 #include "core/topic.h"
 
 #define MAX_STRINGS 64
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define fuzz_assert(expr)                                                                       \
-        do {                                                                                    \
-                if (!(expr)) {                                                                  \
-                        fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #expr); \
-                        abort();                                                                \
-                }                                                                               \
-        } while (0)
 
 /* The grammar of topic.h, token by token, with no cleverness. */
 static bool ref_match(char **p, guint np, guint i, char **t, guint nt, guint j) {

@@ -547,9 +547,7 @@ static int load_line(Config *c, const char *path, unsigned lineno, const char *g
  */
 int config_load_file(Config *c, const char *path, bool must_exist) {
         g_autoptr(GError) error = NULL;
-        g_autofree char *text = NULL, *group = NULL;
-        g_auto(GStrv) lines = NULL;
-        bool in_group = false;
+        g_autofree char *text = NULL;
 
         /* access() first, for an errno to name: GLib's message quotes the path in the locale's charset. */
         if (access(path, R_OK) < 0) {
@@ -562,6 +560,22 @@ int config_load_file(Config *c, const char *path, bool must_exist) {
         }
         if (!g_file_get_contents(path, &text, NULL, &error))
                 return log_error_errno(-EINVAL, "Failed to read the configuration '%s': %s", path, error->message);
+        return config_load_text(c, path, text);
+}
+
+/**
+ * config_load_text() - apply the settings in @text, the contents of @path, to @c
+ * @path: only named in messages
+ *
+ * What config_load_file() does once it has read the file (a NUL in @text
+ * ends it); the fuzz target calls it on a buffer.
+ *
+ * Return: 0, or -EINVAL for text that does not parse or holds a bad value (logged).
+ */
+int config_load_text(Config *c, const char *path, const char *text) {
+        g_autofree char *group = NULL;
+        g_auto(GStrv) lines = NULL;
+        bool in_group = false;
 
         lines = g_strsplit(text, "\n", -1);
         for (unsigned i = 0; lines[i]; i++) {

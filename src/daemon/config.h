@@ -67,6 +67,7 @@ extern const ConfigKey config_keys[];   /* ends with a zeroed entry */
 void config_init_default(Config *ret);
 void config_deinit(Config *c);
 int config_load_file(Config *c, const char *path, bool must_exist);
+int config_load_text(Config *c, const char *path, const char *text);
 const ConfigKey *config_key_find(const char *group, const char *name);
 int config_set(Config *c, const ConfigKey *k, const char *value);
 char *config_key_expected(const ConfigKey *k);

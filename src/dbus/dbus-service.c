@@ -634,7 +634,16 @@ int dbus_vtable_method(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         int r;
 
         g_assert(method);
-        if (!(method->flags & OP_ANONYMOUS)) {
+        if (method->flags & OP_ANONYMOUS) {
+                const char *sender = sd_bus_message_get_sender(m);
+                DbusPeer *p = sender ? g_hash_table_lookup(s->peers, sender) : NULL;
+
+                /* Even a call that needs no client waits behind its peer's earlier calls: a Get sees the Set before it. */
+                if (p && p->creds_slot) {
+                        g_queue_push_tail(&p->waiting, sd_bus_message_ref(m));
+                        return 1;
+                }
+        } else {
                 DbusPeer *p;
 
                 r = peer_for(s, m, error, &client);

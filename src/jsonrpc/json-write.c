@@ -64,12 +64,16 @@ void json_write_member(GString *s, const char *name) {
 
 /**
  * json_write_string() - append @len bytes of UTF-8 text @str as a JSON string
+ * @str: may be NULL when @len is 0 (a deleted key's value)
  */
 void json_write_string(GString *s, const char *str, size_t len) {
         static const char hex[] = "0123456789abcdef";
         static const char short_escapes[0x20] = { ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't' };
         static const bool escaped[256] = { [0 ... 0x1f] = true, ['"'] = true, ['\\'] = true, [0x7f] = true };
         size_t run = 0;
+
+        /* NULL + 0 is undefined behaviour in C, whatever it does in practice. */
+        str = str ?: "";
 
         g_string_append_c(s, '"');
         for (size_t i = 0; i < len; i++) {
@@ -89,8 +93,7 @@ void json_write_string(GString *s, const char *str, size_t len) {
                         g_string_append_c(s, hex[ch & 0xf]);
                 }
         }
-        if (run < len)          /* (str may be NULL when len is 0) */
-                json_append_len(s, str + run, len - run);
+        json_append_len(s, str + run, len - run);
         g_string_append_c(s, '"');
 }
 

@@ -25,6 +25,7 @@ static sd_event *event;
 static sd_bus *server, *client;
 static Hub *hub;
 static DbusService *service;
+static bool server_trusted;     /* as the user bus is: a sender set by the peer is believed */
 
 static void setup_with(const DbusConfig *config) {
         int fds[2];
@@ -38,6 +39,7 @@ static void setup_with(const DbusConfig *config) {
         ck_assert_int_ge(sd_bus_new(&server), 0);
         ck_assert_int_ge(sd_bus_set_fd(server, fds[0], fds[0]), 0);
         ck_assert_int_ge(sd_bus_set_server(server, 1, id), 0);
+        ck_assert_int_ge(sd_bus_set_trusted(server, server_trusted), 0);
         ck_assert_int_ge(sd_bus_start(server), 0);
         ck_assert_int_ge(sd_bus_attach_event(server, event, 0), 0);
 
@@ -232,6 +234,51 @@ START_TEST(test_properties)
 }
 END_TEST
 
+/*
+ * A peer's calls are answered in the order it sent them, even while its
+ * first call waits for its credentials: a Get (which needs no client)
+ * sent right after a Set sees the Set. With a sender on the calls (which a
+ * peer-to-peer connection believes when trusted), the hub asks the other
+ * end for the credentials, and the other end answers only when the loop
+ * runs, after both calls arrived.
+ */
+START_TEST(test_calls_in_order_while_credentials_pending)
+{
+        g_autoptr(sd_bus_message) set_call = NULL, get_call = NULL;
+        sd_bus_message *set_reply = NULL, *get_reply = NULL;
+        const char *value;
+        uint64_t rev;
+
+        ck_assert_int_ge(sd_bus_message_new_method_call(client, &set_call, NULL, SB_PATH, SB_INTERFACE, "Set"), 0);
+        ck_assert_int_ge(sd_bus_message_set_sender(set_call, ":1.5"), 0);
+        ck_assert_int_ge(sd_bus_message_append(set_call, "ss", "theme", "dark"), 0);
+        ck_assert_int_ge(sd_bus_message_new_method_call(client, &get_call, NULL, SB_PATH, SB_INTERFACE, "Get"), 0);
+        ck_assert_int_ge(sd_bus_message_set_sender(get_call, ":1.5"), 0);
+        ck_assert_int_ge(sd_bus_message_append(get_call, "s", "theme"), 0);
+
+        ck_assert_int_ge(sd_bus_call_async(client, NULL, set_call, on_reply, &set_reply, 5 * 1000 * 1000), 0);
+        ck_assert_int_ge(sd_bus_call_async(client, NULL, get_call, on_reply, &get_reply, 5 * 1000 * 1000), 0);
+        for (int i = 0; i < 1000 && !(set_reply && get_reply); i++)
+                ck_assert_int_ge(sd_event_run(event, 100 * 1000), 0);
+        ck_assert_ptr_nonnull(set_reply);
+        ck_assert_ptr_nonnull(get_reply);
+        ck_assert_msg(!sd_bus_message_is_method_error(set_reply, NULL), "Set failed: %s",
+                      sd_bus_message_get_error(set_reply)->message);
+        ck_assert_msg(!sd_bus_message_is_method_error(get_reply, NULL), "Get overtook the Set before it: %s",
+                      sd_bus_message_get_error(get_reply)->message);
+        ck_assert_int_ge(sd_bus_message_read(get_reply, "st", &value, &rev), 0);
+        ck_assert_str_eq(value, "dark");
+        sd_bus_message_unref(set_reply);
+        sd_bus_message_unref(get_reply);
+}
+END_TEST
+
+static void setup_trusted(void) {
+        server_trusted = true;
+        setup();
+        server_trusted = false;
+}
+
 /* Broadcast signals */
 
 #define INTERVAL_MS 200
@@ -341,6 +388,11 @@ static Suite *dbus_suite(void) {
         tcase_add_test(tc, test_errors_by_name);
         tcase_add_test(tc, test_queues_and_info);
         tcase_add_test(tc, test_properties);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("senders");
+        tcase_add_checked_fixture(tc, setup_trusted, teardown);
+        tcase_add_test(tc, test_calls_in_order_while_credentials_pending);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("broadcast-conflated");
