@@ -383,6 +383,14 @@ static void append_counts_json(GString *out, const char *name, GArray *counts) {
         g_string_append_c(out, '}');
 }
 
+/* The faces' own counters in hub.info (hub_add_info()), when the hub has them running. */
+static const struct {
+        const char *key, *label;
+} face_counters[] = {
+        { "jsonrpc", N_("JSON-RPC") },
+        { "dbus", N_("D-Bus") },
+};
+
 static void print_status_json(GVariant *info) {
         static const char *const numbers[] = {
                 "subscriptions", "topics", "keys", "messages_published", "messages_delivered",
@@ -393,8 +401,6 @@ static void print_status_json(GVariant *info) {
         g_autoptr(GArray) by_transport = info_counts(info, "clients_by_transport");
         g_autoptr(GArray) services = info_counts(info, "services");
         g_autoptr(GArray) limits = info_counts(info, "limits");
-        g_autoptr(GArray) jsonrpc = info_counts(info, "jsonrpc");
-        g_autoptr(GArray) dbus = info_counts(info, "dbus");
         const char *version = NULL;
 
         (void) g_variant_lookup(info, "version", "&s", &version);
@@ -410,10 +416,12 @@ static void print_status_json(GVariant *info) {
                 append_counts_json(out, "services", services);
         }
         append_counts_json(out, "limits", limits);
-        if (jsonrpc)
-                append_counts_json(out, "jsonrpc", jsonrpc);
-        if (dbus)
-                append_counts_json(out, "dbus", dbus);
+        for (size_t i = 0; i < G_N_ELEMENTS(face_counters); i++) {
+                g_autoptr(GArray) counts = info_counts(info, face_counters[i].key);
+
+                if (counts)
+                        append_counts_json(out, face_counters[i].key, counts);
+        }
         g_string_append_c(out, '}');
         print_line(out->str);
 }
@@ -488,8 +496,6 @@ static void print_status_text(GVariant *info) {
         g_autoptr(GVariant) queues = g_variant_lookup_value(info, "queues", NULL);
         g_autoptr(GArray) services = info_counts(info, "services");
         g_autoptr(GArray) limits = info_counts(info, "limits");
-        g_autoptr(GArray) jsonrpc = info_counts(info, "jsonrpc");
-        g_autoptr(GArray) dbus = info_counts(info, "dbus");
         g_autofree char *started = format_started(info), *clients = format_clients(info), *messages = NULL;
         const char *version = NULL;
         int width = 0;
@@ -516,10 +522,12 @@ static void print_status_text(GVariant *info) {
         }
         print_counts(labels[7], width, limits);
         /* The faces' own counters, when the hub has them running. */
-        if (jsonrpc)
-                print_counts(_("JSON-RPC"), width, jsonrpc);
-        if (dbus)
-                print_counts(_("D-Bus"), width, dbus);
+        for (size_t i = 0; i < G_N_ELEMENTS(face_counters); i++) {
+                g_autoptr(GArray) counts = info_counts(info, face_counters[i].key);
+
+                if (counts)
+                        print_counts(_(face_counters[i].label), width, counts);
+        }
         fflush(stdout);
 }
 

@@ -166,17 +166,24 @@ static bool decided_text(const void *data, size_t len) {
         return true;
 }
 
+/*
+ * Whether the bus connection has room for @more signals besides those
+ * queued and the broadcasts waiting for dbus_service_flush().
+ */
+static bool bus_has_room(DbusService *s, unsigned more) {
+        uint64_t queued = 0;
+
+        return s->config.max_queued == 0 || sd_bus_get_n_queued_write(s->bus, &queued) < 0 ||
+               queued + (s->pending ? s->pending->len : 0) + more <= s->config.max_queued;
+}
+
 static int send_envelope(DbusService *s, const char *destination, const Envelope *e, bool check_queue) {
         g_autoptr(sd_bus_message) m = NULL;
         bool binary = e->kind != ENVELOPE_GAP && !payload_is_text(e->payload, e->payload_len);
         int r;
 
-        if (check_queue && s->config.max_queued > 0) {
-                uint64_t queued = 0;
-
-                if (sd_bus_get_n_queued_write(s->bus, &queued) >= 0 && queued >= s->config.max_queued)
-                        return -ENOBUFS;
-        }
+        if (check_queue && !bus_has_room(s, 1))
+                return -ENOBUFS;
 
         g_assert(e->kind < G_N_ELEMENTS(signals) && signals[e->kind].n_args > 0);
         r = sd_bus_message_new_signal(s->bus, &m, SB_PATH, SB_INTERFACE, signals[e->kind].member[binary]);
@@ -301,14 +308,6 @@ static int peer_deliver(Client *c, const Envelope *e) {
         if (e->kind == ENVELOPE_JOB || e->kind == ENVELOPE_REPLY)
                 return peer_answer(p, e);
         return send_envelope(p->service, dbus_peer_unique_name(p), e, true);
-}
-
-/* Whether the bus connection has room for @more signals besides those waiting already. */
-static bool bus_has_room(DbusService *s, unsigned more) {
-        uint64_t queued = 0;
-
-        return s->config.max_queued == 0 || sd_bus_get_n_queued_write(s->bus, &queued) < 0 ||
-               queued + s->pending->len + more <= s->config.max_queued;
 }
 
 static void pending_add(DbusService *s, const PendingSignal *signal, const char *topic,

@@ -22,43 +22,6 @@
 
 /* Notifications */
 
-/*
- * A publisher's messages come in runs: the last sender's encoding is kept,
- * keyed by everything it shows (a client id is never reused, but its
- * credentials can arrive after its first message).
- */
-static struct {
-        uint64_t id;
-        uid_t uid;
-        pid_t pid;
-        const char *transport, *name;
-        size_t len;
-        char text[256];
-} sender_cache;
-
-static void json_append_sender_uncached(GString *s, const ClientInfo *info);
-
-static void json_append_sender(GString *s, const ClientInfo *info) {
-        size_t before = s->len;
-
-        if (info && info->transport && sender_cache.len > 0 && sender_cache.id == info->id &&
-            sender_cache.uid == info->uid && sender_cache.pid == info->pid &&
-            sender_cache.transport == info->transport && sender_cache.name == info->name) {
-                json_append_len(s, sender_cache.text, sender_cache.len);
-                return;
-        }
-        json_append_sender_uncached(s, info);
-        if (info && info->transport && s->len - before <= sizeof sender_cache.text) {
-                sender_cache.id = info->id;
-                sender_cache.uid = info->uid;
-                sender_cache.pid = info->pid;
-                sender_cache.transport = info->transport;
-                sender_cache.name = info->name;
-                sender_cache.len = s->len - before;
-                memcpy(sender_cache.text, s->str + before, sender_cache.len);
-        }
-}
-
 static void json_append_sender_uncached(GString *s, const ClientInfo *info) {
         if (!info || !info->transport) {
                 json_append_lit(s, ",\"sender\":{\"transport\":\"hub\"}");
@@ -81,6 +44,41 @@ static void json_append_sender_uncached(GString *s, const ClientInfo *info) {
                 json_write_cstr(s, info->name);
         }
         g_string_append_c(s, '}');
+}
+
+/*
+ * A publisher's messages come in runs: the last sender's encoding is kept,
+ * keyed by everything it shows (a client id is never reused, but its
+ * credentials can arrive after its first message).
+ */
+static struct {
+        uint64_t id;
+        uid_t uid;
+        pid_t pid;
+        const char *transport, *name;
+        size_t len;
+        char text[256];
+} sender_cache;
+
+static void json_append_sender(GString *s, const ClientInfo *info) {
+        size_t before = s->len;
+
+        if (info && info->transport && sender_cache.len > 0 && sender_cache.id == info->id &&
+            sender_cache.uid == info->uid && sender_cache.pid == info->pid &&
+            sender_cache.transport == info->transport && sender_cache.name == info->name) {
+                json_append_len(s, sender_cache.text, sender_cache.len);
+                return;
+        }
+        json_append_sender_uncached(s, info);
+        if (info && info->transport && s->len - before <= sizeof sender_cache.text) {
+                sender_cache.id = info->id;
+                sender_cache.uid = info->uid;
+                sender_cache.pid = info->pid;
+                sender_cache.transport = info->transport;
+                sender_cache.name = info->name;
+                sender_cache.len = s->len - before;
+                memcpy(sender_cache.text, s->str + before, sender_cache.len);
+        }
 }
 
 static void out_append_gstring(GByteArray *out, GString *s) {
