@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * fuzz-frame.c: libFuzzer target for the FrameReader (jsonrpc/frame.h).
+ * fuzz-frame.c: libFuzzer target for the FrameReader (proto/frame.h).
  * The input is a small header that picks the reader's limit and how the
  * stream is cut into reads, then the stream itself:
  *
@@ -27,7 +27,7 @@
 #include <glib.h>
 
 #include "fuzz-util.h"
-#include "jsonrpc/frame.h"
+#include "proto/frame.h"
 
 #define HEADER 5
 

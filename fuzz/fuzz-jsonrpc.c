@@ -26,7 +26,7 @@
 
 #include "fuzz-util.h"
 #include "fake-client.h"
-#include "jsonrpc/frame.h"
+#include "proto/frame.h"
 #include "jsonrpc/jsonrpc-dispatch.h"
 
 static json_object *parse_strict(const char *text, size_t len) {

@@ -30,9 +30,9 @@
 #include <glib/gi18n.h>
 
 #include "clients/backend.h"
-#include "jsonrpc/frame.h"
-#include "jsonrpc/json-write.h"
-#include "jsonrpc/json.h"
+#include "proto/frame.h"
+#include "jsonrpc/json-ops.h"
+#include "proto/json.h"
 #include "util/sd-glue.h"
 #include "util/text.h"
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * cli-format.c: what the commands print: one JSON object per line (written
- * with jsonrpc/json-write.h, as the hub writes its own), payloads and values as text lines or
+ * with proto/json-write.h, as the hub writes its own), payloads and values as text lines or
  * raw bytes, the lines of subscribe/watch/monitor, and `status` from the
  * GetInfo / hub.info dictionary. Output formats are never translated; the
  * labels of `status` are.
@@ -15,7 +15,7 @@
 #include <glib/gi18n.h>
 
 #include "clients/cli.h"
-#include "jsonrpc/json-write.h"
+#include "proto/json-write.h"
 
 static void json_append_name(GString *out, const char *name) {
         if (out->len > 1)

@@ -27,7 +27,7 @@
 #include <glib/gi18n.h>
 
 #include "clients/cli.h"
-#include "jsonrpc/json-write.h"
+#include "proto/json-write.h"
 
 typedef enum Field {
         FIELD_TEXT,                     /* a literal */

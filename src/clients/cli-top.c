@@ -28,7 +28,7 @@
 #include <systemd/sd-event.h>
 
 #include "clients/cli.h"
-#include "jsonrpc/json-write.h"
+#include "proto/json-write.h"
 
 typedef enum SortKey {
         SORT_RATE,

@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "jsonrpc/jsonrpc-conn.h"
-#include "jsonrpc/json.h"
+#include "proto/json.h"
 #include "util/log.h"
 #include "util/sd-glue.h"
 

@@ -8,7 +8,7 @@
 
 #include <systemd/sd-event.h>
 
-#include "jsonrpc/frame.h"
+#include "proto/frame.h"
 #include "jsonrpc/jsonrpc-server.h"
 
 typedef struct JsonrpcFifo JsonrpcFifo;

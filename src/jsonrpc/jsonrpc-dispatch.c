@@ -14,9 +14,9 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include "jsonrpc/frame.h"
-#include "jsonrpc/json-write.h"
-#include "jsonrpc/json.h"
+#include "proto/frame.h"
+#include "jsonrpc/json-ops.h"
+#include "proto/json.h"
 #include "jsonrpc/jsonrpc-dispatch.h"
 #include "util/text.h"
 

@@ -1,12 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * text.h: what counts as text, everywhere: valid UTF-8 without NUL bytes and
- * without Unicode noncharacters (which sd-bus refuses in a string). Text
- * travels as a string where a transport has strings (D-Bus 's', JSON);
- * anything else as bytes. The hub (core, both faces) and the CLI use this
- * one function, so they never disagree about which form a payload takes.
- *
- * Also the one voice of messages: GLib's and the hub's sentences ("Unknown
+ * text.h: what counts as text (proto/utf8.h has the one definition), and
+ * the one voice of messages: GLib's and the hub's sentences ("Unknown
  * option --x", "Too many clients.") become clauses like the programs' own
  * ("unknown option '--x'", "too many clients").
  */
@@ -17,8 +12,8 @@
 
 #include <glib.h>
 
-bool payload_is_text(const void *payload, size_t len);
-bool utf8_is_valid(const void *p, size_t len);
+#include "proto/utf8.h"
+
 
 char *text_clause(const char *sentence);
 char *text_unknown_option(const GError *error);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * test-frame.c: the 4-byte big-endian framing (jsonrpc/frame.h): frames
+ * test-frame.c: the 4-byte big-endian framing (proto/frame.h): frames
  * split across feeds (header included), many frames in one feed, empty
  * frames, the max_frame boundary, when bodies stay valid, and
  * frame_append() as the exact inverse of the reader.
@@ -12,7 +12,7 @@
 #include <check.h>
 #include <glib.h>
 
-#include "jsonrpc/frame.h"
+#include "proto/frame.h"
 
 #define MAX_FRAME 64
 

@@ -20,9 +20,9 @@
 
 #include "build-config.h"
 #include "fake-client.h"
-#include "jsonrpc/frame.h"
-#include "jsonrpc/json-write.h"
-#include "jsonrpc/json.h"
+#include "proto/frame.h"
+#include "proto/json-write.h"
+#include "proto/json.h"
 #include "jsonrpc/jsonrpc-dispatch.h"
 
 /* A request with id 1; PARAMS is JSON text. */

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * json-write.h: JSON text appended to a GString, by hand and without
- * printf, and OpArgs/OpResult members written by the op table's params.
- * The hub writes its responses and notifications with it, the CLI its
- * requests' params; it needs the descriptors and GLib only, no core.
+ * printf. The hub writes its responses and notifications with it, the
+ * client library its requests; GLib only (jsonrpc/json-ops.h writes
+ * OpArgs/OpResult members by the op table's params on top of it).
  */
 #pragma once
 
@@ -12,8 +12,6 @@
 #include <string.h>
 
 #include <glib.h>
-
-#include "ops/ops-table.h"
 
 /* g_string_append_len() without a call when there is room: GLib 2.74 has no inline form of it. */
 static inline void json_append_len(GString *s, const char *p, size_t n) {
@@ -39,5 +37,3 @@ void json_write_member(GString *s, const char *name);
 void json_write_string(GString *s, const char *str, size_t len);
 void json_write_cstr(GString *s, const char *str);
 void json_write_bytes_member(GString *s, const char *name, const void *data, size_t len, bool text);
-void json_write_variant(GString *s, GVariant *v);
-bool json_write_members(GString *s, const OpParam *params, unsigned n, const void *base, bool first);

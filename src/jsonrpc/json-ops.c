@@ -1,129 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * json-write.c: see json-write.h. Responses and notifications sit on the
- * hub's hot path: nothing here allocates except base64 for bytes that are
- * not text, and numbers are written without printf. Strings must be valid
- * UTF-8 already; only '"', '\\' and control characters are escaped.
+ * json-ops.c: OpArgs/OpResult members written as JSON by the op table's
+ * params, and hub.info's GVariant dictionary as an object. The hub writes
+ * its responses and notifications with it, the CLI its requests' params;
+ * the client library, which has no op table, does not link it.
  */
 #include <string.h>
 
-#include "jsonrpc/json-write.h"
+#include "jsonrpc/json-ops.h"
 #include "util/text.h"
-
-/**
- * json_format_u64() - write the decimal digits of @v at the start of @buf
- * (not NUL-terminated)
- *
- * Return: how many.
- */
-size_t json_format_u64(char buf[static JSON_U64_MAX], uint64_t v) {
-        /* Two digits per division. */
-        static const char pairs[] =
-                "0001020304050607080910111213141516171819"
-                "2021222324252627282930313233343536373839"
-                "4041424344454647484950515253545556575859"
-                "6061626364656667686970717273747576777879"
-                "8081828384858687888990919293949596979899";
-        char tmp[JSON_U64_MAX], *p = tmp + sizeof tmp;
-        size_t n;
-
-        while (v >= 100) {
-                unsigned d = (unsigned) (v % 100) * 2;
-
-                v /= 100;
-                *--p = pairs[d + 1];
-                *--p = pairs[d];
-        }
-        if (v >= 10) {
-                *--p = pairs[v * 2 + 1];
-                *--p = pairs[v * 2];
-        } else
-                *--p = (char) ('0' + v);
-        n = (size_t) (tmp + sizeof tmp - p);
-        memcpy(buf, p, n);
-        return n;
-}
-
-/**
- * json_write_u64() - append @v as a JSON number
- */
-void json_write_u64(GString *s, uint64_t v) {
-        char buf[JSON_U64_MAX];
-
-        json_append_len(s, buf, json_format_u64(buf, v));
-}
-
-/**
- * json_write_member() - append "@name": (a name that needs no escaping)
- */
-void json_write_member(GString *s, const char *name) {
-        g_string_append_c(s, '"');
-        json_append_len(s, name, strlen(name));
-        json_append_lit(s, "\":");
-}
-
-/**
- * json_write_string() - append @len bytes of UTF-8 text @str as a JSON string
- * @str: may be NULL when @len is 0 (a deleted key's value)
- */
-void json_write_string(GString *s, const char *str, size_t len) {
-        static const char hex[] = "0123456789abcdef";
-        static const char short_escapes[0x20] = { ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't' };
-        static const bool escaped[256] = { [0 ... 0x1f] = true, ['"'] = true, ['\\'] = true, [0x7f] = true };
-        size_t run = 0;
-
-        /* NULL + 0 is undefined behaviour in C, whatever it does in practice. */
-        str = str ?: "";
-
-        g_string_append_c(s, '"');
-        for (size_t i = 0; i < len; i++) {
-                unsigned char ch = (unsigned char) str[i];
-
-                if (G_LIKELY(!escaped[ch]))
-                        continue;
-                /* The plain run before it in one copy. */
-                json_append_len(s, str + run, i - run);
-                run = i + 1;
-                if (ch == '"' || ch == '\\' || (ch < 0x20 && short_escapes[ch])) {
-                        g_string_append_c(s, '\\');
-                        g_string_append_c(s, ch < 0x20 ? short_escapes[ch] : (char) ch);
-                } else {
-                        json_append_lit(s, "\\u00");
-                        g_string_append_c(s, hex[ch >> 4]);
-                        g_string_append_c(s, hex[ch & 0xf]);
-                }
-        }
-        json_append_len(s, str + run, len - run);
-        g_string_append_c(s, '"');
-}
-
-/**
- * json_write_cstr() - json_write_string() of a NUL-terminated @str (NULL: "")
- */
-void json_write_cstr(GString *s, const char *str) {
-        str = str ?: "";
-        json_write_string(s, str, strlen(str));
-}
-
-/**
- * json_write_bytes_member() - append "@name":"text" when @text, else
- * "@name_base64":"..." (docs/protocol.md)
- */
-void json_write_bytes_member(GString *s, const char *name, const void *data, size_t len, bool text) {
-        g_autofree char *b64 = NULL;
-
-        g_string_append_c(s, '"');
-        json_append_len(s, name, strlen(name));
-        if (text) {
-                json_append_lit(s, "\":");
-                json_write_string(s, data, len);
-                return;
-        }
-        b64 = g_base64_encode(data, len);
-        json_append_lit(s, "_base64\":\"");
-        g_string_append(s, b64);
-        g_string_append_c(s, '"');
-}
 
 /**
  * json_write_variant() - append @v, of hub.info's types (a{sv}, a{s*}, s, b,

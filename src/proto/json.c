@@ -12,7 +12,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "jsonrpc/json.h"
+#include "proto/json.h"
 
 #define JSON_FIRST_TOKENS 32
 #define JSON_KEEP_TOKENS 4096

@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "jsonrpc/frame.h"
+#include "proto/frame.h"
 
 void frame_reader_init(FrameReader *r, size_t max_frame) {
         *r = (FrameReader) {
