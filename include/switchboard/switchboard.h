@@ -1,0 +1,317 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * switchboard.h: libswitchboard, the C client library of the switchboard hub.
+ *
+ * One sb_client is one connection to the hub's Unix socket, speaking the
+ * protocol of docs/protocol.md (4-byte big-endian length + JSON-RPC 2.0).
+ * Every operation has a blocking form; events (messages, key changes, gap
+ * notices, requests to a name served, traffic) reach callbacks from
+ * sb_process(), which an event loop calls when sb_get_fd() is readable
+ * (or writable, when sb_get_events() asks for it). <switchboard/sd-event.h>
+ * and <switchboard/glib.h> attach a client to sd-event and to a GLib main
+ * context in one call.
+ *
+ * Errors are negative errnos; when the hub answered with an error,
+ * sb_error_name() and sb_error_message() say which (the hub's D-Bus error
+ * name, e.g. "org.switchboard.Hub1.Error.NoServer", and its sentence).
+ * The errno for each hub error is in docs/libswitchboard.md.
+ *
+ * Memory the library returns (payloads, values, JSON text) is the
+ * caller's, to be freed with free(). Pointers in callbacks' arguments live
+ * until the callback returns. A client is not thread-safe: use one client
+ * per thread, or lock around every call.
+ *
+ * Build with: cc prog.c $(pkg-config --cflags --libs switchboard)
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SB_VERSION_MAJOR 0
+#define SB_VERSION_MINOR 1
+
+typedef struct sb_client sb_client;
+
+/* ---- connecting ------------------------------------------------------ */
+
+/**
+ * sb_connect() - connect to the hub's socket
+ * @path: the socket, or NULL for $SWITCHBOARD_SOCKET, else
+ *        $XDG_RUNTIME_DIR/switchboard/socket (sb_default_socket_path())
+ *
+ * Return: 0 and the client in @ret, -ENOENT or -ECONNREFUSED when no hub
+ * listens there (start it with any D-Bus call, or `systemctl --user start
+ * switchboard.socket`), -ENAMETOOLONG, or another -errno.
+ */
+int sb_connect(const char *path, sb_client **ret);
+
+/**
+ * sb_connect_fd() - a client on @fd, a connected stream socket the client
+ * takes over (closed by sb_close(), also when this fails)
+ */
+int sb_connect_fd(int fd, sb_client **ret);
+
+/**
+ * sb_default_socket_path() - where sb_connect(NULL) connects; free() it.
+ * Return: the path, or NULL when neither variable is set and the uid's
+ * runtime directory /run/user/UID does not exist.
+ */
+char *sb_default_socket_path(void);
+
+/**
+ * sb_open_socket() - only the socket: a connected, non-blocking,
+ * close-on-exec Unix stream socket to @path (NULL as for sb_connect()),
+ * for programs that speak the protocol themselves.
+ * Return: the fd, or a negative errno.
+ */
+int sb_open_socket(const char *path);
+
+/* Close the connection; the hub drops the client's subscriptions, watches,
+ * served names and reservations. NULL is fine. */
+void sb_close(sb_client *c);
+
+/**
+ * sb_set_timeout() - how long a blocking call waits for its answer
+ * (default 25,000 ms; a call or reserve also waits for its own timeout)
+ */
+void sb_set_timeout(sb_client *c, int timeout_ms);
+
+/**
+ * sb_set_cancel_fd() - while @fd is readable, blocking calls return
+ * -ECANCELED (a signalfd or an eventfd of the caller's); -1 for none
+ */
+void sb_set_cancel_fd(sb_client *c, int fd);
+
+/* ---- errors ----------------------------------------------------------- */
+
+/* The D-Bus error name of the hub's last error answer on this client
+ * ("org.switchboard.Hub1.Error.NotFound", or a JSON-RPC standard error as
+ * "org.switchboard.Hub1.Error.JsonRpc.InvalidParams"), or NULL when the
+ * last failure was local. */
+const char *sb_error_name(const sb_client *c);
+/* The sentence that goes with it, or the local reason ("the hub closed the
+ * connection"); never NULL. */
+const char *sb_error_message(const sb_client *c);
+/* The JSON-RPC code of the hub's last error answer, or 0. */
+int sb_error_code(const sb_client *c);
+
+/* ---- events ----------------------------------------------------------- */
+
+typedef enum sb_event_kind {
+        SB_EVENT_MESSAGE = 1,   /* a subscription's message: topic, data, seq, retained */
+        SB_EVENT_KEY,           /* a watch's key change: key in topic, value in data, revision in seq */
+        SB_EVENT_GAP,           /* id missed first_seq..last_seq (its output buffer was full) */
+        SB_EVENT_REQUEST,       /* a call to a name served: call id in call, name in topic */
+        SB_EVENT_TRAFFIC,       /* a monitor's queue or call event: see docs/protocol.md */
+} sb_event_kind;
+
+/* Who caused an event, as the kernel or the bus said it (never the client's word). */
+typedef struct sb_sender {
+        const char *transport;  /* "unix", "dbus", "fifo", "stdio", "tcp", "hub", ... */
+        uint64_t client;        /* the hub's client id, 0 when not said */
+        int64_t uid, pid;       /* -1 when not known */
+        const char *name;       /* D-Bus unique name, or NULL */
+        const char *address;    /* TCP peer address, or NULL */
+} sb_sender;
+
+typedef struct sb_event {
+        sb_event_kind kind;
+        uint64_t id;            /* the subscription, watch or monitor; 0 for a request */
+        const char *topic;      /* topic, key, served name, queue; NULL for a gap */
+        const void *data;       /* payload or value (NUL-terminated; may hold NULs when binary) */
+        size_t size;
+        bool binary;            /* the hub sent it base64: not UTF-8 text */
+        uint64_t seq;           /* message seq, key revision, traffic seq */
+        bool retained;          /* MESSAGE: a retained value, delivered on subscribe */
+        bool deleted;           /* KEY: the key was deleted */
+        uint64_t first_seq, last_seq;   /* GAP */
+        uint64_t call;          /* REQUEST: answer with sb_reply(call); TRAFFIC: the job or call id */
+        const char *event;      /* TRAFFIC: "push", "reserve", "call", "timeout", ... */
+        uint32_t attempts;      /* TRAFFIC: a job's reservations so far, 0 when not said */
+        const char *error, *message;    /* TRAFFIC: the error's short name and sentence, or NULL */
+        const sb_sender *sender;        /* NULL when not said (gaps) */
+} sb_event;
+
+typedef void (*sb_event_fn)(sb_client *c, const sb_event *e, void *userdata);
+
+/**
+ * sb_set_event_handler() - where events go that no callback of
+ * sb_subscribe(), sb_watch(), sb_serve() or sb_monitor() claims (those of
+ * subscriptions made with sb_request(), say); NULL drops them
+ */
+void sb_set_event_handler(sb_client *c, sb_event_fn fn, void *userdata);
+
+/* ---- the event loop ----------------------------------------------------- */
+
+/* The socket, to poll for readability (and writability when asked). */
+int sb_get_fd(const sb_client *c);
+/* POLLIN, plus POLLOUT while output waits to be written. */
+int sb_get_events(const sb_client *c);
+
+/**
+ * sb_process() - write what is pending, read what is there and dispatch
+ * events and answers to their callbacks; never blocks
+ *
+ * Return: the number of events and answers dispatched (0: none), or
+ * -ECONNRESET once the hub has closed the connection (every answer still
+ * awaited then gets -ECONNRESET first), -EBADMSG when the hub sent what is
+ * not JSON-RPC (the connection is then closed).
+ */
+int sb_process(sb_client *c);
+
+/**
+ * sb_wait() - wait up to @timeout_ms (-1: forever) for the socket, then
+ * sb_process()
+ * Return: as sb_process(), 0 when nothing came; -ECANCELED by the cancel fd.
+ */
+int sb_wait(sb_client *c, int timeout_ms);
+
+/**
+ * sb_flush() - write all pending output (pipelined publishes), waiting for
+ * the socket as long as sb_set_timeout() allows
+ * Return: 0, -ETIMEDOUT, -ECANCELED, -ECONNRESET or -EPIPE.
+ */
+int sb_flush(sb_client *c);
+
+/**
+ * sb_set_io_hook() - called with sb_get_events()'s new value whenever the
+ * events the client needs change (output queued or written), so a loop
+ * integration can update its watch; <switchboard/sd-event.h> and
+ * <switchboard/glib.h> use it
+ */
+void sb_set_io_hook(sb_client *c, void (*fn)(sb_client *c, int events, void *userdata), void *userdata);
+
+/* ---- any method ------------------------------------------------------- */
+
+/**
+ * sb_request() - call JSON-RPC @method with @params_json (an object's
+ * text, or NULL for none) and wait for its answer
+ * @ret_result_json: the result's JSON text (free() it); NULL to ignore
+ *
+ * Events that arrive meanwhile are kept and dispatched by the next
+ * sb_process(), never inside a blocking call.
+ * Return: 0, a negative errno for the hub's error (see sb_error_name()),
+ * -ETIMEDOUT, -ECANCELED, -ECONNRESET.
+ */
+int sb_request(sb_client *c, const char *method, const char *params_json, char **ret_result_json);
+
+typedef void (*sb_reply_fn)(sb_client *c, int error, const char *result_json, size_t size, void *userdata);
+
+/**
+ * sb_request_async() - send @method and return at once; @fn (may be NULL)
+ * gets the answer from a later sb_process(): @error 0 and the result's
+ * JSON text, or a negative errno (the hub's error is in sb_error_name()
+ * during the callback). The request is written by sb_process() or
+ * sb_flush(), or at once when the output buffer is full.
+ * Return: 0 or a negative errno (-ENOTCONN after the hub closed).
+ */
+int sb_request_async(sb_client *c, const char *method, const char *params_json, sb_reply_fn fn, void *userdata);
+
+/* ---- topics ------------------------------------------------------------ */
+
+enum {
+        SB_RETAIN = 1 << 0,       /* publish: keep as the topic's retained value (durable) */
+        SB_NO_REPLY = 1 << 1,     /* publish: pipeline it, no answer (errors are not reported) */
+        SB_WITH_RETAINED = 1 << 2,/* subscribe: first the retained values of matching topics */
+};
+
+/**
+ * sb_publish() - publish @size bytes at @data on @topic
+ * @flags: SB_RETAIN, SB_NO_REPLY
+ * @ret_seq: the message's sequence number (not with SB_NO_REPLY); may be NULL
+ *
+ * With SB_NO_REPLY the message is queued and written with others in one
+ * write once 64 KiB are queued, or by sb_process()/sb_flush()/the next
+ * blocking call: at most one system call per message, usually far fewer.
+ * Text (UTF-8) travels as a JSON string, anything else as base64.
+ * Return: 0, -EINVAL (InvalidTopic), -E2BIG (LimitExceeded), ...
+ */
+int sb_publish(sb_client *c, const char *topic, const void *data, size_t size, unsigned flags, uint64_t *ret_seq);
+
+/**
+ * sb_subscribe() - get the messages of topics matching @pattern ('*' one
+ * token, '>' the rest) as SB_EVENT_MESSAGE and SB_EVENT_GAP events to @fn
+ * @flags: SB_WITH_RETAINED
+ * Return: 0 and the subscription id in @ret_id (may be NULL), or -errno.
+ */
+int sb_subscribe(sb_client *c, const char *pattern, unsigned flags, sb_event_fn fn, void *userdata,
+                 uint64_t *ret_id);
+int sb_unsubscribe(sb_client *c, uint64_t id);
+
+/* ---- the key-value store -------------------------------------------------- */
+
+/**
+ * sb_get() - the value of @key: @ret_data (NUL-terminated, free() it),
+ * @ret_size and @ret_revision (either may be NULL)
+ * Return: 0, -ENOENT (NotFound), -EINVAL (InvalidKey), ...
+ */
+int sb_get(sb_client *c, const char *key, void **ret_data, size_t *ret_size, uint64_t *ret_revision);
+int sb_set(sb_client *c, const char *key, const void *data, size_t size, uint64_t *ret_revision);
+/* Set only if the key's revision is @expected_revision (0: the key must
+ * not exist). Return: 0, -ESTALE (Conflict), ... */
+int sb_set_if(sb_client *c, const char *key, const void *data, size_t size, uint64_t expected_revision,
+              uint64_t *ret_revision);
+/* Return: 1 when the key existed, 0 when not, or -errno. */
+int sb_delete(sb_client *c, const char *key);
+/* Key changes under @prefix ("" for all) as SB_EVENT_KEY and SB_EVENT_GAP events. */
+int sb_watch(sb_client *c, const char *prefix, sb_event_fn fn, void *userdata, uint64_t *ret_id);
+int sb_unwatch(sb_client *c, uint64_t id);
+
+/* ---- queues -------------------------------------------------------------- */
+
+typedef struct sb_job {
+        uint64_t id;
+        char *queue;            /* free()d by sb_job_clear() */
+        void *data;             /* NUL-terminated */
+        size_t size;
+        uint32_t attempts;      /* reservations so far, this one included */
+} sb_job;
+
+/* Push a job, ready after @delay_ms. Return: 0 and its id in @ret_id (may be NULL), or -errno. */
+int sb_push(sb_client *c, const char *queue, const void *data, size_t size, uint64_t delay_ms, uint64_t *ret_id);
+/**
+ * sb_reserve() - take the next ready job of @queue for @visibility_ms
+ * (0: 30 s), waiting up to @timeout_ms (0: do not wait)
+ * Return: 0 and the job in @ret (sb_job_clear() it), -EAGAIN (NoJob), -errno.
+ */
+int sb_reserve(sb_client *c, const char *queue, uint64_t timeout_ms, uint64_t visibility_ms, sb_job *ret);
+int sb_ack(sb_client *c, uint64_t job);
+int sb_nack(sb_client *c, uint64_t job, uint64_t delay_ms);
+void sb_job_clear(sb_job *job);
+
+/* ---- request/reply ----------------------------------------------------------- */
+
+/**
+ * sb_call() - call the served @name with @data, wait up to @timeout_ms
+ * (0: the hub's 300 s) for the reply
+ * @ret_data: the reply (NUL-terminated; free() it), @ret_size; may be NULL
+ * Return: 0, -ENXIO (NoServer), -ETIMEDOUT (Timeout), -ECONNABORTED
+ * (ServerGone), -EREMOTEIO (the server's error: sb_error_name()), -errno.
+ */
+int sb_call(sb_client *c, const char *name, const void *data, size_t size, uint64_t timeout_ms, void **ret_data,
+            size_t *ret_size);
+/* Serve @name: calls arrive as SB_EVENT_REQUEST events; answer each with sb_reply(). */
+int sb_serve(sb_client *c, const char *name, sb_event_fn fn, void *userdata);
+int sb_unserve(sb_client *c, const char *name);
+/* Answer call @call; pipelined like SB_NO_REPLY (errors such as a call that timed out are not reported). */
+int sb_reply(sb_client *c, uint64_t call, const void *data, size_t size);
+/* Answer call @call with an error: @name a D-Bus error name or NULL, @message a sentence. */
+int sb_reply_error(sb_client *c, uint64_t call, const char *name, const char *message);
+
+/* ---- the hub -------------------------------------------------------------- */
+
+/* hub.info as JSON text (free() it): version, start time, clients, counters, limits. */
+int sb_info(sb_client *c, char **ret_json);
+/* Every queue and call event of any client as SB_EVENT_TRAFFIC events. */
+int sb_monitor(sb_client *c, sb_event_fn fn, void *userdata, uint64_t *ret_id);
+int sb_unmonitor(sb_client *c, uint64_t id);
+
+#ifdef __cplusplus
+}
+#endif
