@@ -151,7 +151,12 @@ void sb_set_event_handler(sb_client *c, sb_event_fn fn, void *userdata);
 
 /* The socket, to poll for readability (and writability when asked). */
 int sb_get_fd(const sb_client *c);
-/* POLLIN, plus POLLOUT while output waits to be written. */
+
+/* sb_get_events(): frames already read (by a blocking call) wait for
+ * sb_process(): call it without waiting for the socket. */
+#define SB_PENDING 0x10000
+
+/* POLLIN, plus POLLOUT while output waits to be written, plus SB_PENDING. */
 int sb_get_events(const sb_client *c);
 
 /**

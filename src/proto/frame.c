@@ -39,6 +39,18 @@ void frame_reader_feed(FrameReader *r, const void *data, size_t len) {
         g_byte_array_append(r->buf, data, len);
 }
 
+/* The length in the next frame's header, if its 4 bytes are in. */
+static bool next_length(const FrameReader *r, uint32_t *ret) {
+        const uint8_t *p;
+
+        if (r->buf->len - r->start < FRAME_HEADER_SIZE)
+                return false;
+        /* Only now: an empty GByteArray's data is NULL, and NULL + 0 is undefined. */
+        p = r->buf->data + r->start;
+        *ret = (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
+        return true;
+}
+
 /**
  * frame_reader_next() - the next whole frame's body, if one is in
  * @ret_body: points into the reader's buffer; not NUL-terminated
@@ -48,24 +60,29 @@ void frame_reader_feed(FrameReader *r, const void *data, size_t len) {
  * after that: the caller closes it).
  */
 int frame_reader_next(FrameReader *r, const char **ret_body, size_t *ret_len) {
-        size_t avail = r->buf->len - r->start;
-        const uint8_t *p;
         uint32_t len;
 
-        if (avail < FRAME_HEADER_SIZE)
+        if (!next_length(r, &len))
                 return 0;
-        /* Only now: an empty GByteArray's data is NULL, and NULL + 0 is undefined. */
-        p = r->buf->data + r->start;
-        len = (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
         if (len > r->max_frame)
                 return -EMSGSIZE;
-        if (avail - FRAME_HEADER_SIZE < len)
+        if (r->buf->len - r->start - FRAME_HEADER_SIZE < len)
                 return 0;
 
-        *ret_body = (const char *) p + FRAME_HEADER_SIZE;
+        *ret_body = (const char *) r->buf->data + r->start + FRAME_HEADER_SIZE;
         *ret_len = len;
         r->start += FRAME_HEADER_SIZE + len;
         return 1;
+}
+
+/**
+ * frame_reader_has_frame() - whether a whole frame waits to be handed out
+ * (or a length over the maximum, which frame_reader_next() reports)
+ */
+bool frame_reader_has_frame(const FrameReader *r) {
+        uint32_t len;
+
+        return next_length(r, &len) && (len > r->max_frame || r->buf->len - r->start - FRAME_HEADER_SIZE >= len);
 }
 
 /**

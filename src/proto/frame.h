@@ -13,6 +13,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,7 @@ void frame_reader_init(FrameReader *r, size_t max_frame);
 void frame_reader_deinit(FrameReader *r);
 void frame_reader_feed(FrameReader *r, const void *data, size_t len);
 int frame_reader_next(FrameReader *r, const char **ret_body, size_t *ret_len);
+bool frame_reader_has_frame(const FrameReader *r);
 size_t frame_reader_pending(const FrameReader *r);
 
 void frame_append_header(GByteArray *out, size_t len);

@@ -2,7 +2,8 @@
 #
 # The examples in examples/ run against the hub: `test-examples.py python`
 # runs examples/python/switchboard_client.py, `test-examples.py node` runs
-# examples/node/switchboard-client.js (skipped without node). Their output
+# examples/node/switchboard-client.js (skipped without node), `test-examples.py c`
+# examples/c/demo.c on libswitchboard (built as sb-example-demo). Their output
 # must be what their demo promises, and a socket client watching demo.> must
 # see their publish and set, sent from the example's own process.
 
@@ -28,7 +29,9 @@ def command():
         if not node:
             raise sbrpc.Skip('node not found (Debian package nodejs)')
         return [node, os.path.join(root, 'examples', 'node', 'switchboard-client.js')]
-    sbrpc.fail('usage: test-examples.py python|node')
+    if lang == 'c':
+        return [os.path.join(os.environ['SB_BUILD_ROOT'], 'src', 'lib', 'sb-example-demo')]
+    sbrpc.fail('usage: test-examples.py python|node|c')
 
 
 def setup():
