@@ -81,14 +81,12 @@ static const struct {
         { "ServerGone", ECONNABORTED }, { "ServerError", EREMOTEIO }, { "NotText", EILSEQ },
 };
 
+/* JSON-RPC's own errors have no name: their code says which. */
 static const struct {
         int code;
-        const char *name;
         int errno_;
 } jsonrpc_errors[] = {
-        { -32700, "ParseError", EINVAL },     { -32600, "InvalidRequest", EINVAL },
-        { -32601, "MethodNotFound", EOPNOTSUPP }, { -32602, "InvalidParams", EINVAL },
-        { -32603, "InternalError", EIO },
+        { -32700, EINVAL }, { -32600, EINVAL }, { -32601, EOPNOTSUPP }, { -32602, EINVAL }, { -32603, EIO },
 };
 
 #define HUB_ERROR_PREFIX "org.switchboard.Hub1.Error."
@@ -98,7 +96,6 @@ int client_hub_error(sb_client *c, JsonParser *jp, int error) {
         int code_i = json_object_find(jp, error, "code"), message_i = json_object_find(jp, error, "message");
         int data = json_object_find(jp, error, "data"), name_i = -1;
         const char *name = NULL, *message = NULL;
-        g_autofree char *std_name = NULL;
         int64_t code = 0;
         size_t len;
         int r = -EREMOTEIO;
@@ -118,12 +115,10 @@ int client_hub_error(sb_client *c, JsonParser *jp, int error) {
                                 r = -hub_errors[i].errno_;
         } else if (!name)
                 for (size_t i = 0; i < G_N_ELEMENTS(jsonrpc_errors); i++)
-                        if (code == jsonrpc_errors[i].code) {
-                                name = std_name = g_strconcat(HUB_ERROR_PREFIX "JsonRpc.", jsonrpc_errors[i].name,
-                                                              NULL);
+                        if (code == jsonrpc_errors[i].code)
                                 r = -jsonrpc_errors[i].errno_;
-                        }
-        set_error(c, name, message ?: "the hub answered with an error", (int) code);
+        /* A code of 0 would read as "no error": the hub never sends one. */
+        set_error(c, name, message ?: "the hub answered with an error", code ? (int) code : -32603);
         return r;
 }
 
