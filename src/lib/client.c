@@ -724,10 +724,12 @@ static void value_source(JsonParser *jp, int i, size_t *ret_start, size_t *ret_l
 /* An answer to an asynchronous request, to its callback. */
 static int dispatch_answer(sb_client *c, JsonParser *jp, const char *text) {
         g_autofree Pending *p = NULL;
+        g_autofree uint64_t *key = NULL;
         uint64_t id;
         int error, result;
 
-        if (!answer_id(jp, &id) || !g_hash_table_steal_extended(c->pending, &id, NULL, (gpointer *) &p))
+        if (!answer_id(jp, &id) ||
+            !g_hash_table_steal_extended(c->pending, &id, (gpointer *) &key, (gpointer *) &p))
                 return 0;       /* a blocking call's, given up (canceled, timed out) */
         if (!p->fn)
                 return 1;
