@@ -743,9 +743,8 @@ int jsonrpc_dispatch(JsonrpcContext *ctx, const char *body, size_t len) {
         g_clear_pointer(&ctx->error, g_free);
         if (len == 0)
                 why = "empty frame";
-        else if (!utf8_is_valid(body, len))
-                why = "not valid UTF-8";
         else
+                /* It checks UTF-8 too, in the strings: nothing else may be beyond ASCII. */
                 (void) json_parse(jp, body, len, JSONRPC_MAX_DEPTH, &why);
         resp = scratch_take(&response_scratch);
         if (why) {

@@ -477,7 +477,7 @@ static bool answer_id(JsonParser *jp, uint64_t *ret) {
 }
 
 static int parse_frame(JsonParser *jp, const char *text, size_t len) {
-        if (!utf8_is_valid(text, len) || json_parse(jp, text, len, 64, NULL) < 0 ||
+        if (json_parse(jp, text, len, 64, NULL) < 0 ||
             json_token(jp, 0)->type != JSON_OBJECT)
                 return -EBADMSG;
         return 0;
@@ -885,7 +885,7 @@ static int request_json(sb_client *c, const char *method, const char *params_jso
                 size_t len = strlen(params_json);
 
                 jp = json_parser_new();
-                if (!utf8_is_valid(params_json, len) || json_parse(jp, params_json, len, 64, NULL) < 0 ||
+                if (json_parse(jp, params_json, len, 64, NULL) < 0 ||
                     json_token(jp, 0)->type != JSON_OBJECT)
                         return client_fail(c, -EINVAL, "the params must be a JSON object");
         }
