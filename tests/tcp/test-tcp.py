@@ -342,7 +342,7 @@ if __name__ == '__main__':
     try:
         sbrpc.main([start_hub, test_auth_then_pubsub_across_transports, test_wrong_token, test_no_token,
                     test_oversized_frame_before_auth, test_slow_loris, test_thousand_unauthenticated,
-                    test_non_loopback_refused, test_readable_token_refused, teardown])
+                    test_non_loopback_refused, test_readable_token_refused, test_token_rotate, teardown])
     finally:
         if hub and hub.poll() is None:
             hub.kill()
