@@ -3,7 +3,10 @@
  * jsonrpc-conn.c: one framed JSON-RPC connection (see jsonrpc-conn.h).
  *
  * Input: bytes go into a FrameReader; each whole frame is dispatched at
- * once. Output: responses and notifications are appended to one buffer and
+ * once. A TCP connection (tcp.c) is the same connection behind one gate:
+ * until its first frame, hub.auth with the token, is accepted it is no
+ * client of the hub, its frames may be max-auth-bytes long, and a timer
+ * closes it after auth-timeout; anything else first closes it. Output: responses and notifications are appended to one buffer and
  * written when the current batch of input is done, or by a one-shot defer
  * source when output came from another client's publish, so that many
  * messages share one write(). The buffer is bounded: over max_output the
