@@ -142,6 +142,8 @@ int socket_connect_hub(const BackendConfig *config, int *ret_fd) {
         g_autofree char *path = config->socket_path ? g_strdup(config->socket_path) : socket_default_path();
         int r;
 
+        if (config->tcp_address)
+                return tcp_connect_hub(config, ret_fd);       /* cli-tcp.c */
         r = socket_try_connect(path, ret_fd);
         if (r >= 0)
                 return 0;

@@ -55,6 +55,8 @@ int backend_open(const BackendConfig *config, Backend **ret) {
                 break;
         }
 
+        if (config->tcp_address)
+                return backend_open_socket(config, ret);
         if (config->address && !config->socket_path)
                 return dbus_backend_open(config->address, ret);
 
