@@ -318,6 +318,82 @@ int sb_info(sb_client *c, char **ret_json);
 int sb_monitor(sb_client *c, sb_event_fn fn, void *userdata, uint64_t *ret_id);
 int sb_unmonitor(sb_client *c, uint64_t id);
 
+/* ---- shared-memory rings (docs/shm.md) ------------------------------------ */
+
+/*
+ * A ring is a memfd the hub creates and passes over the socket, mapped by
+ * both sides: records go through shared memory, with a futex wake-up only
+ * when a side sleeps. A publish ring's messages reach every subscriber of
+ * its topic on every transport; a subscribe ring gets every matching
+ * message from every transport, with gap records when it falls behind.
+ * The client that asked stays the ring's control connection: sb_close()
+ * unmaps its rings (they then return -EPIPE; sb_ring_close() frees them).
+ * A ring is used from one thread at a time.
+ */
+typedef struct sb_ring sb_ring;
+
+enum {
+        SB_RING_DIRECT = 1 << 8,        /* subscribe: ask for the publisher's ring itself (1->1, docs/shm.md) */
+};
+
+/**
+ * sb_ring_publish() - a ring to publish on @topic
+ * @size: its data size, a power of two within the hub's [shm] limits; 0: the hub's default
+ * Return: 0 and the ring in @ret, -EINVAL, -E2BIG (LimitExceeded), -EOPNOTSUPP
+ * (a hub without shm), -EPROTO (what came is not a ring), or -errno.
+ */
+int sb_ring_publish(sb_client *c, const char *topic, size_t size, sb_ring **ret);
+
+/**
+ * sb_ring_subscribe() - a ring that receives the messages of topics matching @pattern
+ * @flags: SB_WITH_RETAINED, SB_RING_DIRECT
+ */
+int sb_ring_subscribe(sb_client *c, const char *pattern, size_t size, unsigned flags, sb_ring **ret);
+
+/**
+ * sb_ring_put() - write one message into a publish ring, not yet visible
+ * to the hub; sb_ring_flush() makes every put visible (and wakes the hub
+ * if it sleeps): put many, flush once.
+ * Return: 0, -ENOBUFS (full now: sb_ring_wait_writable()), -EMSGSIZE (over
+ * half the ring), -EPIPE (the hub closed the ring), -EBADMSG.
+ */
+int sb_ring_put(sb_ring *r, const void *data, size_t size);
+void sb_ring_flush(sb_ring *r);
+/* sb_ring_put() then sb_ring_flush(). */
+int sb_ring_write(sb_ring *r, const void *data, size_t size);
+/* Wait until a message of @size bytes fits (spinning first, then on a futex). */
+int sb_ring_wait_writable(sb_ring *r, size_t size, int timeout_ms);
+
+typedef struct sb_ring_msg {
+        bool gap;                       /* true: messages first_seq..last_seq were lost (the ring was full) */
+        uint64_t seq;                   /* the hub's sequence number */
+        uint64_t first_seq, last_seq;   /* a gap */
+        const char *topic;              /* not NUL-terminated */
+        size_t topic_len;
+        const void *data;               /* valid until sb_ring_release(); the peer can still write
+                                         * there: copy before you check what it holds */
+        size_t size;
+        bool retained;
+} sb_ring_msg;
+
+/**
+ * sb_ring_read() - the next message of a subscribe ring
+ * Return: 0; -EAGAIN when there is none (sb_ring_wait()); -EPIPE when the
+ * hub closed the ring; -EBADMSG when the ring is corrupt.
+ */
+int sb_ring_read(sb_ring *r, sb_ring_msg *ret);
+/* Give the space of the messages read back to the hub. */
+void sb_ring_release(sb_ring *r);
+/* Wait until a message is there: spin, then sleep on a futex. Return: 0, -ETIMEDOUT, -EPIPE, -EINTR. */
+int sb_ring_wait(sb_ring *r, int timeout_ms);
+/* How many times a wait looks again before it sleeps (default 1000; more: less latency, more CPU). */
+void sb_ring_set_spin(sb_ring *r, unsigned spin);
+/* The hub's id of the ring, and its data size. */
+uint64_t sb_ring_id(const sb_ring *r);
+size_t sb_ring_size(const sb_ring *r);
+/* Tell the hub (shm.close), then unmap; NULL is fine. Return: 0 or the error of shm.close. */
+int sb_ring_close(sb_ring *r);
+
 #ifdef __cplusplus
 }
 #endif

@@ -33,6 +33,7 @@
 #include "lib/lib-private.h"
 #include "proto/json-write.h"
 #include "proto/utf8.h"
+#include "shm/shm-client.h"
 
 #define READ_CHUNK (64 * 1024)
 /* Reads per sb_process(): a busy socket must not keep a shared loop to itself. */
@@ -198,6 +199,7 @@ SB_EXPORT int sb_connect_fd(int fd, sb_client **ret) {
         c->decoded = g_byte_array_new();
         c->answer.text = g_string_sized_new(256);
         c->answer.jp = json_parser_new();
+        c->fds = g_array_new(FALSE, FALSE, sizeof(int));
         *ret = c;
         return 0;
 }
@@ -219,6 +221,11 @@ SB_EXPORT void sb_close(sb_client *c) {
         /* Pipelined messages the caller queued are sent, as far as the timeout allows. */
         if (!c->eof && !c->broken && c->out->len > c->out_start)
                 (void) sb_flush(c);
+        /* Rings the caller has not closed are unmapped now; the hub drops them with the connection. */
+        while (c->rings)
+                ring_client_gone(c->rings->data);
+        client_close_fds(c);
+        g_array_unref(c->fds);
         close(c->fd);
         frame_reader_deinit(&c->reader);
         g_byte_array_unref(c->out);
@@ -329,15 +336,18 @@ static int write_some(sb_client *c) {
 /* One read into the frame reader. Return: bytes read, 0 at EOF, -EAGAIN, or -errno. */
 static ssize_t read_some(sb_client *c) {
         char buf[READ_CHUNK];
+        int fds[4];
+        size_t n_fds = 0;
         ssize_t n;
 
         if (c->eof)
                 return 0;
-        do
-                n = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
-        while (n < 0 && errno == EINTR);
+        /* recvmsg(): a ring's fds come with the first byte of its shm.* answer. */
+        n = shm_recv(c->fd, buf, sizeof buf, fds, G_N_ELEMENTS(fds), &n_fds);
+        if (n_fds > 0)
+                g_array_append_vals(c->fds, fds, (guint) n_fds);
         if (n < 0)
-                return errno == ECONNRESET ? 0 : -errno;
+                return n == -ECONNRESET ? 0 : n;
         if (n == 0)
                 c->eof = true;
         else
@@ -941,6 +951,13 @@ SB_EXPORT int sb_request_async(sb_client *c, const char *method, const char *par
         *p = (Pending) { fn, userdata };
         g_hash_table_insert(c->pending, g_memdup2(&id, sizeof id), p);
         return 0;
+}
+
+/* Close the fds received and not claimed. */
+void client_close_fds(sb_client *c) {
+        for (guint i = 0; i < c->fds->len; i++)
+                close(g_array_index(c->fds, int, i));
+        g_array_set_size(c->fds, 0);
 }
 
 /* Route events of listener @id to @fn. */

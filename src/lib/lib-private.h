@@ -62,6 +62,8 @@ struct sb_client {
         JsonParser *event_jp;
         GByteArray *decoded;            /* a base64 payload, decoded */
         Answer answer;                  /* the last blocking call's answer */
+        GArray *fds;                    /* int: fds received (SCM_RIGHTS) not yet claimed, in order */
+        GList *rings;                   /* sb_ring*: mapped rings, unmapped by sb_close() */
 };
 
 int client_fail(sb_client *c, int r, const char *message);
@@ -82,3 +84,7 @@ int answer_bytes(sb_client *c, Answer *a, const char *name, void **ret_data, siz
 int answer_text(Answer *a, const char *name, char **ret);
 
 int listener_add(sb_client *c, uint64_t id, sb_event_fn fn, void *userdata);
+int call_answer(sb_client *c, uint64_t id, int wait_ms, Answer **ret);
+int check_text(sb_client *c, const char *s, const char *what);
+void client_close_fds(sb_client *c);
+void ring_client_gone(sb_ring *r);

@@ -13,7 +13,7 @@
 #include "proto/utf8.h"
 
 /* @s as a param must be UTF-8 text: JSON carries nothing else. */
-static int check_text(sb_client *c, const char *s, const char *what) {
+int check_text(sb_client *c, const char *s, const char *what) {
         if (!s)
                 return client_fail(c, -EINVAL, what);
         if (!utf8_is_valid(s, strlen(s)))
@@ -22,7 +22,7 @@ static int check_text(sb_client *c, const char *s, const char *what) {
 }
 
 /* Send c->request and wait for its answer. */
-static int call(sb_client *c, uint64_t id, int wait_ms, Answer **ret) {
+int call_answer(sb_client *c, uint64_t id, int wait_ms, Answer **ret) {
         int r;
 
         request_end(c);
@@ -38,7 +38,7 @@ static int call_u64(sb_client *c, uint64_t id, const char *name, uint64_t *ret) 
         uint64_t n;
         int r;
 
-        r = call(c, id, 0, &a);
+        r = call_answer(c, id, 0, &a);
         if (r < 0 || !name)
                 return r;
         r = answer_u64(a, name, &n);
@@ -132,7 +132,7 @@ SB_EXPORT int sb_get(sb_client *c, const char *key, void **ret_data, size_t *ret
                 return r;
         request_begin(c, "get", true, &id);
         params_string(c->request, "key", key);
-        r = call(c, id, 0, &a);
+        r = call_answer(c, id, 0, &a);
         if (r < 0)
                 return r;
         if (answer_u64(a, "revision", &revision) < 0)
@@ -180,7 +180,7 @@ SB_EXPORT int sb_delete(sb_client *c, const char *key) {
                 return r;
         request_begin(c, "delete", true, &id);
         params_string(c->request, "key", key);
-        r = call(c, id, 0, &a);
+        r = call_answer(c, id, 0, &a);
         if (r < 0)
                 return r;
         existed = json_object_find(a->jp, a->result, "existed");
@@ -240,7 +240,7 @@ SB_EXPORT int sb_reserve(sb_client *c, const char *queue, uint64_t timeout_ms, u
                 params_u64(c->request, "timeout_ms", timeout_ms);
         if (visibility_ms)
                 params_u64(c->request, "visibility_ms", visibility_ms);
-        r = call(c, id, (int) MIN(timeout_ms, (uint64_t) G_MAXINT / 2), &a);
+        r = call_answer(c, id, (int) MIN(timeout_ms, (uint64_t) G_MAXINT / 2), &a);
         if (r < 0)
                 return r;
         if (answer_u64(a, "id", &job) < 0 || answer_text(a, "queue", &name) < 0)
@@ -296,7 +296,7 @@ SB_EXPORT int sb_call(sb_client *c, const char *name, const void *data, size_t s
         params_bytes(c->request, "payload", data, size);
         if (timeout_ms)
                 params_u64(c->request, "timeout_ms", timeout_ms);
-        r = call(c, id, (int) MIN(timeout_ms ?: 300 * 1000, (uint64_t) G_MAXINT / 2), &a);
+        r = call_answer(c, id, (int) MIN(timeout_ms ?: 300 * 1000, (uint64_t) G_MAXINT / 2), &a);
         if (r < 0)
                 return r;
         r = answer_bytes(c, a, "payload", ret_data, ret_size);

@@ -394,6 +394,111 @@ START_TEST(test_glib_source)
 }
 END_TEST
 
+/* ---- shared-memory rings ------------------------------------------------------------ */
+
+#define RING_MSGS 5000
+
+START_TEST(test_ring_publish)
+{
+        sb_client *c = connect_or_fail(), *sub = connect_or_fail();
+        uint64_t state[2] = { 0, 0 };
+        Seen seen = {};
+        sb_ring *r;
+        char payload[64];
+
+        ck_assert_int_eq(sb_subscribe(sub, "lib.ring.pub", 0, count_in_order, state, NULL), 0);
+        ck_assert_int_eq(sb_subscribe(c, "lib.ring.pub", 0, record, &seen, NULL), 0);
+        ck_assert_int_eq(sb_ring_publish(c, "lib.ring.pub", 0, &r), 0);
+        ck_assert_uint_gt(sb_ring_id(r), 0);
+        ck_assert_uint_ge(sb_ring_size(r), 4096);
+        ck_assert_int_eq(sb_ring_write(r, "first", 5), 0);
+        wait_events(c, &seen, 1);
+        ck_assert_str_eq(seen.data[0], "first");
+        ck_assert_str_eq(seen.transport[0], "shm");
+        ck_assert_uint_gt(seen.seq[0], 0);
+
+        /* Many, put in batches and flushed once per batch; the hub drains while we write. */
+        for (int i = 0; i < RING_MSGS; i++) {
+                int len = snprintf(payload, sizeof payload, "message %d", i), res;
+
+                while ((res = sb_ring_put(r, payload, (size_t) len)) == -ENOBUFS) {
+                        sb_ring_flush(r);
+                        ck_assert_int_eq(sb_ring_wait_writable(r, (size_t) len, 10000), 0);
+                }
+                ck_assert_int_eq(res, 0);
+                if (i % 64 == 63)
+                        sb_ring_flush(r);
+                if (i % 500 == 0)
+                        ck_assert_int_ge(sb_process(sub), 0);
+        }
+        sb_ring_flush(r);
+        while (state[1] < RING_MSGS + 1)
+                ck_assert_int_ge(sb_wait(sub, 10000), 0);
+        ck_assert_uint_eq(state[1], RING_MSGS + 1);
+
+        ck_assert_int_eq(sb_ring_close(r), 0);
+        sb_close(c);
+        sb_close(sub);
+}
+END_TEST
+
+START_TEST(test_ring_subscribe)
+{
+        sb_client *c = connect_or_fail(), *pub = connect_or_fail();
+        uint64_t seq, expect = 0, missed = 0, got = 0;
+        sb_ring_msg m;
+        sb_ring *r;
+
+        ck_assert_int_eq(sb_publish(pub, "lib.ring.sub.kept", "kept", 4, SB_RETAIN, NULL), 0);
+        ck_assert_int_eq(sb_ring_subscribe(c, "lib.ring.sub.>", 4096, SB_WITH_RETAINED, &r), 0);
+        ck_assert_int_eq(sb_ring_wait(r, 10000), 0);
+        ck_assert_int_eq(sb_ring_read(r, &m), 0);
+        ck_assert(m.retained && !m.gap);
+        ck_assert_mem_eq(m.data, "kept", 4);
+        ck_assert_mem_eq(m.topic, "lib.ring.sub.kept", m.topic_len);
+        sb_ring_release(r);
+        ck_assert_int_eq(sb_ring_read(r, &m), -EAGAIN);
+
+        ck_assert_int_eq(sb_publish(pub, "lib.ring.sub.a", "one", 3, 0, &seq), 0);
+        ck_assert_int_eq(sb_ring_wait(r, 10000), 0);
+        ck_assert_int_eq(sb_ring_read(r, &m), 0);
+        ck_assert_uint_eq(m.seq, seq);
+        ck_assert_uint_eq(m.size, 3);
+        sb_ring_release(r);
+
+        /* A reader that does not keep up: 4 KiB of ring, 2,000 messages. It sees
+         * each one or a gap record naming it, in order, and the publisher never waits. */
+        for (int i = 0; i < 2000; i++)
+                ck_assert_int_eq(sb_publish(pub, "lib.ring.sub.a", "0123456789abcdef0123456789abcdef", 32,
+                                            i == 1999 ? 0 : SB_NO_REPLY, i == 1999 ? &seq : NULL), 0);
+        while (expect != seq) {
+                ck_assert_int_eq(sb_ring_wait(r, 10000), 0);
+                while (sb_ring_read(r, &m) == 0) {
+                        uint64_t first = m.gap ? m.first_seq : m.seq;
+
+                        ck_assert_uint_gt(first, expect);
+                        expect = m.gap ? m.last_seq : m.seq;
+                        if (m.gap)
+                                missed += m.last_seq - m.first_seq + 1;
+                        else
+                                got++;
+                }
+                sb_ring_release(r);
+        }
+        fprintf(stderr, "# ring reader: %llu messages, %llu missed in gaps\n", (unsigned long long) got,
+                (unsigned long long) missed);
+        ck_assert_uint_gt(missed, 0);
+        ck_assert_uint_eq(got + missed, 2000);
+
+        /* The client goes: its rings are unmapped and say so. */
+        sb_close(c);
+        ck_assert_int_eq(sb_ring_read(r, &m), -EPIPE);
+        ck_assert_int_eq(sb_ring_wait(r, 0), -EPIPE);
+        ck_assert_int_eq(sb_ring_close(r), 0);
+        sb_close(pub);
+}
+END_TEST
+
 /* ---- the hub dies ---------------------------------------------------------------- */
 
 static pid_t hub_pid(void) {
@@ -465,6 +570,8 @@ static Suite *libswitchboard_suite(void) {
                 { "pipelined-batches", test_pipelined_batches },
                 { "sd-event-glue", test_sd_event_glue },
                 { "glib-source", test_glib_source },
+                { "ring-publish", test_ring_publish },
+                { "ring-subscribe", test_ring_subscribe },
                 { "hub-dies-mid-call", test_hub_dies_mid_call },
         };
 
