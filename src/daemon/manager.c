@@ -67,7 +67,6 @@ Manager *manager_free(Manager *m) {
         }
         g_clear_pointer(&m->journal, journal_free);
         m->hub_timer = sd_event_source_disable_unref(m->hub_timer);
-        m->hub_timer_post = sd_event_source_disable_unref(m->hub_timer_post);
         g_clear_pointer(&m->hub, hub_free);
         g_free(m->state_dir);
         m->event = sd_event_unref(m->event);
@@ -245,50 +244,56 @@ static void fd_limit_raise(void) {
 static int on_hub_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
 
-        m->hub_timer_due = UINT64_MAX;          /* a one-shot: it is off now */
+        /* Never again until the prepare callback sets the next deadline (the source stays on). */
+        m->hub_timer_due = UINT64_MAX;
+        (void) sd_event_source_set_time(m->hub_timer, UINT64_MAX);
         hub_run_timers(m->hub);
         return 0;
 }
 
 /*
- * After anything ran: its broadcast signals go out (off its critical path,
- * in this one post source rather than a second that would cost every
- * iteration one more dispatch), and the hub's next deadline may have moved. Each change
- * costs the loop a timerfd_settime(), so the timer only ever moves earlier:
- * a deadline that went away (a call answered before its timeout) leaves it
- * armed, to fire once for nothing and be set to the real next deadline then.
+ * Before the loop sleeps, after whatever ran in this iteration: its
+ * broadcast signals go out (off its critical path), and the hub's next
+ * deadline may have moved. A prepare callback, not a post source: a post
+ * source is pending after every dispatch, which costs each iteration a
+ * second epoll_wait() and a second pass of the loop; this runs once per
+ * iteration, before the timers are armed, at no cost. Each change of the
+ * timer costs a timerfd_settime(), so it only ever moves earlier: a
+ * deadline that went away (a call answered before its timeout) leaves it
+ * set, to fire once for nothing and be set to the real next deadline then.
  */
-static int on_hub_timer_post(sd_event_source *s, void *userdata) {
+static int on_hub_timer_prepare(sd_event_source *s, void *userdata) {
         Manager *m = userdata;
         uint64_t due;
 
-        /* The broadcast signals of what ran, now that its replies and deliveries are out. */
         if (m->dbus)
                 dbus_service_flush(m->dbus);
         due = hub_next_deadline(m->hub);
-
         if (due >= m->hub_timer_due)
                 return 0;
         m->hub_timer_due = due;
-        if (due == UINT64_MAX)
-                return sd_event_source_set_enabled(m->hub_timer, SD_EVENT_OFF);
         (void) sd_event_source_set_time(m->hub_timer, due);
-        return sd_event_source_set_enabled(m->hub_timer, SD_EVENT_ONESHOT);
+        return 0;
 }
 
 static int hub_timer_setup(Manager *m) {
         int r;
 
-        /* The hub's clock is wall-clock time (hub.c), so its deadlines are CLOCK_REALTIME. */
+        /* The hub's clock is wall-clock time (hub.c), so its deadlines are CLOCK_REALTIME.
+         * Always on (UINT64_MAX: never due), so that its prepare callback runs each iteration. */
         r = sd_event_add_time(m->event, &m->hub_timer, CLOCK_REALTIME, UINT64_MAX, 1000, on_hub_timer, m);
         if (r >= 0)
-                r = sd_event_source_set_enabled(m->hub_timer, SD_EVENT_OFF);
+                r = sd_event_source_set_enabled(m->hub_timer, SD_EVENT_ON);
         if (r >= 0)
-                r = sd_event_add_post(m->event, &m->hub_timer_post, on_hub_timer_post, m);
+                r = sd_event_source_set_prepare(m->hub_timer, on_hub_timer_prepare);
+        /* Prepare callbacks run by priority: ours first, so that sd-bus's own (which asks for
+         * EPOLLOUT when its queue is not empty) sees the signals it queues. */
+        if (r >= 0)
+                r = sd_event_source_set_priority(m->hub_timer, SD_EVENT_PRIORITY_IMPORTANT);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the hub's timers: %m");
         m->hub_timer_due = UINT64_MAX;
-        return on_hub_timer_post(NULL, m);
+        return 0;
 }
 
 int manager_start(Manager *m) {

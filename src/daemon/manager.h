@@ -29,8 +29,8 @@ typedef struct Manager {
         JsonrpcServer *jsonrpc;
         ShmHub *shm;
         Journal *journal;
-        sd_event_source *hub_timer;     /* wakes the hub at hub_next_deadline() */
-        sd_event_source *hub_timer_post;
+        sd_event_source *hub_timer;     /* wakes the hub at hub_next_deadline(); its prepare
+                                         * callback flushes D-Bus broadcasts each iteration */
         uint64_t hub_timer_due;         /* what hub_timer is set to; UINT64_MAX: off */
         char *state_dir;                /* $XDG_STATE_HOME/switchboard */
         char *runtime_dir;              /* $XDG_RUNTIME_DIR/switchboard, 0700 */
