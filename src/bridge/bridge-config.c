@@ -135,7 +135,7 @@ static bool prefix_valid(const char *prefix) {
         return bridge_subject_valid(bare);
 }
 
-typedef enum KeyType { KEY_STRING, KEY_LIST, KEY_PATTERNS, KEY_NAMES, KEY_PREFIX, KEY_SIZE, KEY_MS } KeyType;
+typedef enum KeyType { KEY_STRING, KEY_LIST, KEY_PATTERNS, KEY_NAMES, KEY_PREFIX, KEY_SIZE, KEY_MS, KEY_BOOL } KeyType;
 
 typedef struct BridgeKey {
         const char *name;
@@ -165,6 +165,7 @@ static const BridgeKey bridge_keys[] = {
         K("reconnect-buffer", KEY_SIZE, reconnect_buffer),
         K("max-pending", KEY_SIZE, max_pending),
         K("call-timeout", KEY_MS, call_timeout_ms),
+        K("discovered-servers", KEY_BOOL, discovered_servers),
         {}
 };
 #undef K
@@ -202,6 +203,14 @@ static int key_set(BridgeConfig *c, const BridgeKey *k, const char *text, const 
                 }
                 g_strfreev(*(char ***) field);
                 *(char ***) field = g_steal_pointer(&list);
+                return 0;
+        case KEY_BOOL:
+                if (g_str_equal(text, "yes") || g_str_equal(text, "true"))
+                        *(bool *) field = true;
+                else if (g_str_equal(text, "no") || g_str_equal(text, "false"))
+                        *(bool *) field = false;
+                else
+                        return log_error_errno(-EINVAL, "%s: %s=%s: expected yes or no.", where, k->name, text);
                 return 0;
         case KEY_SIZE:
         case KEY_MS:
@@ -287,6 +296,11 @@ static const char *flag_key(const char *option) {
 
 static gboolean on_flag(const char *option, const char *value, gpointer data, GError **error) {
         const char *key = flag_key(option + 2);        /* "--export" */
+
+        if (g_str_has_prefix(key, "no-")) {             /* --no-discovered-servers */
+                key = key + 3;
+                value = "no";
+        }
         const BridgeKey *k = key_find(key);
         GString *v = g_hash_table_lookup(flag_values, key);
 
@@ -344,7 +358,9 @@ int bridge_config_parse(int argc, char **argv, BridgeConfig **ret, bool *ret_exi
                 FLAG("reconnect-buffer", 0, "SIZE", "Bytes kept while NATS is away (8M)"),
                 FLAG("max-pending", 0, "N", "NATS messages waiting for the hub, at most (65536)"),
                 FLAG("call-timeout", 0, "MS", "Timeout of hub calls for NATS requests (30000)"),
-                { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log each message", NULL },
+                { "no-discovered-servers", 0, G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, (gpointer) on_flag,
+          "Only the servers of --nats-url, not others of their cluster", NULL },
+        { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log each message", NULL },
                 { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
                 {}
         };
@@ -375,6 +391,7 @@ int bridge_config_parse(int argc, char **argv, BridgeConfig **ret, bool *ret_exi
         c->reconnect_buffer = 8 * 1024 * 1024;
         c->max_pending = 65536;
         c->call_timeout_ms = 30000;
+        c->discovered_servers = true;
         if (config)
                 r = load_file(c, config, true);
         else {

@@ -684,6 +684,8 @@ static int nats_setup_options(Bridge *b, natsOptions **ret) {
         if (s == NATS_OK)
                 s = natsOptions_SetRetryOnFailedConnect(o, true, NULL, NULL);
         if (s == NATS_OK)
+                s = natsOptions_SetIgnoreDiscoveredServers(o, !c->discovered_servers);
+        if (s == NATS_OK)
                 s = natsOptions_SetDisconnectedCB(o, on_nats_disconnected, b);
         if (s == NATS_OK)
                 s = natsOptions_SetReconnectedCB(o, on_nats_reconnected, b);
