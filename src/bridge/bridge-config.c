@@ -178,8 +178,9 @@ static int key_set(BridgeConfig *c, const BridgeKey *k, const char *text, const 
 
         switch (k->type) {
         case KEY_STRING:
+                /* "token =" is no token: an empty value unsets the key. */
                 g_free(*(char **) field);
-                *(char **) field = g_strdup(text);
+                *(char **) field = *text ? g_strdup(text) : NULL;
                 return 0;
         case KEY_PREFIX:
                 if (!prefix_valid(text))
