@@ -93,7 +93,7 @@ struct Bridge {
         char *reply_prefix;             /* "_INBOX.<nuid>": replies to calls out */
 
         GAsyncQueue *inbound;           /* Inbound*, from libnats threads */
-        atomic_uint_fast64_t n_inbound; /* how many wait in it */
+        atomic_int_fast64_t n_inbound;  /* how many wait in it (for a moment -1: popped before counted) */
         atomic_uint_fast64_t overflow;  /* dropped because max-pending were waiting */
         int efd;
         sd_event_source *efd_io;
@@ -118,7 +118,7 @@ static void inbound_push(Bridge *b, InboundKind kind, natsMsg *msg) {
         Inbound *in;
         uint64_t one = 1;
 
-        if (msg && atomic_load(&b->n_inbound) >= b->config->max_pending) {
+        if (msg && atomic_load(&b->n_inbound) >= (int64_t) b->config->max_pending) {
                 /* The hub side is behind; the topic sequence tells the loop which topics lost what. */
                 natsMsg_Destroy(msg);
                 atomic_fetch_add(&b->overflow, 1);
@@ -128,9 +128,12 @@ static void inbound_push(Bridge *b, InboundKind kind, natsMsg *msg) {
         in->kind = kind;
         in->msg = msg;
         in->when = g_get_monotonic_time();
-        atomic_fetch_add(&b->n_inbound, 1);
+        /* One wake-up per batch, not per message: pushed first, counted second, so a
+         * count found at 0 means the loop may have seen the queue empty and stopped,
+         * and any other count means it has yet to pop again (on_inbound()). */
         g_async_queue_push(b->inbound, in);
-        (void) !write(b->efd, &one, sizeof(one));
+        if (atomic_fetch_add(&b->n_inbound, 1) == 0)
+                (void) !write(b->efd, &one, sizeof(one));
 }
 
 static void on_nats_message(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *userdata) {
@@ -673,6 +676,8 @@ static int nats_setup_options(Bridge *b, natsOptions **ret) {
         }
         if (s == NATS_OK)
                 s = natsOptions_SetNoEcho(o, true);     /* our own publishes never come back to us */
+        if (s == NATS_OK)
+                s = natsOptions_SetSendAsap(o, c->send_asap);
         if (s == NATS_OK)
                 s = natsOptions_SetAllowReconnect(o, true);
         if (s == NATS_OK)
