@@ -59,6 +59,11 @@
 #define HDR_ERROR "Switchboard-Error"
 #define STATUS_TOPIC "switchboard.bridge.status"
 #define GAP_TOPIC_PREFIX "switchboard.bridge.gap."
+/* On NATS (after the export or import prefix): what an exporting bridge's hub
+ * dropped before the bridge saw it, topics unknown; and where an importing
+ * bridge's hub gets that notice. */
+#define GAP_SUBJECT "switchboard.bridge.gap"
+#define GAP_UNKNOWN_TOPIC GAP_TOPIC_PREFIX "_unknown"
 #define QUEUE_GROUP "switchboard-bridge"
 #define ERROR_NO_SERVER "org.switchboard.Hub1.Error.NoServer"
 
@@ -67,6 +72,7 @@ typedef enum InboundKind {
         INBOUND_MESSAGE,        /* an import subscription's message */
         INBOUND_REQUEST,        /* a request to an import-services name */
         INBOUND_REPLY,          /* a NATS responder's answer to a hub call */
+        INBOUND_GAP,            /* another bridge's hub dropped messages before they reached NATS */
         INBOUND_DISCONNECTED,
         INBOUND_RECONNECTED,
         INBOUND_CLOSED,
@@ -146,6 +152,10 @@ static void on_nats_request(natsConnection *nc, natsSubscription *sub, natsMsg *
 
 static void on_nats_reply(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *userdata) {
         inbound_push(userdata, INBOUND_REPLY, msg);
+}
+
+static void on_nats_gap(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *userdata) {
+        inbound_push(userdata, INBOUND_GAP, msg);
 }
 
 static void on_nats_disconnected(natsConnection *nc, void *userdata) {
@@ -290,6 +300,27 @@ static void export_message(Bridge *b, const sb_event *e) {
                 log_info("hub → NATS: %s (seq %" PRIu64 ", topic seq %" PRIu64 ")", subject, e->seq, *topic_seq);
 }
 
+/* {"bridge", "first_seq", "last_seq", "lost", "reason"} on export-prefix + GAP_SUBJECT. */
+static void export_gap(Bridge *b, const sb_event *e) {
+        g_autofree char *subject = g_strconcat(b->config->export_prefix, GAP_SUBJECT, NULL);
+        g_autoptr(GString) s = g_string_new("{\"bridge\":");
+        natsMsg *m = NULL;
+        natsStatus st;
+
+        json_write_cstr(s, b->config->name);
+        g_string_append_printf(s, ",\"first_seq\":%" PRIu64 ",\"last_seq\":%" PRIu64 ",\"lost\":%" PRIu64
+                               ",\"reason\":\"the exporting hub dropped them for its bridge (it fell behind); "
+                               "topics unknown\"}", e->first_seq, e->last_seq, e->last_seq - e->first_seq + 1);
+        st = natsMsg_Create(&m, subject, NULL, s->str, (int) s->len);
+        if (st == NATS_OK) {
+                (void) natsMsgHeader_Set(m, HDR_ORIGIN, b->config->name);
+                st = natsConnection_PublishMsg(b->nc, m);
+        }
+        natsMsg_Destroy(m);
+        if (st != NATS_OK)
+                log_warning("Failed to publish the gap notice to NATS: %s", natsStatus_GetText(st));
+}
+
 static void on_hub_message(sb_client *c, const sb_event *e, void *userdata) {
         Bridge *b = userdata;
 
@@ -299,12 +330,13 @@ static void on_hub_message(sb_client *c, const sb_event *e, void *userdata) {
                         export_message(b, e);
                 break;
         case SB_EVENT_GAP:
-                /* The hub dropped messages for us (our output buffer was full): NATS gets no
-                 * numbers for them, so importers cannot see it; say so here. */
+                /* The hub dropped messages for us (our output buffer was full): they have no
+                 * topic numbers, so importers cannot see the jump; tell them on NATS. */
                 b->counters.hub_gaps += e->last_seq - e->first_seq + 1;
                 log_warning("The hub dropped messages %" PRIu64 "..%" PRIu64 " for export subscription %" PRIu64
                             " (the bridge fell behind); they did not reach NATS.",
                             e->first_seq, e->last_seq, e->id);
+                export_gap(b, e);
                 break;
         default:
                 break;
@@ -436,6 +468,21 @@ static void import_message(Bridge *b, natsMsg *m) {
         b->counters.imported++;
         if (b->config->verbose)
                 log_info("NATS → hub: %s (from %s)", topic, origin ? origin : "a NATS client");
+}
+
+/* Another bridge's gap notice: into the hub on GAP_UNKNOWN_TOPIC, as it came. */
+static void import_gap(Bridge *b, natsMsg *m) {
+        const char *origin = header_get(m, HDR_ORIGIN);
+        int r;
+
+        if (origin && g_str_equal(origin, b->config->name))
+                return;
+        log_warning("%s reports messages its hub dropped before they reached NATS: %.*s", origin ? origin : "?",
+                    natsMsg_GetDataLength(m), natsMsg_GetData(m));
+        r = sb_publish(b->hub, GAP_UNKNOWN_TOPIC, natsMsg_GetData(m), (size_t) natsMsg_GetDataLength(m),
+                       SB_NO_REPLY, NULL);
+        if (r < 0)
+                log_warning_errno(r, "Failed to publish the gap notice into the hub: %m");
 }
 
 /* A NATS request to an import-services name: a hub call, answered when the hub answers. */
@@ -588,6 +635,9 @@ static int on_inbound(sd_event_source *s, int fd, uint32_t revents, void *userda
                         break;
                 case INBOUND_REPLY:
                         reply_to_hub(b, in->msg);
+                        break;
+                case INBOUND_GAP:
+                        import_gap(b, in->msg);
                         break;
                 default:
                         connection_event(b, in);
@@ -763,6 +813,12 @@ static int nats_setup(Bridge *b) {
         for (char **p = c->import_patterns; p && *p; p++) {
                 g_autofree char *subject = g_strconcat(c->import_prefix, *p, NULL);
                 r = nats_subscribe(b, subject, NULL, on_nats_message);
+                if (r < 0)
+                        return r;
+        }
+        if (c->import_patterns && c->import_patterns[0]) {
+                g_autofree char *subject = g_strconcat(c->import_prefix, GAP_SUBJECT, NULL);
+                r = nats_subscribe(b, subject, NULL, on_nats_gap);
                 if (r < 0)
                         return r;
         }

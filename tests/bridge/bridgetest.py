@@ -92,12 +92,16 @@ class NatsServer:
 class Hub:
     """A hub on a private session bus, with its own XDG dirs."""
 
-    def __init__(self, tmp, name, prefix=()):
+    def __init__(self, tmp, name, prefix=(), config=None):
         self.name = name
         self.dir = os.path.join(tmp, name)
         self.prefix = list(prefix)
         for d in ('runtime', 'state', 'config'):
             os.makedirs(os.path.join(self.dir, d), mode=0o700)
+        if config:
+            os.makedirs(os.path.join(self.dir, 'config', 'switchboard'))
+            with open(os.path.join(self.dir, 'config', 'switchboard', 'switchboard.conf'), 'w') as f:
+                f.write(config)
         self.env = dict(os.environ,
                         XDG_RUNTIME_DIR=os.path.join(self.dir, 'runtime'),
                         XDG_STATE_HOME=os.path.join(self.dir, 'state'),

@@ -16,6 +16,7 @@
 #   reconnect   nats-servers killed mid-stream and restarted: the bridges
 #               reconnect; B's subscriber sees every message or a gap notice
 #               for it, and no message twice
+#   stall       bridge A stopped: what hub A drops for it is reported on B
 
 import os
 import signal
@@ -69,7 +70,8 @@ def test_setup():
     state['nats'] = [n1, n2]
     wait_until(lambda: n1.routes_up() >= 1 and n2.routes_up() >= 1, 'the NATS route between n1 and n2',
                pump=lambda left: time.sleep(0.02))
-    a, b = Hub(tmp, 'a'), Hub(tmp, 'b')
+    # A small output buffer on A, so that a stopped bridge makes the hub drop.
+    a, b = Hub(tmp, 'a', config='[jsonrpc]\nmax-output=64K\n'), Hub(tmp, 'b')
     state['hubs'] = [a, b]
     state['bridges'] = [Bridge(a, *bridge_args(n1, 'hub-a'), '--import-service', 'echo.svc',
                                '--import-service', 'nobody.svc'),
@@ -203,6 +205,37 @@ def test_reconnect_every_message_or_a_gap():
               'bridge of %s did not reconnect: %s' % (br.hub.name, out[-2000:]))
 
 
+def test_a_stalled_bridge_is_reported_on_the_other_hub():
+    """Bridge A stops reading (SIGSTOP); hub A drops what does not fit its
+    output buffer and tells the bridge with a gap; the bridge passes the gap
+    on over NATS, and B's bridge publishes it into hub B."""
+    import json
+    a, b = state['hubs']
+    sub_a, sub_b = state['subs']
+    gaps = state['gaps']
+    bridge_a = state['bridges'][0]
+    bridge_a.proc.send_signal(signal.SIGSTOP)
+    try:
+        big = 'x' * 4000
+        # 400 KB towards a bridge that does not read: far over the 64 KiB buffer.
+        c = SocketClient(a)
+        for i in range(100):
+            c.call('publish', {'topic': 'demo.flood', 'payload': '%d %s' % (i, big)})
+        c.close()
+    finally:
+        bridge_a.proc.send_signal(signal.SIGCONT)
+    note = None
+    while note is None:
+        g = gaps.read(TIMEOUT)
+        check(g is not None, 'no gap notice on B for what hub A dropped for its bridge')
+        if g['topic'] == 'switchboard.bridge.gap._unknown':
+            note = json.loads(g['payload'])
+    log('gap notice:', note)
+    check(note['lost'] > 0 and note['bridge'] == 'hub-a', 'the notice: %r' % note)
+    # What was not dropped still arrives, in order.
+    until_delivered(a, 'demo.flood', sub_b, 'demo.flood after the stall')
+
+
 def teardown():
     for key in ('gaps',):
         if key in state:
@@ -224,4 +257,5 @@ if __name__ == '__main__':
     import atexit
     atexit.register(teardown)
     run_tests([test_setup, test_pubsub_reaches_every_transport_once, test_call_across_nats,
-               test_reconnect_every_message_or_a_gap], needs_bus=False)
+               test_reconnect_every_message_or_a_gap, test_a_stalled_bridge_is_reported_on_the_other_hub],
+              needs_bus=False)
