@@ -6,8 +6,8 @@
 # without one it offers no names, silently. tests/completion drives it.
 
 _switchboard_commands="publish subscribe get set delete list watch clear-retained status push work
-        queues peek kick purge call serve monitor top stdio help"
-_switchboard_global_opts="--help --version --address= --dbus --socket --socket="
+        queues peek kick purge call serve monitor top stdio token help"
+_switchboard_global_opts="--help --version --address= --dbus --socket --socket= --tcp= --token-file="
 
 # The options of command $1 (besides the global ones).
 _switchboard_options() {
@@ -50,7 +50,7 @@ _switchboard() {
                 local opt=${COMP_WORDS[COMP_CWORD - 1]}
                 [[ $cur != "=" ]] && opt=${COMP_WORDS[COMP_CWORD - 2]} || cur=""
                 case $opt in
-                --socket) COMPREPLY=($(compgen -f -- "$cur")) ;;
+                --socket | --token-file) COMPREPLY=($(compgen -f -- "$cur")) ;;
                 --color) COMPREPLY=($(compgen -W "auto always never" -- "$cur")) ;;
                 --sort) COMPREPLY=($(compgen -W "rate total drops name" -- "$cur")) ;;
                 --format) COMPREPLY=($(compgen -W "waybar" -- "$cur")) ;;
@@ -60,9 +60,10 @@ _switchboard() {
         # An option that takes the next word as its value.
         case $prev in
         --address | --socket | --count | -n | --timeout | -t | --delay | --visibility | --retry-delay | \
-                --max | --if-revision | --format | -f | --interval | -i | --sort | -s | --color)
+                --max | --if-revision | --format | -f | --interval | -i | --sort | -s | --color | --tcp | \
+                --token-file)
                 case $prev in
-                --socket) COMPREPLY=($(compgen -f -- "$cur")) ;;
+                --socket | --token-file) COMPREPLY=($(compgen -f -- "$cur")) ;;
                 --sort | -s) COMPREPLY=($(compgen -W "rate total drops name" -- "$cur")) ;;
                 --color) COMPREPLY=($(compgen -W "auto always never" -- "$cur")) ;;
                 esac
@@ -79,7 +80,8 @@ _switchboard() {
                 --) [[ -n $cmd ]] && dashdash=1 nargs=0 ;;
                 =) i=$((i + 1)) ;;     # "--opt" "=" "value"
                 --address | --count | -n | --timeout | -t | --delay | --visibility | --retry-delay | \
-                        --max | --if-revision | --format | -f | --interval | -i | --sort | -s | --color)
+                        --max | --if-revision | --format | -f | --interval | -i | --sort | -s | --color | \
+                        --tcp | --token-file)
                         i=$((i + 1)) ;;
                 -*) ;;
                 *) if [[ -z $cmd ]]; then cmd=$w; else nargs=$((nargs + 1)); fi ;;
@@ -110,6 +112,7 @@ _switchboard() {
                 push:0 | work:0 | peek:0 | kick:0 | purge:0) names=queues ;;
                 call:0) names=services ;;
                 help:0) COMPREPLY=($(compgen -W "$_switchboard_commands" -- "$cur")) ;;
+                token:0) COMPREPLY=($(compgen -W "show rotate" -- "$cur")) ;;
                 esac
                 if [[ -n $names ]]; then
                         # Names may hold spaces: one per line.

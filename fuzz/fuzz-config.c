@@ -73,6 +73,13 @@ static void check_bounds(const Config *c, const Config *defaults) {
                 case CONFIG_LOG_LEVEL:
                         fuzz_assert(strcmp(formatted, "?") != 0);
                         break;
+                case CONFIG_STRING:
+                case CONFIG_ADDRESS: {
+                        const char *s = *(char *const *) field;
+
+                        fuzz_assert(!s || (*s && !g_ascii_isspace(s[0]) && !g_ascii_isspace(s[strlen(s) - 1])));
+                        break;
+                }
                 case CONFIG_PATTERNS:
                         for (char *const *p = *(char *const *const *) field; p && *p; p++) {
                                 size_t len = strlen(*p);

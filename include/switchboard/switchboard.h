@@ -91,14 +91,15 @@ void sb_set_cancel_fd(sb_client *c, int fd);
 /* ---- errors ----------------------------------------------------------- */
 
 /* The D-Bus error name of the hub's last error answer on this client
- * ("org.switchboard.Hub1.Error.NotFound", or a JSON-RPC standard error as
- * "org.switchboard.Hub1.Error.JsonRpc.InvalidParams"), or NULL when the
- * last failure was local. */
+ * ("org.switchboard.Hub1.Error.NotFound", or a server's own error name),
+ * or NULL when the last failure was local or a JSON-RPC error of its own
+ * (sb_error_code() -32602 and the like). */
 const char *sb_error_name(const sb_client *c);
 /* The sentence that goes with it, or the local reason ("the hub closed the
  * connection"); never NULL. */
 const char *sb_error_message(const sb_client *c);
-/* The JSON-RPC code of the hub's last error answer, or 0. */
+/* The JSON-RPC code of the hub's last error answer, or 0 when the last
+ * failure was local (the connection, a timeout, a bad argument). */
 int sb_error_code(const sb_client *c);
 
 /* ---- events ----------------------------------------------------------- */

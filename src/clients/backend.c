@@ -31,7 +31,7 @@ int backend_open_socket(const BackendConfig *config, Backend **ret) {
         if (r != 0)
                 return r;
         *ret = socket_backend_new(fd);
-        return 0;
+        return *ret ? 0 : SB_EXIT_UNREACHABLE;
 }
 
 /**
@@ -55,6 +55,8 @@ int backend_open(const BackendConfig *config, Backend **ret) {
                 break;
         }
 
+        if (config->tcp_address)
+                return backend_open_socket(config, ret);
         if (config->address && !config->socket_path)
                 return dbus_backend_open(config->address, ret);
 
@@ -62,7 +64,7 @@ int backend_open(const BackendConfig *config, Backend **ret) {
         if (socket_try_connect(path, &fd) < 0)
                 return dbus_backend_open(config->address, ret);
         *ret = socket_backend_new(fd);
-        return 0;
+        return *ret ? 0 : SB_EXIT_UNREACHABLE;
 }
 
 /**

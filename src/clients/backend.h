@@ -25,6 +25,8 @@ typedef struct BackendConfig {
         BackendKind kind;
         const char *address;            /* D-Bus address, or NULL for the session bus */
         const char *socket_path;        /* or NULL: $SWITCHBOARD_SOCKET, then the default */
+        const char *tcp_address;        /* --tcp: the hub's TCP listener instead of the socket, or NULL */
+        const char *token_file;         /* for TCP, when $SWITCHBOARD_TOKEN is not set; NULL: the default */
 } BackendConfig;
 
 /* What the kernel or the bus said about a publisher (socket only). */
@@ -99,6 +101,7 @@ int dbus_start_hub(const char *address);
 /* backend-socket.c */
 char *socket_default_path(void);
 int socket_try_connect(const char *path, int *ret_fd);
+int tcp_connect_hub(const BackendConfig *config, int *ret_fd);
 int socket_connect_hub(const BackendConfig *config, int *ret_fd);
 Backend *socket_backend_new(int fd);
 

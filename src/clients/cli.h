@@ -16,6 +16,7 @@
 /* The options of all commands (cli-main.c parses them). */
 typedef struct CliOptions {
         char *address, *socket_path;
+        char *tcp_address, *token_file;         /* --tcp=HOST:PORT, --token-file=FILE */
         gboolean force_dbus, force_socket;
         gboolean retain, retained, json;
         char *count, *if_revision, *delay, *timeout, *visibility, *retry_delay, *max;
@@ -54,6 +55,7 @@ int run_purge(char **args, int n_args);
 int run_call(char **args, int n_args);
 int run_serve(char **args, int n_args);
 int run_top(char **args, int n_args);
+int run_token(char **args, int n_args);
 
 /* cli-format.c */
 void json_append_member(GString *out, const char *name, const char *value);

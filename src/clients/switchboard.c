@@ -99,6 +99,8 @@ static int backend_config(BackendConfig *ret) {
 
         if (arg.force_dbus && arg.force_socket)
                 return usage_error(_("--dbus and --socket cannot be used together"));
+        if (arg.tcp_address && (arg.force_dbus || arg.socket_path))
+                return usage_error(_("--tcp cannot be used with --dbus or --socket=PATH"));
         if (arg.force_dbus)
                 kind = BACKEND_DBUS;
         else if (arg.force_socket)
@@ -116,6 +118,8 @@ static int backend_config(BackendConfig *ret) {
                 .kind = kind,
                 .address = arg.address,
                 .socket_path = arg.socket_path,
+                .tcp_address = arg.tcp_address,
+                .token_file = arg.token_file,
         };
         return 0;
 }
@@ -292,6 +296,11 @@ static const GOptionEntry common_entries[] = {
           N_("Talk to the hub over D-Bus only"), NULL },
         { "socket", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, (void *) parse_socket_option,
           N_("Talk to the hub over its socket only (at PATH)"), N_("PATH") },
+        { "tcp", 0, 0, G_OPTION_ARG_STRING, &arg.tcp_address,
+          N_("Talk to the hub's TCP listener at HOST:PORT, with the token of $SWITCHBOARD_TOKEN or "
+             "--token-file"), N_("HOST:PORT") },
+        { "token-file", 0, 0, G_OPTION_ARG_FILENAME, &arg.token_file,
+          N_("The token for --tcp (default $XDG_CONFIG_HOME/switchboard/token)"), N_("FILE") },
         G_OPTION_ENTRY_NULL
 };
 
@@ -410,6 +419,13 @@ static const Command commands[] = {
              "speaks the socket's protocol (4-byte length + JSON-RPC 2.0) on the pipes. Starts\n"
              "the hub through D-Bus if need be; ends when either side closes."),
           NULL, 0, 0, run_stdio },
+        { "token", N_("show|rotate"), N_("Print or replace the token of the hub's TCP listener"),
+          N_("show prints the token TCP clients present (hub.auth); rotate writes a new random\n"
+             "one (mode 0600) to the token file, --token-file or\n"
+             "$XDG_CONFIG_HOME/switchboard/token. The hub reads the file at each hub.auth:\n"
+             "new TCP connections need the new token at once, connections already\n"
+             "authenticated stay. Needs no running hub."),
+          NULL, 1, 1, run_token },
 };
 
 /* The translated parameter string; "" stays "" (gettext("") is the PO header). */
@@ -452,6 +468,9 @@ static void print_main_help(FILE *f) {
         fputs(_("  --dbus               Talk to the hub over D-Bus only\n"
                 "  --socket[=PATH]      Talk to the hub over its socket only (default\n"
                 "                       $XDG_RUNTIME_DIR/switchboard/socket, or $SWITCHBOARD_SOCKET)\n"), f);
+        fputs(_("  --tcp=HOST:PORT      Talk to the hub's TCP listener (from a container or VM), with\n"
+                "                       the token of $SWITCHBOARD_TOKEN or --token-file\n"
+                "  --token-file=FILE    The token for --tcp (default $XDG_CONFIG_HOME/switchboard/token)\n"), f);
         fputc('\n', f);
         fputs(_("Run 'switchboard COMMAND --help' for the options of a command.\n"), f);
         fputc('\n', f);
@@ -558,6 +577,16 @@ int main(int argc, char **argv) {
                         (void) parse_socket_option(a, a[8] == '=' ? a + 9 : NULL, NULL, NULL);
                         continue;
                 }
+                if (g_str_has_prefix(a, "--tcp=")) {
+                        g_free(arg.tcp_address);
+                        arg.tcp_address = g_strdup(a + strlen("--tcp="));
+                        continue;
+                }
+                if (g_str_has_prefix(a, "--token-file=")) {
+                        g_free(arg.token_file);
+                        arg.token_file = g_strdup(a + strlen("--token-file="));
+                        continue;
+                }
                 return usage_error(_("unknown option '%s'"), a);
         }
 
@@ -582,6 +611,8 @@ int main(int argc, char **argv) {
 
                         g_free(arg.address);
                         g_free(arg.socket_path);
+                        g_free(arg.tcp_address);
+                        g_free(arg.token_file);
                         g_free(arg.count);
                         g_free(arg.if_revision);
                         g_free(arg.delay);

@@ -95,7 +95,9 @@ void client_deinit(Client *c) {
         if (!c->internal)
                 h->n_clients--;
         g_clear_pointer(&c->name, g_free);
+        g_clear_pointer(&c->address, g_free);
         c->info.name = NULL;
+        c->info.address = NULL;
         c->hub = NULL;
 }
 
@@ -107,6 +109,38 @@ void client_deinit(Client *c) {
 void client_set_creds(Client *c, uid_t uid, pid_t pid) {
         c->info.uid = uid;
         c->info.pid = pid;
+}
+
+/**
+ * client_set_address() - record the peer address of a TCP client (copied)
+ *
+ * What identifies a TCP client, since it has no uid the kernel can vouch for.
+ */
+void client_set_address(Client *c, const char *address) {
+        g_free(c->address);
+        c->address = g_strdup(address);
+        c->info.address = c->address;
+}
+
+/**
+ * client_info_copy() - make @dst a copy of @src (NULL: unknown) that owns its strings
+ *
+ * For who wrote a key or published a retained value, which outlives the
+ * client; free with client_info_clear().
+ */
+void client_info_copy(ClientInfo *dst, const ClientInfo *src) {
+        *dst = src ? *src : (ClientInfo) { .uid = (uid_t) -1 };
+        dst->name = g_strdup(dst->name);
+        dst->address = g_strdup(dst->address);
+}
+
+/**
+ * client_info_clear() - free the strings of a client_info_copy() and unknow it
+ */
+void client_info_clear(ClientInfo *i) {
+        g_free((char *) i->name);
+        g_free((char *) i->address);
+        *i = (ClientInfo) { .uid = (uid_t) -1 };
 }
 
 /**

@@ -43,6 +43,7 @@ typedef struct ClientInfo {
         uid_t uid;              /* (uid_t) -1 when not (yet) known */
         pid_t pid;              /* 0 when not (yet) known */
         const char *name;       /* D-Bus unique name or NULL */
+        const char *address;    /* TCP: the peer's address ("127.0.0.1:53412"), else NULL */
 } ClientInfo;
 
 /*
@@ -91,6 +92,7 @@ struct Client {
         Hub *hub;
         ClientInfo info;
         char *name;                     /* owned copy behind info.name */
+        char *address;                  /* owned copy behind info.address */
         bool internal;                  /* a hub-side listener, not counted as a client */
         GHashTable *subscriptions;      /* id -> Subscription*, owned */
         GHashTable *watches;            /* id -> Watch*, owned */
@@ -110,4 +112,7 @@ int client_init(Client *c, Hub *hub, const ClientSink *sink, uid_t uid, pid_t pi
                  const char *name, bool internal);
 void client_deinit(Client *c);
 void client_set_creds(Client *c, uid_t uid, pid_t pid);
+void client_set_address(Client *c, const char *address);
+void client_info_copy(ClientInfo *dst, const ClientInfo *src);
+void client_info_clear(ClientInfo *i);
 void client_flush_gaps(Client *c);

@@ -25,6 +25,7 @@ const HubError hub_errors[] = {
         { "ServerGone",    -32013, "the server left before it replied" },
         { "ServerError",   -32014, "the server answered with an error of its own" },
         { "NotText",       -32015, "the bytes are not UTF-8 text and the face carries text only" },
+        { "AccessDenied",  -32016, "a TCP connection without the right token (hub.auth) first" },
 };
 const unsigned hub_n_errors = G_N_ELEMENTS(hub_errors);
 

@@ -352,7 +352,7 @@ GArray *hub_list_clients(Hub *h) {
                         .transport = c->info.transport,
                         .uid = c->info.uid == (uid_t) -1 ? UINT32_MAX : (uint32_t) c->info.uid,
                         .pid = c->info.pid > 0 ? (uint32_t) c->info.pid : 0,
-                        .name = c->info.name ?: "",
+                        .name = c->info.name ?: c->info.address ?: "",
                         .subscriptions = g_hash_table_size(c->subscriptions),
                         .watches = g_hash_table_size(c->watches),
                         .reserved = g_hash_table_size(c->reserved),

@@ -16,7 +16,7 @@ struct RetainedTable {
 static void retained_free(Retained *r) {
         g_free(r->topic);
         g_bytes_unref(r->payload);
-        g_free((char *) r->sender.name);
+        client_info_clear(&r->sender);
         g_free(r);
 }
 
@@ -79,12 +79,11 @@ void retained_set(RetainedTable *t, const ClientInfo *sender, const char *topic,
                 g_hash_table_insert(t->by_topic, r->topic, r);
         } else {
                 g_bytes_unref(r->payload);
-                g_free((char *) r->sender.name);
+                client_info_clear(&r->sender);
         }
         r->payload = g_bytes_new(payload, len);
         r->seq = seq;
-        r->sender = sender ? *sender : (ClientInfo) { .uid = (uid_t) -1 };
-        r->sender.name = g_strdup(r->sender.name);
+        client_info_copy(&r->sender, sender);
 }
 
 /**

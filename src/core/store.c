@@ -15,7 +15,7 @@ typedef struct StoreItem {
         GBytes *value;
         uint64_t revision;
         uint64_t modified;      /* usec on the hub's clock; 0: unknown (replayed) */
-        ClientInfo writer;      /* transport NULL: unknown; name owned */
+        ClientInfo writer;      /* transport NULL: unknown; strings owned (client_info_copy()) */
 } StoreItem;
 
 struct Store {
@@ -25,9 +25,8 @@ struct Store {
 };
 
 static void item_set_writer(StoreItem *i, const ClientInfo *writer, uint64_t modified) {
-        g_free((char *) i->writer.name);
-        i->writer = writer ? *writer : (ClientInfo) {};
-        i->writer.name = writer ? g_strdup(writer->name) : NULL;
+        client_info_clear(&i->writer);
+        client_info_copy(&i->writer, writer);
         i->modified = modified;
 }
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "daemon/config.h"
+#include "util/inet.h"
 #include "util/log.h"
 
 #define FIELD_MAX(size) ((size) == sizeof(uint32_t) ? (uint64_t) UINT32_MAX : UINT64_MAX)
@@ -64,6 +65,18 @@ const ConfigKey config_keys[] = {
         KEY("jsonrpc", "slow-consumer", CONFIG_SLOW_CONSUMER, jsonrpc.disconnect_slow, 0, true,
             "what happens to a client over max-output"),
         KEY("jsonrpc", "fifo", CONFIG_BOOL, jsonrpc.fifo, 0, false, "create the FIFO"),
+        KEY("tcp", "listen", CONFIG_ADDRESS, jsonrpc.tcp.listen, 0, false,
+            "address and port of the TCP listener; empty: no TCP"),
+        KEY("tcp", "allow-remote", CONFIG_BOOL, jsonrpc.tcp.allow_remote, 0, false,
+            "allow a listen address other than loopback"),
+        KEY("tcp", "token-file", CONFIG_STRING, jsonrpc.tcp.token_file, 0, false,
+            "the file holding the token TCP clients must present"),
+        KEY("tcp", "max-unauthenticated", CONFIG_COUNT, jsonrpc.tcp.max_unauthenticated, 100000, true,
+            "TCP connections waiting to authenticate at once"),
+        KEY("tcp", "auth-timeout", CONFIG_MSEC, jsonrpc.tcp.auth_timeout_ms, 600000, true,
+            "time a TCP connection has to authenticate"),
+        KEY("tcp", "max-auth-bytes", CONFIG_SIZE, jsonrpc.tcp.max_auth_bytes, 65536, true,
+            "bytes a TCP connection may send before it authenticates"),
         KEY("journal", "sync", CONFIG_SYNC, journal.sync, 0, false, "when the journal is flushed to disk"),
         KEY("journal", "interval-ms", CONFIG_MSEC, journal.interval_ms, 3600000, false,
             "time between flushes with sync=interval"),
@@ -86,6 +99,11 @@ void config_init_default(Config *ret) {
                         /* Four of the largest messages; hundreds of stuck clients hold a GiB, not five. */
                         .max_output = 4 * 1024 * 1024,
                         .fifo = true,
+                        .tcp = {
+                                .max_unauthenticated = 64,
+                                .auth_timeout_ms = 5000,
+                                .max_auth_bytes = 4096,
+                        },
                 },
                 .journal = {
                         .sync = JOURNAL_SYNC_ALWAYS,
@@ -102,6 +120,8 @@ void config_init_default(Config *ret) {
  */
 void config_deinit(Config *c) {
         g_clear_pointer(&c->dbus.broadcast_patterns, g_strfreev);
+        g_clear_pointer(&c->jsonrpc.tcp.listen, g_free);
+        g_clear_pointer(&c->jsonrpc.tcp.token_file, g_free);
 }
 
 /* The leading whole number of @s, at least 1, in @ret; @ret_end after it. */
@@ -278,6 +298,19 @@ int config_set(Config *c, const ConfigKey *k, const char *value) {
                 return journal_sync_parse(value, field);
         case CONFIG_LOG_LEVEL:
                 return config_parse_log_level(value, field);
+        case CONFIG_ADDRESS: {
+                InetAddress a;
+
+                if (*value && inet_address_parse(value, INET_NUMERIC, &a) < 0)
+                        return -EINVAL;
+        }
+                /* fall through */
+        case CONFIG_STRING:
+                if (strlen(value) > PATH_MAX)
+                        return -ERANGE;
+                g_free(*(char **) field);
+                *(char **) field = *value ? g_strdup(value) : NULL;
+                return 0;
         case CONFIG_PATTERNS: {
                 g_auto(GStrv) parts = g_strsplit(value, ";", -1);
                 g_autoptr(GPtrArray) patterns = g_ptr_array_new();
@@ -322,6 +355,11 @@ char *config_key_expected(const ConfigKey *k) {
                 return g_strdup("debug, info, notice, warning or error");
         case CONFIG_PATTERNS:
                 return g_strdup("topic patterns separated by ';'");
+        case CONFIG_STRING:
+                return g_strdup("a path (empty for the default)");
+        case CONFIG_ADDRESS:
+                return g_strdup("an address and a port such as 127.0.0.1:7420 or [::1]:7420 (port 0: any free "
+                                "port), or nothing for no listener");
         default:
                 g_assert_not_reached();
         }
@@ -357,6 +395,9 @@ char *config_key_format(const Config *c, const ConfigKey *k) {
                         if (log_levels[i].level == *(const GLogLevelFlags *) field)
                                 return g_strdup(log_levels[i].name);
                 return g_strdup("?");
+        case CONFIG_STRING:
+        case CONFIG_ADDRESS:
+                return g_strdup(*(char *const *) field ?: "");
         case CONFIG_PATTERNS: {
                 char *const *p = *(char *const *const *) field;
 

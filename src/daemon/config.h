@@ -49,6 +49,8 @@ typedef enum ConfigType {
         CONFIG_SYNC,            /* always, interval, never */
         CONFIG_SLOW_CONSUMER,   /* drop, disconnect: a bool, true for disconnect */
         CONFIG_LOG_LEVEL,       /* debug, info, notice, warning, error */
+        CONFIG_STRING,          /* any text (a path); "" is the key's default */
+        CONFIG_ADDRESS,         /* host:port with a numeric host ("127.0.0.1:7420", "[::1]:0"), or "" */
 } ConfigType;
 
 typedef struct ConfigKey {

@@ -21,6 +21,7 @@
 static GPtrArray *arg_limits;           /* "name=value", applied after the file */
 static char *arg_config;
 static char *arg_log_level;
+static char *arg_tcp;
 static gboolean arg_no_broadcast;
 static gboolean arg_no_conflate;
 static gboolean arg_version;
@@ -58,6 +59,9 @@ static int parse_argv(int argc, char **argv) {
                   "Read the settings, report what is wrong and exit (0: the hub would start with them)", NULL },
                 { "log-level", 0, 0, G_OPTION_ARG_STRING, &arg_log_level,
                   "debug, info, notice, warning or error (default: info)", "LEVEL" },
+                { "tcp", 0, 0, G_OPTION_ARG_STRING, &arg_tcp,
+                  "Listen for JSON-RPC clients on TCP at ADDR:PORT too ([tcp] listen; 127.0.0.1:0 picks a "
+                  "free port); they must present the token", "ADDR:PORT" },
                 { "no-broadcast", 0, 0, G_OPTION_ARG_NONE, &arg_no_broadcast,
                   "Do not emit broadcast Message and KeyChanged signals", NULL },
                 { "no-conflate", 0, 0, G_OPTION_ARG_NONE, &arg_no_conflate,
@@ -142,6 +146,12 @@ static int config_build(Config *ret) {
                         goto fail;
                 }
         }
+        if (arg_tcp && config_set(&config, config_key_find("tcp", "listen"), arg_tcp) < 0) {
+                g_autofree char *expected = config_key_expected(config_key_find("tcp", "listen"));
+
+                r = log_error_errno(-EINVAL, "--tcp=%s: expected %s.", arg_tcp, expected);
+                goto fail;
+        }
         if (arg_no_broadcast)
                 config.dbus.broadcast = false;
         if (arg_no_conflate)
@@ -219,5 +229,6 @@ finish:
         g_clear_pointer(&arg_limits, g_ptr_array_unref);
         g_clear_pointer(&arg_config, g_free);
         g_clear_pointer(&arg_log_level, g_free);
+        g_clear_pointer(&arg_tcp, g_free);
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -3,7 +3,10 @@
  * jsonrpc-conn.c: one framed JSON-RPC connection (see jsonrpc-conn.h).
  *
  * Input: bytes go into a FrameReader; each whole frame is dispatched at
- * once. Output: responses and notifications are appended to one buffer and
+ * once. A TCP connection (tcp.c) is the same connection behind one gate:
+ * until its first frame, hub.auth with the token, is accepted it is no
+ * client of the hub, its frames may be max-auth-bytes long, and a timer
+ * closes it after auth-timeout; anything else first closes it. Output: responses and notifications are appended to one buffer and
  * written when the current batch of input is done, or by a one-shot defer
  * source when output came from another client's publish, so that many
  * messages share one write(). The buffer is bounded: over max_output the
@@ -22,6 +25,7 @@
 #include <unistd.h>
 
 #include "jsonrpc/jsonrpc-conn.h"
+#include "core/errors.h"
 #include "proto/json.h"
 #include "util/log.h"
 #include "util/sd-glue.h"
@@ -97,8 +101,7 @@ static void conn_flush(JsonrpcConn *c) {
                                 continue;
                         if (errno == EAGAIN)
                                 break;
-                        log_debug_errno(-errno, "client %" PRIu64 " (unix): write failed: %m",
-                                        c->client.info.id);
+                        log_debug_errno(-errno, "%s: write failed: %m", c->who);
                         g_byte_array_set_size(c->out, 0);
                         c->out_start = 0;
                         conn_close_soon(c);
@@ -140,6 +143,77 @@ static void conn_flush(JsonrpcConn *c) {
         }
 }
 
+static const ClientSink conn_sink, tcp_sink;
+
+/* A TCP connection stops waiting to authenticate: it did, or failed, or timed out, or left. */
+static void conn_unauthenticated_end(JsonrpcConn *c, bool timed_out, bool failed) {
+        if (!c->unauthenticated)
+                return;
+        c->unauthenticated = false;
+        c->auth_timer = sd_event_source_disable_unref(c->auth_timer);
+        jsonrpc_tcp_unauthenticated_gone(c->server->tcp, timed_out, failed);
+}
+
+static void conn_auth_failed(JsonrpcConn *c) {
+        conn_unauthenticated_end(c, false, true);
+}
+
+/*
+ * The first frame of a TCP connection: hub.auth with the right token makes
+ * it a client of the hub; anything else is answered with AccessDenied (or
+ * the error it is), logged with the peer's address, and the connection closes.
+ *
+ * Return: 0 when authenticated, a negative errno when it must close.
+ */
+static int conn_authenticate(JsonrpcConn *c, const char *body, size_t len) {
+        JsonrpcServer *s = c->server;
+        g_autofree char *id_json = NULL, *why = NULL;
+        const char *token;
+        size_t token_len;
+        int r;
+
+        r = jsonrpc_auth_read(c->parser, body, len, &token, &token_len, &id_json, &why);
+        if (r >= 0 && !jsonrpc_tcp_token_ok(s->tcp, token, token_len)) {
+                why = g_strdup("Access denied: wrong token; closing the connection.");
+                r = -EACCES;
+        }
+        if (r < 0) {
+                log_warning("%s: refused: %s", c->who, why);
+                jsonrpc_append_error_for(c->out, id_json ?: "null",
+                                         r == -EACCES ? hub_error_find("AccessDenied")->code :
+                                         id_json ? JSONRPC_INVALID_PARAMS : JSONRPC_PARSE_ERROR,
+                                         "AccessDenied", why);
+                conn_auth_failed(c);
+                return r;
+        }
+
+        /* Only now is it a client of the hub: unauthenticated bytes never reach the core. */
+        r = client_init(&c->client, s->hub, &tcp_sink, (uid_t) -1, 0, NULL, false);
+        if (r < 0) {
+                g_autofree char *msg = g_strdup_printf("Too many clients: the hub serves at most %u.",
+                                                       hub_get_limits(s->hub)->max_clients);
+
+                log_warning("%s: refused: %s", c->who, msg);
+                jsonrpc_append_error_for(c->out, id_json, JSONRPC_INVALID_REQUEST, "LimitExceeded", msg);
+                conn_unauthenticated_end(c, false, false);
+                return r;
+        }
+        client_set_address(&c->client, c->address);
+        c->authenticated = true;
+        conn_unauthenticated_end(c, false, false);
+        c->reader.max_frame = s->config.max_frame;
+        g_free(c->who);
+        c->who = g_strdup_printf("client %" PRIu64 " (tcp %s)", c->client.info.id, c->address);
+        log_info("%s: authenticated.", c->who);
+
+        g_autoptr(GString) ok = g_string_new("{\"jsonrpc\":\"2.0\",\"id\":");
+        g_string_append(ok, id_json);
+        g_string_append(ok, ",\"result\":{\"client\":");
+        g_string_append_printf(ok, "%" PRIu64 "}}", c->client.info.id);
+        frame_append(c->out, ok->str, ok->len);
+        return 0;
+}
+
 static void conn_handle_input(JsonrpcConn *c) {
         JsonrpcContext ctx = {
                 .hub = c->server->hub,
@@ -157,15 +231,23 @@ static void conn_handle_input(JsonrpcConn *c) {
                (r = frame_reader_next(&c->reader, &body, &len)) != 0) {
                 if (r < 0) {
                         g_autofree char *msg = g_strdup_printf(
-                                "Frame too large: at most %zu bytes; closing the connection.",
-                                c->server->config.max_frame);
+                                "Frame too large: at most %zu bytes%s; closing the connection.",
+                                c->reader.max_frame, c->authenticated ? "" : " before hub.auth");
 
-                        log_notice("client %" PRIu64 " (unix, uid %u): %s", c->client.info.id,
-                                   (unsigned) c->client.info.uid, msg);
+                        log_notice("%s: %s", c->who, msg);
                         jsonrpc_append_error(c->out, JSONRPC_INVALID_REQUEST, "LimitExceeded", msg);
                         c->server->stats.frames_too_large++;
+                        if (!c->authenticated)
+                                conn_auth_failed(c);
                         c->closing = true;
                         break;
+                }
+                if (!c->authenticated) {
+                        if (conn_authenticate(c, body, len) < 0) {
+                                c->closing = true;
+                                break;
+                        }
+                        continue;
                 }
                 (void) jsonrpc_dispatch(&ctx, body, len);
         }
@@ -185,11 +267,16 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
 
         if (revents & EPOLLIN) {
                 char buf[READ_CHUNK];
-                ssize_t n = recv(fd, buf, sizeof buf, 0);
+                /* Before hub.auth, no more than its one frame may be read and buffered. */
+                size_t want = c->authenticated ? sizeof buf :
+                              MIN(sizeof buf, c->reader.max_frame + FRAME_HEADER_SIZE -
+                                              MIN(frame_reader_pending(&c->reader),
+                                                  c->reader.max_frame + FRAME_HEADER_SIZE - 1));
+                ssize_t n = recv(fd, buf, want, 0);
 
                 if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
                         /* Gone: a partial frame left in the reader is freed with the connection. */
-                        log_debug("client %" PRIu64 " (unix): disconnected", c->client.info.id);
+                        log_debug("%s: disconnected", c->who);
                         conn_close_soon(c);
                         return 0;
                 }
@@ -288,8 +375,7 @@ static int conn_deliver(Client *client, const Envelope *e) {
         if (conn_pending(c) > 0 && conn_pending(c) + estimate > s->config.max_output) {
                 c->refused = true;
                 if (s->config.disconnect_slow) {
-                        log_notice("client %" PRIu64 " (unix, uid %u): output buffer full, disconnecting "
-                                   "the slow consumer.", c->client.info.id, (unsigned) c->client.info.uid);
+                        log_notice("%s: output buffer full, disconnecting the slow consumer.", c->who);
                         s->stats.slow_disconnects++;
                         g_byte_array_set_size(c->out, 0);
                         c->out_start = 0;
@@ -308,10 +394,17 @@ static const ClientSink conn_sink = {
         .deliver = conn_deliver,
 };
 
+/* The same connection; its sender identity is its peer address, not a uid it cannot prove. */
+static const ClientSink tcp_sink = {
+        .transport = "tcp",
+        .deliver = conn_deliver,
+};
+
 void jsonrpc_conn_free(JsonrpcConn *c) {
         if (!c)
                 return;
-        log_debug("client %" PRIu64 " (unix): closed", c->client.info.id);
+        log_debug("%s: closed", c->who);
+        conn_unauthenticated_end(c, false, false);
         client_deinit(&c->client);
         hub_durable_cancel(c->server->hub, &c->durable);
         g_clear_pointer(&c->deferred, g_hash_table_destroy);
@@ -326,46 +419,35 @@ void jsonrpc_conn_free(JsonrpcConn *c) {
                 g_queue_unlink(&c->server->conns, &c->link);
         if (c->dirty_link.data)
                 g_queue_unlink(&c->server->dirty, &c->dirty_link);
+        g_free(c->who);
+        g_free(c->address);
         g_free(c);
 }
 
-/**
- * jsonrpc_conn_new() - serve the accepted socket @fd (taken over, also on failure)
- * @uid, @pid: the peer's credentials from SO_PEERCRED
- *
- * Return: 0; -EDQUOT when the hub has max_clients clients (the peer is told
- * before the socket closes), or a negative errno from sd-event.
- */
-int jsonrpc_conn_new(JsonrpcServer *s, int fd, uid_t uid, pid_t pid) {
-        JsonrpcConn *c;
-        int r;
+/* Not yet linked anywhere: free with jsonrpc_conn_free(). */
+static JsonrpcConn *conn_alloc(JsonrpcServer *s, int fd, size_t max_frame) {
+        JsonrpcConn *c = g_new0(JsonrpcConn, 1);
 
-        c = g_new0(JsonrpcConn, 1);
         c->server = s;
         c->fd = fd;
         c->out = g_byte_array_new();
         c->durable.durable = on_durable;
         c->deferred = jsonrpc_deferred_new();
         c->parser = json_parser_new();
-        frame_reader_init(&c->reader, s->config.max_frame);
+        frame_reader_init(&c->reader, max_frame);
+        return c;
+}
 
-        r = client_init(&c->client, s->hub, &conn_sink, uid, pid, NULL, false);
-        if (r < 0) {
-                g_autofree char *msg = g_strdup_printf("Too many clients: the hub serves at most %u.",
-                                                       hub_get_limits(s->hub)->max_clients);
-
-                jsonrpc_append_error(c->out, JSONRPC_INVALID_REQUEST, "LimitExceeded", msg);
-                (void) send(fd, c->out->data, c->out->len, MSG_NOSIGNAL | MSG_DONTWAIT);
-                log_warning("Refused a connection from uid %u pid %u: %s", (unsigned) uid, (unsigned) pid, msg);
-                jsonrpc_conn_free(c);
-                return r;
-        }
+/* Link @c into the server and the loop; frees it on failure. */
+static int conn_start(JsonrpcConn *c) {
+        JsonrpcServer *s = c->server;
+        int r;
 
         c->link.data = c;
         g_queue_push_tail_link(&s->conns, &c->link);
 
         c->io_events = EPOLLIN;
-        r = sd_event_add_io(s->event, &c->io, fd, EPOLLIN, on_io, c);
+        r = sd_event_add_io(s->event, &c->io, c->fd, EPOLLIN, on_io, c);
         if (r >= 0)
                 r = sd_event_add_defer(s->event, &c->flush_defer, on_flush, c);
         if (r >= 0)
@@ -383,8 +465,76 @@ int jsonrpc_conn_new(JsonrpcServer *s, int fd, uid_t uid, pid_t pid) {
          * listener, so that clients waiting to be accepted never keep closed ones' fds from being freed.
          */
         (void) sd_event_source_set_priority(c->close_defer, SD_EVENT_PRIORITY_NORMAL + 1);
-
-        log_debug("client %" PRIu64 " (unix, uid %u, pid %u): connected", c->client.info.id,
-                  (unsigned) uid, (unsigned) pid);
+        log_debug("%s: connected", c->who);
         return 0;
+}
+
+/**
+ * jsonrpc_conn_new() - serve the accepted socket @fd (taken over, also on failure)
+ * @uid, @pid: the peer's credentials from SO_PEERCRED
+ *
+ * Return: 0; -EDQUOT when the hub has max_clients clients (the peer is told
+ * before the socket closes), or a negative errno from sd-event.
+ */
+int jsonrpc_conn_new(JsonrpcServer *s, int fd, uid_t uid, pid_t pid) {
+        JsonrpcConn *c = conn_alloc(s, fd, s->config.max_frame);
+        int r;
+
+        c->authenticated = true;
+        c->who = g_strdup_printf("connection (unix, uid %u, pid %u)", (unsigned) uid, (unsigned) pid);
+        r = client_init(&c->client, s->hub, &conn_sink, uid, pid, NULL, false);
+        if (r < 0) {
+                g_autofree char *msg = g_strdup_printf("Too many clients: the hub serves at most %u.",
+                                                       hub_get_limits(s->hub)->max_clients);
+
+                jsonrpc_append_error(c->out, JSONRPC_INVALID_REQUEST, "LimitExceeded", msg);
+                (void) send(fd, c->out->data, c->out->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+                log_warning("Refused a connection from uid %u pid %u: %s", (unsigned) uid, (unsigned) pid, msg);
+                jsonrpc_conn_free(c);
+                return r;
+        }
+        g_free(c->who);
+        c->who = g_strdup_printf("client %" PRIu64 " (unix, uid %u, pid %u)", c->client.info.id, (unsigned) uid,
+                                 (unsigned) pid);
+        return conn_start(c);
+}
+
+static int on_auth_timeout(sd_event_source *source, uint64_t usec, void *userdata) {
+        JsonrpcConn *c = userdata;
+        g_autofree char *msg = g_strdup_printf("Access denied: no hub.auth within %" PRIu64 " ms; closing the "
+                                               "connection.", c->server->config.tcp.auth_timeout_ms);
+
+        log_warning("%s: refused: %s", c->who, msg);
+        jsonrpc_append_error(c->out, hub_error_find("AccessDenied")->code, "AccessDenied", msg);
+        conn_unauthenticated_end(c, true, false);
+        c->closing = true;
+        conn_flush(c);
+        return 0;
+}
+
+/**
+ * jsonrpc_conn_new_tcp() - serve the accepted TCP socket @fd (taken over, also on failure)
+ * @address: the peer's address, "127.0.0.1:53412"
+ *
+ * The connection is no client of the hub until its first frame, hub.auth,
+ * presents the token; it has auth-timeout to do so, and its frame may be
+ * max-auth-bytes long. The caller has checked max-unauthenticated.
+ *
+ * Return: 0, or a negative errno from sd-event.
+ */
+int jsonrpc_conn_new_tcp(JsonrpcServer *s, int fd, const char *address) {
+        JsonrpcConn *c = conn_alloc(s, fd, s->config.tcp.max_auth_bytes);
+        int r;
+
+        c->tcp = true;
+        c->address = g_strdup(address);
+        c->who = g_strdup_printf("TCP connection from %s", address);
+        c->unauthenticated = true;
+        r = sd_event_add_time_relative(s->event, &c->auth_timer, CLOCK_MONOTONIC,
+                                       s->config.tcp.auth_timeout_ms * 1000, 1000, on_auth_timeout, c);
+        if (r < 0) {
+                jsonrpc_conn_free(c);
+                return log_error_errno(r, "Failed to set up a TCP connection's timer: %m");
+        }
+        return conn_start(c);
 }

@@ -12,6 +12,13 @@
 #include "jsonrpc/jsonrpc-server.h"
 
 typedef struct JsonrpcFifo JsonrpcFifo;
+typedef struct JsonrpcTcp JsonrpcTcp;
+
+/* Refusals logged at most every ten seconds, with how many there were (refusal_log_due()). */
+typedef struct RefusalLog {
+        uint64_t count;                 /* since logged */
+        uint64_t logged;                /* monotonic usec */
+} RefusalLog;
 
 struct JsonrpcServer {
         sd_event *event;
@@ -25,11 +32,11 @@ struct JsonrpcServer {
         sd_event_source *listen_io;
         sd_event_source *listen_resume;  /* re-enables listen_io after the system ran out of fds */
         int reserve_fd;                 /* /dev/null, given back to answer a client past the fd limit */
-        uint64_t fd_refusals;           /* since fd_refusal_logged */
-        uint64_t fd_refusal_logged;     /* monotonic usec */
+        RefusalLog fd_refusals;
         GQueue conns;                   /* JsonrpcConn*, owned */
         GQueue dirty;                   /* JsonrpcConn* with output queued by another's input */
         JsonrpcFifo *fifo;
+        JsonrpcTcp *tcp;                /* the TCP listener, or NULL */
 };
 
 typedef struct JsonrpcConn {
@@ -51,12 +58,26 @@ typedef struct JsonrpcConn {
         HubWaiter durable;
         GHashTable *deferred;           /* wait/call id -> request id JSON (see JsonrpcContext) */
         struct JsonParser *parser;
+        bool tcp;                       /* accepted by the TCP listener */
+        bool authenticated;             /* may use the hub: unix always, tcp after hub.auth */
+        bool unauthenticated;           /* tcp, counted as waiting to authenticate */
+        char *address;                  /* tcp: the peer ("127.0.0.1:53412") */
+        char *who;                      /* for log lines: "client 7 (unix, uid 1000)" */
+        sd_event_source *auth_timer;    /* tcp, until authenticated: closes the connection */
         GList link;                     /* in JsonrpcServer.conns */
         GList dirty_link;               /* in JsonrpcServer.dirty */
 } JsonrpcConn;
 
 int jsonrpc_conn_new(JsonrpcServer *s, int fd, uid_t uid, pid_t pid);
+int jsonrpc_conn_new_tcp(JsonrpcServer *s, int fd, const char *address);
 void jsonrpc_conn_free(JsonrpcConn *c);
 
 int jsonrpc_fifo_new(JsonrpcServer *s, const char *path, JsonrpcFifo **ret);
 JsonrpcFifo *jsonrpc_fifo_free(JsonrpcFifo *f);
+
+bool refusal_log_due(RefusalLog *l);
+
+int jsonrpc_tcp_new(JsonrpcServer *s, const char *runtime_dir, JsonrpcTcp **ret);
+JsonrpcTcp *jsonrpc_tcp_free(JsonrpcTcp *t);
+bool jsonrpc_tcp_token_ok(JsonrpcTcp *t, const char *token, size_t len);
+void jsonrpc_tcp_unauthenticated_gone(JsonrpcTcp *t, bool timed_out, bool failed);

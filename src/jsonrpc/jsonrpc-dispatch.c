@@ -43,6 +43,10 @@ static void json_append_sender_uncached(GString *s, const ClientInfo *info) {
                 json_append_lit(s, ",\"name\":");
                 json_write_cstr(s, info->name);
         }
+        if (info->address) {
+                json_append_lit(s, ",\"address\":");
+                json_write_cstr(s, info->address);
+        }
         g_string_append_c(s, '}');
 }
 
@@ -55,7 +59,7 @@ static struct {
         uint64_t id;
         uid_t uid;
         pid_t pid;
-        const char *transport, *name;
+        const char *transport, *name, *address;
         size_t len;
         char text[256];
 } sender_cache;
@@ -65,7 +69,8 @@ static void json_append_sender(GString *s, const ClientInfo *info) {
 
         if (info && info->transport && sender_cache.len > 0 && sender_cache.id == info->id &&
             sender_cache.uid == info->uid && sender_cache.pid == info->pid &&
-            sender_cache.transport == info->transport && sender_cache.name == info->name) {
+            sender_cache.transport == info->transport && sender_cache.name == info->name &&
+            sender_cache.address == info->address) {
                 json_append_len(s, sender_cache.text, sender_cache.len);
                 return;
         }
@@ -76,6 +81,7 @@ static void json_append_sender(GString *s, const ClientInfo *info) {
                 sender_cache.pid = info->pid;
                 sender_cache.transport = info->transport;
                 sender_cache.name = info->name;
+                sender_cache.address = info->address;
                 sender_cache.len = s->len - before;
                 memcpy(sender_cache.text, s->str + before, sender_cache.len);
         }
@@ -323,10 +329,16 @@ static void append_op_error(GString *s, const OpError *e) {
                             e->message ?: "");
 }
 
-static void append_plain_error(GString *s, int code, const char *name, const char *message) {
-        json_append_lit(s, "{\"jsonrpc\":\"2.0\",\"id\":null,");
+static void append_error_for(GString *s, const char *id_json, int code, const char *name, const char *message) {
+        json_append_lit(s, "{\"jsonrpc\":\"2.0\",\"id\":");
+        g_string_append(s, id_json);
+        g_string_append_c(s, ',');
         append_error_object(s, code, name, message);
         g_string_append_c(s, '}');
+}
+
+static void append_plain_error(GString *s, int code, const char *name, const char *message) {
+        append_error_for(s, "null", code, name, message);
 }
 
 /**
@@ -336,11 +348,74 @@ static void append_plain_error(GString *s, int code, const char *name, const cha
  * For errors found before a request could be read (an oversized frame).
  */
 void jsonrpc_append_error(GByteArray *out, int code, const char *name, const char *message) {
+        jsonrpc_append_error_for(out, "null", code, name, message);
+}
+
+/**
+ * jsonrpc_append_error_for() - jsonrpc_append_error() for the request whose id is @id_json (JSON text)
+ */
+void jsonrpc_append_error_for(GByteArray *out, const char *id_json, int code, const char *name,
+                              const char *message) {
         g_autoptr(GString) s = g_string_new(NULL);
         g_autofree char *full = name ? g_strconcat(OPS_ERROR_PREFIX, name, NULL) : NULL;
 
-        append_plain_error(s, code, full, message);
+        append_error_for(s, id_json, code, full, message);
         out_append_gstring(out, s);
+}
+
+/**
+ * jsonrpc_auth_read() - read a TCP connection's first frame, which must be hub.auth
+ * @ret_token, @ret_token_len: the token given, valid until @jp parses again
+ * @ret_id_json: the request's id as JSON text ("null" when it has none), for the answer
+ * @ret_why: on failure, what was wrong, for the client and the log
+ *
+ * hub.auth takes one param, "token", by name ({"token": "..."}) or by
+ * position (["..."]). It is not in the op table: it exists only on TCP,
+ * before anything else, so the generic dispatcher never sees it.
+ *
+ * Return: 0; -EACCES when the frame is a request for another method (or a
+ * batch), -EINVAL when it is not a valid hub.auth request.
+ */
+int jsonrpc_auth_read(JsonParser *jp, const char *body, size_t len, const char **ret_token,
+                      size_t *ret_token_len, char **ret_id_json, char **ret_why) {
+        g_autoptr(GString) id_json = g_string_new("null");
+        const char *why = NULL, *name, *token;
+        int id, method, params, t;
+        size_t n;
+
+        if (len == 0 || !utf8_is_valid(body, len) || json_parse(jp, body, len, JSONRPC_MAX_DEPTH, &why) < 0) {
+                *ret_why = g_strdup_printf("Parse error: %s.", why ?: "not valid UTF-8 JSON");
+                return -EINVAL;
+        }
+        if (json_token(jp, 0)->type != JSON_OBJECT) {
+                *ret_why = g_strdup("Authentication required: the first request on a TCP connection must be "
+                                    "hub.auth alone, not a batch or another value.");
+                return -EACCES;
+        }
+        id = json_object_find(jp, 0, "id");
+        if (id >= 0 && (json_token(jp, id)->type == JSON_STRING || json_token(jp, id)->type == JSON_NUMBER)) {
+                g_string_truncate(id_json, 0);
+                json_append_source(id_json, jp, id);
+        }
+        *ret_id_json = g_strdup(id_json->str);
+        method = json_object_find(jp, 0, "method");
+        if (method < 0 || json_string(jp, method, &name, &n) < 0 || n != strlen("hub.auth") ||
+            memcmp(name, "hub.auth", n) != 0) {
+                *ret_why = g_strdup("Authentication required: the first request on a TCP connection must be "
+                                    "hub.auth with the token, {\"token\": \"...\"}; closing the connection.");
+                return -EACCES;
+        }
+        params = json_object_find(jp, 0, "params");
+        t = params < 0 ? -1 :
+            json_token(jp, params)->type == JSON_OBJECT ? json_object_find(jp, params, "token") :
+            json_token(jp, params)->type == JSON_ARRAY ? json_array_at(jp, params, 0) : -1;
+        if (t < 0 || json_string(jp, t, &token, &n) < 0) {
+                *ret_why = g_strdup("Invalid params: hub.auth needs 'token', a string; closing the connection.");
+                return -EINVAL;
+        }
+        *ret_token = token;
+        *ret_token_len = n;
+        return 0;
 }
 
 /* Params: by name (object) or by position (array, in the method's json_in order). */
@@ -743,9 +818,8 @@ int jsonrpc_dispatch(JsonrpcContext *ctx, const char *body, size_t len) {
         g_clear_pointer(&ctx->error, g_free);
         if (len == 0)
                 why = "empty frame";
-        else if (!utf8_is_valid(body, len))
-                why = "not valid UTF-8";
         else
+                /* It checks UTF-8 too, in the strings: nothing else may be beyond ASCII. */
                 (void) json_parse(jp, body, len, JSONRPC_MAX_DEPTH, &why);
         resp = scratch_take(&response_scratch);
         if (why) {

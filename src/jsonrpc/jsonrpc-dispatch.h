@@ -49,6 +49,10 @@ int jsonrpc_dispatch(JsonrpcContext *ctx, const char *body, size_t len);
 void jsonrpc_stats_info(GVariantBuilder *dict, void *userdata);
 void jsonrpc_append_envelope(GByteArray *out, const Envelope *e);
 void jsonrpc_append_error(GByteArray *out, int code, const char *name, const char *message);
+void jsonrpc_append_error_for(GByteArray *out, const char *id_json, int code, const char *name,
+                              const char *message);
+int jsonrpc_auth_read(struct JsonParser *jp, const char *body, size_t len, const char **ret_token,
+                      size_t *ret_token_len, char **ret_id_json, char **ret_why);
 void jsonrpc_append_answer(GByteArray *out, Hub *hub, const JsonrpcDeferred *d, const Envelope *e);
 GHashTable *jsonrpc_deferred_new(void);
 

@@ -22,17 +22,28 @@
 #include "util/log.h"
 #include "util/sd-glue.h"
 
-/* Log a refusal at most every ten seconds, with how many there were: a flood must not flood the log. */
-static void log_refusal(JsonrpcServer *s, int r) {
+/**
+ * refusal_log_due() - count one refusal; whether to log now (l->count says how many)
+ *
+ * A refusal is logged at most every ten seconds, with how many there were:
+ * a flood must not flood the log. The caller logs, then zeroes l->count.
+ */
+bool refusal_log_due(RefusalLog *l) {
         uint64_t now = g_get_monotonic_time();
 
-        s->fd_refusals++;
-        if (now < s->fd_refusal_logged + 10 * G_USEC_PER_SEC)
+        l->count++;
+        if (l->logged != 0 && now < l->logged + 10 * G_USEC_PER_SEC)
+                return false;
+        l->logged = now;
+        return true;
+}
+
+static void log_refusal(JsonrpcServer *s, int r) {
+        if (!refusal_log_due(&s->fd_refusals))
                 return;
         log_warning_errno(r, "Out of file descriptors (%m): refused %" PRIu64 " connection(s) with an error; "
-                          "raise the fd limit (LimitNOFILE=) or close clients.", s->fd_refusals);
-        s->fd_refusals = 0;
-        s->fd_refusal_logged = now;
+                          "raise the fd limit (LimitNOFILE=) or close clients.", s->fd_refusals.count);
+        s->fd_refusals.count = 0;
 }
 
 static int on_listen_resume(sd_event_source *source, uint64_t usec, void *userdata) {
@@ -185,6 +196,13 @@ int jsonrpc_server_new(sd_event *event, Hub *hub, const JsonrpcConfig *config,
         hub_add_info(hub, jsonrpc_stats_info, &s->stats);
         s->info_added = true;
 
+        /* TCP first: once the Unix socket listens, tcp-address is there too. */
+        if (config->tcp.listen) {
+                r = jsonrpc_tcp_new(s, runtime_dir, &s->tcp);
+                if (r < 0)
+                        return r;
+        }
+
         r = socket_adopt(s);
         if (r == 0)
                 r = socket_create(s, socket_path);
@@ -223,13 +241,21 @@ int jsonrpc_server_new(sd_event *event, Hub *hub, const JsonrpcConfig *config,
  *
  * max_output and the slow-consumer policy apply to every client at once,
  * max_frame to the FIFO and to clients that connect from now on; whether
- * there is a FIFO cannot change.
+ * there is a FIFO cannot change, nor where TCP listens. The [tcp] limits
+ * apply to connections accepted from now on.
  */
 void jsonrpc_server_set_config(JsonrpcServer *s, const JsonrpcConfig *config) {
         bool fifo = s->config.fifo;
+        JsonrpcTcpConfig tcp = s->config.tcp;
 
         s->config = *config;
         s->config.fifo = fifo;
+        s->config.tcp.max_unauthenticated = config->tcp.max_unauthenticated;
+        s->config.tcp.auth_timeout_ms = config->tcp.auth_timeout_ms;
+        s->config.tcp.max_auth_bytes = config->tcp.max_auth_bytes;
+        s->config.tcp.listen = tcp.listen;
+        s->config.tcp.allow_remote = tcp.allow_remote;
+        s->config.tcp.token_file = tcp.token_file;
 }
 
 JsonrpcServer *jsonrpc_server_free(JsonrpcServer *s) {
@@ -238,6 +264,7 @@ JsonrpcServer *jsonrpc_server_free(JsonrpcServer *s) {
         while (!g_queue_is_empty(&s->conns))
                 jsonrpc_conn_free(s->conns.head->data);
         g_clear_pointer(&s->fifo, jsonrpc_fifo_free);
+        g_clear_pointer(&s->tcp, jsonrpc_tcp_free);
         if (s->info_added)
                 hub_remove_info(s->hub, jsonrpc_stats_info, &s->stats);
         s->listen_io = sd_event_source_disable_unref(s->listen_io);

@@ -14,11 +14,22 @@
 #include "core/hub.h"
 #include "jsonrpc/jsonrpc-dispatch.h"
 
+/* [tcp]: the TCP listener, off unless listen is set (docs/tcp.md). */
+typedef struct JsonrpcTcpConfig {
+        char *listen;                   /* "127.0.0.1:7420", "[::1]:0"; NULL or "": no listener */
+        bool allow_remote;              /* may bind an address other than loopback */
+        char *token_file;               /* NULL or "": $XDG_CONFIG_HOME/switchboard/token */
+        uint32_t max_unauthenticated;   /* connections waiting to authenticate, at once */
+        uint64_t auth_timeout_ms;       /* time a connection has to authenticate */
+        uint64_t max_auth_bytes;        /* bytes in a frame before authentication */
+} JsonrpcTcpConfig;
+
 typedef struct JsonrpcConfig {
         size_t max_frame;               /* bytes in one frame or FIFO line */
         size_t max_output;              /* bytes queued towards one client */
         bool disconnect_slow;           /* slow-consumer=disconnect rather than drop */
         bool fifo;                      /* create the FIFO */
+        JsonrpcTcpConfig tcp;           /* strings borrowed from the daemon's Config */
 } JsonrpcConfig;
 
 typedef struct JsonrpcServer JsonrpcServer;

@@ -81,14 +81,12 @@ static const struct {
         { "ServerGone", ECONNABORTED }, { "ServerError", EREMOTEIO }, { "NotText", EILSEQ },
 };
 
+/* JSON-RPC's own errors have no name: their code says which. */
 static const struct {
         int code;
-        const char *name;
         int errno_;
 } jsonrpc_errors[] = {
-        { -32700, "ParseError", EINVAL },     { -32600, "InvalidRequest", EINVAL },
-        { -32601, "MethodNotFound", EOPNOTSUPP }, { -32602, "InvalidParams", EINVAL },
-        { -32603, "InternalError", EIO },
+        { -32700, EINVAL }, { -32600, EINVAL }, { -32601, EOPNOTSUPP }, { -32602, EINVAL }, { -32603, EIO },
 };
 
 #define HUB_ERROR_PREFIX "org.switchboard.Hub1.Error."
@@ -98,7 +96,6 @@ int client_hub_error(sb_client *c, JsonParser *jp, int error) {
         int code_i = json_object_find(jp, error, "code"), message_i = json_object_find(jp, error, "message");
         int data = json_object_find(jp, error, "data"), name_i = -1;
         const char *name = NULL, *message = NULL;
-        g_autofree char *std_name = NULL;
         int64_t code = 0;
         size_t len;
         int r = -EREMOTEIO;
@@ -118,12 +115,10 @@ int client_hub_error(sb_client *c, JsonParser *jp, int error) {
                                 r = -hub_errors[i].errno_;
         } else if (!name)
                 for (size_t i = 0; i < G_N_ELEMENTS(jsonrpc_errors); i++)
-                        if (code == jsonrpc_errors[i].code) {
-                                name = std_name = g_strconcat(HUB_ERROR_PREFIX "JsonRpc.", jsonrpc_errors[i].name,
-                                                              NULL);
+                        if (code == jsonrpc_errors[i].code)
                                 r = -jsonrpc_errors[i].errno_;
-                        }
-        set_error(c, name, message ?: "the hub answered with an error", (int) code);
+        /* A code of 0 would read as "no error": the hub never sends one. */
+        set_error(c, name, message ?: "the hub answered with an error", code ? (int) code : -32603);
         return r;
 }
 
@@ -482,7 +477,7 @@ static bool answer_id(JsonParser *jp, uint64_t *ret) {
 }
 
 static int parse_frame(JsonParser *jp, const char *text, size_t len) {
-        if (!utf8_is_valid(text, len) || json_parse(jp, text, len, 64, NULL) < 0 ||
+        if (json_parse(jp, text, len, 64, NULL) < 0 ||
             json_token(jp, 0)->type != JSON_OBJECT)
                 return -EBADMSG;
         return 0;
@@ -729,10 +724,12 @@ static void value_source(JsonParser *jp, int i, size_t *ret_start, size_t *ret_l
 /* An answer to an asynchronous request, to its callback. */
 static int dispatch_answer(sb_client *c, JsonParser *jp, const char *text) {
         g_autofree Pending *p = NULL;
+        g_autofree uint64_t *key = NULL;
         uint64_t id;
         int error, result;
 
-        if (!answer_id(jp, &id) || !g_hash_table_steal_extended(c->pending, &id, NULL, (gpointer *) &p))
+        if (!answer_id(jp, &id) ||
+            !g_hash_table_steal_extended(c->pending, &id, (gpointer *) &key, (gpointer *) &p))
                 return 0;       /* a blocking call's, given up (canceled, timed out) */
         if (!p->fn)
                 return 1;
@@ -888,7 +885,7 @@ static int request_json(sb_client *c, const char *method, const char *params_jso
                 size_t len = strlen(params_json);
 
                 jp = json_parser_new();
-                if (!utf8_is_valid(params_json, len) || json_parse(jp, params_json, len, 64, NULL) < 0 ||
+                if (json_parse(jp, params_json, len, 64, NULL) < 0 ||
                     json_token(jp, 0)->type != JSON_OBJECT)
                         return client_fail(c, -EINVAL, "the params must be a JSON object");
         }

@@ -78,6 +78,8 @@ static GVariant *writer_dict(const ClientInfo *w) {
                         g_variant_builder_add(&b, "{sv}", "pid", g_variant_new_uint32((uint32_t) w->pid));
                 if (w->name)
                         g_variant_builder_add(&b, "{sv}", "name", g_variant_new_string(w->name));
+                if (w->address)
+                        g_variant_builder_add(&b, "{sv}", "address", g_variant_new_string(w->address));
         }
         return g_variant_ref_sink(g_variant_builder_end(&b));
 }

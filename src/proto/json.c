@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "proto/json.h"
+#include "proto/utf8.h"
 
 #define JSON_FIRST_TOKENS 32
 #define JSON_KEEP_TOKENS 4096
@@ -108,13 +109,9 @@ static int hex4(const char *s, unsigned *ret) {
 #define ONES UINT64_C(0x0101010101010101)
 #define HIGHS UINT64_C(0x8080808080808080)
 
-/* Whether any byte of @w is below @n (n <= 128), or equals @c (the classic SWAR tests). */
-static inline bool word_has_less(uint64_t w, unsigned n) {
-        return ((w - ONES * n) & ~w & HIGHS) != 0;
-}
-
-static inline bool word_has_byte(uint64_t w, unsigned char c) {
-        return word_has_less(w ^ (ONES * c), 1);
+/* The top bit of each byte of @w below @n (n <= 128), exact up to the lowest one (the classic SWAR test). */
+static inline uint64_t less_mask(uint64_t w, unsigned n) {
+        return (w - ONES * n) & ~w & HIGHS;
 }
 
 /* Bytes a string holds as they are: neither '"', '\\' nor a control character. */
@@ -122,34 +119,55 @@ static const bool plain_byte[256] = { [0x20 ... 0x21] = true, [0x23 ... 0x5b] = 
 
 /*
  * To the next byte of a string that is not plain (or the end): eight at a
- * time while a word is all plain, then byte by byte to the one in the
- * word that is not (the word tests are exact, so that is at most eight).
+ * time, and in the word that holds one, straight to it: the lowest byte the
+ * word tests flag is exact (a false match can only follow a true one).
+ * Also ORs the bytes passed into *@high, whose top bit then says whether
+ * any was not ASCII.
  */
-static void skip_plain(Scan *sc) {
+static void skip_plain(Scan *sc, uint64_t *high) {
         while (sc->len - sc->pos >= 8) {
-                uint64_t w;
+                uint64_t w, m;
 
                 memcpy(&w, sc->s + sc->pos, 8);
-                if (word_has_less(w, 0x20) || word_has_byte(w, '"') || word_has_byte(w, '\\'))
-                        break;
+                m = less_mask(w, 0x20) | less_mask(w ^ (ONES * '"'), 1) | less_mask(w ^ (ONES * '\\'), 1);
+                if (m) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                        /* The bytes before the flagged one: every bit below its top bit. */
+                        *high |= w & ((m & -m) - 1);
+                        sc->pos += (unsigned) __builtin_ctzll(m) >> 3;
+#else
+                        unsigned k = (unsigned) __builtin_clzll(m) >> 3;
+
+                        for (unsigned i = 0; i < k; i++)
+                                *high |= (unsigned char) sc->s[sc->pos + i];
+                        sc->pos += k;
+#endif
+                        return;
+                }
+                *high |= w;
                 sc->pos += 8;
         }
         while (sc->pos < sc->len && plain_byte[(unsigned char) sc->s[sc->pos]])
-                sc->pos++;
+                *high |= (unsigned char) sc->s[sc->pos++];
 }
 
 static int scan_string(Scan *sc, JsonToken *t) {
+        uint64_t high = 0;
+
         t->type = JSON_STRING;
         sc->pos++;                      /* the opening quote */
         t->start = (uint32_t) sc->pos;
         while (sc->pos < sc->len) {
-                skip_plain(sc);
+                skip_plain(sc, &high);
                 if (sc->pos >= sc->len)
                         break;
                 unsigned char c = (unsigned char) sc->s[sc->pos];
 
                 if (c == '"') {
                         t->end = (uint32_t) sc->pos++;
+                        /* Outside strings only ASCII parses: UTF-8 needs checking only here. */
+                        if ((high & HIGHS) && !utf8_is_valid(sc->s + t->start, t->end - t->start))
+                                return fail(sc, "a string that is not valid UTF-8");
                         return 0;
                 }
                 if (c < 0x20)

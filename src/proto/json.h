@@ -5,8 +5,9 @@
  * allocation per value), reused from frame to frame. Strings stay in the
  * source until asked for; then they are decoded into an arena that lives
  * until the next parse (one block reused from parse to parse, so a
- * request costs no allocation). The input must be valid UTF-8 (the caller checks
- * the whole frame once); nesting deeper than max_depth is an error.
+ * request costs no allocation). Text that parses is valid UTF-8 without NUL
+ * bytes: outside strings only ASCII parses, and a string with bytes above
+ * ASCII is checked when it ends; nesting deeper than max_depth is an error.
  *
  * Tokens are in document order. A container's members follow it; `skip` is
  * the index just past its last descendant. An object's members are key

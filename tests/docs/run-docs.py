@@ -48,7 +48,8 @@
 #               (nothing later depends on it: no wait)
 #
 # Blocks in sh/bash run under `bash -e -o pipefail`, python under
-# /usr/bin/python3, c is compiled against gio-2.0 and run. They run in the
+# /usr/bin/python3, c is compiled against gio-2.0 (and libswitchboard and
+# libsystemd when it includes <switchboard/...>) and run. They run in the
 # source tree's root, with the build's switchboard and switchboardd first on
 # PATH, on the private bus and in the private XDG directories of
 # tests/with-bus.sh: the first call starts the hub by D-Bus activation, as it
@@ -181,6 +182,22 @@ def environment():
     return env
 
 
+def libswitchboard_flags():
+    """What `pkg-config --cflags --libs switchboard libsystemd` gives once installed, for the
+    build tree's libswitchboard (and the sanitizers' run-time when the build has them)."""
+    build = os.environ['SB_BUILD_ROOT']
+    lib = os.path.join(build, 'src', 'lib')
+    flags = ['-I' + os.path.join(root(), 'include'), '-L' + lib, '-Wl,-rpath,' + lib, '-lswitchboard']
+    flags += subprocess.run(['pkg-config', '--cflags', '--libs', 'libsystemd'], capture_output=True, text=True,
+                            check=True).stdout.split()
+    options = json.loads(subprocess.run(['meson', 'introspect', build, '--buildoptions'], capture_output=True,
+                                        text=True, check=True).stdout)
+    sanitize = [o['value'] for o in options if o['name'] == 'b_sanitize'][0]
+    if sanitize != 'none':
+        flags.insert(0, '-fsanitize=' + sanitize)
+    return flags
+
+
 def script_for(b, setups, n):
     """The command that runs block @b (written to files in the test's scratch dir)."""
     tmp = sbfixture.tmp_dir()
@@ -206,6 +223,8 @@ def script_for(b, setups, n):
         f.write(b.text)
     flags = subprocess.run(['pkg-config', '--cflags', '--libs', 'gio-2.0'], capture_output=True, text=True,
                            check=True).stdout.split()
+    if '<switchboard/' in b.text:
+        flags += libswitchboard_flags()
     r = subprocess.run(['cc', '-Wall', '-Werror', '-o', base, base + '.c'] + flags, capture_output=True,
                        text=True)
     check(r.returncode == 0, '%s: the C example does not compile:\n%s' % (b.where(), r.stderr))
