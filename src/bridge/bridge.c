@@ -907,19 +907,23 @@ int bridge_new(BridgeConfig *config, sd_event *event, Bridge **ret) {
 }
 
 /**
- * bridge_free() - close both connections (NATS first, so that no callback
- * runs on a freed bridge) and log the counters
+ * bridge_free() - close both connections and log the counters
+ *
+ * NATS goes first, and ends libnats (nats_CloseAndWait()): its threads
+ * call the callbacks with the bridge as their argument, the closed
+ * callback even after natsConnection_Close() returned, so the bridge is
+ * freed only once every libnats thread has ended.
  */
 Bridge *bridge_free(Bridge *b) {
         if (!b)
                 return NULL;
+        if (b->nc)
+                natsConnection_Close(b->nc);
         for (guint i = 0; i < b->subs->len; i++)
                 natsSubscription_Destroy(b->subs->pdata[i]);
         g_ptr_array_unref(b->subs);
-        if (b->nc) {
-                natsConnection_Close(b->nc);
-                natsConnection_Destroy(b->nc);
-        }
+        natsConnection_Destroy(b->nc);
+        (void) nats_CloseAndWait(5000);
         log_info("Exported %" PRIu64 " (%" PRIu64 " refused by NATS), imported %" PRIu64 " (%" PRIu64
                  " lost, %" PRIu64 " dropped over max-pending, %" PRIu64 " duplicates), %" PRIu64 " loops stopped.",
                  b->counters.exported, b->counters.export_failed, b->counters.imported, b->counters.import_lost,

@@ -29,6 +29,7 @@ typedef struct BridgeCounters {
         uint64_t disconnects;
 } BridgeCounters;
 
+/* Call nats_Open() first; bridge_free() ends libnats. */
 int bridge_new(BridgeConfig *config, sd_event *event, Bridge **ret);
 Bridge *bridge_free(Bridge *b);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Bridge, bridge_free)

@@ -57,8 +57,7 @@ int main(int argc, char **argv) {
         r = sd_event_loop(event);
         status = r < 0 ? EXIT_FAILURE : r;
 out:
-        g_clear_pointer(&bridge, bridge_free);
+        g_clear_pointer(&bridge, bridge_free);         /* also ends libnats */
         g_clear_pointer(&event, sd_event_unref);
-        nats_CloseAndWait(2000);
         return status;
 }
