@@ -16,12 +16,10 @@ import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
-import urllib.request
 
-from sbfixture import (FrameReader, LineReader, Skip, TIMEOUT, Timeout, check, fail, frame, log,
-                       stop_process, wait_socket, wait_until)
+from sbfixture import (FileWatch, FrameReader, LineReader, Skip, TIMEOUT, check, fail, frame, stop_process,
+                       wait_until)
 
 NATS_SERVER = shutil.which('nats-server') or '/usr/sbin/nats-server'
 
@@ -38,47 +36,51 @@ def need(path, what):
 
 
 class NatsServer:
-    """One nats-server on loopback; @routes: cluster ports of the others."""
+    """One nats-server on @host; @routes: (host, cluster port) of the others;
+    @prefix: what to run it under (nsenter into a network namespace). Ready,
+    and routed, as its log says: the test need not reach its ports itself."""
 
-    def __init__(self, tmp, name, routes=(), host='127.0.0.1'):
+    def __init__(self, tmp, name, routes=(), host='127.0.0.1', prefix=()):
         need(NATS_SERVER, 'nats-server (Debian package nats-server)')
-        self.tmp, self.name, self.host = tmp, name, host
+        self.tmp, self.name, self.host, self.prefix = tmp, name, host, list(prefix)
         self.port, self.cluster_port, self.http_port = free_port(), free_port(), free_port()
         self.routes = list(routes)
         self.proc = None
+        self.log_path = os.path.join(tmp, 'nats-%s.log' % name)
         self.start()
 
     @property
     def url(self):
         return 'nats://%s:%d' % (self.host, self.port)
 
-    def start(self, prefix=()):
-        args = list(prefix) + [NATS_SERVER, '-a', self.host, '-p', str(self.port), '-m', str(self.http_port),
-                               '-n', self.name, '--cluster_name', 'sbtest',
-                               '--cluster', 'nats://%s:%d' % (self.host, self.cluster_port)]
+    def _log_text(self):
+        try:
+            with open(self.log_path, errors='replace') as f:
+                f.seek(self.log_start)
+                return f.read()
+        except FileNotFoundError:
+            return ''
+
+    def wait_log(self, needle, what, count=1):
+        """Wait until this run of the server logged @needle @count times."""
+        def seen():
+            check(self.proc.poll() is None, 'nats-server %s exited (%s): %s'
+                  % (self.name, self.proc.returncode, self._log_text()[-500:]))
+            return self._log_text().count(needle) >= count
+        with FileWatch(self.log_path) as w:
+            wait_until(seen, what, pump=w.pump)
+
+    def start(self):
+        args = self.prefix + [NATS_SERVER, '-a', self.host, '-p', str(self.port), '-m', str(self.http_port),
+                              '-n', self.name, '--cluster_name', 'sbtest',
+                              '--cluster', 'nats://%s:%d' % (self.host, self.cluster_port)]
         if self.routes:
             args += ['--routes', ','.join('nats://%s:%d' % r for r in self.routes)]
-        self.log = open(os.path.join(self.tmp, 'nats-%s.log' % self.name), 'a')
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
-        wait_until(self._accepts, 'nats-server %s to accept on port %d' % (self.name, self.port))
-
-    def _accepts(self):
-        check(self.proc.poll() is None, 'nats-server %s exited (%s)' % (self.name, self.proc.returncode))
-        try:
-            with socket.create_connection((self.host, self.port), timeout=1) as s:
-                return s.recv(4096).startswith(b'INFO')
-        except OSError:
-            # Refused until it listens: block until the next try on the port's readiness
-            # costs nothing, so wait on the process for a moment instead of spinning.
-            try:
-                self.proc.wait(0.02)
-            except subprocess.TimeoutExpired:
-                pass
-            return False
-
-    def routes_up(self):
-        with urllib.request.urlopen('http://%s:%d/routez' % (self.host, self.http_port), timeout=2) as r:
-            return json.load(r).get('num_routes', 0)
+        self.log_start = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
+        self.proc = subprocess.Popen(args + ['-l', self.log_path], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        # The last line of its start-up: clients and routes are both listened for.
+        self.wait_log('Listening for route connections', 'nats-server %s to start' % self.name)
 
     def kill(self):
         stop_process(self.proc, signal.SIGKILL)
@@ -86,7 +88,6 @@ class NatsServer:
     def stop(self):
         if self.proc:
             stop_process(self.proc)
-        self.log.close()
 
 
 class Hub:
@@ -133,7 +134,7 @@ class Hub:
 
     def spawn(self, *argv, **kw):
         return subprocess.Popen(self.prefix + list(argv), env=dict(self.env, **kw.pop('env', {})),
-                                stdout=subprocess.PIPE, stderr=kw.pop('stderr', None), **kw)
+                                stdout=kw.pop('stdout', subprocess.PIPE), stderr=kw.pop('stderr', None), **kw)
 
     def stop(self):
         stop_process(self.bus)
@@ -147,18 +148,21 @@ class Hub:
 
 
 class Bridge:
-    """A switchboard-bridge of @hub; ready once it sent READY=1."""
+    """A switchboard-bridge of @hub, run under @prefix (nsenter into a network
+    namespace); ready once it sent READY=1."""
 
-    def __init__(self, hub, *args):
+    def __init__(self, hub, *args, prefix=()):
         self.hub = hub
         path = os.path.join(hub.dir, 'notify')
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify.bind(path)
         self.log_path = os.path.join(hub.dir, 'bridge.log')
         self.log = open(self.log_path, 'a')
-        self.proc = hub.spawn(os.environ['SWITCHBOARD_BRIDGE'], *args, env={'NOTIFY_SOCKET': path},
-                              stderr=subprocess.STDOUT)
-        self.proc.stdout.close()
+        # Sanitizer reports of bridges apart from the hub's and the CLI's (asan.*).
+        asan = 'log_path=%s/bridge-asan:detect_leaks=1' % os.path.dirname(hub.dir)
+        self.proc = hub.spawn(*prefix, os.environ['SWITCHBOARD_BRIDGE'], *args, stderr=self.log,
+                              env={'NOTIFY_SOCKET': path, 'ASAN_OPTIONS': asan,
+                                   'UBSAN_OPTIONS': asan + ':print_stacktrace=1:halt_on_error=1'})
         deadline = time.monotonic() + TIMEOUT
         while True:
             r, _, _ = select.select([self.notify], [], [], 0.1)
@@ -247,3 +251,52 @@ class Subscriber:
 def subscriptions(hub):
     """The hub's subscription count (hub.info), to know a subscriber is ready."""
     return json.loads(hub.cli('status', '--json').stdout).get('subscriptions', 0)
+
+
+class NetNamespace:
+    """A network namespace held by a `unshare -n` process, with loopback up;
+    prefix is how to run a command in it. Needs root; Skip otherwise."""
+
+    def __init__(self):
+        if os.geteuid() != 0:
+            raise Skip('network namespaces need root (unshare -n)')
+        for prog in ('unshare', 'nsenter', 'ip'):
+            if not shutil.which(prog):
+                raise Skip('%s not found' % prog)
+        self.proc = subprocess.Popen(['unshare', '-n', 'sleep', 'infinity'])
+        self.prefix = ['nsenter', '-t', str(self.proc.pid), '-n', '--']
+
+        def entered():
+            # unshare has made the namespace once /proc/PID/ns/net differs from ours.
+            check(self.proc.poll() is None, 'unshare -n failed (%s)' % self.proc.returncode)
+            return os.readlink('/proc/%d/ns/net' % self.proc.pid) != os.readlink('/proc/self/ns/net')
+        wait_until(entered, 'unshare -n to make a namespace', pump=lambda left: self.proc.poll())
+        self.ip('link', 'set', 'lo', 'up')
+
+    def ip(self, *args):
+        r = subprocess.run(self.prefix + ['ip'] + list(args), capture_output=True, text=True)
+        if r.returncode != 0:
+            raise Skip('ip %s failed in a network namespace: %s' % (' '.join(args), r.stderr.strip()))
+
+    def stop(self):
+        stop_process(self.proc, signal.SIGKILL)
+
+
+def veth_pair(ns_a, addr_a, ns_b, addr_b):
+    """A veth pair between two namespaces, addresses in 10.77.0.0/24."""
+    link = 'sbv%d' % os.getpid()
+    ns_a.ip('link', 'add', link + 'a', 'type', 'veth', 'peer', 'name', link + 'b', 'netns', str(ns_b.proc.pid))
+    ns_a.ip('addr', 'add', addr_a + '/24', 'dev', link + 'a')
+    ns_a.ip('link', 'set', link + 'a', 'up')
+    ns_b.ip('addr', 'add', addr_b + '/24', 'dev', link + 'b')
+    ns_b.ip('link', 'set', link + 'b', 'up')
+
+
+def sanitizer_reports(tmp):
+    """The text of every sanitizer report processes of this test wrote."""
+    out = []
+    for name in sorted(os.listdir(tmp)):
+        if name.startswith(('asan.', 'bridge-asan.')):
+            with open(os.path.join(tmp, name), errors='replace') as f:
+                out.append('%s:\n%s' % (name, f.read()))
+    return out

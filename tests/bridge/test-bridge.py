@@ -17,8 +17,14 @@
 #               reconnect; B's subscriber sees every message or a gap notice
 #               for it, and no message twice
 #   stall       bridge A stopped: what hub A drops for it is reported on B
+#
+# With SB_BRIDGE_NETNS=1 (test bridge-two-hubs-netns) each server and its
+# bridge run in a network namespace of their own (unshare -n), the two
+# joined by a veth pair, so the traffic between the servers really crosses
+# an interface; without root it is skipped, saying why.
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,7 +32,8 @@ import tempfile
 import time
 
 from sbfixture import TIMEOUT, Skip, TestFailure, check, check_eq, fail, log, run_tests, wait_until
-from bridgetest import Bridge, Hub, NatsServer, SocketClient, Subscriber, subscriptions
+from bridgetest import (Bridge, Hub, NatsServer, NetNamespace, SocketClient, Subscriber, sanitizer_reports,
+                        subscriptions, veth_pair)
 
 state = {}
 
@@ -65,20 +72,40 @@ def test_setup():
             raise Skip(prog + ' not found')
     tmp = tempfile.mkdtemp(prefix='sb-bridge.')
     state['tmp'] = tmp
-    n1 = NatsServer(tmp, 'n1')
-    n2 = NatsServer(tmp, 'n2', routes=[('127.0.0.1', n1.cluster_port)])
-    state['nats'] = [n1, n2]
-    wait_until(lambda: n1.routes_up() >= 1 and n2.routes_up() >= 1, 'the NATS route between n1 and n2',
-               pump=lambda left: time.sleep(0.02))
+    pa = pb = []
+    if os.environ.get('SB_BRIDGE_NETNS') == '1':
+        # Each NATS server and its bridge in a network namespace of their own, joined
+        # by a veth pair: the route between the servers crosses a real interface. The
+        # hubs stay outside (a bridge reaches its hub by the socket's path).
+        ns_a = NetNamespace()
+        state['netns'] = [ns_a]
+        ns_b = NetNamespace()
+        state['netns'].append(ns_b)
+        veth_pair(ns_a, '10.77.0.1', ns_b, '10.77.0.2')
+        pa, pb = ns_a.prefix, ns_b.prefix
+        n1 = NatsServer(tmp, 'n1', host='10.77.0.1', prefix=pa)
+        state['nats'] = [n1]
+        n2 = NatsServer(tmp, 'n2', routes=[('10.77.0.1', n1.cluster_port)], host='10.77.0.2', prefix=pb)
+    else:
+        n1 = NatsServer(tmp, 'n1')
+        state['nats'] = [n1]
+        n2 = NatsServer(tmp, 'n2', routes=[('127.0.0.1', n1.cluster_port)])
+    state['nats'].append(n2)
+    state['prefixes'] = [pa, pb]
+    for n in (n1, n2):
+        n.wait_log('Route connection created', 'the NATS route between n1 and n2 (%s)' % n.name)
+    if pa:
+        check('10.77.0.2:' in n1._log_text(), 'the route did not come from across the veth pair')
+        log('route n2 → n1 over the veth pair (10.77.0.2 → 10.77.0.1)')
     # A small output buffer on A, so that a stopped bridge makes the hub drop.
     a, b = Hub(tmp, 'a', config='[jsonrpc]\nmax-output=64K\n'), Hub(tmp, 'b')
     state['hubs'] = [a, b]
     state['bridges'] = [Bridge(a, *bridge_args(n1, 'hub-a'), '--import-service', 'echo.svc',
-                               '--import-service', 'nobody.svc'),
+                               '--import-service', 'nobody.svc', prefix=pa),
                         # Only n2, so that while n2 is down B's bridge really is away.
                         Bridge(b, *bridge_args(n2, 'hub-b'), '--no-discovered-servers',
                                '--export-service', 'echo.svc',
-                               '--export-service', 'nobody.svc')]
+                               '--export-service', 'nobody.svc', prefix=pb)]
 
 
 def test_pubsub_reaches_every_transport_once():
@@ -251,11 +278,31 @@ def teardown():
         h.stop()
     for n in state.get('nats', []):
         n.stop()
+    for ns in state.get('netns', []):
+        ns.stop()
+    if 'tmp' in state:
+        if state.get('passed') and not os.environ.get('SB_KEEP'):
+            shutil.rmtree(state['tmp'], ignore_errors=True)
+        else:
+            print('# test state kept in', state['tmp'], flush=True)
+
+
+def test_no_sanitizer_reports():
+    """Each bridge stopped (SIGTERM) without a sanitizer report: no leak, no
+    use after free (libnats' threads call back until they end)."""
+    tmp = state['tmp']
+    for br in state['bridges']:
+        check_eq(br.stop(), 0, 'exit status of the bridge of %s' % br.hub.name)
+    state['bridges'] = []
+    reports = [r for r in sanitizer_reports(tmp) if r.startswith('bridge-asan')]
+    check(not reports, 'sanitizer reports of the bridges:\n' + '\n'.join(reports))
+    state['passed'] = True
 
 
 if __name__ == '__main__':
     import atexit
     atexit.register(teardown)
     run_tests([test_setup, test_pubsub_reaches_every_transport_once, test_call_across_nats,
-               test_reconnect_every_message_or_a_gap, test_a_stalled_bridge_is_reported_on_the_other_hub],
+               test_reconnect_every_message_or_a_gap, test_a_stalled_bridge_is_reported_on_the_other_hub,
+               test_no_sanitizer_reports],
               needs_bus=False)
