@@ -202,7 +202,15 @@ static int status_publish(Bridge *b, const char *event, const char *extra_json, 
         return sb_publish(b->hub, STATUS_TOPIC, s->str, s->len, ret_seq ? 0 : SB_NO_REPLY, ret_seq);
 }
 
-/* Tell the hub's subscribers that @n messages of @topic from @origin never arrived. */
+static void on_report_gap(sb_client *c, int error, const char *result, size_t size, void *userdata) {
+        if (error < 0)
+                log_warning_errno(error, "The hub refused report_gap: %s", sb_error_message(c));
+}
+
+/* Tell the hub's subscribers that @n messages of @topic from @origin never arrived:
+ * report_gap gives each subscription of the topic a gap notice, before the next
+ * message (one connection keeps the order), and a notice on GAP_TOPIC_PREFIX.TOPIC
+ * says from where and why. */
 static void gap_publish(Bridge *b, const char *topic, const char *origin, uint64_t first, uint64_t last,
                         const char *reason) {
         g_autoptr(GString) s = g_string_new("{\"bridge\":");
@@ -223,6 +231,13 @@ static void gap_publish(Bridge *b, const char *topic, const char *origin, uint64
         r = sb_publish(b->hub, gap_topic, s->str, s->len, SB_NO_REPLY, NULL);
         if (r < 0)
                 log_warning_errno(r, "Failed to publish the gap notice of '%s': %m", topic);
+
+        g_string_assign(s, "{\"topic\":");
+        json_write_cstr(s, topic);
+        g_string_append_printf(s, ",\"count\":%" PRIu64 "}", MIN(last - first + 1, (uint64_t) 65536));
+        r = sb_request_async(b->hub, "report_gap", s->str, on_report_gap, NULL);
+        if (r < 0)
+                log_warning_errno(r, "Failed to report the gap of '%s' to the hub: %m", topic);
 }
 
 /* ---- hub → NATS ------------------------------------------------------- */

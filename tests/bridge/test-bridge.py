@@ -225,6 +225,15 @@ def test_reconnect_every_message_or_a_gap():
     check(not missing, 'messages neither delivered nor in a gap notice: %r' % missing[:10])
     # B's bridge knows n2 only: what A published while n2 was down never reached it.
     check(lost, 'no gap notice although B was away from NATS')
+    # The subscriber of demo.> itself was told too (report_gap: the hub's own gap notice).
+    missed = []
+    while True:
+        line = sub_b.errors.readline(0.2)
+        if line is None:
+            break
+        missed += [line] if 'missed messages' in line else []
+    log('B\'s subscriber:', missed)
+    check(missed, "B's subscriber of demo.> was not told of the gap")
     log('delivered %d of %d on demo.stream, %d in gap notices' % (len(set(got)), len(sent), len(lost)))
     for br in state['bridges']:
         out = br.output()
