@@ -363,7 +363,7 @@ int bridge_config_parse(int argc, char **argv, BridgeConfig **ret, bool *ret_exi
                 { "no-discovered-servers", 0, G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, (gpointer) on_flag,
           "Only the servers of --nats-url, not others of their cluster", NULL },
         { "no-send-asap", 0, G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, (gpointer) on_flag,
-          "Let libnats gather publishes (about 1 ms) into fewer writes", NULL },
+          "Let libnats wait about 1 ms for more publishes before it writes", NULL },
         { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log each message", NULL },
                 { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
                 {}

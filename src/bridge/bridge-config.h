@@ -34,7 +34,7 @@ typedef struct BridgeConfig {
         uint64_t max_pending;           /* NATS messages waiting for the hub side, at most */
         uint64_t call_timeout_ms;       /* hub calls made for NATS requests */
         bool discovered_servers;        /* fail over to cluster members the servers name */
-        bool send_asap;                 /* a write per publish, rather than libnats' 1 ms batches */
+        bool send_asap;                 /* write what a loop turn published at once, not after 1 ms */
         bool verbose;
 } BridgeConfig;
 
