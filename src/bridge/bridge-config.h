@@ -31,7 +31,7 @@ typedef struct BridgeConfig {
         char *service_prefix;           /* NATS subject of a name = prefix + name */
 
         uint64_t reconnect_buffer;      /* bytes libnats keeps while reconnecting */
-        uint64_t max_pending;           /* NATS messages waiting for the hub side, at most */
+        uint64_t max_pending;           /* NATS messages waiting in one subscription, at most */
         uint64_t call_timeout_ms;       /* hub calls made for NATS requests */
         bool discovered_servers;        /* fail over to cluster members the servers name */
         bool send_asap;                 /* write what a loop turn published at once, not after 1 ms */

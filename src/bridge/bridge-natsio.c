@@ -28,6 +28,7 @@ struct NatsIo {
         sd_event *event;
         pthread_t loop_thread;
         void (*wake)(void *userdata);
+        void (*read_done)(void *userdata);
         void *wake_userdata;
 
         GMutex lock;                    /* guards the wanted state below */
@@ -52,8 +53,10 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         if (!nc)
                 return 0;
         /* Either may detach (the connection broke): natsio_apply() then drops this source. */
-        if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))
+        if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
                 natsConnection_ProcessReadEvent(nc);
+                io->read_done(io->wake_userdata);
+        }
         if (revents & EPOLLOUT)
                 natsConnection_ProcessWriteEvent(nc);
         natsio_apply(io);
@@ -154,12 +157,14 @@ static natsStatus on_detach(void *userdata) {
  * natsio_new() - an adapter for connections made on this thread, whose
  * loop is @event
  */
-NatsIo *natsio_new(sd_event *event, void (*wake)(void *userdata), void *userdata) {
+NatsIo *natsio_new(sd_event *event, void (*wake)(void *userdata), void (*read_done)(void *userdata),
+                   void *userdata) {
         NatsIo *io = g_new0(NatsIo, 1);
 
         io->event = sd_event_ref(event);
         io->loop_thread = pthread_self();
         io->wake = wake;
+        io->read_done = read_done;
         io->wake_userdata = userdata;
         io->fd = -1;
         g_mutex_init(&io->lock);

@@ -11,8 +11,11 @@
 
 typedef struct NatsIo NatsIo;
 
-/* @wake: asks the loop (from any thread) to call natsio_apply() soon. */
-NatsIo *natsio_new(sd_event *event, void (*wake)(void *userdata), void *userdata);
+/* @wake: asks the loop (from any thread) to call natsio_apply() soon;
+ * @read_done: called on the loop after libnats has read and parsed input
+ * (messages of synchronous subscriptions are then waiting). */
+NatsIo *natsio_new(sd_event *event, void (*wake)(void *userdata), void (*read_done)(void *userdata),
+                   void *userdata);
 NatsIo *natsio_free(NatsIo *io);
 natsStatus natsio_set_options(NatsIo *io, natsOptions *o);
 void natsio_apply(NatsIo *io);

@@ -2,9 +2,11 @@
 /*
  * bridge.c: switchboard-bridge's work. One libswitchboard client of the
  * hub (single-threaded: used only from the sd-event loop) and one libnats
- * connection (its own threads). libnats' callbacks never touch the hub
- * client: they put what arrived on a queue and write an eventfd that the
- * loop watches; the loop does the rest.
+ * connection whose socket is on the same loop (bridge-natsio.c). Messages
+ * of import patterns and requests to imported names wait in synchronous
+ * subscriptions that the loop empties after each read. What libnats hands
+ * its own threads (replies to calls out, connection events) never touches
+ * the hub client: it goes on a queue, and an eventfd wakes the loop.
  *
  *   hub → NATS (export)   a subscription per export pattern; each message
  *                         is published as export-prefix + topic with the
@@ -79,6 +81,11 @@ typedef enum InboundKind {
         INBOUND_CLOSED,
 } InboundKind;
 
+typedef struct SyncSub {
+        natsSubscription *sub;          /* in Bridge.subs */
+        InboundKind kind;
+} SyncSub;
+
 typedef struct Inbound {
         InboundKind kind;
         natsMsg *msg;           /* owned; NULL for connection events */
@@ -98,11 +105,12 @@ struct Bridge {
         natsConnection *nc;
         NatsIo *natsio;                 /* its socket on our loop */
         GPtrArray *subs;                /* natsSubscription* */
+        GArray *sync_subs;              /* SyncSub: emptied by the loop */
         char *reply_prefix;             /* "_INBOX.<nuid>": replies to calls out */
 
         GAsyncQueue *inbound;           /* Inbound*, from libnats threads */
         atomic_int_fast64_t n_inbound;  /* how many wait in it (for a moment -1: popped before counted) */
-        atomic_uint_fast64_t overflow;  /* dropped because max-pending were waiting */
+        atomic_uint_fast64_t overflow;  /* replies dropped because max-pending were waiting */
         int efd;
         sd_event_source *efd_io;
 
@@ -152,20 +160,8 @@ static void natsio_wake(void *userdata) {
         (void) !write(b->efd, &one, sizeof(one));
 }
 
-static void on_nats_message(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *userdata) {
-        inbound_push(userdata, INBOUND_MESSAGE, msg);
-}
-
-static void on_nats_request(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *userdata) {
-        inbound_push(userdata, INBOUND_REQUEST, msg);
-}
-
 static void on_nats_reply(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *userdata) {
         inbound_push(userdata, INBOUND_REPLY, msg);
-}
-
-static void on_nats_gap(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *userdata) {
-        inbound_push(userdata, INBOUND_GAP, msg);
 }
 
 static void on_nats_disconnected(natsConnection *nc, void *userdata) {
@@ -643,6 +639,40 @@ static void connection_event(Bridge *b, Inbound *in) {
         }
 }
 
+static void inbound_handle(Bridge *b, InboundKind kind, natsMsg *m) {
+        switch (kind) {
+        case INBOUND_MESSAGE:
+                import_message(b, m);
+                break;
+        case INBOUND_REQUEST:
+                call_hub(b, m);
+                break;
+        case INBOUND_REPLY:
+                reply_to_hub(b, m);
+                break;
+        case INBOUND_GAP:
+                import_gap(b, m);
+                break;
+        default:
+                g_assert_not_reached();
+        }
+}
+
+/* libnats has parsed what it read (on our loop): take the synchronous subscriptions' messages. */
+static void on_nats_read(void *userdata) {
+        Bridge *b = userdata;
+        natsMsg *m = NULL;
+
+        for (guint i = 0; i < b->sync_subs->len; i++) {
+                SyncSub *ss = &g_array_index(b->sync_subs, SyncSub, i);
+
+                while (natsSubscription_NextMsg(&m, ss->sub, 0) == NATS_OK) {
+                        inbound_handle(b, ss->kind, m);
+                        natsMsg_Destroy(m);
+                }
+        }
+}
+
 static int on_inbound(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Bridge *b = userdata;
         uint64_t n, overflow;
@@ -652,23 +682,10 @@ static int on_inbound(sd_event_source *s, int fd, uint32_t revents, void *userda
         natsio_apply(b->natsio);
         while ((in = g_async_queue_try_pop(b->inbound))) {
                 atomic_fetch_sub(&b->n_inbound, 1);
-                switch (in->kind) {
-                case INBOUND_MESSAGE:
-                        import_message(b, in->msg);
-                        break;
-                case INBOUND_REQUEST:
-                        call_hub(b, in->msg);
-                        break;
-                case INBOUND_REPLY:
-                        reply_to_hub(b, in->msg);
-                        break;
-                case INBOUND_GAP:
-                        import_gap(b, in->msg);
-                        break;
-                default:
+                if (in->msg)
+                        inbound_handle(b, in->kind, in->msg);
+                else
                         connection_event(b, in);
-                        break;
-                }
                 inbound_free(in);
         }
         overflow = atomic_exchange(&b->overflow, 0);
@@ -801,20 +818,31 @@ static int nats_setup_options(Bridge *b, natsOptions **ret) {
         return 0;
 }
 
-static int nats_subscribe(Bridge *b, const char *subject, const char *group, natsMsgHandler fn) {
+/*
+ * Subscribe to @subject (in queue @group, or NULL). Replies to calls out come to
+ * a callback on libnats' thread (a "no responders" status reaches only a callback);
+ * everything else to a synchronous subscription that the loop empties right
+ * after libnats read (on_nats_read()): no thread in between. At most
+ * max-pending messages wait in one; beyond, libnats drops them (a slow
+ * consumer) and the topic numbers show the loss.
+ */
+static int nats_subscribe(Bridge *b, const char *subject, const char *group, InboundKind kind) {
         natsSubscription *sub = NULL;
         natsStatus s;
 
-        if (group)
-                s = natsConnection_QueueSubscribe(&sub, b->nc, subject, group, fn, b);
+        if (kind == INBOUND_REPLY)
+                s = natsConnection_Subscribe(&sub, b->nc, subject, on_nats_reply, b);
+        else if (group)
+                s = natsConnection_QueueSubscribeSync(&sub, b->nc, subject, group);
         else
-                s = natsConnection_Subscribe(&sub, b->nc, subject, fn, b);
+                s = natsConnection_SubscribeSync(&sub, b->nc, subject);
         if (s != NATS_OK)
                 return log_error_errno(-EIO, "Failed to subscribe to NATS subject '%s': %s", subject,
                                        natsStatus_GetText(s));
-        /* No limit of libnats' own beyond ours: max-pending counts what waits for the hub. */
-        (void) natsSubscription_SetPendingLimits(sub, -1, -1);
+        (void) natsSubscription_SetPendingLimits(sub, (int) MIN(b->config->max_pending, (uint64_t) INT32_MAX), -1);
         g_ptr_array_add(b->subs, sub);
+        if (kind != INBOUND_REPLY)
+                g_array_append_val(b->sync_subs, ((SyncSub) { .sub = sub, .kind = kind }));
         return 0;
 }
 
@@ -843,25 +871,25 @@ static int nats_setup(Bridge *b) {
 
         for (char **p = c->import_patterns; p && *p; p++) {
                 g_autofree char *subject = g_strconcat(c->import_prefix, *p, NULL);
-                r = nats_subscribe(b, subject, NULL, on_nats_message);
+                r = nats_subscribe(b, subject, NULL, INBOUND_MESSAGE);
                 if (r < 0)
                         return r;
         }
         if (c->import_patterns && c->import_patterns[0]) {
                 g_autofree char *subject = g_strconcat(c->import_prefix, GAP_SUBJECT, NULL);
-                r = nats_subscribe(b, subject, NULL, on_nats_gap);
+                r = nats_subscribe(b, subject, NULL, INBOUND_GAP);
                 if (r < 0)
                         return r;
         }
         for (char **p = c->import_services; p && *p; p++) {
                 g_autofree char *subject = g_strconcat(c->service_prefix, *p, NULL);
-                r = nats_subscribe(b, subject, QUEUE_GROUP, on_nats_request);
+                r = nats_subscribe(b, subject, QUEUE_GROUP, INBOUND_REQUEST);
                 if (r < 0)
                         return r;
         }
         if (c->export_services && c->export_services[0]) {
                 g_autofree char *subject = g_strconcat(b->reply_prefix, ".*", NULL);
-                r = nats_subscribe(b, subject, NULL, on_nats_reply);
+                r = nats_subscribe(b, subject, NULL, INBOUND_REPLY);
                 if (r < 0)
                         return r;
         }
@@ -913,6 +941,7 @@ int bridge_new(BridgeConfig *config, sd_event *event, Bridge **ret) {
         b->config = config;
         b->event = sd_event_ref(event);
         b->subs = g_ptr_array_new();
+        b->sync_subs = g_array_new(FALSE, FALSE, sizeof(SyncSub));
         b->inbound = g_async_queue_new_full((GDestroyNotify) inbound_free);
         b->export_seq = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         b->import_seq = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -922,7 +951,7 @@ int bridge_new(BridgeConfig *config, sd_event *event, Bridge **ret) {
         r = sd_event_add_io(event, &b->efd_io, b->efd, EPOLLIN, on_inbound, b);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch the eventfd: %m");
-        b->natsio = natsio_new(event, natsio_wake, b);
+        b->natsio = natsio_new(event, natsio_wake, on_nats_read, b);
 
         r = hub_setup(b);
         if (r < 0)
@@ -952,6 +981,7 @@ Bridge *bridge_free(Bridge *b) {
         for (guint i = 0; i < b->subs->len; i++)
                 natsSubscription_Destroy(b->subs->pdata[i]);
         g_ptr_array_unref(b->subs);
+        g_array_unref(b->sync_subs);
         natsConnection_Destroy(b->nc);
         (void) nats_CloseAndWait(5000);
         natsio_free(b->natsio);
