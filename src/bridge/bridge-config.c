@@ -8,6 +8,7 @@
  * are errors (-EINVAL). Called by main.c once, before anything connects.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -281,6 +282,40 @@ static int load_file(BridgeConfig *c, const char *path, bool must_exist) {
         return bridge_config_load_text(c, path, text, len);
 }
 
+/**
+ * bridge_config_print() - the settings in force as a [bridge] group, secrets
+ * masked: what --check-config prints
+ */
+void bridge_config_print(const BridgeConfig *c, FILE *f) {
+        fprintf(f, "[bridge]\n");
+        for (const BridgeKey *k = bridge_keys; k->name; k++) {
+                const void *field = (const char *) c + k->offset;
+                g_autofree char *text = NULL;
+
+                switch (k->type) {
+                case KEY_STRING:
+                case KEY_PREFIX:
+                        text = g_strdup(*(char *const *) field ? *(char *const *) field : "");
+                        if (*text && (g_str_equal(k->name, "token") || g_str_equal(k->name, "password")))
+                                g_free(g_steal_pointer(&text)), text = g_strdup("(set)");
+                        break;
+                case KEY_LIST:
+                case KEY_PATTERNS:
+                case KEY_NAMES:
+                        text = *(char **const *) field ? g_strjoinv(", ", *(char **const *) field) : g_strdup("");
+                        break;
+                case KEY_SIZE:
+                case KEY_MS:
+                        text = g_strdup_printf("%" G_GUINT64_FORMAT, *(const uint64_t *) field);
+                        break;
+                case KEY_BOOL:
+                        text = g_strdup(*(const bool *) field ? "yes" : "no");
+                        break;
+                }
+                fprintf(f, "%s = %s\n", k->name, text);
+        }
+}
+
 /* The flags' values by key, until the file is read: flags override it. A
  * list flag given twice (--export a --export b,c) adds up to one list. */
 static GHashTable *flag_values;
@@ -335,7 +370,7 @@ int bridge_config_parse(int argc, char **argv, BridgeConfig **ret, bool *ret_exi
         g_autoptr(GError) error = NULL;
         g_autoptr(GHashTable) flags = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, flag_value_free);
         g_autofree char *config = NULL;
-        gboolean version = FALSE, verbose = FALSE;
+        gboolean version = FALSE, verbose = FALSE, check_config = FALSE;
 #define FLAG(name, short, arg, help) \
         { name, short, 0, G_OPTION_ARG_CALLBACK, (gpointer) on_flag, help, arg }
         const GOptionEntry entries[] = {
@@ -365,7 +400,8 @@ int bridge_config_parse(int argc, char **argv, BridgeConfig **ret, bool *ret_exi
         { "no-send-asap", 0, G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, (gpointer) on_flag,
           "Let libnats wait about 1 ms for more publishes before it writes", NULL },
         { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log each message", NULL },
-                { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
+                { "check-config", 0, 0, G_OPTION_ARG_NONE, &check_config, "Print the settings in force and exit (2: bad)", NULL },
+        { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
                 {}
         };
 #undef FLAG
@@ -439,6 +475,10 @@ int bridge_config_parse(int argc, char **argv, BridgeConfig **ret, bool *ret_exi
                     g_strv_length(c->export_services ? c->export_services : (char *[]) { NULL }) +
                     g_strv_length(c->import_services ? c->import_services : (char *[]) { NULL }) == 0)
                 log_warning("Nothing to bridge: no export, import, export-services or import-services.");
+        if (check_config) {
+                bridge_config_print(c, stdout);
+                *ret_exit = true;
+        }
         *ret = g_steal_pointer(&c);
         return 0;
 }

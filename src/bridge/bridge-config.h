@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <glib.h>
 
@@ -42,5 +43,6 @@ void bridge_config_free(BridgeConfig *c);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(BridgeConfig, bridge_config_free)
 
 int bridge_config_parse(int argc, char **argv, BridgeConfig **ret, bool *ret_exit);
+void bridge_config_print(const BridgeConfig *c, FILE *f);
 int bridge_config_load_text(BridgeConfig *c, const char *path, const char *text, size_t len);
 bool bridge_subject_valid(const char *subject);
