@@ -357,16 +357,59 @@ int hub_report_gap(Hub *h, const char *topic, uint32_t count, uint64_t *ret_firs
         if (r < 0)
                 return r;
         count = CLAMP(count, 1u, HUB_GAP_MAX);
-        seq_lease(h);
         range[0] = h->seq + 1;
-        h->seq += count;
+        /* As hub_publish() does, number by number: the lease is journaled before it is passed. */
+        for (uint32_t i = 0; i < count; i++) {
+                seq_lease(h);
+                h->seq++;
+        }
         range[1] = h->seq;
-        seq_lease(h);
         topic_tree_match(h->topics, topic, gap_to_subscription, range);
         if (ret_first)
                 *ret_first = range[0];
         if (ret_last)
                 *ret_last = range[1];
+        return 0;
+}
+
+/**
+ * hub_topic_validate() - whether @topic is one hub_publish() takes
+ *
+ * For a face that checks a topic once for many publishes to come (a shared
+ * memory ring bound to its topic). Return: 0, -EINVAL or -ENAMETOOLONG.
+ */
+int hub_topic_validate(Hub *h, const char *topic) {
+        return topic_validate(topic, &h->limits);
+}
+
+/**
+ * hub_account_direct() - count @n messages that @sender published on
+ * @topic without the hub delivering them (a direct shared-memory pair)
+ * @ret_last_seq: the last of the @n sequence numbers they are given; may be NULL
+ *
+ * They take @n sequence numbers, so that the hub's numbers stay unique and
+ * the topic's counters and last_seq include them; no subscriber sees them.
+ * Return: 0.
+ */
+int hub_account_direct(Hub *h, Client *sender, const char *topic, uint64_t n, uint64_t *ret_last_seq) {
+        TopicStats *stats;
+
+        /* As hub_publish() does, number by number: the lease is journaled before it is passed. */
+        for (uint64_t i = 0; i < n; i++) {
+                seq_lease(h);
+                h->seq++;
+        }
+        h->counters.published += n;
+        if (sender)
+                sender->n_published += n;
+        stats = topic_stats_get(h, topic);
+        if (stats) {
+                stats->messages += n;
+                stats->last_seq = h->seq;
+        } else
+                h->untracked_published += n;
+        if (ret_last_seq)
+                *ret_last_seq = h->seq;
         return 0;
 }
 

@@ -99,6 +99,8 @@ int hub_report_gap(Hub *h, const char *topic, uint32_t count, uint64_t *ret_firs
 int hub_publish(Hub *h, Client *sender, const char *topic, const void *payload, size_t len,
                 bool retain, uint64_t *ret_seq);
 int hub_subscribe(Hub *h, Client *c, const char *pattern, bool with_retained, uint64_t *ret_id);
+int hub_topic_validate(Hub *h, const char *topic);
+int hub_account_direct(Hub *h, Client *sender, const char *topic, uint64_t n, uint64_t *ret_last_seq);
 int hub_replay_retained(Hub *h, Client *c, uint64_t id);
 int hub_unsubscribe(Hub *h, Client *c, uint64_t id);
 int hub_clear_retained(Hub *h, const char *pattern, unsigned *ret_count);

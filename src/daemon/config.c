@@ -17,6 +17,7 @@
 
 #include "daemon/config.h"
 #include "util/inet.h"
+#include "shm/ring.h"
 #include "util/log.h"
 
 #define FIELD_MAX(size) ((size) == sizeof(uint32_t) ? (uint64_t) UINT32_MAX : UINT64_MAX)
@@ -82,6 +83,14 @@ const ConfigKey config_keys[] = {
             "time between flushes with sync=interval"),
         KEY("journal", "compact-bytes", CONFIG_SIZE, journal.compact_bytes, UINT64_MAX, false,
             "journal size that triggers a snapshot"),
+        KEY("shm", "min-size", CONFIG_SIZE, shm.min_size, RING_MAX_SIZE, true, "the smallest ring (a power of two)"),
+        KEY("shm", "max-size", CONFIG_SIZE, shm.max_size, RING_MAX_SIZE, true, "the largest ring (a power of two)"),
+        KEY("shm", "default-size", CONFIG_SIZE, shm.default_size, RING_MAX_SIZE, true,
+            "a ring's size when the request gives none"),
+        KEY("shm", "max-rings", CONFIG_COUNT, shm.max_rings, 65536, true, "rings of one connection"),
+        KEY("shm", "max-total", CONFIG_SIZE, shm.max_total, UINT64_MAX, true, "bytes of all rings together"),
+        KEY("shm", "busy-poll", CONFIG_BOOL, shm.busy_poll, 0, true,
+            "the hub polls a publish ring that ran dry for 20 ms before it sleeps"),
         KEY("log", "level", CONFIG_LOG_LEVEL, log_level, 0, true, "the least important messages logged"),
         {}
 };
@@ -113,6 +122,7 @@ void config_init_default(Config *ret) {
                 .log_level = G_LOG_LEVEL_INFO,
         };
         hub_limits_default(&ret->limits);
+        shm_config_default(&ret->shm);
 }
 
 /**

@@ -31,12 +31,14 @@
 #include "dbus/dbus-service.h"
 #include "journal/journal.h"
 #include "jsonrpc/jsonrpc-server.h"
+#include "shm/shm-hub.h"
 
 typedef struct Config {
         HubLimits limits;
         DbusConfig dbus;
         JsonrpcConfig jsonrpc;
         JournalConfig journal;
+        ShmConfig shm;
         GLogLevelFlags log_level;
 } Config;
 

@@ -59,6 +59,7 @@ Manager *manager_free(Manager *m) {
         journal_stop(m->journal);
         /* Transports first: their clients are linked into the hub. */
         g_clear_pointer(&m->jsonrpc, jsonrpc_server_free);
+        g_clear_pointer(&m->shm, shm_hub_free);
         g_clear_pointer(&m->dbus, dbus_service_free);
         if (m->bus) {
                 sd_bus_flush(m->bus);
@@ -203,6 +204,8 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
         hub_set_limits(m->hub, &m->config.limits);
         if (m->jsonrpc)
                 jsonrpc_server_set_config(m->jsonrpc, &m->config.jsonrpc);
+        if (m->shm)
+                shm_hub_set_config(m->shm, &m->config.shm);
         if (m->dbus)
                 dbus_service_set_max_queued(m->dbus, m->config.dbus.max_queued);
         log_set_max_level(m->config.log_level);
@@ -325,6 +328,10 @@ int manager_start(Manager *m) {
         r = jsonrpc_server_new(m->event, m->hub, &m->config.jsonrpc, m->runtime_dir, &m->jsonrpc);
         if (r < 0)
                 return r;
+        r = shm_hub_new(m->event, m->hub, &m->config.shm, &m->shm);
+        if (r < 0)
+                return r;
+        jsonrpc_server_set_extension(m->jsonrpc, shm_hub_extension(m->shm));
 
         r = bus_setup(m);
         if (r < 0)

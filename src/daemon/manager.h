@@ -14,6 +14,7 @@
 #include "dbus/dbus-service.h"
 #include "journal/journal.h"
 #include "jsonrpc/jsonrpc-server.h"
+#include "shm/shm-hub.h"
 
 /* Builds the settings again, for a reload (SIGHUP): 0 or a negative errno (logged). */
 typedef int (*ConfigLoader)(Config *ret);
@@ -26,6 +27,7 @@ typedef struct Manager {
         Hub *hub;
         DbusService *dbus;
         JsonrpcServer *jsonrpc;
+        ShmHub *shm;
         Journal *journal;
         sd_event_source *hub_timer;     /* wakes the hub at hub_next_deadline() */
         sd_event_source *hub_timer_post;

@@ -85,6 +85,57 @@ static void conn_close_soon(JsonrpcConn *c) {
 
 static void conn_handle_input(JsonrpcConn *c);
 
+static void conn_fd_frames_clear(JsonrpcConn *c) {
+        for (guint i = 0; c->fd_frames && i < c->fd_frames->len; i++)
+                jsonrpc_fds_close(&g_array_index(c->fd_frames, JsonrpcFdFrame, i).fds);
+        if (c->fd_frames)
+                g_array_set_size(c->fd_frames, 0);
+}
+
+/*
+ * One send() of what is queued. A frame with fds (a shm.* response) goes
+ * with sendmsg() and SCM_RIGHTS from its first byte, so the fds arrive
+ * with that frame: what precedes it is sent first, on its own.
+ */
+static ssize_t conn_send(JsonrpcConn *c) {
+        const uint8_t *p = c->out->data + c->out_start;
+        JsonrpcFdFrame *f;
+        size_t len = conn_pending(c);
+
+        if (!c->fd_frames || c->fd_frames->len == 0)
+                return send(c->fd, p, len, MSG_NOSIGNAL);
+
+        f = &g_array_index(c->fd_frames, JsonrpcFdFrame, 0);
+        if (f->offset > c->out_start)
+                return send(c->fd, p, f->offset - c->out_start, MSG_NOSIGNAL);
+
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int) * JSONRPC_MAX_FDS)];
+        } control = {};
+        struct iovec iov = { .iov_base = (void *) p, .iov_len = len };
+        struct msghdr msg = {
+                .msg_iov = &iov,
+                .msg_iovlen = 1,
+                .msg_control = &control,
+                .msg_controllen = CMSG_SPACE(sizeof(int) * f->fds.n),
+        };
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+        ssize_t n;
+
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int) * f->fds.n);
+        memcpy(CMSG_DATA(cm), f->fds.fds, sizeof(int) * f->fds.n);
+        n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+        if (n > 0) {
+                /* Sent: the peer has its own copies now. */
+                jsonrpc_fds_close(&f->fds);
+                g_array_remove_index(c->fd_frames, 0);
+        }
+        return n;
+}
+
 /* Write what is queued; on EAGAIN wait for EPOLLOUT. */
 static void conn_flush(JsonrpcConn *c) {
         /* Replies that acknowledge a change go out once the journal has it on disk. */
@@ -94,7 +145,7 @@ static void conn_flush(JsonrpcConn *c) {
         }
 
         while (conn_pending(c) > 0) {
-                ssize_t n = send(c->fd, c->out->data + c->out_start, conn_pending(c), MSG_NOSIGNAL);
+                ssize_t n = conn_send(c);
 
                 if (n < 0) {
                         if (errno == EINTR)
@@ -104,6 +155,7 @@ static void conn_flush(JsonrpcConn *c) {
                         log_debug_errno(-errno, "%s: write failed: %m", c->who);
                         g_byte_array_set_size(c->out, 0);
                         c->out_start = 0;
+                        conn_fd_frames_clear(c);
                         conn_close_soon(c);
                         return;
                 }
@@ -119,6 +171,9 @@ static void conn_flush(JsonrpcConn *c) {
                         g_byte_array_set_size(c->out, 0);
                 c->out_start = 0;
         } else if (c->out_start > c->out->len / 2) {
+                /* Frames with fds are all after out_start: they move to the front too. */
+                for (guint i = 0; c->fd_frames && i < c->fd_frames->len; i++)
+                        g_array_index(c->fd_frames, JsonrpcFdFrame, i).offset -= c->out_start;
                 g_byte_array_remove_range(c->out, 0, (guint) c->out_start);
                 c->out_start = 0;
         }
@@ -221,6 +276,8 @@ static void conn_handle_input(JsonrpcConn *c) {
                 .out = c->out,
                 .deferred = c->deferred,
                 .parser = c->parser,
+                /* fds travel over Unix sockets only: no shm.* over TCP ("method not found"). */
+                .ext = c->tcp ? NULL : c->server->ext,
         };
         const char *body;
         size_t len;
@@ -250,6 +307,14 @@ static void conn_handle_input(JsonrpcConn *c) {
                         continue;
                 }
                 (void) jsonrpc_dispatch(&ctx, body, len);
+                if (ctx.fds.n > 0) {
+                        JsonrpcFdFrame f = { .offset = ctx.fds_offset, .fds = ctx.fds };
+
+                        if (!c->fd_frames)
+                                c->fd_frames = g_array_new(FALSE, FALSE, sizeof(JsonrpcFdFrame));
+                        g_array_append_val(c->fd_frames, f);
+                        ctx.fds.n = 0;
+                }
         }
         g_free(ctx.error);
 
@@ -405,7 +470,11 @@ void jsonrpc_conn_free(JsonrpcConn *c) {
                 return;
         log_debug("%s: closed", c->who);
         conn_unauthenticated_end(c, false, false);
+        if (c->server->ext && c->server->ext->client_gone && !c->tcp)
+                c->server->ext->client_gone(c->server->ext->userdata, &c->client);
         client_deinit(&c->client);
+        conn_fd_frames_clear(c);
+        g_clear_pointer(&c->fd_frames, g_array_unref);
         hub_durable_cancel(c->server->hub, &c->durable);
         g_clear_pointer(&c->deferred, g_hash_table_destroy);
         g_clear_pointer(&c->parser, json_parser_free);
@@ -537,4 +606,12 @@ int jsonrpc_conn_new_tcp(JsonrpcServer *s, int fd, const char *address) {
                 return log_error_errno(r, "Failed to set up a TCP connection's timer: %m");
         }
         return conn_start(c);
+}
+
+/**
+ * jsonrpc_server_set_extension() - serve @ext's socket-only methods (shm.*)
+ * on every connection; @ext must outlive @s
+ */
+void jsonrpc_server_set_extension(JsonrpcServer *s, const JsonrpcExtension *ext) {
+        s->ext = ext;
 }

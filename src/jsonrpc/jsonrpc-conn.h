@@ -37,7 +37,14 @@ struct JsonrpcServer {
         GQueue dirty;                   /* JsonrpcConn* with output queued by another's input */
         JsonrpcFifo *fifo;
         JsonrpcTcp *tcp;                /* the TCP listener, or NULL */
+        const JsonrpcExtension *ext;    /* socket-only methods (shm.*), or NULL */
 };
+
+/* Frames of a connection's output that carry fds: sent with sendmsg() from their first byte. */
+typedef struct JsonrpcFdFrame {
+        size_t offset;                  /* where the frame starts in JsonrpcConn.out */
+        JsonrpcFds fds;
+} JsonrpcFdFrame;
 
 typedef struct JsonrpcConn {
         Client client;                  /* the core sees &conn->client; must be first */
@@ -56,6 +63,7 @@ typedef struct JsonrpcConn {
         bool refused;                   /* a notification was refused: gaps to flush */
         bool held;                      /* output waits for the journal (durable) */
         HubWaiter durable;
+        GArray *fd_frames;              /* JsonrpcFdFrame, by offset; NULL: none yet */
         GHashTable *deferred;           /* wait/call id -> request id JSON (see JsonrpcContext) */
         struct JsonParser *parser;
         bool tcp;                       /* accepted by the TCP listener */

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "proto/frame.h"
 #include "jsonrpc/json-ops.h"
@@ -669,10 +670,46 @@ static char *fifo_methods(void) {
         return g_string_free(g_steal_pointer(&s), FALSE);
 }
 
+/* A socket-only method of the extension (shm.*): its fds go with the frame of this response. */
+static int run_extension(Request *q, const char *name, GString *result) {
+        JsonrpcContext *ctx = q->ctx;
+        JsonrpcFds fds = {};
+        int r;
+
+        q->call = (OpCall) { .hub = ctx->hub, .client = ctx->client };
+        r = ctx->ext->call(ctx->ext->userdata, &q->call, name, q->jp, q->params, result, &fds);
+        if (r < 0) {
+                jsonrpc_fds_close(&fds);
+                if (q->call.error.code == 0)
+                        return request_error(q, JSONRPC_INTERNAL_ERROR, "Internal error: %s", g_strerror(-r));
+                return r;
+        }
+        /* No id, no response to carry them: the client can still shm.close what it made. */
+        if (q->id < 0 || fds.n + ctx->fds.n > JSONRPC_MAX_FDS) {
+                jsonrpc_fds_close(&fds);
+                return 0;
+        }
+        for (unsigned i = 0; i < fds.n; i++)
+                ctx->fds.fds[ctx->fds.n++] = fds.fds[i];
+        return 0;
+}
+
+/**
+ * jsonrpc_fds_close() - close what @f holds and empty it
+ */
+void jsonrpc_fds_close(JsonrpcFds *f) {
+        for (unsigned i = 0; i < f->n; i++)
+                (void) close(f->fds[i]);
+        f->n = 0;
+}
+
 /* Look @name up and run it; rpc.describe is JSON-RPC's own introspection, from the table too. */
 static int run_request(Request *q, const char *name, GString *result) {
         const OpMethod *m = op_method_by_jsonrpc(name);
         bool describe = strcmp(name, "rpc.describe") == 0;
+
+        if (!m && q->ctx->ext && g_str_has_prefix(name, q->ctx->ext->prefix))
+                return run_extension(q, name, result);
 
         if (!m && !describe)
                 return request_error(q, JSONRPC_METHOD_NOT_FOUND, "Method '%s' not found; rpc.describe lists the "
@@ -838,8 +875,11 @@ int jsonrpc_dispatch(JsonrpcContext *ctx, const char *body, size_t len) {
                 answered = handle_request(ctx, jp, 0, resp, &replays);
 
         /* A batch of notifications only gets no response at all. */
-        if (answered && ctx->out)
+        if (answered && ctx->out) {
+                ctx->fds_offset = ctx->out->len;
                 out_append_gstring(ctx->out, resp);
+        } else
+                jsonrpc_fds_close(&ctx->fds);
         scratch_give(&response_scratch, resp);
 
         for (guint i = 0; replays && i < replays->len; i++)

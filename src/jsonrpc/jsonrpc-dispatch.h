@@ -23,6 +23,35 @@ typedef struct JsonrpcStats {
         uint64_t slow_disconnects;      /* connections closed as slow consumers */
 } JsonrpcStats;
 
+struct JsonParser;
+
+/* File descriptors that go with one response frame (SCM_RIGHTS), owned until sent. */
+#define JSONRPC_MAX_FDS 4
+typedef struct JsonrpcFds {
+        int fds[JSONRPC_MAX_FDS];
+        unsigned n;
+} JsonrpcFds;
+
+void jsonrpc_fds_close(JsonrpcFds *f);
+
+/*
+ * Methods beyond the op table that only a socket connection can carry,
+ * because their response passes file descriptors: shm.* (src/shm/). The
+ * op table describes arguments that every face can marshal; an fd cannot
+ * travel over D-Bus here, the FIFO or TCP, so these stay out of it.
+ * call() runs @method (which starts with @prefix) for call->client with the
+ * params token @params of @jp (-1: none): it appends the result JSON to
+ * @result and may add fds to @fds (taken over), or returns a negative
+ * errno with call->error set.
+ */
+typedef struct JsonrpcExtension {
+        const char *prefix;
+        int (*call)(void *userdata, OpCall *call, const char *method, struct JsonParser *jp, int params,
+                    GString *result, JsonrpcFds *fds);
+        void (*client_gone)(void *userdata, Client *client);     /* before the client is freed */
+        void *userdata;
+} JsonrpcExtension;
+
 typedef struct JsonrpcContext {
         Hub *hub;
         Client *client;
@@ -38,6 +67,9 @@ typedef struct JsonrpcContext {
         GHashTable *deferred;
         struct JsonParser *parser;      /* reused from frame to frame when set */
         bool hold;                      /* set: a response waits for hub_durable_wait() */
+        const JsonrpcExtension *ext;    /* socket-only methods, or NULL */
+        JsonrpcFds fds;                 /* to send with the frame that starts at fds_offset in out */
+        size_t fds_offset;
 } JsonrpcContext;
 
 typedef struct JsonrpcDeferred {

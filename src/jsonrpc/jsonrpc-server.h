@@ -38,4 +38,6 @@ int jsonrpc_server_new(sd_event *event, Hub *hub, const JsonrpcConfig *config,
                        const char *runtime_dir, JsonrpcServer **ret);
 JsonrpcServer *jsonrpc_server_free(JsonrpcServer *s);
 void jsonrpc_server_set_config(JsonrpcServer *s, const JsonrpcConfig *config);
+/* Socket-only methods (shm.*); @ext must outlive the server. In jsonrpc-conn.c. */
+void jsonrpc_server_set_extension(JsonrpcServer *s, const JsonrpcExtension *ext);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(JsonrpcServer, jsonrpc_server_free)

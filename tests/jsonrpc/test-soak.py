@@ -16,7 +16,8 @@
 #
 # Flat means: after the warm-up (the first third, at least 5 s), the
 # largest RSS is within +10% (plus 1 MiB) of the RSS at the end of the
-# warm-up; fds never exceed the idle count plus one per client (plus 8);
+# warm-up; fds never exceed the idle count plus one per client (two for a client
+# that hangs up and reconnects at once; plus 8);
 # and once every client has gone, the fds are back to the idle count and the
 # RSS is still within the bound. The only errors are those the mix makes
 # expected (a get of a key deleted meanwhile, a set_if that lost the race, a
@@ -38,7 +39,16 @@ from sbrpc import check, fail, log
 
 SECONDS = float(os.environ.get('SB_SOAK_SECONDS', '25'))
 CLIENTS = int(os.environ.get('SB_SOAK_CLIENTS', '200'))
-RSS_SLACK = 1.10
+# Under ASan (the CI build) freed blocks wait in the quarantine and the
+# allocator's own pools move with the connect/disconnect churn: RSS wanders by
+# up to a fifth there with no leak (a release build stays flat within +10%,
+# and a per-connection leak of even 1 KiB still exceeds either bound).
+def hub_sanitized():
+    out = subprocess.run(['ldd', os.environ['SWITCHBOARDD']], capture_output=True, text=True).stdout
+    return 'libasan' in out
+
+
+RSS_SLACK = 1.25 if hub_sanitized() else 1.10
 RSS_ALLOWANCE_KB = 1024
 FD_SLACK = 8
 
@@ -420,8 +430,12 @@ def test_soak():
     for t, rss, fds, _ in after:
         check(rss <= bound, 'RSS %d KiB at %.0f s is over %d KiB (+10%% of %d KiB after the warm-up): '
               'the hub grows' % (rss, t, bound, warm_rss))
+    churners = sum(1 for i in range(CLIENTS) if ROLES[i % len(ROLES)] is churn)
     for t, rss, fds, _ in samples:
-        check(fds <= idle_fds + CLIENTS + FD_SLACK, '%d fds at %.0f s: more than one per client' % (fds, t))
+        # A churning client reconnects at once: its old socket may be open in the hub until the hub
+        # has read the hang-up, so each of them may count twice.
+        check(fds <= idle_fds + CLIENTS + churners + FD_SLACK,
+              '%d fds at %.0f s: more than one per client (%d churn)' % (fds, t, churners))
     check(left_rss <= bound, 'RSS %d KiB once the clients left is over %d KiB' % (left_rss, bound))
     for op in ('publish', 'publish_retained', 'subscribe', 'unsubscribe', 'set', 'get', 'set_if', 'watch',
                'push', 'reserve', 'ack', 'nack', 'serve', 'call', 'reply', 'unserve'):

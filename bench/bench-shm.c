@@ -1,0 +1,433 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * bench-shm: one measurement of the shared-memory data plane (bench/run-shm).
+ *
+ *   bench-shm MODE PAYLOAD COUNT [--latency] [--busy] [--socket PATH] [--hub-pid PID]
+ *
+ * MODE: raw     our own SPSC ring (src/shm/ring.c) between two processes, no hub: the ceiling
+ *       hub     a shm.publish ring -> the hub -> a shm.subscribe ring (hub-relayed)
+ *       direct  a shm.publish ring read directly by the subscriber (shm.subscribe direct)
+ *       socket  JSON-RPC publish notifications (64 frames per write) -> the hub -> a socket subscriber
+ *
+ * A producer and a consumer process are forked. Rate mode: the producer
+ * writes COUNT messages as fast as it can; msgs/s = messages received /
+ * (last arrival - producer start). Latency mode (--latency): one message
+ * in flight; the producer waits (spinning) until the consumer counted the
+ * previous one; each message carries its CLOCK_MONOTONIC send time, the
+ * consumer records arrival - send (one way). --busy: both sides poll
+ * instead of sleeping on the futex. CPU: user+system of producer, consumer
+ * and (with --hub-pid) the hub, per message received.
+ *
+ * Output: one line "msgs_s=... p50_us=... p99_us=... cpu_us_msg=... lost=...".
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shm/shm-client.h"
+
+#define RING_BYTES      (16u << 20)
+#define MAX_LAT         200000
+
+typedef struct Shared {
+        volatile uint64_t received;
+        volatile uint64_t lost;
+        volatile uint64_t t_start, t_end;       /* ns */
+        volatile int consumer_ready, producer_ready;
+        volatile double cpu[2];                  /* seconds, producer and consumer */
+        uint64_t n_lat;
+        uint32_t lat[MAX_LAT];                   /* ns */
+} Shared;
+
+static const char *mode, *sock_path;
+static size_t payload_len;
+static uint64_t count;
+static bool latency, busy;
+static Shared *sh;
+static void *raw_mem;
+
+static uint64_t now_ns(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+static void die(const char *what, int k) {
+        fprintf(stderr, "bench-shm %s: %s: %s\n", mode, what, strerror(k < 0 ? -k : k));
+        _exit(1);
+}
+
+static double cpu_self(void) {
+        struct rusage ru;
+
+        getrusage(RUSAGE_SELF, &ru);
+        return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+static int connect_hub(void) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", sock_path);
+        if (fd < 0 || connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+                die("connect", -errno);
+        return fd;
+}
+
+static void spin_until(volatile int *flag) {
+        while (!*flag)
+                usleep(100);
+}
+
+static unsigned spins(void) {
+        return busy ? 1u << 30 : 200;
+}
+
+/* ---- shm producer and consumer ---- */
+
+static void open_ring(int sock, bool publish, const char *opts, ShmRing *r) {
+        char *error = NULL;
+        int k = shm_ring_open(sock, publish, "bench.shm", RING_BYTES, opts, r, &error);
+
+        if (k == -EREMOTEIO) {
+                fprintf(stderr, "bench-shm: the hub refused: %s\n", error);
+                _exit(1);
+        }
+        if (k < 0)
+                die("shm ring", k);
+}
+
+static void produce_ring(Ring *ring) {
+        char *payload = calloc(1, payload_len);
+        RingMsg m = { .type = RING_RECORD_MESSAGE, .payload = payload, .payload_len = payload_len };
+        size_t need = ring_record_size(0, payload_len);
+
+        memset(payload, 'x', payload_len);
+        sh->t_start = now_ns();
+        for (uint64_t i = 0; i < count; i++) {
+                uint64_t t = now_ns();
+                int k;
+
+                memcpy(payload, &t, sizeof t);
+                while ((k = ring_write(ring, &m)) == -ENOBUFS) {
+                        k = ring_wait_writable(ring, need, spins(), NULL);
+                        if (k < 0)
+                                die("wait writable", k);
+                }
+                if (k < 0)
+                        die("write", k);
+                if (latency)
+                        while (sh->received + sh->lost <= i)
+                                __builtin_ia32_pause();
+        }
+        free(payload);
+}
+
+static void consume_ring(Ring *ring) {
+        while (sh->received + sh->lost < count) {
+                RingMsg m;
+                int k = ring_read(ring, &m);
+
+                if (k == -EAGAIN) {
+                        ring_release(ring);
+                        k = ring_wait_readable(ring, spins(), NULL);
+                        if (k < 0)
+                                die("wait readable", k);
+                        continue;
+                }
+                if (k < 0)
+                        die("read", k);
+                if (m.type == RING_RECORD_GAP) {
+                        uint64_t last;
+
+                        memcpy(&last, m.payload, sizeof last);
+                        sh->lost += last - m.seq + 1;
+                        continue;
+                }
+                if (latency && sh->n_lat < MAX_LAT) {
+                        uint64_t t;
+
+                        memcpy(&t, m.payload, sizeof t);
+                        sh->lat[sh->n_lat++] = (uint32_t) (now_ns() - t);
+                }
+                sh->received++;
+                /* Give the space back now and then, not per record: that is the batching. */
+                if ((sh->received & 63) == 0 || latency)
+                        ring_release(ring);
+        }
+        ring_release(ring);
+        sh->t_end = now_ns();
+}
+
+/* ---- socket producer and consumer ---- */
+
+static void send_all(int fd, const char *p, size_t len) {
+        while (len > 0) {
+                ssize_t n = write(fd, p, len);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        die("write", -errno);
+                }
+                p += n;
+                len -= (size_t) n;
+        }
+}
+
+static void produce_socket(int fd) {
+        size_t frame_max = payload_len + 128;
+        char *buf = malloc(64 * (frame_max + 4));
+        unsigned batch = latency ? 1 : 64;
+
+        sh->t_start = now_ns();
+        for (uint64_t i = 0; i < count;) {
+                size_t len = 0;
+
+                for (unsigned b = 0; b < batch && i < count; b++, i++) {
+                        char *f = buf + len;
+                        /* 16 hex digits of send time, then 'x' to the payload's size. */
+                        int n = sprintf(f + 4, "{\"jsonrpc\":\"2.0\",\"method\":\"publish\",\"params\":{\"topic\":"
+                                        "\"bench.shm\",\"payload\":\"%016" PRIx64, now_ns());
+                        size_t body;
+
+                        memset(f + 4 + n, 'x', payload_len - 16);
+                        body = (size_t) n + payload_len - 16;
+                        memcpy(f + 4 + body, "\"}}", 3);
+                        body += 3;
+                        f[0] = (char) (body >> 24);
+                        f[1] = (char) (body >> 16);
+                        f[2] = (char) (body >> 8);
+                        f[3] = (char) body;
+                        len += 4 + body;
+                }
+                send_all(fd, buf, len);
+                if (latency)
+                        while (sh->received + sh->lost < i)
+                                __builtin_ia32_pause();
+        }
+        free(buf);
+}
+
+static void consume_socket(int fd) {
+        size_t cap = 1 << 22, have = 0;
+        char *buf = malloc(cap);
+
+        while (sh->received + sh->lost < count) {
+                ssize_t n = read(fd, buf + have, cap - have);
+                size_t off = 0;
+
+                if (n <= 0)
+                        die("read", n < 0 ? -errno : -EPIPE);
+                have += (size_t) n;
+                while (have - off >= 4) {
+                        const unsigned char *u = (const unsigned char *) buf + off;
+                        size_t len = (size_t) u[0] << 24 | (size_t) u[1] << 16 | (size_t) u[2] << 8 | u[3];
+                        char *body = buf + off + 4;
+                        char *p;
+
+                        if (have - off - 4 < len)
+                                break;
+                        if (len > 40 && memcmp(body + 27, "message", 7) == 0 &&
+                            (p = memmem(body, len, "\"payload\":\"", 11))) {
+                                if (latency && sh->n_lat < MAX_LAT)
+                                        sh->lat[sh->n_lat++] = (uint32_t) (now_ns() - strtoull(p + 11, NULL, 16));
+                                sh->received++;
+                        } else if (len > 30 && memcmp(body + 27, "gap", 3) == 0) {
+                                uint64_t first = 0, last = 0;
+                                char *q = memmem(body, len, "first_seq\":", 11);
+                                char *r = memmem(body, len, "last_seq\":", 10);
+
+                                if (q && r) {
+                                        first = strtoull(q + 11, NULL, 10);
+                                        last = strtoull(r + 10, NULL, 10);
+                                        sh->lost += last - first + 1;
+                                }
+                        }
+                        off += 4 + len;
+                }
+                memmove(buf, buf + off, have - off);
+                have -= off;
+        }
+        sh->t_end = now_ns();
+        free(buf);
+}
+
+static void subscribe_socket(int fd) {
+        static const char req[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"subscribe\",\"params\":{\"pattern\":\"bench.shm\"}}";
+        char *body = NULL;
+
+        if (shm_call(fd, req, sizeof req - 1, &body, NULL, 0, NULL) < 0)
+                die("subscribe", -EPROTO);
+        free(body);
+}
+
+/* ---- the two processes ---- */
+
+static void producer(void) {
+        if (strcmp(mode, "raw") == 0) {
+                Ring r;
+
+                if (ring_attach(&r, raw_mem, ring_map_size(RING_BYTES), true, -1) < 0)
+                        die("attach", -EPROTO);
+                spin_until(&sh->consumer_ready);
+                produce_ring(&r);
+        } else if (strcmp(mode, "socket") == 0) {
+                int fd = connect_hub();
+
+                spin_until(&sh->consumer_ready);
+                produce_socket(fd);
+                /* Stay connected until the consumer is done: the hub must not lose what is queued. */
+                while (sh->received + sh->lost < count && sh->t_end == 0)
+                        usleep(1000);
+        } else {
+                ShmRing r = SHM_RING_INIT;
+                int fd = connect_hub();
+
+                if (strcmp(mode, "hub") == 0)
+                        spin_until(&sh->consumer_ready);
+                open_ring(fd, true, NULL, &r);
+                sh->producer_ready = 1;
+                spin_until(&sh->consumer_ready);
+                produce_ring(&r.ring);
+                while (sh->t_end == 0)
+                        usleep(1000);
+        }
+        sh->cpu[0] = cpu_self();
+}
+
+static void consumer(void) {
+        if (strcmp(mode, "raw") == 0) {
+                Ring r;
+
+                if (ring_attach(&r, raw_mem, ring_map_size(RING_BYTES), false, -1) < 0)
+                        die("attach", -EPROTO);
+                sh->consumer_ready = 1;
+                consume_ring(&r);
+        } else if (strcmp(mode, "socket") == 0) {
+                int fd = connect_hub();
+
+                subscribe_socket(fd);
+                sh->consumer_ready = 1;
+                consume_socket(fd);
+        } else {
+                ShmRing r = SHM_RING_INIT;
+                int fd = connect_hub();
+                bool direct = strcmp(mode, "direct") == 0;
+
+                if (direct)
+                        spin_until(&sh->producer_ready);
+                open_ring(fd, false, direct ? "\"direct\":true" : NULL, &r);
+                sh->consumer_ready = 1;
+                consume_ring(&r.ring);
+        }
+        sh->cpu[1] = cpu_self();
+}
+
+static int cmp_u32(const void *a, const void *b) {
+        uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+
+        return x < y ? -1 : x > y;
+}
+
+static double hub_cpu(pid_t pid) {
+        char path[64], buf[1024];
+        unsigned long ut = 0, st = 0;
+        FILE *f;
+        char *p;
+
+        if (pid <= 0)
+                return 0;
+        snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+        f = fopen(path, "r");
+        if (!f || !fgets(buf, sizeof buf, f)) {
+                if (f)
+                        fclose(f);
+                return 0;
+        }
+        fclose(f);
+        p = strrchr(buf, ')');
+        if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2)
+                return (double) (ut + st) / (double) sysconf(_SC_CLK_TCK);
+        return 0;
+}
+
+int main(int argc, char **argv) {
+        pid_t hub_pid = 0, p1, p2;
+        double hub0, hub1;
+        int status;
+
+        if (argc < 4) {
+                fprintf(stderr, "usage: bench-shm raw|hub|direct|socket PAYLOAD COUNT [--latency] [--busy] "
+                        "[--socket PATH] [--hub-pid PID]\n");
+                return 2;
+        }
+        mode = argv[1];
+        payload_len = strtoul(argv[2], NULL, 0);
+        count = strtoull(argv[3], NULL, 0);
+        sock_path = getenv("SB_SOCKET");
+        for (int i = 4; i < argc; i++) {
+                if (strcmp(argv[i], "--latency") == 0)
+                        latency = true;
+                else if (strcmp(argv[i], "--busy") == 0)
+                        busy = true;
+                else if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc)
+                        sock_path = argv[++i];
+                else if (strcmp(argv[i], "--hub-pid") == 0 && i + 1 < argc)
+                        hub_pid = atoi(argv[++i]);
+        }
+        if (payload_len < 16)
+                payload_len = 16;       /* the send time travels in the payload */
+
+        sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (sh == MAP_FAILED)
+                die("mmap", -errno);
+        if (strcmp(mode, "raw") == 0) {
+                raw_mem = mmap(NULL, ring_map_size(RING_BYTES), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                               -1, 0);
+                if (raw_mem == MAP_FAILED || ring_format(raw_mem, RING_BYTES, RING_KIND_PUBLISH, 1) < 0)
+                        die("raw ring", -errno);
+        }
+
+        hub0 = hub_cpu(hub_pid);
+        p2 = fork();
+        if (p2 == 0) {
+                consumer();
+                _exit(0);
+        }
+        p1 = fork();
+        if (p1 == 0) {
+                producer();
+                _exit(0);
+        }
+        waitpid(p1, &status, 0);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return 1;
+        waitpid(p2, &status, 0);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return 1;
+        hub1 = hub_cpu(hub_pid);
+
+        double secs = (double) (sh->t_end - sh->t_start) / 1e9;
+        double cpu = sh->cpu[0] + sh->cpu[1] + (hub1 - hub0);
+        double p50 = 0, p99 = 0;
+
+        if (sh->n_lat > 0) {
+                qsort(sh->lat, sh->n_lat, sizeof sh->lat[0], cmp_u32);
+                p50 = sh->lat[sh->n_lat / 2] / 1e3;
+                p99 = sh->lat[sh->n_lat * 99 / 100] / 1e3;
+        }
+        printf("msgs_s=%.0f p50_us=%.2f p99_us=%.2f cpu_us_msg=%.3f lost=%" PRIu64 "\n",
+               sh->received / secs, p50, p99, sh->received ? cpu * 1e6 / sh->received : 0, sh->lost);
+        return 0;
+}

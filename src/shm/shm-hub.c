@@ -1,0 +1,817 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * shm-hub.c: the hub's side of shared-memory rings (shm-hub.h, docs/shm.md).
+ *
+ * A HubRing is a core client of its own (transport "shm"), owned by the
+ * connection that asked for it and linked into ShmHub.rings (by id) and
+ * ShmHub.by_owner (by connection), so that shm.close finds it by id and a
+ * connection's going frees all of its rings without scanning.
+ *
+ * Publish rings: the client's writes wake us through the ring's eventfd
+ * only while we announced sleep (ring.h); a woken ring goes on the busy
+ * list, which a defer source drains in batches, every record one
+ * hub_publish() with the ring as sender. Topic and payload are copied out
+ * of shared memory first: the peer could change them while subscribers'
+ * faces encode them. With busy polling, a ring that runs dry stays on the
+ * busy list for busy_poll_usec before we sleep on it again.
+ *
+ * Subscribe rings: a sink. deliver() writes one record when it fits and
+ * refuses it otherwise (-ENOBUFS: the core records the gap); we then wait
+ * on the eventfd for the reader to free space and flush the gap notice as
+ * a GAP record.
+ *
+ * A ring whose peer broke the format (ring.c says -EBADMSG) is marked dead
+ * inside whatever callback noticed it and freed from the defer source,
+ * never inside a core delivery.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "ops/ops.h"
+#include "proto/json.h"
+#include "shm/ring.h"
+#include "shm/shm-hub.h"
+#include "util/log.h"
+#include "util/sd-glue.h"
+
+#define DRAIN_BATCH 256u        /* records of one ring per turn of the loop */
+
+typedef struct HubRing HubRing;
+
+struct ShmHub {
+        sd_event *event;
+        Hub *hub;
+        ShmConfig config;
+        JsonrpcExtension ext;
+        GHashTable *rings;              /* id -> HubRing*, owned */
+        GHashTable *by_owner;           /* Client* -> GQueue* of HubRing, the queue owned */
+        uint64_t next_id;
+        uint64_t total;                 /* bytes mapped by every ring */
+        GQueue busy;                    /* HubRing* drained by drain_defer */
+        GQueue doomed;                  /* HubRing* to free from drain_defer */
+        sd_event_source *drain_defer;
+        sd_event_source *account_timer; /* direct rings' counters */
+        GByteArray *copy;               /* one record's topic and payload, out of shared memory */
+        uint64_t n_dropped_rings;       /* rings dropped for a corrupt format */
+};
+
+struct HubRing {
+        Client client;                  /* the core sees &ring->client; must be first */
+        ShmHub *shm;
+        Client *owner;                  /* the connection that asked for it */
+        uint64_t id;
+        RingKind kind;
+        Ring ring;
+        void *mem;
+        size_t map_size;
+        int memfd;
+        int wake_fd;                    /* the eventfd the client writes to wake us */
+        sd_event_source *wake_io;
+        char *topic;                    /* publish rings */
+        uint64_t sub_id;                /* subscribe rings */
+        uint64_t busy_since;            /* on the busy list: when it last had records (usec) */
+        bool dead;                      /* on the doomed list */
+        bool space_wait;                /* subscribe rings: a gap waits for space */
+        HubRing *direct_peer;           /* direct pairing: the other ring of the pair (see shm_direct) */
+        uint64_t direct_counted;        /* direct rings: records_written already counted */
+        GList busy_link;                /* in ShmHub.busy */
+        GList doomed_link;              /* in ShmHub.doomed */
+        GList owner_link;               /* in ShmHub.by_owner[owner] */
+};
+
+static const char *kind_name(RingKind k) {
+        return k == RING_KIND_PUBLISH ? "publish" : k == RING_KIND_SUBSCRIBE ? "subscribe" : "direct";
+}
+
+/**
+ * shm_config_default() - the settings of [shm] when nothing is configured
+ */
+void shm_config_default(ShmConfig *ret) {
+        *ret = (ShmConfig) {
+                .min_size = 4096,
+                .max_size = 64u << 20,
+                .default_size = 1u << 20,
+                .max_rings = 16,
+                .max_total = 256u << 20,
+                .busy_poll = false,
+                .direct_account_usec = 100 * 1000,
+        };
+}
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+/* ---- lifetime ---- */
+
+static void ring_busy(HubRing *r) {
+        ShmHub *s = r->shm;
+
+        r->busy_since = now_usec();
+        if (r->busy_link.data || r->dead)
+                return;
+        r->busy_link.data = r;
+        g_queue_push_tail_link(&s->busy, &r->busy_link);
+        (void) sd_event_source_set_enabled(s->drain_defer, SD_EVENT_ON);
+}
+
+static void ring_idle(HubRing *r) {
+        if (!r->busy_link.data)
+                return;
+        g_queue_unlink(&r->shm->busy, &r->busy_link);
+        r->busy_link.data = NULL;
+}
+
+/* Free it soon: we may be inside a core delivery or a callback of its own. */
+static void ring_doom(HubRing *r, const char *why) {
+        ShmHub *s = r->shm;
+
+        if (r->dead)
+                return;
+        if (why) {
+                log_warning("client %" PRIu64 " (shm %s ring %" PRIu64 ", uid %u, pid %u): %s; dropping the ring.",
+                            r->client.info.id, kind_name(r->kind), r->id, (unsigned) r->client.info.uid,
+                            (unsigned) r->client.info.pid, why);
+                s->n_dropped_rings++;
+        }
+        r->dead = true;
+        ring_idle(r);
+        r->doomed_link.data = r;
+        g_queue_push_tail_link(&s->doomed, &r->doomed_link);
+        (void) sd_event_source_set_enabled(s->drain_defer, SD_EVENT_ON);
+}
+
+static void direct_account(HubRing *r);
+
+static void ring_free(HubRing *r) {
+        ShmHub *s = r->shm;
+        GQueue *q;
+
+        if (r->direct_peer && r->kind == RING_KIND_DIRECT) {
+                /* The direct reader left: the hub reads the publisher's ring again, from where it stopped. */
+                HubRing *pub = r->direct_peer;
+
+                direct_account(pub);
+                pub->direct_peer = NULL;
+                __atomic_store_n(&pub->ring.shared->kind, RING_KIND_PUBLISH, __ATOMIC_RELEASE);
+                if (ring_attach(&pub->ring, pub->mem, pub->map_size, false, -1) < 0)
+                        ring_doom(pub, "its indices are invalid");
+                else
+                        ring_busy(pub);
+        } else if (r->direct_peer) {
+                direct_account(r);
+                r->direct_peer->direct_peer = NULL;
+                ring_doom(r->direct_peer, NULL);
+        }
+        if (r->mem) {
+                /* Tell the peer, which may sleep on a futex or spin on the ring. */
+                __atomic_store_n(&r->ring.shared->state, RING_STATE_CLOSED, __ATOMIC_RELEASE);
+                ring_futex_wake(&r->ring.shared->cons_wait);
+                ring_futex_wake(&r->ring.shared->prod_wait);
+        }
+        client_deinit(&r->client);
+        ring_idle(r);
+        if (r->doomed_link.data)
+                g_queue_unlink(&s->doomed, &r->doomed_link);
+        q = g_hash_table_lookup(s->by_owner, r->owner);
+        if (q && r->owner_link.data) {
+                g_queue_unlink(q, &r->owner_link);
+                if (g_queue_is_empty(q))
+                        g_hash_table_remove(s->by_owner, r->owner);
+        }
+        g_hash_table_steal(s->rings, &r->id);
+        r->wake_io = sd_event_source_disable_unref(r->wake_io);
+        if (r->mem) {
+                munmap(r->mem, r->map_size);
+                s->total -= r->map_size;
+        }
+        fd_close(r->memfd);
+        fd_close(r->wake_fd);
+        g_free(r->topic);
+        g_free(r);
+}
+
+/* ---- publish rings: draining ---- */
+
+/*
+ * One record: copied out of shared memory (topic NUL-terminated first,
+ * then the payload), then published like any other message.
+ */
+static void drain_record(void *userdata, const RingMsg *m) {
+        HubRing *r = userdata;
+        ShmHub *s = r->shm;
+        const char *topic = r->topic;
+        uint64_t seq;
+        int k;
+
+        if (m->type != RING_RECORD_MESSAGE)
+                return;
+        g_byte_array_set_size(s->copy, 0);
+        if (m->topic_len > 0) {
+                g_byte_array_append(s->copy, (const guint8 *) m->topic, (guint) m->topic_len);
+                g_byte_array_append(s->copy, (const guint8 *) "", 1);
+        }
+        g_byte_array_append(s->copy, m->payload, (guint) m->payload_len);
+        if (m->topic_len > 0) {
+                topic = (const char *) s->copy->data;
+                if (memchr(topic, '\0', m->topic_len))
+                        return; /* hub_publish() would see a shorter topic */
+        }
+
+        k = hub_publish(s->hub, &r->client, topic, s->copy->data + (m->topic_len > 0 ? m->topic_len + 1 : 0),
+                        m->payload_len, false, &seq);
+        if (k < 0) {
+                log_debug_errno(k, "client %" PRIu64 " (shm): a record was refused: %m; skipping it.",
+                                r->client.info.id);
+                return;
+        }
+        __atomic_store_n(&r->ring.shared->last_seq, seq, __ATOMIC_RELAXED);
+}
+
+/* Return: whether the ring stays busy. */
+static bool drain_ring(HubRing *r) {
+        ShmHub *s = r->shm;
+        int n;
+
+        n = ring_read_batch(&r->ring, drain_record, r, DRAIN_BATCH);
+        if (n < 0) {
+                ring_doom(r, "its producer wrote an invalid index or record header");
+                return false;
+        }
+        if (r->dead)
+                return false;
+        if (n > 0) {
+                r->busy_since = now_usec();
+                return true;
+        }
+        if (s->config.busy_poll && now_usec() - r->busy_since < SHM_BUSY_POLL_USEC)
+                return true;
+        /* Dry: sleep until the producer writes our eventfd, unless a record came meanwhile. */
+        return !ring_sleep_eventfd(&r->ring, 0);
+}
+
+static int on_drain(sd_event_source *source, void *userdata) {
+        ShmHub *s = userdata;
+        GList *next;
+
+        for (GList *l = s->busy.head; l; l = next) {
+                HubRing *r = l->data;
+
+                next = l->next;
+                if (!drain_ring(r))
+                        ring_idle(r);
+        }
+        while (!g_queue_is_empty(&s->doomed))
+                ring_free(s->doomed.head->data);
+        if (g_queue_is_empty(&s->busy))
+                (void) sd_event_source_set_enabled(s->drain_defer, SD_EVENT_OFF);
+        return 0;
+}
+
+static int on_wake(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
+        HubRing *r = userdata;
+        uint64_t n;
+
+        (void) !read(fd, &n, sizeof n);
+        if (r->dead)
+                return 0;
+        if (r->direct_peer)
+                return 0;       /* paired: its reader is the subscribing client */
+        ring_awake(&r->ring);
+        if (r->kind == RING_KIND_PUBLISH)
+                ring_busy(r);
+        else if (r->kind == RING_KIND_SUBSCRIBE && r->space_wait) {
+                /* The reader made room: tell it what it missed now, not at the next message. */
+                r->space_wait = false;
+                client_flush_gaps(&r->client);
+        }
+        return 0;
+}
+
+/* ---- subscribe rings: the sink ---- */
+
+static int ring_deliver(Client *client, const Envelope *e) {
+        HubRing *r = (HubRing *) client;
+        uint64_t last;
+        RingMsg m;
+        int k;
+
+        if (r->dead)
+                return -ENOBUFS;
+        switch (e->kind) {
+        case ENVELOPE_MESSAGE:
+                m = (RingMsg) {
+                        .type = RING_RECORD_MESSAGE,
+                        .flags = e->retained ? RING_FLAG_RETAINED : 0,
+                        .seq = e->seq,
+                        .topic = e->topic,
+                        .topic_len = strlen(e->topic),
+                        .payload = e->payload,
+                        .payload_len = e->payload_len,
+                };
+                break;
+        case ENVELOPE_GAP:
+                last = e->gap_last;
+                m = (RingMsg) {
+                        .type = RING_RECORD_GAP,
+                        .seq = e->gap_first,
+                        .payload = &last,
+                        .payload_len = sizeof last,
+                };
+                break;
+        default:
+                /* A ring only subscribes: nothing else is addressed to it. */
+                return 0;
+        }
+
+        k = ring_write(&r->ring, &m);
+        if (k == -ENOBUFS && !ring_sleep_eventfd(&r->ring, ring_record_size(m.topic_len, m.payload_len)))
+                /* Room appeared between the two looks. */
+                k = ring_write(&r->ring, &m);
+        if (k >= 0) {
+                ring_awake(&r->ring);
+                return 0;
+        }
+        if (k == -EBADMSG) {
+                ring_doom(r, "its reader wrote an invalid index");
+                return -ENOBUFS;
+        }
+        /* -ENOBUFS: the eventfd wakes us when the reader frees space; -EMSGSIZE: it never fits. */
+        r->space_wait = k == -ENOBUFS;
+        if (e->kind == ENVELOPE_MESSAGE)
+                __atomic_store_n(&r->ring.shared->dropped, __atomic_load_n(&r->ring.shared->dropped,
+                                 __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+        return -ENOBUFS;
+}
+
+static const ClientSink ring_sink = {
+        .transport = "shm",
+        .deliver = ring_deliver,
+};
+
+/* ---- direct rings ---- */
+
+/*
+ * A direct pair: the publisher's ring is read by the subscribing client
+ * itself; the hub no longer drains it. The subscriber's HubRing (kind
+ * DIRECT) has no memory of its own; the publisher's ring counts what was
+ * written (records_written, the producer's word) every
+ * direct_account_usec, reserving as many sequence numbers and counting
+ * them as published on the topic.
+ */
+static void direct_account(HubRing *r) {
+        uint64_t written, n;
+
+        if (!r->mem || !r->direct_peer)
+                return;
+        written = __atomic_load_n(&r->ring.shared->records_written, __ATOMIC_RELAXED);
+        n = written - r->direct_counted;
+        /* A counter from shared memory: never more records than the ring can have held since. */
+        if (written < r->direct_counted || n > (uint64_t) 1 << 40)
+                return;
+        r->direct_counted = written;
+        if (n > 0)
+                (void) hub_account_direct(r->shm->hub, &r->client, r->topic, n, NULL);
+}
+
+static int on_account(sd_event_source *source, uint64_t usec, void *userdata) {
+        ShmHub *s = userdata;
+        GHashTableIter it;
+        gpointer v;
+
+        g_hash_table_iter_init(&it, s->rings);
+        while (g_hash_table_iter_next(&it, NULL, &v))
+                if (((HubRing *) v)->kind == RING_KIND_PUBLISH)
+                        direct_account(v);
+        (void) sd_event_source_set_time_relative(source, s->config.direct_account_usec);
+        return 0;
+}
+
+/* ---- the control plane ---- */
+
+static int param_error(OpCall *call, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+static int param_error(OpCall *call, const char *fmt, ...) {
+        va_list ap;
+
+        op_call_clear(call);
+        va_start(ap, fmt);
+        call->error.message = g_strdup_vprintf(fmt, ap);
+        va_end(ap);
+        call->error.code = JSONRPC_INVALID_PARAMS;
+        return -EINVAL;
+}
+
+typedef struct ShmParams {
+        const char *topic, *pattern;
+        uint64_t size, ring;
+        bool with_retained, direct;
+} ShmParams;
+
+static int read_params(OpCall *call, JsonParser *jp, int params, ShmParams *p) {
+        static const char *const strings[] = { "topic", "pattern" };
+        static const char *const numbers[] = { "size", "ring" };
+        static const char *const bools[] = { "with_retained", "direct" };
+        const char **sv[] = { &p->topic, &p->pattern };
+        uint64_t *nv[] = { &p->size, &p->ring };
+        bool *bv[] = { &p->with_retained, &p->direct };
+
+        if (params < 0)
+                return 0;
+        if (json_token(jp, params)->type != JSON_OBJECT)
+                return param_error(call, "Invalid params: shm methods take params by name (an object).");
+        for (unsigned i = 0; i < G_N_ELEMENTS(strings); i++) {
+                int t = json_object_find(jp, params, strings[i]);
+                size_t len;
+
+                if (t < 0)
+                        continue;
+                if (json_string(jp, t, sv[i], &len) < 0 || memchr(*sv[i], '\0', len))
+                        return param_error(call, "Invalid params: '%s' must be a string.", strings[i]);
+        }
+        for (unsigned i = 0; i < G_N_ELEMENTS(numbers); i++) {
+                int t = json_object_find(jp, params, numbers[i]);
+
+                if (t >= 0 && json_uint64(jp, t, nv[i]) < 0)
+                        return param_error(call, "Invalid params: '%s' must be a whole number.", numbers[i]);
+        }
+        for (unsigned i = 0; i < G_N_ELEMENTS(bools); i++) {
+                int t = json_object_find(jp, params, bools[i]);
+
+                if (t < 0)
+                        continue;
+                if (json_token(jp, t)->type != JSON_BOOL)
+                        return param_error(call, "Invalid params: '%s' must be true or false.", bools[i]);
+                *bv[i] = json_token(jp, t)->boolean;
+        }
+        return 0;
+}
+
+static unsigned owner_n_rings(ShmHub *s, Client *owner) {
+        GQueue *q = g_hash_table_lookup(s->by_owner, owner);
+
+        return q ? q->length : 0;
+}
+
+/* Last step of making a ring: findable by id and freed with its owner (ring_free() undoes it). */
+static void ring_link(ShmHub *s, HubRing *r) {
+        GQueue *q = g_hash_table_lookup(s->by_owner, r->owner);
+
+        g_hash_table_insert(s->rings, &r->id, r);
+        if (!q) {
+                q = g_queue_new();
+                g_hash_table_insert(s->by_owner, r->owner, q);
+        }
+        r->owner_link.data = r;
+        g_queue_push_tail_link(q, &r->owner_link);
+}
+
+/* A new ring for @owner: checks the limits, creates, seals and maps the memfd. */
+static int ring_new(ShmHub *s, OpCall *call, RingKind kind, uint64_t size, HubRing **ret) {
+        g_autofree HubRing *r = NULL;
+        g_auto(Fd) memfd = -1;
+        g_auto(Fd) wake_fd = -1;
+        Client *owner = call->client;
+        size_t map_size;
+        void *mem;
+        int k;
+
+        if (size == 0)
+                size = s->config.default_size;
+        if (!ring_size_valid(size) || size < s->config.min_size || size > s->config.max_size)
+                return param_error(call, "Invalid params: 'size' must be a power of two from %" PRIu64 " to %"
+                                   PRIu64 " bytes ([shm] min-size, max-size).", s->config.min_size,
+                                   s->config.max_size);
+        map_size = ring_map_size((uint32_t) size);
+        if (owner_n_rings(s, owner) >= s->config.max_rings)
+                return op_fail_name(call, "LimitExceeded", "Too many rings: a connection has at most %u "
+                                    "([shm] max-rings).", s->config.max_rings);
+        if (s->total + map_size > s->config.max_total)
+                return op_fail_name(call, "LimitExceeded", "Out of shared memory for rings: %" PRIu64 " of %"
+                                    PRIu64 " bytes are in use ([shm] max-total).", s->total,
+                                    s->config.max_total);
+
+        memfd = memfd_create("switchboard-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (memfd < 0)
+                return log_warning_errno(-errno, "Failed to create a memfd for a ring: %m");
+        if (ftruncate(memfd, (off_t) map_size) < 0)
+                return log_warning_errno(-errno, "Failed to size a ring's memfd: %m");
+        /* Neither side can ever shrink it under the other's mapping (SIGBUS), nor unseal it. */
+        if (fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+                return log_warning_errno(-errno, "Failed to seal a ring's memfd: %m");
+        wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (wake_fd < 0)
+                return log_warning_errno(-errno, "Failed to create a ring's eventfd: %m");
+
+        r = g_new0(HubRing, 1);
+        k = client_init(&r->client, s->hub, &ring_sink, owner->info.uid, owner->info.pid, NULL, false);
+        if (k < 0)
+                return op_fail(call, k, HUB_ARG_CLIENT, NULL, 0);
+
+        mem = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+        if (mem == MAP_FAILED) {
+                k = -errno;
+                client_deinit(&r->client);
+                return log_warning_errno(k, "Failed to map a ring: %m");
+        }
+        r->shm = s;
+        r->owner = owner;
+        r->id = ++s->next_id;
+        r->kind = kind;
+        r->mem = mem;
+        r->map_size = map_size;
+        s->total += map_size;
+        (void) ring_format(mem, (uint32_t) size, kind, r->id);
+        (void) ring_attach(&r->ring, mem, map_size, kind == RING_KIND_SUBSCRIBE, -1);
+        r->memfd = g_steal_fd(&memfd);
+        r->wake_fd = g_steal_fd(&wake_fd);
+
+        k = sd_event_add_io(s->event, &r->wake_io, r->wake_fd, EPOLLIN, on_wake, r);
+        if (k < 0) {
+                ring_free(g_steal_pointer(&r));
+                return log_warning_errno(k, "Failed to watch a ring's eventfd: %m");
+        }
+
+        ring_link(s, r);
+        *ret = g_steal_pointer(&r);
+        return 0;
+}
+
+static int dup_fd(int fd) {
+        return fcntl(fd, F_DUPFD_CLOEXEC, 3);
+}
+
+/* @r's id and kind, with the sizes of @mapped (@r itself, or the ring a direct reader maps). */
+static void append_ring_result(GString *result, HubRing *r, HubRing *mapped, const char *extra_key, uint64_t extra) {
+        g_string_append_printf(result, "{\"ring\":%" PRIu64 ",\"size\":%" PRIu64 ",\"map_size\":%zu,"
+                               "\"kind\":\"%s\"", r->id, mapped->ring.size, mapped->map_size, kind_name(r->kind));
+        if (extra_key)
+                g_string_append_printf(result, ",\"%s\":%" PRIu64, extra_key, extra);
+        g_string_append_c(result, '}');
+}
+
+static int give_fds(HubRing *r, JsonrpcFds *fds, bool with_wake) {
+        fds->fds[fds->n] = dup_fd(r->memfd);
+        if (fds->fds[fds->n] < 0)
+                return -errno;
+        fds->n++;
+        if (with_wake) {
+                fds->fds[fds->n] = dup_fd(r->wake_fd);
+                if (fds->fds[fds->n] < 0)
+                        return -errno;
+                fds->n++;
+        }
+        return 0;
+}
+
+static int shm_publish(ShmHub *s, OpCall *call, const ShmParams *p, GString *result, JsonrpcFds *fds) {
+        HubRing *r;
+        int k;
+
+        if (!p->topic)
+                return param_error(call, "Invalid params: 'topic' is missing.");
+        k = hub_topic_validate(s->hub, p->topic);
+        if (k < 0)
+                return op_fail(call, k, HUB_ARG_TOPIC, p->topic, 0);
+        k = ring_new(s, call, RING_KIND_PUBLISH, p->size, &r);
+        if (k < 0)
+                return k;
+        r->topic = g_strdup(p->topic);
+        k = give_fds(r, fds, true);
+        if (k < 0) {
+                ring_free(r);
+                return log_warning_errno(k, "Failed to duplicate a ring's fds: %m");
+        }
+        /* Sleep until the first write: the producer wakes us through the eventfd. */
+        (void) ring_sleep_eventfd(&r->ring, 0);
+        append_ring_result(result, r, r, NULL, 0);
+        log_debug("client %" PRIu64 " (unix): shm publish ring %" PRIu64 " on '%s', %" PRIu64 " bytes",
+                  call->client->info.id, r->id, r->topic, r->ring.size);
+        return 0;
+}
+
+/* An unpaired publish ring of exactly @topic whose owner is not @owner, or NULL. */
+static HubRing *direct_candidate(ShmHub *s, const char *topic, Client *owner) {
+        GHashTableIter it;
+        gpointer v;
+
+        g_hash_table_iter_init(&it, s->rings);
+        while (g_hash_table_iter_next(&it, NULL, &v)) {
+                HubRing *r = v;
+
+                if (r->kind == RING_KIND_PUBLISH && !r->dead && !r->direct_peer && r->owner != owner &&
+                    strcmp(r->topic, topic) == 0)
+                        return r;
+        }
+        return NULL;
+}
+
+static int shm_direct(ShmHub *s, OpCall *call, HubRing *pub, GString *result, JsonrpcFds *fds) {
+        HubRing *r;
+        int k;
+
+        /* Everything the hub read is given back first: the direct reader starts at the shared tail. */
+        ring_idle(pub);
+        ring_release(&pub->ring);
+        ring_awake(&pub->ring);
+
+        r = g_new0(HubRing, 1);
+        k = client_init(&r->client, s->hub, &ring_sink, call->client->info.uid, call->client->info.pid, NULL, false);
+        if (k < 0) {
+                g_free(r);
+                return op_fail(call, k, HUB_ARG_CLIENT, NULL, 0);
+        }
+        r->shm = s;
+        r->owner = call->client;
+        r->id = ++s->next_id;
+        r->kind = RING_KIND_DIRECT;
+        r->memfd = r->wake_fd = -1;
+        ring_link(s, r);
+
+        fds->fds[0] = dup_fd(pub->memfd);
+        if (fds->fds[0] < 0) {
+                k = -errno;
+                ring_free(r);
+                return log_warning_errno(k, "Failed to duplicate a ring's fd: %m");
+        }
+        fds->n = 1;
+        pub->direct_peer = r;
+        r->direct_peer = pub;
+        pub->direct_counted = __atomic_load_n(&pub->ring.shared->records_read, __ATOMIC_RELAXED);
+        __atomic_store_n(&pub->ring.shared->kind, RING_KIND_DIRECT, __ATOMIC_RELEASE);
+
+        append_ring_result(result, r, pub, "publisher_ring", pub->id);
+        log_debug("client %" PRIu64 " (unix): direct ring %" PRIu64 " reads publish ring %" PRIu64 " of '%s'",
+                  call->client->info.id, r->id, pub->id, pub->topic);
+        return 0;
+}
+
+static int shm_subscribe(ShmHub *s, OpCall *call, const ShmParams *p, GString *result, JsonrpcFds *fds) {
+        HubRing *r;
+        int k;
+
+        if (!p->pattern)
+                return param_error(call, "Invalid params: 'pattern' is missing.");
+        if (p->direct) {
+                HubRing *pub = direct_candidate(s, p->pattern, call->client);
+
+                if (!pub)
+                        return op_fail_name(call, "NotFound", "No publish ring of topic '%s' to pair with: "
+                                            "'direct' needs one, unpaired, of exactly that topic.", p->pattern);
+                if (owner_n_rings(s, call->client) >= s->config.max_rings)
+                        return op_fail_name(call, "LimitExceeded", "Too many rings: a connection has at most "
+                                            "%u ([shm] max-rings).", s->config.max_rings);
+                return shm_direct(s, call, pub, result, fds);
+        }
+
+        k = ring_new(s, call, RING_KIND_SUBSCRIBE, p->size, &r);
+        if (k < 0)
+                return k;
+        k = hub_subscribe(s->hub, &r->client, p->pattern, false, &r->sub_id);
+        if (k < 0) {
+                ring_free(r);
+                return op_fail(call, k, HUB_ARG_PATTERN, p->pattern, 0);
+        }
+        k = give_fds(r, fds, true);
+        if (k < 0) {
+                ring_free(r);
+                return log_warning_errno(k, "Failed to duplicate a ring's fds: %m");
+        }
+        if (p->with_retained)
+                (void) hub_replay_retained(s->hub, &r->client, r->sub_id);
+        append_ring_result(result, r, r, "subscription", r->sub_id);
+        log_debug("client %" PRIu64 " (unix): shm subscribe ring %" PRIu64 " to '%s', %" PRIu64 " bytes",
+                  call->client->info.id, r->id, p->pattern, r->ring.size);
+        return 0;
+}
+
+static int shm_close(ShmHub *s, OpCall *call, const ShmParams *p, GString *result) {
+        HubRing *r = g_hash_table_lookup(s->rings, &p->ring);
+
+        if (!r || r->owner != call->client || r->dead)
+                return op_fail_name(call, "NotFound", "No ring %" PRIu64 " of this connection.", p->ring);
+        ring_doom(r, NULL);
+        g_string_append(result, "null");
+        return 0;
+}
+
+static int shm_call(void *userdata, OpCall *call, const char *method, JsonParser *jp, int params,
+                    GString *result, JsonrpcFds *fds) {
+        ShmHub *s = userdata;
+        ShmParams p = {};
+        int k;
+
+        k = read_params(call, jp, params, &p);
+        if (k < 0)
+                return k;
+        if (strcmp(method, "shm.publish") == 0)
+                return shm_publish(s, call, &p, result, fds);
+        if (strcmp(method, "shm.subscribe") == 0)
+                return shm_subscribe(s, call, &p, result, fds);
+        if (strcmp(method, "shm.close") == 0)
+                return shm_close(s, call, &p, result);
+        op_call_clear(call);
+        call->error.code = JSONRPC_METHOD_NOT_FOUND;
+        call->error.message = g_strdup_printf("Method '%s' not found; the shm methods are shm.publish, "
+                                              "shm.subscribe and shm.close.", method);
+        return -EINVAL;
+}
+
+static void shm_client_gone(void *userdata, Client *client) {
+        ShmHub *s = userdata;
+        GQueue *q = g_hash_table_lookup(s->by_owner, client);
+
+        /* ring_free() removes the queue with its last ring. */
+        while (q && g_hash_table_lookup(s->by_owner, client))
+                ring_free(q->head->data);
+}
+
+/* hub.info's "shm" member. */
+static void shm_info(GVariantBuilder *dict, void *userdata) {
+        ShmHub *s = userdata;
+        GVariantBuilder b;
+
+        g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
+        g_variant_builder_add(&b, "{sv}", "rings", g_variant_new_uint32(g_hash_table_size(s->rings)));
+        g_variant_builder_add(&b, "{sv}", "bytes", g_variant_new_uint64(s->total));
+        g_variant_builder_add(&b, "{sv}", "dropped_rings", g_variant_new_uint64(s->n_dropped_rings));
+        g_variant_builder_add(dict, "{sv}", "shm", g_variant_builder_end(&b));
+}
+
+/**
+ * shm_hub_new() - serve shared-memory rings on @event for @hub
+ *
+ * Return: 0, or a negative errno from sd-event.
+ */
+int shm_hub_new(sd_event *event, Hub *hub, const ShmConfig *config, ShmHub **ret) {
+        g_autoptr(ShmHub) s = g_new0(ShmHub, 1);
+        int k;
+
+        s->event = sd_event_ref(event);
+        s->hub = hub;
+        s->config = *config;
+        s->rings = g_hash_table_new(g_int64_hash, g_int64_equal);
+        s->by_owner = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) g_queue_free);
+        s->copy = g_byte_array_new();
+        s->ext = (JsonrpcExtension) {
+                .prefix = "shm.",
+                .call = shm_call,
+                .client_gone = shm_client_gone,
+                .userdata = s,
+        };
+        k = sd_event_add_defer(event, &s->drain_defer, on_drain, s);
+        if (k >= 0)
+                k = sd_event_source_set_enabled(s->drain_defer, SD_EVENT_OFF);
+        if (k >= 0)
+                k = sd_event_add_time_relative(event, &s->account_timer, CLOCK_MONOTONIC,
+                                               config->direct_account_usec, 10 * 1000, on_account, s);
+        if (k >= 0)
+                k = sd_event_source_set_enabled(s->account_timer, SD_EVENT_ON);
+        if (k < 0)
+                return log_error_errno(k, "Failed to set up shared-memory rings: %m");
+        hub_add_info(hub, shm_info, s);
+        *ret = g_steal_pointer(&s);
+        return 0;
+}
+
+/**
+ * shm_hub_free() - drop every ring (their peers see RING_STATE_CLOSED)
+ */
+ShmHub *shm_hub_free(ShmHub *s) {
+        GHashTableIter it;
+        gpointer v;
+
+        if (!s)
+                return NULL;
+        while (s->rings && g_hash_table_size(s->rings) > 0) {
+                g_hash_table_iter_init(&it, s->rings);
+                if (g_hash_table_iter_next(&it, NULL, &v))
+                        ring_free(v);
+        }
+        if (s->hub && s->rings)
+                hub_remove_info(s->hub, shm_info, s);
+        g_clear_pointer(&s->rings, g_hash_table_destroy);
+        g_clear_pointer(&s->by_owner, g_hash_table_destroy);
+        g_clear_pointer(&s->copy, g_byte_array_unref);
+        s->drain_defer = sd_event_source_disable_unref(s->drain_defer);
+        s->account_timer = sd_event_source_disable_unref(s->account_timer);
+        s->event = sd_event_unref(s->event);
+        g_free(s);
+        return NULL;
+}
+
+void shm_hub_set_config(ShmHub *s, const ShmConfig *config) {
+        s->config = *config;
+}
+
+const JsonrpcExtension *shm_hub_extension(ShmHub *s) {
+        return &s->ext;
+}

@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * shm-tool: a small shared-memory client of the hub for the tests (and
+ * until libswitchboard wraps src/shm/): raw JSON-RPC frames on the socket,
+ * fds with SCM_RIGHTS, then the ring of src/shm/ring.h. One line per event
+ * on stdout, flushed, for tests/shm/test-shm.py to read.
+ *
+ *   shm-tool publish TOPIC N [SIZE]      write N records "m1".."mN", wait until the hub read them
+ *   shm-tool subscribe PATTERN N [SIZE] [--wait-stdin]
+ *                                        print "ready", (read a line of stdin,) then print
+ *                                        "msg SEQ TOPIC PAYLOAD" / "gap FIRST LAST" until N
+ *                                        messages are received or accounted for by gaps
+ *   shm-tool corrupt MODE                pub-head, pub-record, sub-tail: break a ring, wait
+ *                                        until the hub drops it ("dropped"); truncate: try to
+ *                                        resize the memfd ("sealed" when refused)
+ *   shm-tool close                       shm.close a ring, leave another open, print "closed"
+ *                                        then wait for stdin's EOF
+ *
+ * The socket is $XDG_RUNTIME_DIR/switchboard/socket, or $SB_SOCKET.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shm/shm-client.h"
+
+static int die(const char *what, int r) {
+        fprintf(stderr, "shm-tool: %s: %s\n", what, strerror(r < 0 ? -r : r));
+        exit(1);
+}
+
+static int connect_hub(void) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        const char *path = getenv("SB_SOCKET");
+        int fd;
+
+        if (path)
+                snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+        else
+                snprintf(sa.sun_path, sizeof sa.sun_path, "%s/switchboard/socket", getenv("XDG_RUNTIME_DIR"));
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+                die("connect", -errno);
+        return fd;
+}
+
+static void open_ring(int sock, bool publish, const char *name, uint32_t size, ShmRing *r) {
+        char *error = NULL;
+        int k = shm_ring_open(sock, publish, name, size, NULL, r, &error);
+
+        if (k == -EREMOTEIO) {
+                fprintf(stderr, "shm-tool: the hub refused: %s\n", error);
+                exit(1);
+        }
+        if (k < 0)
+                die("shm ring", k);
+}
+
+/* Poll (no futex: the hub never waits on our words) until @pred holds or 10 s pass. */
+static bool wait_for(bool (*pred)(ShmRing *), ShmRing *r) {
+        for (int i = 0; i < 10000; i++) {
+                if (pred(r))
+                        return true;
+                usleep(1000);
+        }
+        return false;
+}
+
+static bool hub_read_all(ShmRing *r) {
+        return __atomic_load_n(&r->ring.shared->tail, __ATOMIC_ACQUIRE) == r->ring.head ||
+               ring_state(&r->ring) != RING_STATE_OK;
+}
+
+static bool ring_dropped(ShmRing *r) {
+        return ring_state(&r->ring) == RING_STATE_CLOSED;
+}
+
+static int cmd_publish(int sock, const char *topic, unsigned n, uint32_t size) {
+        ShmRing r = SHM_RING_INIT;
+        struct timespec second = { .tv_sec = 1 };
+        char payload[32];
+
+        open_ring(sock, true, topic, size, &r);
+        for (unsigned i = 1; i <= n; i++) {
+                RingMsg m = { .type = RING_RECORD_MESSAGE, .payload = payload };
+                int k;
+
+                m.payload_len = (size_t) snprintf(payload, sizeof payload, "m%u", i);
+                while ((k = ring_write(&r.ring, &m)) == -ENOBUFS) {
+                        k = ring_wait_writable(&r.ring, ring_record_size(0, m.payload_len), 100, &second);
+                        if (k < 0 && k != -ETIMEDOUT)
+                                die("wait", k);
+                }
+                if (k < 0)
+                        die("write", k);
+        }
+        if (!wait_for(hub_read_all, &r))
+                die("the hub did not read the ring", -ETIMEDOUT);
+        printf("published %u last_seq=%" PRIu64 "\n", n, __atomic_load_n(&r.ring.shared->last_seq, __ATOMIC_ACQUIRE));
+        fflush(stdout);
+        shm_ring_unmap(&r);
+        return 0;
+}
+
+static int cmd_subscribe(int sock, const char *pattern, unsigned n, uint32_t size, bool wait_stdin) {
+        ShmRing r = SHM_RING_INIT;
+        struct timespec timeout = { .tv_sec = 10 };
+        uint64_t accounted = 0;
+
+        open_ring(sock, false, pattern, size, &r);
+        printf("ready ring=%" PRIu64 "\n", r.id);
+        fflush(stdout);
+        if (wait_stdin) {
+                char line[64];
+
+                if (!fgets(line, sizeof line, stdin))
+                        return 1;
+        }
+        while (accounted < n) {
+                RingMsg m;
+                int k = ring_read(&r.ring, &m);
+
+                if (k == -EAGAIN) {
+                        ring_release(&r.ring);
+                        k = ring_wait_readable(&r.ring, 1000, &timeout);
+                        if (k < 0)
+                                die("wait", k);
+                        continue;
+                }
+                if (k < 0)
+                        die("read", k);
+                if (m.type == RING_RECORD_GAP) {
+                        uint64_t last;
+
+                        memcpy(&last, m.payload, sizeof last);
+                        printf("gap %" PRIu64 " %" PRIu64 "\n", m.seq, last);
+                        accounted += last - m.seq + 1;
+                } else {
+                        printf("msg %" PRIu64 " %.*s %.*s\n", m.seq, (int) m.topic_len, m.topic,
+                               (int) m.payload_len, (const char *) m.payload);
+                        accounted++;
+                }
+                fflush(stdout);
+        }
+        ring_release(&r.ring);
+        shm_ring_unmap(&r);
+        return 0;
+}
+
+static int cmd_corrupt(int sock, const char *mode) {
+        ShmRing r = SHM_RING_INIT;
+        uint64_t one = 1;
+
+        if (strcmp(mode, "truncate") == 0) {
+                open_ring(sock, true, "corrupt.truncate", 0, &r);
+                if (ftruncate(r.memfd, 4096) == 0 || ftruncate(r.memfd, (off_t) r.map_size * 2) == 0)
+                        die("the memfd could be resized", -EINVAL);
+                printf("sealed\n");
+                fflush(stdout);
+                shm_ring_unmap(&r);
+                return 0;
+        }
+        if (strcmp(mode, "sub-tail") == 0) {
+                open_ring(sock, false, "corrupt.>", 4096, &r);
+                /* A tail beyond anything the hub wrote. */
+                __atomic_store_n(&r.ring.shared->tail, r.ring.tail + 4096 * 3, __ATOMIC_RELEASE);
+                printf("ready\n");
+                fflush(stdout);
+        } else {
+                open_ring(sock, true, "corrupt.pub", 0, &r);
+                if (strcmp(mode, "pub-head") == 0)
+                        __atomic_store_n(&r.ring.shared->head, r.ring.head + r.ring.size + 8, __ATOMIC_RELEASE);
+                else if (strcmp(mode, "pub-record") == 0) {
+                        /* A record header claiming more bytes than the ring holds. */
+                        uint32_t bad[2] = { 1u << 30, RING_RECORD_MESSAGE };
+
+                        memcpy(r.ring.data, bad, sizeof bad);
+                        __atomic_store_n(&r.ring.shared->head, r.ring.head + 64, __ATOMIC_RELEASE);
+                } else
+                        die(mode, -EINVAL);
+                (void) !write(r.wake_fd, &one, sizeof one);
+        }
+        if (!wait_for(ring_dropped, &r))
+                die("the hub did not drop the ring", -ETIMEDOUT);
+        printf("dropped\n");
+        fflush(stdout);
+        shm_ring_unmap(&r);
+        return 0;
+}
+
+static int cmd_close(int sock) {
+        ShmRing a = SHM_RING_INIT, b = SHM_RING_INIT;
+        char line[16];
+        int k;
+
+        open_ring(sock, true, "close.a", 0, &a);
+        open_ring(sock, false, "close.>", 0, &b);
+        k = shm_ring_close(sock, &a);
+        if (k < 0)
+                die("shm.close", k);
+        printf("closed\n");
+        fflush(stdout);
+        while (fgets(line, sizeof line, stdin))
+                ;
+        return 0;
+}
+
+int main(int argc, char **argv) {
+        int sock;
+
+        if (argc < 2) {
+                fprintf(stderr, "usage: shm-tool publish|subscribe|corrupt|close ...\n");
+                return 2;
+        }
+        sock = connect_hub();
+        if (strcmp(argv[1], "publish") == 0 && argc >= 4)
+                return cmd_publish(sock, argv[2], (unsigned) atoi(argv[3]),
+                                   argc > 4 ? (uint32_t) strtoul(argv[4], NULL, 0) : 0);
+        if (strcmp(argv[1], "subscribe") == 0 && argc >= 4)
+                return cmd_subscribe(sock, argv[2], (unsigned) atoi(argv[3]),
+                                     argc > 4 ? (uint32_t) strtoul(argv[4], NULL, 0) : 0,
+                                     argc > 5 && strcmp(argv[5], "--wait-stdin") == 0);
+        if (strcmp(argv[1], "corrupt") == 0 && argc >= 3)
+                return cmd_corrupt(sock, argv[2]);
+        if (strcmp(argv[1], "close") == 0)
+                return cmd_close(sock);
+        fprintf(stderr, "shm-tool: bad arguments\n");
+        return 2;
+}

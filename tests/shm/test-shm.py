@@ -1,0 +1,199 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Shared-memory rings end to end, under with-bus.sh: shm-tool (a C client of
+# src/shm/ speaking raw JSON-RPC frames) beside socket clients (sbrpc) and a
+# D-Bus match rule (python3-dbus).
+#
+# - a shm publisher's messages reach a socket subscriber (in order, with the
+#   hub's seq numbers and sender.transport "shm") and a D-Bus Message match
+#   rule of the same topic;
+# - a socket publisher's messages reach a shm subscriber with the seqs the
+#   publishes returned;
+# - a slow shm reader gets GAP records that, with what it read, account for
+#   every message; the publisher is never blocked;
+# - a corrupt ring (head out of range, a record header out of range, a
+#   subscriber's tail out of range, seen when the ring looks full) is dropped, the hub stays up and other
+#   clients go on; the memfd cannot be resized (sealed);
+# - shm.close frees a ring, and a client's disconnect frees the rest.
+
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'integration'))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'jsonrpc'))
+
+import sbfixture    # noqa: E402
+import sbrpc        # noqa: E402
+import sbtest       # noqa: E402
+from sbrpc import Conn, check, check_eq, wait_info   # noqa: E402
+
+TOOL = os.environ.get('SB_SHM_TOOL')
+dbus_watch = None
+
+
+class Tool:
+    """shm-tool as a child process, its stdout read line by line."""
+
+    def __init__(self, *args):
+        self.args = args
+        self.p = subprocess.Popen([TOOL] + [str(a) for a in args], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE)
+        self.reader = sbfixture.LineReader(self.p.stdout.fileno())
+
+    def line(self, timeout=sbfixture.TIMEOUT):
+        line = self.reader.readline(timeout)
+        if line is None:
+            sbfixture.fail('shm-tool %s: no line within %s s (status %s)' % (self.args, timeout, self.p.poll()))
+        return line
+
+    def tell(self, text):
+        self.p.stdin.write(text.encode())
+        self.p.stdin.flush()
+
+    def finish(self):
+        self.p.stdin.close()
+        check_eq(self.p.wait(timeout=sbfixture.TIMEOUT), 0, 'shm-tool %s exit status' % (self.args,))
+
+
+def shm_info(key):
+    return (sbrpc.info().get('shm') or {}).get(key)
+
+
+def setup():
+    global dbus_watch
+    if not TOOL:
+        raise sbfixture.Skip('SB_SHM_TOOL is not set')
+    dbus_watch = sbtest.Conn('dbus-watch')
+    dbus_watch.call('GetInfo')      # activates the hub
+    dbus_watch.add_match("type='signal',interface='org.switchboard.Hub1',member='Message',"
+                         "arg0namespace='shm'")
+    check_eq(shm_info('rings'), 0, 'rings at start')
+
+
+def test_shm_to_socket_and_dbus():
+    sub = Conn(label='socket-subscriber')
+    sub.call('subscribe', {'pattern': 'shm.>'})
+    t = Tool('publish', 'shm.a', 100)
+    done = t.line()
+    check(done.startswith('published 100 '), 'publisher: %r' % done)
+    last_seq = int(done.split('last_seq=')[1])
+    t.finish()
+    prev = 0
+    for i in range(1, 101):
+        p = sub.next_note('message')['params']
+        check_eq((p['topic'], p['payload']), ('shm.a', 'm%d' % i), 'message %d at the socket subscriber' % i)
+        check_eq(p['sender']['transport'], 'shm', 'sender.transport')
+        check_eq(p['sender']['pid'], t.p.pid, 'sender.pid')
+        check(p['seq'] > prev, 'seqs increase')
+        prev = p['seq']
+    check_eq(prev, last_seq, 'the last seq the ring reports')
+    # Broadcast signals are conflated per topic: the last one carries the last message.
+    dbus_watch.wait_signal(sbtest.is_msg('Message', 'shm.a', 'm100'), 'Message signal of shm.a')
+    sub.close()
+
+
+def test_socket_to_shm():
+    t = Tool('subscribe', 'sock.>', 50)
+    check(t.line().startswith('ready'), 'subscriber ready')
+    pub = Conn(label='socket-publisher')
+    seqs = [pub.call('publish', {'topic': 'sock.t%d' % (i % 3), 'payload': 'p%d' % i})['seq'] for i in range(50)]
+    for i in range(50):
+        check_eq(t.line(), 'msg %d sock.t%d p%d' % (seqs[i], i % 3, i), 'shm subscriber record %d' % i)
+    t.finish()
+    pub.close()
+
+
+def test_slow_reader_gets_gap():
+    n = 2000
+    t = Tool('subscribe', 'slow.>', n, 4096, '--wait-stdin')
+    check(t.line().startswith('ready'), 'subscriber ready')
+    pub = Conn(label='socket-publisher')
+    payload = 'x' * 100
+    # Pipelined: the hub never waits for the reader, so every publish is answered.
+    for i in range(n):
+        pub.send({'jsonrpc': '2.0', 'id': i, 'method': 'publish', 'params': {'topic': 'slow.t', 'payload': payload}})
+    seqs = sorted(pub.recv_response()['result']['seq'] for _ in range(n))
+    t.tell('go\n')
+    got, gaps = [], []
+    covered = 0
+    while covered < n:
+        w = t.line().split()
+        if w[0] == 'gap':
+            gaps.append((int(w[1]), int(w[2])))
+            covered += int(w[2]) - int(w[1]) + 1
+        else:
+            got.append(int(w[1]))
+            covered += 1
+    t.finish()
+    check(gaps, 'no gap notice for a reader that fell behind')
+    missed = set()
+    for a, b in gaps:
+        missed.update(range(a, b + 1))
+    check_eq(sorted(set(got) | missed), seqs, 'messages and gaps account for every seq')
+    check(not (set(got) & missed), 'a seq both delivered and in a gap')
+    pub.close()
+
+
+def alive_and_working(what):
+    sub = Conn(label='after-' + what)
+    sub.call('subscribe', {'pattern': 'after.x'})
+    pub = Conn(label='after-pub')
+    pub.call('publish', {'topic': 'after.x', 'payload': what})
+    check_eq(sub.next_note('message')['params']['payload'], what, 'delivery after %s' % what)
+    sub.close()
+    pub.close()
+
+
+def test_corrupt_rings_are_dropped():
+    before = shm_info('dropped_rings')
+    for mode in ('pub-head', 'pub-record'):
+        t = Tool('corrupt', mode)
+        check_eq(t.line(), 'dropped', mode)
+        t.finish()
+        alive_and_working(mode)
+    t = Tool('corrupt', 'sub-tail')
+    check_eq(t.line(), 'ready', 'sub-tail ready')
+    pub = Conn(label='corrupt-pub')
+    # The hub reads the reader's tail when the ring looks full: fill its 4 KiB.
+    for _ in range(100):
+        pub.call('publish', {'topic': 'corrupt.x', 'payload': 'x' * 100})
+    check_eq(t.line(), 'dropped', 'sub-tail')
+    t.finish()
+    pub.close()
+    alive_and_working('sub-tail')
+    check_eq(shm_info('dropped_rings') - before, 3, 'rings dropped for corruption')
+
+
+def test_memfd_is_sealed():
+    t = Tool('corrupt', 'truncate')
+    check_eq(t.line(), 'sealed', 'resizing the memfd')
+    t.finish()
+
+
+def test_close_and_disconnect_free_rings():
+    wait_info(lambda i: i['shm']['rings'] == 0, 'no rings left from earlier tests')
+    t = Tool('close')
+    check_eq(t.line(), 'closed', 'shm.close')
+    wait_info(lambda i: i['shm']['rings'] == 1, 'one ring after shm.close')
+    t.finish()
+    wait_info(lambda i: i['shm']['rings'] == 0 and i['shm']['bytes'] == 0, 'no ring after the disconnect')
+
+
+def test_bad_params():
+    c = Conn(label='bad-params')
+    sbrpc.check_error(c.call_error('shm.publish', {'topic': 'a..b'}), name='InvalidTopic', what='bad topic')
+    sbrpc.check_error(c.call_error('shm.publish', {'topic': 'a', 'size': 5000}), code=-32602, mentions='size',
+                      what='size not a power of two')
+    sbrpc.check_error(c.call_error('shm.publish', {'topic': 'a', 'size': 1 << 30}), code=-32602,
+                      mentions='size', what='size over max-size')
+    sbrpc.check_error(c.call_error('shm.subscribe', {}), code=-32602, mentions='pattern', what='no pattern')
+    sbrpc.check_error(c.call_error('shm.close', {'ring': 999}), name='NotFound', what='unknown ring')
+    sbrpc.check_error(c.call_error('shm.nothing', {}), code=-32601, what='unknown shm method')
+    c.close()
+
+
+if __name__ == '__main__':
+    sbrpc.main([setup, test_shm_to_socket_and_dbus, test_socket_to_shm, test_slow_reader_gets_gap,
+                test_corrupt_rings_are_dropped, test_memfd_is_sealed, test_close_and_disconnect_free_rings,
+                test_bad_params])
