@@ -4,14 +4,17 @@
 # installs what is missing; otherwise it names the apt-get command to run.
 
 # scdoc builds the man pages (optional: -Dman=auto); bash-completion's
-# pkg-config file says where bash completion goes.
+# pkg-config file says where bash completion goes. libnats-dev builds
+# switchboard-bridge (optional: -Dbridge=auto): Debian's packaged, maintained
+# official NATS C client.
 sb_build_packages="build-essential pkgconf meson ninja-build libsystemd-dev libglib2.0-dev check
-        libdbus-1-dev libjson-c-dev gettext dbus-daemon dbus-bin scdoc bash-completion"
+        libdbus-1-dev libjson-c-dev gettext dbus-daemon dbus-bin scdoc bash-completion libnats-dev"
 # man-db renders the man pages in tests/man; zsh checks the zsh completion;
 # tests/applet runs the GTK 4 applet under Xvfb and takes a screenshot with
-# ImageMagick's import.
+# ImageMagick's import; nats-server is the real NATS of tests/bridge and
+# bench/run-bridge.
 sb_test_packages="systemd libglib2.0-bin python3-dbus python3-gi libxml2-utils socat nodejs strace clang libclang-rt-14-dev
-        man-db zsh xvfb xauth gir1.2-gtk-4.0 imagemagick"
+        man-db zsh xvfb xauth gir1.2-gtk-4.0 imagemagick nats-server"
 
 sb_install_deps() {
         local want="$sb_build_packages" missing=""

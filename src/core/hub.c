@@ -325,6 +325,53 @@ int hub_publish(Hub *h, Client *sender, const char *topic, const void *payload, 
         return 0;
 }
 
+static void gap_to_subscription(Subscription *s, void *userdata) {
+        const uint64_t *range = userdata;
+        Listener *l = &s->listener;
+
+        /* Merged with a gap the subscription has already; told now unless its sink is full. */
+        if (l->gap_first == 0)
+                l->gap_first = range[0];
+        l->gap_last = range[1];
+        (void) listener_flush_gap(l);
+}
+
+/**
+ * hub_report_gap() - tell every subscription matching @topic that @count
+ * messages of it were lost before they reached the hub
+ *
+ * A bridge from another machine (switchboard-bridge) knows when messages it
+ * was to publish never arrived. The hub hands out @count fresh sequence
+ * numbers (at most HUB_GAP_MAX; 0 counts as 1) and each matching
+ * subscription gets a gap notice naming them, exactly as if the hub had
+ * dropped them for it.
+ * @ret_first, @ret_last: the sequence numbers; may be NULL
+ *
+ * Return: 0; -EINVAL or -ENAMETOOLONG for a bad topic.
+ */
+int hub_report_gap(Hub *h, const char *topic, uint32_t count, uint64_t *ret_first, uint64_t *ret_last) {
+        uint64_t range[2];
+        int r;
+
+        r = topic_validate(topic, &h->limits);
+        if (r < 0)
+                return r;
+        count = CLAMP(count, 1u, HUB_GAP_MAX);
+        range[0] = h->seq + 1;
+        /* As hub_publish() does, number by number: the lease is journaled before it is passed. */
+        for (uint32_t i = 0; i < count; i++) {
+                seq_lease(h);
+                h->seq++;
+        }
+        range[1] = h->seq;
+        topic_tree_match(h->topics, topic, gap_to_subscription, range);
+        if (ret_first)
+                *ret_first = range[0];
+        if (ret_last)
+                *ret_last = range[1];
+        return 0;
+}
+
 /**
  * hub_topic_validate() - whether @topic is one hub_publish() takes
  *

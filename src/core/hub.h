@@ -93,6 +93,9 @@ unsigned hub_get_n_retained(Hub *h);
 unsigned hub_get_n_keys(Hub *h);
 
 /* Topics */
+/* The most sequence numbers one hub_report_gap() hands out. */
+#define HUB_GAP_MAX 65536u
+int hub_report_gap(Hub *h, const char *topic, uint32_t count, uint64_t *ret_first, uint64_t *ret_last);
 int hub_publish(Hub *h, Client *sender, const char *topic, const void *payload, size_t len,
                 bool retain, uint64_t *ret_seq);
 int hub_subscribe(Hub *h, Client *c, const char *pattern, bool with_retained, uint64_t *ret_id);

@@ -549,6 +549,12 @@ static char *closest_key(const char *group, const char *name) {
         return g_strdup("");
 }
 
+/* Groups of switchboard.conf that other programs read (switchboard-bridge's [bridge]):
+ * the hub skips them without a word. */
+static bool group_foreign(const char *group) {
+        return g_str_equal(group, "bridge");
+}
+
 static bool group_known(const char *group) {
         for (const ConfigKey *k = config_keys; k->name; k++)
                 if (g_str_equal(k->group, group))
@@ -647,7 +653,9 @@ int config_load_text(Config *c, const char *path, const char *text) {
                         g_free(group);
                         group = g_strndup(line + 1, (size_t) (close - line - 1));
                         in_group = true;
-                        if (!group_known(group)) {
+                        if (group_foreign(group))
+                                group[0] = '\0';
+                        else if (!group_known(group)) {
                                 g_autofree char *best = closest_group(group);
 
                                 if (best)

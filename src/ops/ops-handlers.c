@@ -26,6 +26,12 @@ int op_publish(OpCall *call, const OpArgs *in, OpResult *out) {
         return r < 0 ? op_fail(call, r, HUB_ARG_TOPIC, in->topic, in->payload.len) : 0;
 }
 
+int op_report_gap(OpCall *call, const OpArgs *in, OpResult *out) {
+        int r = hub_report_gap(call->hub, in->topic, in->count, &out->first_seq, &out->last_seq);
+
+        return r < 0 ? op_fail(call, r, HUB_ARG_TOPIC, in->topic, 0) : 0;
+}
+
 int op_clear_retained(OpCall *call, const OpArgs *in, OpResult *out) {
         unsigned n = 0;
         int r = hub_clear_retained(call->hub, in->pattern, &n);

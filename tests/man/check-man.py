@@ -7,7 +7,9 @@
 # of each `switchboard COMMAND --help`, switchboardd(8) every option of
 # `switchboardd --help`, and switchboard.conf(5) every [group] key the
 # configuration code reads (src/daemon/config.c) and every limit, and its
-# EXAMPLE passes `switchboardd --check-config` without a warning. Without
+# EXAMPLE passes `switchboardd --check-config` without a warning;
+# switchboard-bridge(1) every option of `switchboard-bridge --help` and every
+# [bridge] key of src/bridge/bridge-config.c. Without
 # pages (no scdoc; -Dman=auto) it is skipped.
 
 import os
@@ -63,6 +65,13 @@ if 'switchboard.1' in pages:
 if 'switchboardd.8' in pages:
     text = render('switchboardd.8', '400')
     must_name('switchboardd.8', text, long_options(help_of(daemon)), 'the option')
+
+if 'switchboard-bridge.1' in pages and os.environ.get('SWITCHBOARD_BRIDGE'):
+    text = render('switchboard-bridge.1', '400')
+    must_name('switchboard-bridge.1', text, long_options(help_of(os.environ['SWITCHBOARD_BRIDGE'])), 'the option')
+    for key in re.findall(r'K\("([a-z-]+)"', open(os.path.join(os.environ['SB_SOURCE_ROOT'], 'src', 'bridge',
+                                                               'bridge-config.c')).read()):
+        must_name('switchboard-bridge.1', text, {key}, 'the [bridge] key')
 
 if 'switchboard.conf.5' in pages:
     text = render('switchboard.conf.5', '400')

@@ -545,6 +545,14 @@ END_TEST
 
 /* Gaps */
 
+/* @e is subscription @id's gap notice of @first..@last. */
+static void check_gap(const FakeEnvelope *e, uint64_t id, uint64_t first, uint64_t last) {
+        ck_assert_int_eq(e->kind, ENVELOPE_GAP);
+        ck_assert_uint_eq(e->sub_id, id);
+        ck_assert_uint_eq(e->gap_first, first);
+        ck_assert_uint_eq(e->gap_last, last);
+}
+
 START_TEST(test_gap_before_next_message)
 {
         uint64_t id = subscribe(alice, "t.>", false), s1, s3, s4;
@@ -563,11 +571,7 @@ START_TEST(test_gap_before_next_message)
         alice->full = false;
         s4 = publish(bob, "t.d", "4", false);
         ck_assert_uint_eq(alice->delivered->len, 2);
-        e = fake_client_get(alice, 0);
-        ck_assert_int_eq(e->kind, ENVELOPE_GAP);
-        ck_assert_uint_eq(e->sub_id, id);
-        ck_assert_uint_eq(e->gap_first, s1);
-        ck_assert_uint_eq(e->gap_last, s3);
+        check_gap(fake_client_get(alice, 0), id, s1, s3);
         e = fake_client_get(alice, 1);
         ck_assert_int_eq(e->kind, ENVELOPE_MESSAGE);
         ck_assert_uint_eq(e->seq, s4);
@@ -578,6 +582,32 @@ START_TEST(test_gap_before_next_message)
         publish(bob, "t.e", "5", false);
         ck_assert_uint_eq(alice->delivered->len, 3);
         ck_assert_uint_eq(fake_client_count(alice, ENVELOPE_GAP), 1);
+}
+END_TEST
+
+START_TEST(test_report_gap)
+{
+        uint64_t id = subscribe(alice, "t.>", false), s1, first = 0, last = 0;
+
+        subscribe(bob, "other", false);
+        s1 = publish(bob, "t.a", "1", false);
+        ck_assert_int_eq(hub_report_gap(hub, "t.a", 3, &first, &last), 0);
+        ck_assert_uint_eq(first, s1 + 1);
+        ck_assert_uint_eq(last, s1 + 3);
+        ck_assert_uint_eq(alice->delivered->len, 2);
+        check_gap(fake_client_get(alice, 1), id, first, last);
+        ck_assert_uint_eq(bob->delivered->len, 0);         /* not bob's topic */
+
+        /* The numbers are used up; 0 counts as 1; a full sink gets the gap later. */
+        ck_assert_uint_gt(publish(bob, "t.b", "2", false), last);
+        alice->full = true;
+        ck_assert_int_eq(hub_report_gap(hub, "t.c", 0, &first, &last), 0);
+        ck_assert_uint_eq(first, last);
+        alice->full = false;
+        publish(bob, "t.d", "3", false);
+        check_gap(fake_client_get(alice, 3), id, first, last);
+
+        ck_assert_int_eq(hub_report_gap(hub, "t..x", 1, NULL, NULL), -EINVAL);
 }
 END_TEST
 
@@ -1114,6 +1144,7 @@ static Suite *hub_suite(void) {
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_gap_before_next_message);
         tcase_add_test(tc, test_gap_flush);
+        tcase_add_test(tc, test_report_gap);
         tcase_add_test(tc, test_gap_per_subscription);
         tcase_add_test(tc, test_gap_then_refused_again);
         tcase_add_test(tc, test_gap_watch);
