@@ -11,6 +11,11 @@
  *              next; for a duration after a warm-up.
  *   roundtrip  every worker pushes a job, then reserves one, then acks it
  *              (Redis: LPUSH, then BRPOP), sequentially, and starts again.
+ *              With --ack-pipelined (hub only) the ack is a JSON-RPC
+ *              notification written with the next push, not awaited (as
+ *              NATS JetStream and RabbitMQ clients ack): two waits per round
+ *              trip, like Redis's LPUSH + BRPOP, where the hub still
+ *              deletes the job only when the ack arrives.
  *
  * Each worker pushes before it reserves, so a job is always ready when a
  * reserve arrives; the reserve still waits (up to 5 s) rather than fail.
@@ -83,6 +88,7 @@ typedef struct Options {
         double duration;
         double warmup;
         bool roundtrip;
+        bool ack_pipelined;     /* sb: the ack as a notification, not awaited */
 } Options;
 
 typedef struct Worker {
@@ -420,6 +426,10 @@ static int run(const Options *o) {
                                                 next = OP_NONE;
                                         else if (done == OP_PUSH)
                                                 next = OP_RESERVE;
+                                        else if (done == OP_RESERVE && o->proto == QPROTO_SB && o->ack_pipelined)
+                                                /* Goes out with the next push; nothing to wait for. */
+                                                append_frame_printf(&w->out, "{\"jsonrpc\":\"2.0\",\"method\":\"ack\","
+                                                                    "\"params\":{\"id\":%" PRIu64 "}}", w->job);
                                         else if (done == OP_RESERVE && o->proto != QPROTO_REDIS)
                                                 next = OP_ACK;
                                         else
@@ -492,7 +502,8 @@ finish:
 static void help(void) {
         printf("Usage:\n"
                "  bench-queue push|roundtrip --proto sb|beanstalk|redis --socket PATH\n"
-               "              [--clients N] [--queue NAME] [--duration S] [--warmup S] [--payload P]\n\n"
+               "              [--clients N] [--queue NAME] [--duration S] [--warmup S] [--payload P]\n"
+               "              [--ack-pipelined]\n\n"
                "Defaults: 1 client, queue %s, 2 s after 0.5 s warm-up. Prints one key=value line.\n"
                "See bench/README.md.\n", DEFAULT_QUEUE);
 }
@@ -510,7 +521,8 @@ static int parse_seconds(const char *s, double *ret) {
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_PROTO = 0x100, ARG_SOCKET, ARG_CLIENTS, ARG_QUEUE, ARG_PAYLOAD, ARG_DURATION, ARG_WARMUP };
+        enum { ARG_PROTO = 0x100, ARG_SOCKET, ARG_CLIENTS, ARG_QUEUE, ARG_PAYLOAD, ARG_DURATION, ARG_WARMUP,
+               ARG_ACK_PIPELINED };
         static const struct option options[] = {
                 { "help",     no_argument,       NULL, 'h'          },
                 { "proto",    required_argument, NULL, ARG_PROTO    },
@@ -520,6 +532,7 @@ int main(int argc, char *argv[]) {
                 { "payload",  required_argument, NULL, ARG_PAYLOAD  },
                 { "duration", required_argument, NULL, ARG_DURATION },
                 { "warmup",   required_argument, NULL, ARG_WARMUP   },
+                { "ack-pipelined", no_argument,  NULL, ARG_ACK_PIPELINED },
                 {}
         };
         Options o = {
@@ -549,6 +562,9 @@ int main(int argc, char *argv[]) {
                         break;
                 case ARG_SOCKET:
                         o.socket = optarg;
+                        break;
+                case ARG_ACK_PIPELINED:
+                        o.ack_pipelined = true;
                         break;
                 case ARG_CLIENTS: {
                         char *end;
