@@ -72,6 +72,32 @@ char *sb_default_socket_path(void);
  */
 int sb_open_socket(const char *path);
 
+/**
+ * sb_connect_tcp() - connect to the hub's TCP listener (off by default;
+ * docs/tcp.md) at @address ("127.0.0.1:7420", "[::1]:7420", "host:7420")
+ * and present @token (NULL: $SWITCHBOARD_TOKEN) with hub.auth
+ *
+ * Return: 0 and the client in @ret; -EACCES when the hub refused the token;
+ * -ENOKEY when there is no token to give; -EINVAL for a bad address;
+ * -ETIMEDOUT; or the -errno of connect().
+ */
+int sb_connect_tcp(const char *address, const char *token, sb_client **ret);
+
+/**
+ * sb_open_tcp() - only the socket: a TCP connection to @address (non-blocking,
+ * close-on-exec, TCP_NODELAY), not yet authenticated
+ * Return: the fd, or -EINVAL for a bad address, or the -errno of connect().
+ */
+int sb_open_tcp(const char *address);
+
+/**
+ * sb_authenticate() - present @token (NULL: $SWITCHBOARD_TOKEN) with
+ * hub.auth, the first request a TCP connection must make
+ * Return: 0; -EACCES (AccessDenied: sb_error_message() says why); -ENOKEY
+ * when there is no token to give.
+ */
+int sb_authenticate(sb_client *c, const char *token);
+
 /* Close the connection; the hub drops the client's subscriptions, watches,
  * served names and reservations. NULL is fine. */
 void sb_close(sb_client *c);

@@ -23,6 +23,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -34,6 +36,7 @@
 #include "proto/json-write.h"
 #include "proto/utf8.h"
 #include "shm/shm-client.h"
+#include "util/inet.h"
 
 #define READ_CHUNK (64 * 1024)
 /* Reads per sb_process(): a busy socket must not keep a shared loop to itself. */
@@ -80,6 +83,7 @@ static const struct {
         { "Conflict", ESTALE },         { "LimitExceeded", E2BIG },   { "NoJob", EAGAIN },
         { "StorageFailed", EIO },       { "NoServer", ENXIO },        { "Timeout", ETIMEDOUT },
         { "ServerGone", ECONNABORTED }, { "ServerError", EREMOTEIO }, { "NotText", EILSEQ },
+        { "AccessDenied", EACCES },
 };
 
 /* JSON-RPC's own errors have no name: their code says which. */
@@ -213,6 +217,75 @@ SB_EXPORT int sb_connect(const char *path, sb_client **ret) {
         if (fd < 0)
                 return fd;
         return sb_connect_fd(fd, ret);
+}
+
+SB_EXPORT int sb_open_tcp(const char *address) {
+        InetAddress a;
+        int fd, one = 1, r;
+
+        if (!address)
+                return -EINVAL;
+        r = inet_address_parse(address, INET_NAMES, &a);
+        if (r < 0)
+                return -EINVAL;
+        fd = socket(a.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        /* Blocking until connected; sb_connect_fd() makes it non-blocking. */
+        if (connect(fd, (struct sockaddr *) &a.ss, a.len) < 0) {
+                r = -errno;
+                close(fd);
+                return r;
+        }
+        /* Requests and answers are small and awaited: no Nagle delay. */
+        (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+                r = -errno;
+                close(fd);
+                return r;
+        }
+        return fd;
+}
+
+SB_EXPORT int sb_authenticate(sb_client *c, const char *token) {
+        Answer *a;
+        uint64_t id;
+        int r;
+
+        if (!token)
+                token = getenv("SWITCHBOARD_TOKEN");
+        if (!token || !token[0])
+                return client_fail(c, -ENOKEY, "no token: give one, or set $SWITCHBOARD_TOKEN");
+        if (!utf8_is_valid(token, strlen(token)))
+                return client_fail(c, -EINVAL, "the token must be UTF-8 text");
+        request_begin(c, "hub.auth", true, &id);
+        params_string(c->request, "token", token);
+        request_end(c);
+        r = client_enqueue(c);
+        if (r >= 0)
+                r = client_call(c, id, 0, &a);
+        return r;
+}
+
+SB_EXPORT int sb_connect_tcp(const char *address, const char *token, sb_client **ret) {
+        sb_client *c;
+        int fd, r;
+
+        if (!ret)
+                return -EINVAL;
+        fd = sb_open_tcp(address);
+        if (fd < 0)
+                return fd;
+        r = sb_connect_fd(fd, &c);
+        if (r < 0)
+                return r;
+        r = sb_authenticate(c, token);
+        if (r < 0) {
+                sb_close(c);
+                return r;
+        }
+        *ret = c;
+        return 0;
 }
 
 SB_EXPORT void sb_close(sb_client *c) {

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -499,6 +500,51 @@ START_TEST(test_ring_subscribe)
 }
 END_TEST
 
+/* ---- TCP ----------------------------------------------------------------------------- */
+
+/* The contents of $XDG_RUNTIME_DIR/switchboard/NAME or $XDG_CONFIG_HOME/switchboard/NAME, one line. */
+static char *read_line(const char *dir_var, const char *name) {
+        char path[512], buf[256] = "";
+        FILE *f;
+
+        snprintf(path, sizeof path, "%s/switchboard/%s", getenv(dir_var), name);
+        f = fopen(path, "re");
+        ck_assert_msg(f != NULL, "no %s", path);
+        ck_assert_ptr_nonnull(fgets(buf, sizeof buf, f));
+        fclose(f);
+        buf[strcspn(buf, "\n")] = '\0';
+        return strdup(buf);
+}
+
+START_TEST(test_tcp)
+{
+        char *address = read_line("XDG_RUNTIME_DIR", "tcp-address"), *token = read_line("XDG_CONFIG_HOME", "token");
+        sb_client *tcp, *unix_client = connect_or_fail();
+        Seen seen = {};
+
+        ck_assert_int_eq(sb_connect_tcp(address, "not the token", &tcp), -EACCES);
+        unsetenv("SWITCHBOARD_TOKEN");
+        ck_assert_int_eq(sb_connect_tcp(address, NULL, &tcp), -ENOKEY);
+        ck_assert_int_eq(sb_connect_tcp("no port", token, &tcp), -EINVAL);
+
+        /* The token from the environment, and a TCP subscriber of a Unix publisher. */
+        setenv("SWITCHBOARD_TOKEN", token, 1);
+        ck_assert_int_eq(sb_connect_tcp(address, NULL, &tcp), 0);
+        ck_assert_int_eq(sb_subscribe(tcp, "lib.tcp", 0, record, &seen, NULL), 0);
+        ck_assert_int_eq(sb_publish(unix_client, "lib.tcp", "over tcp", 8, 0, NULL), 0);
+        ck_assert_int_eq(sb_publish(tcp, "lib.tcp", "from tcp", 8, 0, NULL), 0);
+        wait_events(tcp, &seen, 2);
+        ck_assert_str_eq(seen.data[0], "over tcp");
+        ck_assert_str_eq(seen.transport[0], "unix");
+        ck_assert_str_eq(seen.transport[1], "tcp");
+        ck_assert_int_eq(seen.pid[1], -1);
+        sb_close(tcp);
+        sb_close(unix_client);
+        free(address);
+        free(token);
+}
+END_TEST
+
 /* ---- the hub dies ---------------------------------------------------------------- */
 
 static pid_t hub_pid(void) {
@@ -572,6 +618,7 @@ static Suite *libswitchboard_suite(void) {
                 { "glib-source", test_glib_source },
                 { "ring-publish", test_ring_publish },
                 { "ring-subscribe", test_ring_subscribe },
+                { "tcp", test_tcp },
                 { "hub-dies-mid-call", test_hub_dies_mid_call },
         };
 
@@ -588,7 +635,19 @@ static Suite *libswitchboard_suite(void) {
 
 int main(void) {
         SRunner *sr = srunner_create(libswitchboard_suite());
+        char path[512];
+        FILE *f;
         int failed;
+
+        /* Every hub of this test also listens on TCP (loopback, any free port). */
+        snprintf(path, sizeof path, "%s/switchboard", getenv("XDG_CONFIG_HOME"));
+        (void) mkdir(path, 0700);
+        snprintf(path, sizeof path, "%s/switchboard/switchboard.conf", getenv("XDG_CONFIG_HOME"));
+        f = fopen(path, "we");
+        if (!f || fputs("[tcp]\nlisten = 127.0.0.1:0\n", f) < 0 || fclose(f) != 0) {
+                perror(path);
+                return EXIT_FAILURE;
+        }
 
         srunner_run_all(sr, CK_NORMAL);
         failed = srunner_ntests_failed(sr);
