@@ -190,6 +190,9 @@ int sb_get_events(const sb_client *c);
  * sb_process() - write what is pending, read what is there and dispatch
  * events and answers to their callbacks; never blocks
  *
+ * Callbacks may make blocking calls and queue requests, but not call
+ * sb_process() or sb_wait() (-EBUSY) nor sb_close() the client.
+ *
  * Return: the number of events and answers dispatched (0: none), or
  * -ECONNRESET once the hub has closed the connection (every answer still
  * awaited then gets -ECONNRESET first), -EBADMSG when the hub sent what is

@@ -873,7 +873,8 @@ static int fail_pending(sb_client *c, int r) {
         return n;
 }
 
-SB_EXPORT int sb_process(sb_client *c) {
+/* The body of sb_process(), which guards it against being called from a callback. */
+static int process(sb_client *c) {
         int n = 0, reads = 0, r;
 
         if (c->broken)
@@ -925,11 +926,24 @@ SB_EXPORT int sb_process(sb_client *c) {
         return n;
 }
 
+SB_EXPORT int sb_process(sb_client *c) {
+        int r;
+
+        if (c->dispatching)
+                return client_fail(c, -EBUSY, "sb_process() called from one of its own callbacks");
+        c->dispatching = true;
+        r = process(c);
+        c->dispatching = false;
+        return r;
+}
+
 SB_EXPORT int sb_wait(sb_client *c, int timeout_ms) {
         int r;
 
-        /* Kept frames or whole frames already read need no wait. */
-        if (g_queue_is_empty(&c->stash) && frame_reader_pending(&c->reader) == 0 && !c->eof) {
+        if (c->dispatching)
+                return client_fail(c, -EBUSY, "sb_wait() called from a callback of sb_process()");
+        /* Kept frames or whole frames already read need no wait (a partial one does). */
+        if (g_queue_is_empty(&c->stash) && !frame_reader_has_frame(&c->reader) && !c->eof) {
                 r = pump(c, deadline_after(timeout_ms));
                 if (r < 0 && r != -ETIMEDOUT)
                         return r;

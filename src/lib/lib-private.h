@@ -49,6 +49,7 @@ struct sb_client {
         int cancel_fd;
         bool eof;
         bool broken;                    /* a bad frame or a write error: nothing more is read */
+        bool dispatching;               /* in sb_process(): callbacks may not call it again */
         /* the last error */
         char *error_name, *error_message;
         int error_code;

@@ -127,6 +127,35 @@ START_TEST(test_publish_subscribe)
 }
 END_TEST
 
+/* A callback may make blocking calls, but not process the client again. */
+static void reenter(sb_client *c, const sb_event *e, void *userdata) {
+        int *calls = userdata;
+        uint64_t rev;
+
+        ck_assert_int_eq(sb_process(c), -EBUSY);
+        ck_assert_int_eq(sb_wait(c, 0), -EBUSY);
+        ck_assert_int_eq(sb_set(c, "lib.reenter", e->data, e->size, &rev), 0);
+        (*calls)++;
+}
+
+START_TEST(test_callbacks_reenter)
+{
+        sb_client *c = connect_or_fail();
+        int calls = 0;
+        void *value;
+
+        ck_assert_int_eq(sb_subscribe(c, "lib.reenter", 0, reenter, &calls, NULL), 0);
+        ck_assert_int_eq(sb_publish(c, "lib.reenter", "a", 1, 0, NULL), 0);
+        ck_assert_int_eq(sb_publish(c, "lib.reenter", "b", 1, 0, NULL), 0);
+        while (calls < 2)
+                ck_assert_int_ge(sb_wait(c, 10000), 0);
+        ck_assert_int_eq(sb_get(c, "lib.reenter", &value, NULL, NULL), 0);
+        ck_assert_str_eq(value, "b");
+        free(value);
+        sb_close(c);
+}
+END_TEST
+
 START_TEST(test_errors)
 {
         sb_client *c = connect_or_fail();
@@ -610,6 +639,7 @@ static Suite *libswitchboard_suite(void) {
         } tests[] = {
                 { "publish-subscribe", test_publish_subscribe },
                 { "errors", test_errors },
+                { "callbacks-reenter", test_callbacks_reenter },
                 { "store", test_store },
                 { "queue", test_queue },
                 { "call-async", test_call_async },
