@@ -331,6 +331,17 @@ void sb_job_clear(sb_job *job);
  */
 int sb_call(sb_client *c, const char *name, const void *data, size_t size, uint64_t timeout_ms, void **ret_data,
             size_t *ret_size);
+typedef void (*sb_call_fn)(sb_client *c, int error, const void *data, size_t size, void *userdata);
+
+/**
+ * sb_call_async() - sb_call() without waiting: @fn (may be NULL) gets the
+ * reply from a later sb_process(): @error 0 and the reply's bytes, decoded
+ * (valid until @fn returns), or a negative errno as sb_call() returns it
+ * (sb_error_name() during the callback; -ECONNRESET when the hub closed)
+ * Return: 0 or a negative errno (-EINVAL, -ENOTCONN after the hub closed).
+ */
+int sb_call_async(sb_client *c, const char *name, const void *data, size_t size, uint64_t timeout_ms,
+                  sb_call_fn fn, void *userdata);
 /* Serve @name: calls arrive as SB_EVENT_REQUEST events; answer each with sb_reply(). */
 int sb_serve(sb_client *c, const char *name, sb_event_fn fn, void *userdata);
 int sb_unserve(sb_client *c, const char *name);
@@ -388,8 +399,14 @@ int sb_ring_subscribe(sb_client *c, const char *pattern, size_t size, unsigned f
  */
 int sb_ring_put(sb_ring *r, const void *data, size_t size);
 void sb_ring_flush(sb_ring *r);
+/* sb_ring_put() on @topic (validated by the hub like any publish; a record it
+ * refuses is skipped) rather than the ring's own; NULL: the ring's own. */
+int sb_ring_put_topic(sb_ring *r, const char *topic, const void *data, size_t size);
 /* sb_ring_put() then sb_ring_flush(). */
 int sb_ring_write(sb_ring *r, const void *data, size_t size);
+/* Wait until the hub has taken every message flushed into a publish ring (so that what
+ * follows on the socket comes after them). Return: 0, -ETIMEDOUT, -EINTR, -EPIPE. */
+int sb_ring_wait_drained(sb_ring *r, int timeout_ms);
 /* Wait until a message of @size bytes fits (spinning first, then on a futex). */
 int sb_ring_wait_writable(sb_ring *r, size_t size, int timeout_ms);
 
@@ -415,6 +432,15 @@ int sb_ring_read(sb_ring *r, sb_ring_msg *ret);
 void sb_ring_release(sb_ring *r);
 /* Wait until a message is there: spin, then sleep on a futex. Return: 0, -ETIMEDOUT, -EPIPE, -EINTR. */
 int sb_ring_wait(sb_ring *r, int timeout_ms);
+/**
+ * sb_ring_sleep() - for a thread other than the reader's (one that wakes an
+ * event loop, say): sleep on the futex until the subscribe ring holds
+ * records not yet given back with sb_ring_release(), without spinning and
+ * without touching the reader's state. The reader then reads until -EAGAIN
+ * and releases before this is called again, or it returns at once.
+ * Return: 0, -ETIMEDOUT, -EINTR, -EPIPE (closed, or sb_close()d: then do not call it again).
+ */
+int sb_ring_sleep(sb_ring *r, int timeout_ms);
 /* How many times a wait looks again before it sleeps (default 1000; more: less latency, more CPU). */
 void sb_ring_set_spin(sb_ring *r, unsigned spin);
 /* The hub's id of the ring, and its data size. */

@@ -123,6 +123,24 @@ static bool pattern_valid(const char *pattern) {
         return *pattern != '\0';
 }
 
+/**
+ * bridge_patterns_overlap() - whether some topic matches both patterns ('*'
+ * one token, '>' one or more last tokens)
+ */
+bool bridge_patterns_overlap(const char *a, const char *b) {
+        g_auto(GStrv) ta = g_strsplit(a, ".", -1);
+        g_auto(GStrv) tb = g_strsplit(b, ".", -1);
+        size_t i;
+
+        for (i = 0; ta[i] && tb[i]; i++) {
+                if (g_str_equal(ta[i], ">") || g_str_equal(tb[i], ">"))
+                        return true;
+                if (!g_str_equal(ta[i], "*") && !g_str_equal(tb[i], "*") && !g_str_equal(ta[i], tb[i]))
+                        return false;
+        }
+        return !ta[i] && !tb[i];
+}
+
 /* A prefix is empty or ends with '.' after valid tokens ("host.laptop."). */
 static bool prefix_valid(const char *prefix) {
         g_autofree char *bare = NULL;
@@ -136,7 +154,7 @@ static bool prefix_valid(const char *prefix) {
         return bridge_subject_valid(bare);
 }
 
-typedef enum KeyType { KEY_STRING, KEY_LIST, KEY_PATTERNS, KEY_NAMES, KEY_PREFIX, KEY_SIZE, KEY_MS, KEY_BOOL } KeyType;
+typedef enum KeyType { KEY_STRING, KEY_LIST, KEY_PATTERNS, KEY_NAMES, KEY_PREFIX, KEY_SIZE, KEY_MS, KEY_BOOL, KEY_AUTO } KeyType;
 
 typedef struct BridgeKey {
         const char *name;
@@ -168,6 +186,8 @@ static const BridgeKey bridge_keys[] = {
         K("call-timeout", KEY_MS, call_timeout_ms),
         K("discovered-servers", KEY_BOOL, discovered_servers),
         K("send-asap", KEY_BOOL, send_asap),
+        K("hub-rings", KEY_AUTO, hub_rings),
+        K("ring-size", KEY_SIZE, ring_size),
         {}
 };
 #undef K
@@ -214,6 +234,17 @@ static int key_set(BridgeConfig *c, const BridgeKey *k, const char *text, const 
                         *(bool *) field = false;
                 else
                         return log_error_errno(-EINVAL, "%s: %s=%s: expected yes or no.", where, k->name, text);
+                return 0;
+        case KEY_AUTO:
+                if (g_str_equal(text, "auto"))
+                        *(int *) field = -1;
+                else if (g_str_equal(text, "yes") || g_str_equal(text, "true"))
+                        *(int *) field = 1;
+                else if (g_str_equal(text, "no") || g_str_equal(text, "false"))
+                        *(int *) field = 0;
+                else
+                        return log_error_errno(-EINVAL, "%s: %s=%s: expected auto, yes or no.", where, k->name,
+                                               text);
                 return 0;
         case KEY_SIZE:
         case KEY_MS:
@@ -311,6 +342,9 @@ void bridge_config_print(const BridgeConfig *c, FILE *f) {
                 case KEY_BOOL:
                         text = g_strdup(*(const bool *) field ? "yes" : "no");
                         break;
+                case KEY_AUTO:
+                        text = g_strdup(*(const int *) field < 0 ? "auto" : *(const int *) field ? "yes" : "no");
+                        break;
                 }
                 fprintf(f, "%s = %s\n", k->name, text);
         }
@@ -395,6 +429,8 @@ int bridge_config_parse(int argc, char **argv, BridgeConfig **ret, bool *ret_exi
                 FLAG("reconnect-buffer", 0, "SIZE", "Bytes kept while NATS is away (8M)"),
                 FLAG("max-pending", 0, "N", "NATS messages waiting for the hub, at most (65536)"),
                 FLAG("call-timeout", 0, "MS", "Timeout of hub calls for NATS requests (30000)"),
+                FLAG("hub-rings", 0, "auto|yes|no", "Shared-memory rings with the hub (auto)"),
+                FLAG("ring-size", 0, "SIZE", "Data size of each ring, a power of two (4M)"),
                 { "no-discovered-servers", 0, G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, (gpointer) on_flag,
           "Only the servers of --nats-url, not others of their cluster", NULL },
         { "no-send-asap", 0, G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, (gpointer) on_flag,
@@ -433,6 +469,8 @@ int bridge_config_parse(int argc, char **argv, BridgeConfig **ret, bool *ret_exi
         c->call_timeout_ms = 30000;
         c->discovered_servers = true;
         c->send_asap = true;
+        c->hub_rings = -1;
+        c->ring_size = 4 * 1024 * 1024;
         if (config)
                 r = load_file(c, config, true);
         else {
@@ -468,6 +506,8 @@ int bridge_config_parse(int argc, char **argv, BridgeConfig **ret, bool *ret_exi
                 c->import_prefix = g_strdup("");
         if (!c->service_prefix)
                 c->service_prefix = g_strdup("");
+        if (c->ring_size & (c->ring_size - 1))
+                return log_error_errno(-EINVAL, "ring-size=%" PRIu64 ": expected a power of two.", c->ring_size);
         if (c->nkey && !c->nkey_seed)
                 return log_error_errno(-EINVAL, "nkey needs nkey-seed, the file of its seed.");
         if (g_strv_length(c->export_patterns ? c->export_patterns : (char *[]) { NULL }) +

@@ -35,6 +35,8 @@ typedef struct BridgeConfig {
         uint64_t max_pending;           /* NATS messages waiting in one subscription, at most */
         uint64_t call_timeout_ms;       /* hub calls made for NATS requests */
         bool discovered_servers;        /* fail over to cluster members the servers name */
+        int hub_rings;                  /* shared-memory rings with the hub: -1 auto, 0 no, 1 yes */
+        uint64_t ring_size;             /* data size of each ring */
         bool send_asap;                 /* write what a loop turn published at once, not after 1 ms */
         bool verbose;
 } BridgeConfig;
@@ -46,3 +48,4 @@ int bridge_config_parse(int argc, char **argv, BridgeConfig **ret, bool *ret_exi
 void bridge_config_print(const BridgeConfig *c, FILE *f);
 int bridge_config_load_text(BridgeConfig *c, const char *path, const char *text, size_t len);
 bool bridge_subject_valid(const char *subject);
+bool bridge_patterns_overlap(const char *a, const char *b);

@@ -86,6 +86,17 @@ typedef struct SyncSub {
         InboundKind kind;
 } SyncSub;
 
+/* An export pattern's subscribe ring and the thread that sleeps on it for the loop. */
+typedef struct ExportRing {
+        Bridge *b;
+        sb_ring *ring;
+        GThread *thread;
+        GMutex lock;
+        GCond cond;
+        bool armed;                     /* the loop emptied the ring: sleep on it again */
+        bool stop;
+} ExportRing;
+
 typedef struct Inbound {
         InboundKind kind;
         natsMsg *msg;           /* owned; NULL for connection events */
@@ -113,6 +124,15 @@ struct Bridge {
         atomic_uint_fast64_t overflow;  /* replies dropped because max-pending were waiting */
         int efd;
         sd_event_source *efd_io;
+
+        /* Shared-memory rings ([bridge] hub-rings): export patterns' subscribe rings, each
+         * with a thread that sleeps on it and writes ring_efd, and one publish ring for
+         * everything imported. NULL/empty: the socket. */
+        GPtrArray *export_rings;        /* ExportRing* */
+        int ring_efd;
+        sd_event_source *ring_efd_io;
+        sb_ring *import_ring;
+        GString *topic_buf;             /* a ring message's topic, NUL-terminated */
 
         GHashTable *export_seq;         /* topic → uint64_t* last Switchboard-Topic-Seq sent */
         GHashTable *import_seq;         /* "origin\nsubject" → uint64_t* last seen */
@@ -241,6 +261,19 @@ static void gap_publish(Bridge *b, const char *topic, const char *origin, uint64
         g_string_assign(s, "{\"topic\":");
         json_write_cstr(s, topic);
         g_string_append_printf(s, ",\"count\":%" PRIu64 "}", MIN(last - first + 1, (uint64_t) 65536));
+        if (b->import_ring) {
+                /* Messages go through the ring, report_gap through the socket: the hub must
+                 * have taken every message before the gap first, and have numbered the gap
+                 * before the next message goes into the ring. */
+                sb_ring_flush(b->import_ring);
+                r = sb_ring_wait_drained(b->import_ring, 5000);
+                if (r < 0)
+                        log_warning_errno(r, "The hub did not take the imported messages in time: %m");
+                r = sb_request(b->hub, "report_gap", s->str, NULL);
+                if (r < 0)
+                        log_warning_errno(r, "The hub refused report_gap: %s", sb_error_message(b->hub));
+                return;
+        }
         r = sb_request_async(b->hub, "report_gap", s->str, on_report_gap, NULL);
         if (r < 0)
                 log_warning_errno(r, "Failed to report the gap of '%s' to the hub: %m", topic);
@@ -284,12 +317,38 @@ static uint64_t *seq_slot(GHashTable *table, const char *key) {
         return slot;
 }
 
-static void export_message(Bridge *b, const sb_event *e) {
-        g_autofree char *subject = g_strconcat(b->config->export_prefix, e->topic, NULL);
+/* Publish hub message @seq of @topic to NATS; @sender NULL when not known (rings). */
+static void export_publish(Bridge *b, const char *topic, const void *data, size_t size, uint64_t seq,
+                           const sb_sender *sender) {
+        g_autofree char *subject = g_strconcat(b->config->export_prefix, topic, NULL);
         uint64_t *topic_seq;
         natsMsg *m = NULL;
         natsStatus s;
 
+        /* Numbered even when libnats refuses it: the importer then sees the gap. */
+        topic_seq = seq_slot(b->export_seq, topic);
+        (*topic_seq)++;
+        s = natsMsg_Create(&m, subject, NULL, data, (int) size);
+        if (s == NATS_OK) {
+                (void) natsMsgHeader_Set(m, HDR_ORIGIN, b->config->name);
+                header_set_u64(m, HDR_SEQ, seq);
+                header_set_u64(m, HDR_TOPIC_SEQ, *topic_seq);
+                header_set_sender(m, sender);
+                s = natsConnection_PublishMsg(b->nc, m);
+        }
+        natsMsg_Destroy(m);
+        if (s != NATS_OK) {
+                if (b->counters.export_failed++ == 0 || b->config->verbose)
+                        log_warning("Failed to publish '%s' (seq %" PRIu64 ") to NATS: %s; counting "
+                                    "such losses in export_failed.", subject, seq, natsStatus_GetText(s));
+                return;
+        }
+        b->counters.exported++;
+        if (b->config->verbose)
+                log_info("hub → NATS: %s (seq %" PRIu64 ", topic seq %" PRIu64 ")", subject, seq, *topic_seq);
+}
+
+static void export_message(Bridge *b, const sb_event *e) {
         if (e->seq == b->last_exported_seq)
                 return;                 /* the same message through a second export pattern */
         b->last_exported_seq = e->seq;
@@ -297,32 +356,11 @@ static void export_message(Bridge *b, const sb_event *e) {
                 b->counters.loops++;    /* we published it: it came from NATS */
                 return;
         }
-
-        /* Numbered even when libnats refuses it: the importer then sees the gap. */
-        topic_seq = seq_slot(b->export_seq, e->topic);
-        (*topic_seq)++;
-        s = natsMsg_Create(&m, subject, NULL, e->data, (int) e->size);
-        if (s == NATS_OK) {
-                (void) natsMsgHeader_Set(m, HDR_ORIGIN, b->config->name);
-                header_set_u64(m, HDR_SEQ, e->seq);
-                header_set_u64(m, HDR_TOPIC_SEQ, *topic_seq);
-                header_set_sender(m, e->sender);
-                s = natsConnection_PublishMsg(b->nc, m);
-        }
-        natsMsg_Destroy(m);
-        if (s != NATS_OK) {
-                if (b->counters.export_failed++ == 0 || b->config->verbose)
-                        log_warning("Failed to publish '%s' (seq %" PRIu64 ") to NATS: %s; counting "
-                                    "such losses in export_failed.", subject, e->seq, natsStatus_GetText(s));
-                return;
-        }
-        b->counters.exported++;
-        if (b->config->verbose)
-                log_info("hub → NATS: %s (seq %" PRIu64 ", topic seq %" PRIu64 ")", subject, e->seq, *topic_seq);
+        export_publish(b, e->topic, e->data, e->size, e->seq, e->sender);
 }
 
 /* {"bridge", "first_seq", "last_seq", "lost", "reason"} on export-prefix + GAP_SUBJECT. */
-static void export_gap(Bridge *b, const sb_event *e) {
+static void export_gap(Bridge *b, uint64_t first_seq, uint64_t last_seq) {
         g_autofree char *subject = g_strconcat(b->config->export_prefix, GAP_SUBJECT, NULL);
         g_autoptr(GString) s = g_string_new("{\"bridge\":");
         natsMsg *m = NULL;
@@ -331,7 +369,7 @@ static void export_gap(Bridge *b, const sb_event *e) {
         json_write_cstr(s, b->config->name);
         g_string_append_printf(s, ",\"first_seq\":%" PRIu64 ",\"last_seq\":%" PRIu64 ",\"lost\":%" PRIu64
                                ",\"reason\":\"the exporting hub dropped them for its bridge (it fell behind); "
-                               "topics unknown\"}", e->first_seq, e->last_seq, e->last_seq - e->first_seq + 1);
+                               "topics unknown\"}", first_seq, last_seq, last_seq - first_seq + 1);
         st = natsMsg_Create(&m, subject, NULL, s->str, (int) s->len);
         if (st == NATS_OK) {
                 (void) natsMsgHeader_Set(m, HDR_ORIGIN, b->config->name);
@@ -340,6 +378,15 @@ static void export_gap(Bridge *b, const sb_event *e) {
         natsMsg_Destroy(m);
         if (st != NATS_OK)
                 log_warning("Failed to publish the gap notice to NATS: %s", natsStatus_GetText(st));
+}
+
+/* The hub dropped messages for us (our output buffer or ring was full): they have no
+ * topic numbers, so importers cannot see the jump; tell them on NATS. */
+static void hub_gap(Bridge *b, uint64_t first_seq, uint64_t last_seq, const char *what, uint64_t id) {
+        b->counters.hub_gaps += last_seq - first_seq + 1;
+        log_warning("The hub dropped messages %" PRIu64 "..%" PRIu64 " for export %s %" PRIu64
+                    " (the bridge fell behind); they did not reach NATS.", first_seq, last_seq, what, id);
+        export_gap(b, first_seq, last_seq);
 }
 
 static void on_hub_message(sb_client *c, const sb_event *e, void *userdata) {
@@ -351,13 +398,7 @@ static void on_hub_message(sb_client *c, const sb_event *e, void *userdata) {
                         export_message(b, e);
                 break;
         case SB_EVENT_GAP:
-                /* The hub dropped messages for us (our output buffer was full): they have no
-                 * topic numbers, so importers cannot see the jump; tell them on NATS. */
-                b->counters.hub_gaps += e->last_seq - e->first_seq + 1;
-                log_warning("The hub dropped messages %" PRIu64 "..%" PRIu64 " for export subscription %" PRIu64
-                            " (the bridge fell behind); they did not reach NATS.",
-                            e->first_seq, e->last_seq, e->id);
-                export_gap(b, e);
+                hub_gap(b, e->first_seq, e->last_seq, "subscription", e->id);
                 break;
         default:
                 break;
@@ -461,6 +502,22 @@ static int import_sequence(Bridge *b, natsMsg *m, const char *origin, const char
         return 1;
 }
 
+/* Into the import ring; when it is full, hand over what is there and wait for room
+ * (NATS meanwhile keeps messages, up to max-pending: what it then drops the topic
+ * numbers report). Flushed once per loop turn (on_nats_read()). */
+static int import_ring_put(Bridge *b, const char *topic, const void *data, size_t size) {
+        int r;
+
+        r = sb_ring_put_topic(b->import_ring, topic, data, size);
+        for (int tries = 0; r == -ENOBUFS && tries < 10; tries++) {
+                sb_ring_flush(b->import_ring);
+                r = sb_ring_wait_writable(b->import_ring, strlen(topic) + size, 100);
+                if (r >= 0 || r == -ETIMEDOUT)
+                        r = sb_ring_put_topic(b->import_ring, topic, data, size);
+        }
+        return r;
+}
+
 static void import_message(Bridge *b, natsMsg *m) {
         const char *subject = natsMsg_GetSubject(m), *topic = subject;
         const char *origin = header_get(m, HDR_ORIGIN);
@@ -481,7 +538,11 @@ static void import_message(Bridge *b, natsMsg *m) {
         }
         if (import_sequence(b, m, origin, topic) == 0)
                 return;
-        r = sb_publish(b->hub, topic, natsMsg_GetData(m), (size_t) natsMsg_GetDataLength(m), SB_NO_REPLY, NULL);
+        if (b->import_ring)
+                r = import_ring_put(b, topic, natsMsg_GetData(m), (size_t) natsMsg_GetDataLength(m));
+        else
+                r = sb_publish(b->hub, topic, natsMsg_GetData(m), (size_t) natsMsg_GetDataLength(m), SB_NO_REPLY,
+                               NULL);
         if (r < 0) {
                 log_warning_errno(r, "Failed to publish '%s' into the hub: %m", topic);
                 return;
@@ -533,40 +594,16 @@ static void nats_respond(Bridge *b, const char *reply, const char *error, const 
                 log_warning("Failed to answer a NATS request on '%s': %s", reply, natsStatus_GetText(s));
 }
 
-static void on_call_answer(sb_client *c, int error, const char *result, size_t size, void *userdata) {
+static void on_call_answer(sb_client *c, int error, const void *data, size_t size, void *userdata) {
         CallIn *ci = userdata;
-        g_autoptr(JsonParser) p = NULL;
-        const char *data = NULL, *perr = NULL;
-        g_autofree guchar *decoded = NULL;
-        size_t len = 0;
-        int i;
 
         if (error < 0) {
                 const char *name = sb_error_name(c);
                 const char *msg = sb_error_message(c);
 
                 nats_respond(ci->b, ci->reply, name ? name : "org.switchboard.Hub1.Error.Failed", msg, strlen(msg));
-                goto out;
-        }
-        p = json_parser_new();
-        if (json_parse(p, result, size, 8, &perr) < 0 || json_token(p, 0)->type != JSON_OBJECT) {
-                log_warning("The hub's answer to a call is not a JSON object: %s", perr ? perr : "?");
-                goto out;
-        }
-        i = json_object_find(p, 0, "payload");
-        if (i >= 0 && json_string(p, i, &data, &len) >= 0) {
-                nats_respond(ci->b, ci->reply, NULL, data, len);
-                goto out;
-        }
-        i = json_object_find(p, 0, "payload_base64");
-        if (i >= 0 && json_string(p, i, &data, &len) >= 0) {
-                g_autofree char *b64 = g_strndup(data, len);
-                gsize n;
-
-                decoded = g_base64_decode(b64, &n);
-                nats_respond(ci->b, ci->reply, NULL, decoded, n);
-        }
-out:
+        } else
+                nats_respond(ci->b, ci->reply, NULL, data, size);
         call_in_free(ci);
 }
 
@@ -576,7 +613,6 @@ static void call_hub(Bridge *b, natsMsg *m) {
         const char *name = subject + strlen(b->config->service_prefix);
         const char *data = natsMsg_GetData(m);
         size_t len = (size_t) natsMsg_GetDataLength(m);
-        g_autoptr(GString) params = g_string_new("{\"name\":");
         CallIn *ci;
         int r;
 
@@ -586,14 +622,10 @@ static void call_hub(Bridge *b, natsMsg *m) {
                 b->counters.loops++;
                 return;
         }
-        json_write_cstr(params, name);
-        g_string_append_c(params, ',');
-        json_write_bytes_member(params, "payload", data, len, payload_is_text(data, len));
-        g_string_append_printf(params, ",\"timeout_ms\":%" PRIu64 "}", b->config->call_timeout_ms);
         ci = g_new0(CallIn, 1);
         ci->b = b;
         ci->reply = g_strdup(reply);
-        r = sb_request_async(b->hub, "call", params->str, on_call_answer, ci);
+        r = sb_call_async(b->hub, name, data, len, b->config->call_timeout_ms, on_call_answer, ci);
         if (r < 0) {
                 log_warning_errno(r, "Failed to call '%s' on the hub: %m", name);
                 call_in_free(ci);
@@ -671,6 +703,8 @@ static void on_nats_read(void *userdata) {
                         natsMsg_Destroy(m);
                 }
         }
+        if (b->import_ring)
+                sb_ring_flush(b->import_ring);
 }
 
 static int on_inbound(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -688,6 +722,8 @@ static int on_inbound(sd_event_source *s, int fd, uint32_t revents, void *userda
                         connection_event(b, in);
                 inbound_free(in);
         }
+        if (b->import_ring)
+                sb_ring_flush(b->import_ring);
         overflow = atomic_exchange(&b->overflow, 0);
         if (overflow > 0) {
                 b->counters.import_overflow += overflow;
@@ -696,6 +732,122 @@ static int on_inbound(sd_event_source *s, int fd, uint32_t revents, void *userda
         }
         /* Pipelined publishes are written by the hub's io source once the socket is
          * writable (sb_sd_event's hook asks for EPOLLOUT). */
+        return 0;
+}
+
+/* ---- export rings ------------------------------------------------------ */
+
+/* Messages one ring gives per loop turn, at most: then NATS gets the socket. */
+#define RING_BATCH 4096
+
+static void ring_wake(Bridge *b) {
+        uint64_t one = 1;
+
+        (void) !write(b->ring_efd, &one, sizeof(one));
+}
+
+/* Sleeps on the ring while the loop has emptied it, and wakes the loop when it fills. */
+static gpointer export_ring_thread(gpointer data) {
+        ExportRing *er = data;
+
+        for (;;) {
+                int r;
+
+                g_mutex_lock(&er->lock);
+                while (!er->armed && !er->stop)
+                        g_cond_wait(&er->cond, &er->lock);
+                er->armed = false;
+                if (er->stop) {
+                        g_mutex_unlock(&er->lock);
+                        return NULL;
+                }
+                g_mutex_unlock(&er->lock);
+                /* A timeout only to look at stop again: sb_ring_close() must not unmap under us. */
+                while ((r = sb_ring_sleep(er->ring, 100)) == -ETIMEDOUT || r == -EINTR) {
+                        bool stop;
+
+                        g_mutex_lock(&er->lock);
+                        stop = er->stop;
+                        g_mutex_unlock(&er->lock);
+                        if (stop)
+                                return NULL;
+                }
+                ring_wake(er->b);       /* data, or -EPIPE: the loop finds out which */
+                if (r < 0)
+                        return NULL;
+        }
+}
+
+static void export_ring_arm(ExportRing *er) {
+        g_mutex_lock(&er->lock);
+        er->armed = true;
+        g_cond_signal(&er->cond);
+        g_mutex_unlock(&er->lock);
+}
+
+static void export_ring_free(ExportRing *er) {
+        if (!er)
+                return;
+        if (er->thread) {
+                g_mutex_lock(&er->lock);
+                er->stop = true;
+                g_cond_signal(&er->cond);
+                g_mutex_unlock(&er->lock);
+                g_thread_join(er->thread);
+        }
+        (void) sb_ring_close(er->ring);
+        g_mutex_clear(&er->lock);
+        g_cond_clear(&er->cond);
+        g_free(er);
+}
+
+/* Read up to RING_BATCH messages; return whether the ring is empty now. */
+static int export_ring_drain(Bridge *b, ExportRing *er) {
+        sb_ring_msg m;
+        unsigned n = 0;
+        int r;
+
+        while (n < RING_BATCH && (r = sb_ring_read(er->ring, &m)) == 0) {
+                n++;
+                if (m.gap) {
+                        hub_gap(b, m.first_seq, m.last_seq, "ring", sb_ring_id(er->ring));
+                        continue;
+                }
+                if (m.retained)
+                        continue;
+                g_string_truncate(b->topic_buf, 0);
+                g_string_append_len(b->topic_buf, m.topic, (gssize) m.topic_len);
+                if (!bridge_subject_valid(b->topic_buf->str))
+                        continue;       /* the hub's topics are; a corrupt ring's need not be */
+                export_publish(b, b->topic_buf->str, m.data, m.size, m.seq, NULL);
+        }
+        sb_ring_release(er->ring);
+        if (n == RING_BATCH)
+                return 0;
+        return r == -EAGAIN ? 1 : r;
+}
+
+static int on_ring(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Bridge *b = userdata;
+        bool more = false;
+        uint64_t n;
+
+        (void) !read(b->ring_efd, &n, sizeof(n));
+        for (guint i = 0; i < b->export_rings->len; i++) {
+                ExportRing *er = b->export_rings->pdata[i];
+                int r = export_ring_drain(b, er);
+
+                if (r < 0) {
+                        log_error_errno(r, "The hub's export ring %" PRIu64 " broke: %m", sb_ring_id(er->ring));
+                        return sd_event_exit(b->event, EXIT_FAILURE);
+                }
+                if (r == 0)
+                        more = true;    /* the thread stays parked: come back next turn */
+                else
+                        export_ring_arm(er);
+        }
+        if (more)
+                ring_wake(b);
         return 0;
 }
 
@@ -896,6 +1048,91 @@ static int nats_setup(Bridge *b) {
         return 0;
 }
 
+/* Topics the bridge publishes into its hub itself. */
+#define OWN_TOPICS "switchboard.bridge.>"
+
+/*
+ * Why the rings cannot be used with these patterns, or NULL. A ring message
+ * names no sender, so the bridge could not tell what it imported itself
+ * (a loop) nor, across two rings, a message two export patterns match
+ * (a duplicate): rings need export patterns that overlap neither each other
+ * nor an import pattern nor the bridge's own topics.
+ */
+static char *rings_unsuitable(const BridgeConfig *c) {
+        for (char **e = c->export_patterns; e && *e; e++) {
+                if (bridge_patterns_overlap(*e, OWN_TOPICS))
+                        return g_strdup_printf("export '%s' overlaps the bridge's own %s", *e, OWN_TOPICS);
+                for (char **f = e + 1; *f; f++)
+                        if (bridge_patterns_overlap(*e, *f))
+                                return g_strdup_printf("exports '%s' and '%s' overlap", *e, *f);
+                for (char **i = c->import_patterns; i && *i; i++)
+                        if (bridge_patterns_overlap(*e, *i))
+                                return g_strdup_printf("export '%s' and import '%s' overlap", *e, *i);
+        }
+        return NULL;
+}
+
+/* Export patterns through subscribe rings, imports through one publish ring: no JSON
+ * per message on either side. Return: 1 with rings, 0 without (auto), or -errno. */
+static int rings_setup(Bridge *b) {
+        BridgeConfig *c = b->config;
+        g_autofree char *why = NULL;
+        bool exports = c->export_patterns && c->export_patterns[0];
+        bool imports = c->import_patterns && c->import_patterns[0];
+        int r;
+
+        if (c->hub_rings == 0 || (!exports && !imports))
+                return 0;
+        why = rings_unsuitable(c);
+        if (why) {
+                if (c->hub_rings > 0)
+                        return log_error_errno(-EINVAL, "hub-rings=yes, but %s (see docs/bridge.md).", why);
+                log_info("Not using shared-memory rings with the hub: %s.", why);
+                return 0;
+        }
+        if (imports) {
+                r = sb_ring_publish(b->hub, "switchboard.bridge.import", c->ring_size, &b->import_ring);
+                if (r < 0)
+                        goto fail;
+        }
+        for (char **p = c->export_patterns; p && *p; p++) {
+                ExportRing *er = g_new0(ExportRing, 1);
+
+                er->b = b;
+                g_mutex_init(&er->lock);
+                g_cond_init(&er->cond);
+                er->armed = true;
+                g_ptr_array_add(b->export_rings, er);
+                r = sb_ring_subscribe(b->hub, *p, c->ring_size, 0, &er->ring);
+                if (r < 0)
+                        goto fail;
+        }
+        return 1;
+fail:
+        if (c->hub_rings > 0 || r != -EOPNOTSUPP)
+                return log_error_errno(r, "Failed to set up shared-memory rings with the hub: %s",
+                                       sb_error_message(b->hub));
+        log_info("The hub offers no shared-memory rings; using its socket.");
+        g_ptr_array_set_size(b->export_rings, 0);
+        (void) sb_ring_close(g_steal_pointer(&b->import_ring));
+        return 0;
+}
+
+/* Start each export ring's thread, once the loop can take its wake-ups. */
+static int rings_start(Bridge *b) {
+        int r;
+
+        r = sd_event_add_io(b->event, &b->ring_efd_io, b->ring_efd, EPOLLIN, on_ring, b);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch the ring eventfd: %m");
+        for (guint i = 0; i < b->export_rings->len; i++) {
+                ExportRing *er = b->export_rings->pdata[i];
+
+                er->thread = g_thread_new("export-ring", export_ring_thread, er);
+        }
+        return 0;
+}
+
 static int hub_setup(Bridge *b) {
         BridgeConfig *c = b->config;
         int r;
@@ -907,7 +1144,17 @@ static int hub_setup(Bridge *b) {
         r = learn_self_id(b);
         if (r < 0)
                 return r;
-        for (char **p = c->export_patterns; p && *p; p++) {
+        r = rings_setup(b);
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                r = rings_start(b);
+                if (r < 0)
+                        return r;
+                log_notice("Using shared-memory rings with the hub: %u export, %s import.", b->export_rings->len,
+                         b->import_ring ? "one" : "no");
+        }
+        for (char **p = c->export_patterns; p && *p && b->export_rings->len == 0; p++) {
                 r = sb_subscribe(b->hub, *p, 0, on_hub_message, b, NULL);
                 if (r < 0)
                         return log_error_errno(r, "Failed to subscribe to '%s' on the hub: %s", *p,
@@ -945,8 +1192,11 @@ int bridge_new(BridgeConfig *config, sd_event *event, Bridge **ret) {
         b->inbound = g_async_queue_new_full((GDestroyNotify) inbound_free);
         b->export_seq = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         b->import_seq = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        b->export_rings = g_ptr_array_new_with_free_func((GDestroyNotify) export_ring_free);
+        b->topic_buf = g_string_new(NULL);
         b->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (b->efd < 0)
+        b->ring_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (b->efd < 0 || b->ring_efd < 0)
                 return log_error_errno(-errno, "Failed to make an eventfd: %m");
         r = sd_event_add_io(event, &b->efd_io, b->efd, EPOLLIN, on_inbound, b);
         if (r < 0)
@@ -989,6 +1239,17 @@ Bridge *bridge_free(Bridge *b) {
                  " lost, %" PRIu64 " dropped over max-pending, %" PRIu64 " duplicates), %" PRIu64 " loops stopped.",
                  b->counters.exported, b->counters.export_failed, b->counters.imported, b->counters.import_lost,
                  b->counters.import_overflow, b->counters.duplicates, b->counters.loops);
+        /* The rings' threads end before the rings are unmapped (sb_close() would). */
+        if (b->export_rings)
+                g_ptr_array_unref(b->export_rings);
+        if (b->import_ring)
+                sb_ring_flush(b->import_ring);
+        (void) sb_ring_close(b->import_ring);
+        sd_event_source_disable_unref(b->ring_efd_io);
+        if (b->ring_efd >= 0)
+                fd_close(b->ring_efd);
+        if (b->topic_buf)
+                g_string_free(b->topic_buf, TRUE);
         sb_sd_event_detach(b->hub_glue);
         sb_close(b->hub);
         sd_event_source_disable_unref(b->efd_io);

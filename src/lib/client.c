@@ -42,11 +42,6 @@
 /* Reads per sb_process(): a busy socket must not keep a shared loop to itself. */
 #define MAX_READS_PER_PROCESS 16
 
-typedef struct Pending {
-        sb_reply_fn fn;
-        void *userdata;
-} Pending;
-
 static int64_t now_ms(void) {
         struct timespec ts;
 
@@ -814,14 +809,29 @@ static int dispatch_answer(sb_client *c, JsonParser *jp, const char *text) {
         if (!answer_id(jp, &id) ||
             !g_hash_table_steal_extended(c->pending, &id, (gpointer *) &key, (gpointer *) &p))
                 return 0;       /* a blocking call's, given up (canceled, timed out) */
-        if (!p->fn)
+        if (!p->fn && !p->call_fn)
                 return 1;
         error = json_object_find(jp, 0, "error");
+        result = json_object_find(jp, 0, "result");
+        if (p->call_fn) {
+                const void *data = NULL;
+                size_t size = 0;
+                bool binary;
+                int r;
+
+                if (error >= 0)
+                        r = client_hub_error(c, jp, error);
+                else if (result < 0 || read_bytes(c, jp, result, "payload", &data, &size, &binary) < 0)
+                        r = client_fail(c, -EBADMSG, "the hub's answer lacks the payload");
+                else
+                        r = 0;
+                p->call_fn(c, r, r < 0 ? NULL : data, r < 0 ? 0 : size, p->userdata);
+                return 1;
+        }
         if (error >= 0) {
                 p->fn(c, client_hub_error(c, jp, error), NULL, 0, p->userdata);
                 return 1;
         }
-        result = json_object_find(jp, 0, "result");
         if (result < 0) {
                 p->fn(c, -EBADMSG, NULL, 0, p->userdata);
                 return 1;
@@ -864,10 +874,12 @@ static int fail_pending(sb_client *c, int r) {
                 g_hash_table_iter_steal(&it);
                 g_free(key);
                 taken = p;
-                if (taken->fn) {
+                if (taken->fn || taken->call_fn)
                         (void) lost(c, r);
+                if (taken->fn)
                         taken->fn(c, -ECONNRESET, NULL, 0, taken->userdata);
-                }
+                else if (taken->call_fn)
+                        taken->call_fn(c, -ECONNRESET, NULL, 0, taken->userdata);
                 n++;
         }
         return n;
@@ -997,6 +1009,11 @@ static int request_json(sb_client *c, const char *method, const char *params_jso
         return 0;
 }
 
+/* Await the answer to request @id with @p's callback. */
+void pending_add(sb_client *c, uint64_t id, const Pending *p) {
+        g_hash_table_insert(c->pending, g_memdup2(&id, sizeof id), g_memdup2(p, sizeof *p));
+}
+
 /* Queue a request for @method with @params_json; its id in @ret_id. */
 static int send_json(sb_client *c, const char *method, const char *params_json, uint64_t *ret_id) {
         int r = request_json(c, method, params_json, true, ret_id);
@@ -1028,15 +1045,12 @@ SB_EXPORT int sb_request(sb_client *c, const char *method, const char *params_js
 SB_EXPORT int sb_request_async(sb_client *c, const char *method, const char *params_json, sb_reply_fn fn,
                                void *userdata) {
         uint64_t id;
-        Pending *p;
         int r;
 
         r = send_json(c, method, params_json, &id);
         if (r < 0)
                 return r;
-        p = g_new(Pending, 1);
-        *p = (Pending) { fn, userdata };
-        g_hash_table_insert(c->pending, g_memdup2(&id, sizeof id), p);
+        pending_add(c, id, &(Pending) { .fn = fn, .userdata = userdata });
         return 0;
 }
 

@@ -27,6 +27,13 @@ typedef struct Listener {
         void *userdata;
 } Listener;
 
+/* An asynchronous request awaiting its answer: one of the two callbacks. */
+typedef struct Pending {
+        sb_reply_fn fn;                 /* the result's JSON text (sb_request_async()) */
+        sb_call_fn call_fn;             /* or a call's reply bytes, decoded (sb_call_async()) */
+        void *userdata;
+} Pending;
+
 /* A parsed answer: the frame's text, its tokens, and the result's token. */
 typedef struct Answer {
         GString *text;
@@ -79,6 +86,7 @@ void params_bytes(GString *s, const char *name, const void *data, size_t size);
 
 int client_enqueue(sb_client *c);
 int client_call(sb_client *c, uint64_t id, int wait_ms, Answer **ret);
+void pending_add(sb_client *c, uint64_t id, const Pending *p);
 
 int answer_u64(Answer *a, const char *name, uint64_t *ret);
 int answer_bytes(sb_client *c, Answer *a, const char *name, void **ret_data, size_t *ret_size);

@@ -282,25 +282,64 @@ SB_EXPORT int sb_nack(sb_client *c, uint64_t job, uint64_t delay_ms) {
         return call_u64(c, id, NULL, NULL);
 }
 
+/* Begin a "call" request in c->request; its id in @ret_id. */
+static int call_begin(sb_client *c, const char *name, const void *data, size_t size, uint64_t timeout_ms,
+                      uint64_t *ret_id) {
+        int r;
+
+        r = check_text(c, name, "a name must be UTF-8 text");
+        if (r < 0)
+                return r;
+        request_begin(c, "call", true, ret_id);
+        params_string(c->request, "name", name);
+        params_bytes(c->request, "payload", data, size);
+        if (timeout_ms)
+                params_u64(c->request, "timeout_ms", timeout_ms);
+        return 0;
+}
+
 SB_EXPORT int sb_call(sb_client *c, const char *name, const void *data, size_t size, uint64_t timeout_ms,
                       void **ret_data, size_t *ret_size) {
         Answer *a;
         uint64_t id;
         int r;
 
-        r = check_text(c, name, "a name must be UTF-8 text");
+        r = call_begin(c, name, data, size, timeout_ms, &id);
         if (r < 0)
                 return r;
-        request_begin(c, "call", true, &id);
-        params_string(c->request, "name", name);
-        params_bytes(c->request, "payload", data, size);
-        if (timeout_ms)
-                params_u64(c->request, "timeout_ms", timeout_ms);
         r = call_answer(c, id, (int) MIN(timeout_ms ?: 300 * 1000, (uint64_t) G_MAXINT / 2), &a);
         if (r < 0)
                 return r;
         r = answer_bytes(c, a, "payload", ret_data, ret_size);
         return r < 0 ? client_fail(c, r, "the hub's answer lacks the payload") : 0;
+}
+
+/**
+ * sb_call_async() - call the served @name with @data and return at once
+ *
+ * As sb_call(), but @fn gets the reply from a later sb_process(): @error 0
+ * and the reply's bytes, decoded (text or base64 alike; they live until @fn
+ * returns), or a negative errno as sb_call() returns them (the hub's error
+ * in sb_error_name() during the callback; -ECONNRESET when the hub closed).
+ * The request is written by sb_process() or sb_flush(), or at once when the
+ * output buffer is full.
+ *
+ * Return: 0, -EINVAL (not UTF-8), -ENOTCONN, or another -errno of writing.
+ */
+SB_EXPORT int sb_call_async(sb_client *c, const char *name, const void *data, size_t size, uint64_t timeout_ms,
+                            sb_call_fn fn, void *userdata) {
+        uint64_t id;
+        int r;
+
+        r = call_begin(c, name, data, size, timeout_ms, &id);
+        if (r < 0)
+                return r;
+        request_end(c);
+        r = client_enqueue(c);
+        if (r < 0)
+                return r;
+        pending_add(c, id, &(Pending) { .call_fn = fn, .userdata = userdata });
+        return 0;
 }
 
 SB_EXPORT int sb_serve(sb_client *c, const char *name, sb_event_fn fn, void *userdata) {

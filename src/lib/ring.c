@@ -114,6 +114,17 @@ SB_EXPORT int sb_ring_put(sb_ring *r, const void *data, size_t size) {
         return ring_put(&r->shm.ring, &m);
 }
 
+SB_EXPORT int sb_ring_put_topic(sb_ring *r, const char *topic, const void *data, size_t size) {
+        RingMsg m = { .type = RING_RECORD_MESSAGE, .topic = topic, .topic_len = topic ? strlen(topic) : 0,
+                      .payload = data, .payload_len = size };
+
+        if (gone(r))
+                return -EPIPE;
+        if (m.topic_len > UINT16_MAX)
+                return -EINVAL;
+        return ring_put(&r->shm.ring, &m);
+}
+
 SB_EXPORT void sb_ring_flush(sb_ring *r) {
         if (r->shm.mem)
                 ring_flush(&r->shm.ring);
@@ -185,6 +196,52 @@ SB_EXPORT int sb_ring_wait(sb_ring *r, int timeout_ms) {
         if (!r->shm.mem)
                 return -EPIPE;
         return closed_or(r, ring_wait_readable(&r->shm.ring, r->spin, timeout_of(timeout_ms, &ts)));
+}
+
+/* Whether the other side has caught up: @drained, the hub took all we flushed (a publish
+ * ring); else something is unread or unreleased (a subscribe ring). */
+static bool shared_ready(const sb_ring *r, bool drained) {
+        const RingShared *sh = r->shm.ring.shared;
+        uint64_t tail = __atomic_load_n(&sh->tail, __ATOMIC_ACQUIRE);
+
+        if (drained)
+                return tail == r->shm.ring.published;
+        return __atomic_load_n(&sh->head, __ATOMIC_ACQUIRE) != tail;
+}
+
+/* Sleep on @word until shared_ready(); only the shared words, never the ring's private state. */
+static int shared_wait(sb_ring *r, uint32_t *word, bool drained, int timeout_ms) {
+        struct timespec ts;
+
+        if (!r->shm.mem)
+                return -EPIPE;
+        for (;;) {
+                int k;
+
+                if (__atomic_load_n(&r->shm.ring.shared->state, __ATOMIC_ACQUIRE) != RING_STATE_OK)
+                        return -EPIPE;
+                __atomic_store_n(word, RING_WAIT_FUTEX, __ATOMIC_SEQ_CST);
+                __atomic_thread_fence(__ATOMIC_SEQ_CST);
+                if (shared_ready(r, drained)) {
+                        __atomic_store_n(word, RING_AWAKE, __ATOMIC_RELAXED);
+                        return 0;
+                }
+                k = ring_futex_wait(word, RING_WAIT_FUTEX, timeout_of(timeout_ms, &ts));
+                if (k == -ETIMEDOUT || k == -EINTR) {
+                        __atomic_store_n(word, RING_AWAKE, __ATOMIC_RELAXED);
+                        return shared_ready(r, drained) ? 0 : k;
+                }
+        }
+}
+
+SB_EXPORT int sb_ring_wait_drained(sb_ring *r, int timeout_ms) {
+        /* The hub wakes a producer that waits for space when it gives some back. */
+        return r->shm.mem ? shared_wait(r, &r->shm.ring.shared->prod_wait, true, timeout_ms) : -EPIPE;
+}
+
+SB_EXPORT int sb_ring_sleep(sb_ring *r, int timeout_ms) {
+        /* A thread other than the reader's: the reader's private indices are its own. */
+        return r->shm.mem ? shared_wait(r, &r->shm.ring.shared->cons_wait, false, timeout_ms) : -EPIPE;
 }
 
 SB_EXPORT void sb_ring_set_spin(sb_ring *r, unsigned spin) {

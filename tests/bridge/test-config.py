@@ -58,22 +58,25 @@ def test_file_is_read():
     expect(r.stdout, {'nats-url': 'nats://10.0.0.2:4222, nats://10.0.0.3:4222',      # comment cut
                       'export': 'sensors.>, alerts.*', 'import-services': 'backup.status, disk.free',
                       'export-prefix': 'host.laptop.', 'token': '(set)', 'reconnect-buffer': str(16 << 20),
-                      'discovered-servers': 'no', 'send-asap': 'yes'})
+                      'discovered-servers': 'no', 'send-asap': 'yes', 'hub-rings': 'auto',
+                      'ring-size': str(4 << 20)})
 
 
 def test_flags_override_the_file():
     path = conf(GOOD)
     r = run('SWITCHBOARD_BRIDGE', '--config', path, '--check-config', '--export', 'a.>', '--export', 'b.c',
-            '--name', 'other', '--no-send-asap', '--token=')
+            '--name', 'other', '--no-send-asap', '--token=', '--hub-rings', 'no', '--ring-size', '64K')
     check_eq(r.returncode, 0, 'status: ' + r.stderr)
     expect(r.stdout, {'export': 'a.>, b.c', 'name': 'other', 'send-asap': 'no', 'token': '',
+                      'hub-rings': 'no', 'ring-size': str(64 << 10),
                       'import': 'host.desktop.>'})
 
 
 def test_bad_values_are_refused():
     for text, word in (('export = a..b', 'export'), ('export-prefix = host', 'export-prefix'),
                        ('import-services = a.*', 'import-services'), ('max-pending = 0', 'max-pending'),
-                       ('discovered-servers = maybe', 'discovered-servers'), ('nkey = UABC', 'nkey-seed')):
+                       ('discovered-servers = maybe', 'discovered-servers'), ('nkey = UABC', 'nkey-seed'),
+                       ('hub-rings = maybe', 'hub-rings'), ('ring-size = 3000', 'ring-size')):
         r = run('SWITCHBOARD_BRIDGE', '--config', conf('[bridge]\n' + text + '\n'), '--check-config')
         check(r.returncode == 2 and word in r.stderr, '%r: status %d, %r' % (text, r.returncode, r.stderr))
     r = run('SWITCHBOARD_BRIDGE', '--config', conf('[bridge]\nexprot = a\n'), '--check-config')

@@ -304,6 +304,56 @@ START_TEST(test_call_async)
 }
 END_TEST
 
+typedef struct CallAnswered {
+        int done, error;
+        char data[64];
+        size_t size;
+        char error_name[128];
+} CallAnswered;
+
+static void on_call_answer(sb_client *c, int error, const void *data, size_t size, void *userdata) {
+        CallAnswered *a = userdata;
+
+        a->done++;
+        a->error = error;
+        a->size = size;
+        if (data)
+                memcpy(a->data, data, MIN(size, sizeof a->data));
+        snprintf(a->error_name, sizeof a->error_name, "%s", sb_error_name(c) ? sb_error_name(c) : "");
+}
+
+/* sb_call_async(): the reply's bytes, decoded (text and base64 alike), and the errors of sb_call(). */
+START_TEST(test_call_async_bytes)
+{
+        sb_client *caller = connect_or_fail(), *server = connect_or_fail();
+        CallAnswered text = {}, bin = {}, err = {}, nobody = {};
+        const char raw[] = { (char) 0xff, 0x01, 0x00, 'a' };
+
+        ck_assert_int_eq(sb_serve(server, "lib.upper", serve_upper, NULL), 0);
+        ck_assert_int_eq(sb_call_async(caller, "lib.upper", "abc", 3, 5000, on_call_answer, &text), 0);
+        ck_assert_int_eq(sb_call_async(caller, "lib.upper", raw, sizeof raw, 5000, on_call_answer, &bin), 0);
+        ck_assert_int_eq(sb_call_async(caller, "lib.upper", "", 0, 5000, on_call_answer, &err), 0);
+        ck_assert_int_eq(sb_call_async(caller, "lib.nobody", "x", 1, 5000, on_call_answer, &nobody), 0);
+        ck_assert_int_eq(sb_call_async(caller, "bad\xff", "x", 1, 0, on_call_answer, &nobody), -EINVAL);
+        while (!text.done || !bin.done || !err.done || !nobody.done) {
+                ck_assert_int_ge(sb_wait(server, 20), 0);
+                ck_assert_int_ge(sb_wait(caller, 20), 0);
+        }
+        ck_assert_int_eq(text.error, 0);
+        ck_assert_uint_eq(text.size, 3);
+        ck_assert_int_eq(memcmp(text.data, "ABC", 3), 0);
+        ck_assert_int_eq(bin.error, 0);
+        ck_assert_uint_eq(bin.size, sizeof raw);
+        ck_assert_int_eq(memcmp(bin.data, (const char[]) { (char) 0xdf, 0x01, 0x00, 'A' }, sizeof raw), 0);
+        ck_assert_int_eq(err.error, -EREMOTEIO);
+        ck_assert_str_eq(err.error_name, "com.example.Error.Empty");
+        ck_assert_int_eq(nobody.error, -ENXIO);
+        ck_assert_int_eq(text.done + bin.done + err.done + nobody.done, 4);
+        sb_close(caller);
+        sb_close(server);
+}
+END_TEST
+
 /* ---- pipelining ------------------------------------------------------------------ */
 
 #define PIPELINED 20000
@@ -469,6 +519,38 @@ START_TEST(test_ring_publish)
         ck_assert_int_eq(sb_ring_close(r), 0);
         sb_close(c);
         sb_close(sub);
+}
+END_TEST
+
+/* A publish ring naming other topics; waiting for the hub to take them; a second
+ * thread's sleep on a subscribe ring. */
+START_TEST(test_ring_topics_and_sleep)
+{
+        sb_client *c = connect_or_fail();
+        sb_ring *out, *in;
+        sb_ring_msg m;
+
+        ck_assert_int_eq(sb_ring_subscribe(c, "lib.rt.>", 0, 0, &in), 0);
+        ck_assert_int_eq(sb_ring_publish(c, "lib.rt.own", 0, &out), 0);
+        ck_assert_int_eq(sb_ring_sleep(in, 0), -ETIMEDOUT);
+        ck_assert_int_eq(sb_ring_put_topic(out, "lib.rt.other", "x", 1), 0);
+        ck_assert_int_eq(sb_ring_put_topic(out, NULL, "y", 1), 0);
+        sb_ring_flush(out);
+        ck_assert_int_eq(sb_ring_wait_drained(out, 10000), 0);
+        ck_assert_int_eq(sb_ring_sleep(in, 10000), 0);
+        while (sb_ring_read(in, &m) == -EAGAIN)
+                ck_assert_int_eq(sb_ring_wait(in, 10000), 0);
+        ck_assert_int_eq((int) m.topic_len, 12);
+        ck_assert_int_eq(memcmp(m.topic, "lib.rt.other", 12), 0);
+        while (sb_ring_read(in, &m) == -EAGAIN)
+                ck_assert_int_eq(sb_ring_wait(in, 10000), 0);
+        ck_assert_int_eq(memcmp(m.topic, "lib.rt.own", 10), 0);
+        sb_ring_release(in);
+        /* All read and released: a sleeper sleeps again. */
+        ck_assert_int_eq(sb_ring_sleep(in, 10), -ETIMEDOUT);
+        ck_assert_int_eq(sb_ring_close(out), 0);
+        ck_assert_int_eq(sb_ring_close(in), 0);
+        sb_close(c);
 }
 END_TEST
 
@@ -643,6 +725,8 @@ static Suite *libswitchboard_suite(void) {
                 { "store", test_store },
                 { "queue", test_queue },
                 { "call-async", test_call_async },
+                { "call-async-bytes", test_call_async_bytes },
+                { "ring-topics-and-sleep", test_ring_topics_and_sleep },
                 { "pipelined-batches", test_pipelined_batches },
                 { "sd-event-glue", test_sd_event_glue },
                 { "glib-source", test_glib_source },
