@@ -662,7 +662,7 @@ int dbus_vtable_method(sd_bus_message *m, void *userdata, sd_bus_error *error) {
 int dbus_vtable_property(sd_bus *bus, const char *path, const char *interface, const char *property,
                          sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         DbusService *s = userdata;
-        g_autoptr(GVariant) info = op_info_dict(s->hub);
+        g_autoptr(GVariant) info = op_info_dict(s->hub, NULL);
 
         for (const DbusPropertyInfo *p = dbus_properties; p->property; p++)
                 if (strcmp(p->property, property) == 0) {

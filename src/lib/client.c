@@ -371,6 +371,7 @@ static int lost(sb_client *c, int r) {
 
 /* Write what the socket takes now. Return: 0, or -ECONNRESET and the like. */
 static int write_some(sb_client *c) {
+        c->full_at = 0;
         while (c->out->len > c->out_start) {
                 ssize_t n = send(c->fd, c->out->data + c->out_start, c->out->len - c->out_start,
                                  MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -378,8 +379,10 @@ static int write_some(sb_client *c) {
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
-                        if (errno == EAGAIN)
+                        if (errno == EAGAIN) {
+                                c->full_at = c->out->len - c->out_start;
                                 break;
+                        }
                         c->broken = true;
                         return lost(c, -errno);
                 }
@@ -529,15 +532,20 @@ void params_bytes(GString *s, const char *name, const void *data, size_t size) {
  * Return: 0, -ENOTCONN after the hub closed, or the errors of sb_flush().
  */
 int client_enqueue(sb_client *c) {
+        size_t pending;
+
         if (c->eof || c->broken)
                 return client_fail(c, -ENOTCONN, "the hub closed the connection");
         frame_append(c->out, c->request->str, c->request->len);
-        if (c->out->len - c->out_start < SB_WRITE_BATCH) {
+        pending = c->out->len - c->out_start;
+        if (pending > SB_MAX_QUEUED)
+                return sb_flush(c);
+        /* A batch's worth, or (when the socket was full) a batch more than it refused: not a
+         * send() per message while the hub catches up; the loop's POLLOUT writes meanwhile. */
+        if (pending < SB_WRITE_BATCH || (c->full_at > 0 && pending < c->full_at + SB_WRITE_BATCH)) {
                 update_io(c);
                 return 0;
         }
-        if (c->out->len - c->out_start > SB_MAX_QUEUED)
-                return sb_flush(c);
         return write_some(c);
 }
 

@@ -46,6 +46,7 @@ struct sb_client {
         FrameReader reader;
         GByteArray *out;                /* framed output not yet written, from out_start */
         size_t out_start;
+        size_t full_at;                 /* what was pending when the socket last took no more; 0: not full */
         uint64_t next_id;
         GHashTable *pending;            /* id -> Pending*: asynchronous requests awaiting answers */
         GQueue stash;                   /* GString*: frames read during a blocking call, in order */

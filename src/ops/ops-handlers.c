@@ -353,8 +353,10 @@ static GVariant *limits(Hub *h) {
 /**
  * op_info_dict() - the hub's facts as a{sv}: hub.info, GetInfo and the
  * D-Bus properties (each property is one entry, named by its Info key)
+ * @caller: who asks (hub.info, GetInfo): "client_id" says its own client id,
+ *          the one the hub puts in its messages' sender; NULL for properties
  */
-GVariant *op_info_dict(Hub *h) {
+GVariant *op_info_dict(Hub *h, const Client *caller) {
         const HubCounters *n = hub_get_counters(h);
         g_autoptr(GArray) services = hub_list_services(h);
         GVariantBuilder b;
@@ -383,11 +385,13 @@ GVariant *op_info_dict(Hub *h) {
                               named_counts(services, offsetof(ServiceInfo, name), offsetof(ServiceInfo, servers),
                                            sizeof(ServiceInfo)));
         g_variant_builder_add(&b, "{sv}", "limits", limits(h));
+        if (caller)
+                g_variant_builder_add(&b, "{sv}", "client_id", g_variant_new_uint64(caller->info.id));
         hub_info_extend(h, &b);
         return g_variant_ref_sink(g_variant_builder_end(&b));
 }
 
 int op_info(OpCall *call, const OpArgs *in, OpResult *out) {
-        out->info = op_info_dict(call->hub);
+        out->info = op_info_dict(call->hub, call->client);
         return 0;
 }

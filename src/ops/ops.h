@@ -28,4 +28,4 @@ uint64_t op_answer_key(EnvelopeKind kind, uint64_t id);
 int op_answer(const Envelope *e, OpCall *call, OpArgs *in, OpResult *out);
 
 const char *op_error_name(const OpError *e, char *buf, size_t size);
-GVariant *op_info_dict(Hub *h);
+GVariant *op_info_dict(Hub *h, const Client *caller);

@@ -64,6 +64,7 @@ typedef struct Seen {
         uint64_t id[64], seq[64];
         bool retained[64], binary[64];
         int64_t pid[64];
+        uint64_t client[64];
         char transport[64][16];
 } Seen;
 
@@ -81,6 +82,7 @@ static void record(sb_client *c, const sb_event *e, void *userdata) {
         s->retained[i] = e->retained;
         s->binary[i] = e->binary;
         s->pid[i] = e->sender ? e->sender->pid : -2;
+        s->client[i] = e->sender ? e->sender->client : 0;
         snprintf(s->transport[i], sizeof s->transport[i], "%s", e->sender ? e->sender->transport : "");
 }
 
@@ -115,6 +117,16 @@ START_TEST(test_publish_subscribe)
         ck_assert(!seen.retained[1] && !seen.binary[1]);
         ck_assert_str_eq(seen.transport[1], "unix");
         ck_assert_int_eq(seen.pid[1], getpid());
+        /* hub.info says who the caller is: the id its messages carry as their sender. */
+        {
+                char *info, *id;
+
+                ck_assert_int_eq(sb_info(b, &info), 0);
+                id = strstr(info, "\"client_id\":");
+                ck_assert_ptr_nonnull(id);
+                ck_assert_uint_eq(strtoull(id + strlen("\"client_id\":"), NULL, 10), seen.client[1]);
+                free(info);
+        }
         ck_assert(seen.binary[2]);
         ck_assert_uint_eq(seen.size[2], 2);
         ck_assert_mem_eq(seen.data[2], "\x00\xff", 2);

@@ -314,7 +314,7 @@ static void publish(const char *topic, const char *payload) {
 
 /* The "dbus" counter @key of hub.info. */
 static uint64_t dbus_stat(const char *key) {
-        g_autoptr(GVariant) info = op_info_dict(hub);
+        g_autoptr(GVariant) info = op_info_dict(hub, NULL);
         g_autoptr(GVariant) d = g_variant_lookup_value(info, "dbus", G_VARIANT_TYPE("a{st}"));
         uint64_t v = 0;
 
