@@ -860,30 +860,26 @@ static void on_hub_closed(sb_client *c, int error, void *userdata) {
 
 /* ---- setting up ------------------------------------------------------- */
 
-static void on_hello(sb_client *c, const sb_event *e, void *userdata) {
-        sb_sender *ret = userdata;
-
-        if (e->kind == SB_EVENT_MESSAGE && e->sender && !ret->client && e->seq == (uint64_t) ret->uid)
-                ret->client = e->sender->client;
-}
-
 /*
- * Our client id, as the hub tells subscribers: publish a "started" status
- * notice and read its sender. (A client cannot ask for its own id; the pid
- * in list_clients would not do across pid namespaces.)
+ * Our client id, the one the hub gives subscribers as a message's sender:
+ * hub.info says it (client_id). Then the "started" status notice.
  */
 static int learn_self_id(Bridge *b) {
-        sb_sender seen = { .uid = -1 };
+        g_autoptr(JsonParser) jp = json_parser_new();
         g_autoptr(GString) extra_s = NULL;
-        uint64_t sub = 0, seq = 0;
-        g_autofree char *extra = NULL;
+        g_autofree char *info = NULL, *extra = NULL;
         g_autofree char *urls = g_strjoinv(",", b->config->urls);
-        int64_t deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
-        int r;
+        uint64_t seq = 0;
+        int r, id;
 
-        r = sb_subscribe(b->hub, STATUS_TOPIC, 0, on_hello, &seen, &sub);
+        r = sb_info(b->hub, &info);
         if (r < 0)
-                return log_error_errno(r, "Failed to subscribe to %s: %s", STATUS_TOPIC, sb_error_message(b->hub));
+                return log_error_errno(r, "Failed to ask the hub for hub.info: %s", sb_error_message(b->hub));
+        id = json_parse(jp, info, strlen(info), 16, NULL) >= 0 && json_token(jp, 0)->type == JSON_OBJECT ?
+             json_object_find(jp, 0, "client_id") : -1;
+        if (id < 0 || json_uint64(jp, id, &b->self_id) < 0)
+                return log_error_errno(-EPROTO, "The hub's hub.info does not say the bridge's client_id.");
+
         extra_s = g_string_new(NULL);
         g_string_append_printf(extra_s, "\"pid\":%d,\"nats\":", (int) getpid());
         json_write_cstr(extra_s, urls);
@@ -891,18 +887,7 @@ static int learn_self_id(Bridge *b) {
         r = status_publish(b, "started", extra, &seq);
         if (r < 0)
                 return log_error_errno(r, "Failed to publish on %s: %s", STATUS_TOPIC, sb_error_message(b->hub));
-        seen.uid = (int64_t) seq;
-        while (!seen.client) {
-                int64_t left = (deadline - g_get_monotonic_time()) / 1000;
-
-                if (left <= 0)
-                        return log_error_errno(-ETIMEDOUT, "The hub did not send back the bridge's own notice.");
-                r = sb_wait(b->hub, (int) left);
-                if (r < 0)
-                        return log_error_errno(r, "Failed to read from the hub: %m");
-        }
-        b->self_id = seen.client;
-        return sb_unsubscribe(b->hub, sub);
+        return 0;
 }
 
 static int nats_setup_options(Bridge *b, natsOptions **ret) {
