@@ -22,6 +22,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,16 @@ static void spin_until(volatile int *flag) {
                 usleep(100);
 }
 
+/* Latency mode: wait (spinning, yielding now and then as ring.c does) until message @i arrived. */
+static void wait_delivered(uint64_t i) {
+        for (unsigned n = 1; sh->received + sh->lost <= i; n++) {
+                if (n % 64 == 0)
+                        sched_yield();
+                else
+                        __builtin_ia32_pause();
+        }
+}
+
 static unsigned spins(void) {
         return busy ? 1u << 30 : 200;
 }
@@ -127,8 +138,7 @@ static void produce_ring(Ring *ring) {
                 if (k < 0)
                         die("write", k);
                 if (latency)
-                        while (sh->received + sh->lost <= i)
-                                __builtin_ia32_pause();
+                        wait_delivered(i);
         }
         free(payload);
 }
@@ -213,8 +223,7 @@ static void produce_socket(int fd) {
                 }
                 send_all(fd, buf, len);
                 if (latency)
-                        while (sh->received + sh->lost < i)
-                                __builtin_ia32_pause();
+                        wait_delivered(i - 1);
         }
         free(buf);
 }
