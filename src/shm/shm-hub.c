@@ -15,6 +15,17 @@
  * faces encode them. With busy polling, a ring that runs dry stays on the
  * busy list for busy_poll_usec before we sleep on it again.
  *
+ * Fairness: sd-event dispatches one source per iteration, the oldest pending
+ * of the best priority, and a defer source that stays enabled stays the
+ * oldest, so a defer source of normal priority that keeps finding records
+ * (or busy-polls) would starve every socket, eventfd and the listening
+ * socket. The drain runs from a defer source of idle priority (when nothing
+ * else is pending) and from a post source (after every other source), so
+ * the socket is served between batches and the rings are drained between
+ * requests. A
+ * busy-polling pass that found nothing yields the CPU: the producer and
+ * consumer it waits for may be queued behind it.
+ *
  * Subscribe rings: a sink. deliver() writes one record when it fits and
  * refuses it otherwise (-ENOBUFS: the core records the gap); we then wait
  * on the eventfd for the reader to free space and flush the gap notice as
@@ -27,6 +38,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -55,7 +67,8 @@ struct ShmHub {
         uint64_t total;                 /* bytes mapped by every ring */
         GQueue busy;                    /* HubRing* drained by drain_defer */
         GQueue doomed;                  /* HubRing* to free from drain_defer */
-        sd_event_source *drain_defer;
+        sd_event_source *drain_defer;   /* idle priority: runs when nothing else is pending */
+        sd_event_source *drain_post;    /* after any other source: IO cannot starve the rings */
         sd_event_source *account_timer; /* direct rings' counters */
         GByteArray *copy;               /* one record's topic and payload, out of shared memory */
         uint64_t n_dropped_rings;       /* rings dropped for a corrupt format */
@@ -113,6 +126,11 @@ static uint64_t now_usec(void) {
 
 /* ---- lifetime ---- */
 
+static void drain_soon(ShmHub *s, bool on) {
+        (void) sd_event_source_set_enabled(s->drain_defer, on ? SD_EVENT_ON : SD_EVENT_OFF);
+        (void) sd_event_source_set_enabled(s->drain_post, on ? SD_EVENT_ON : SD_EVENT_OFF);
+}
+
 static void ring_busy(HubRing *r) {
         ShmHub *s = r->shm;
 
@@ -121,7 +139,7 @@ static void ring_busy(HubRing *r) {
                 return;
         r->busy_link.data = r;
         g_queue_push_tail_link(&s->busy, &r->busy_link);
-        (void) sd_event_source_set_enabled(s->drain_defer, SD_EVENT_ON);
+        drain_soon(s, true);
 }
 
 static void ring_idle(HubRing *r) {
@@ -147,7 +165,7 @@ static void ring_doom(HubRing *r, const char *why) {
         ring_idle(r);
         r->doomed_link.data = r;
         g_queue_push_tail_link(&s->doomed, &r->doomed_link);
-        (void) sd_event_source_set_enabled(s->drain_defer, SD_EVENT_ON);
+        drain_soon(s, true);
 }
 
 static void direct_account(HubRing *r);
@@ -237,8 +255,8 @@ static void drain_record(void *userdata, const RingMsg *m) {
         __atomic_store_n(&r->ring.shared->last_seq, seq, __ATOMIC_RELAXED);
 }
 
-/* Return: whether the ring stays busy. */
-static bool drain_ring(HubRing *r) {
+/* Return: whether the ring stays busy; *had_records: whether it had any. */
+static bool drain_ring(HubRing *r, bool *had_records) {
         ShmHub *s = r->shm;
         int n;
 
@@ -250,6 +268,7 @@ static bool drain_ring(HubRing *r) {
         if (r->dead)
                 return false;
         if (n > 0) {
+                *had_records = true;
                 r->busy_since = now_usec();
                 return true;
         }
@@ -261,19 +280,23 @@ static bool drain_ring(HubRing *r) {
 
 static int on_drain(sd_event_source *source, void *userdata) {
         ShmHub *s = userdata;
+        bool had_records = false;
         GList *next;
 
         for (GList *l = s->busy.head; l; l = next) {
                 HubRing *r = l->data;
 
                 next = l->next;
-                if (!drain_ring(r))
+                if (!drain_ring(r, &had_records))
                         ring_idle(r);
         }
         while (!g_queue_is_empty(&s->doomed))
                 ring_free(s->doomed.head->data);
         if (g_queue_is_empty(&s->busy))
-                (void) sd_event_source_set_enabled(s->drain_defer, SD_EVENT_OFF);
+                drain_soon(s, false);
+        else if (!had_records)
+                /* Busy-polling dry rings: let a producer or consumer queued on this CPU run. */
+                sched_yield();
         return 0;
 }
 
@@ -769,7 +792,13 @@ int shm_hub_new(sd_event *event, Hub *hub, const ShmConfig *config, ShmHub **ret
         };
         k = sd_event_add_defer(event, &s->drain_defer, on_drain, s);
         if (k >= 0)
-                k = sd_event_source_set_enabled(s->drain_defer, SD_EVENT_OFF);
+                k = sd_event_source_set_priority(s->drain_defer, SD_EVENT_PRIORITY_IDLE);
+        if (k >= 0)
+                k = sd_event_add_post(event, &s->drain_post, on_drain, s);
+        if (k >= 0) {
+                drain_soon(s, false);
+                k = 0;
+        }
         if (k >= 0)
                 k = sd_event_add_time_relative(event, &s->account_timer, CLOCK_MONOTONIC,
                                                config->direct_account_usec, 10 * 1000, on_account, s);
@@ -802,6 +831,7 @@ ShmHub *shm_hub_free(ShmHub *s) {
         g_clear_pointer(&s->by_owner, g_hash_table_destroy);
         g_clear_pointer(&s->copy, g_byte_array_unref);
         s->drain_defer = sd_event_source_disable_unref(s->drain_defer);
+        s->drain_post = sd_event_source_disable_unref(s->drain_post);
         s->account_timer = sd_event_source_disable_unref(s->account_timer);
         s->event = sd_event_unref(s->event);
         g_free(s);

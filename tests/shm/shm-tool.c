@@ -13,6 +13,10 @@
  *   shm-tool corrupt MODE                pub-head, pub-record, sub-tail: break a ring, wait
  *                                        until the hub drops it ("dropped"); truncate: try to
  *                                        resize the memfd ("sealed" when refused)
+ *   shm-tool stream TOPIC                write records "s1", "s2", ... without pause; print
+ *                                        "streaming" once the hub read 1000 of them, go on
+ *                                        until a line or EOF on stdin, then print "streamed N"
+ *                                        when the hub read all N
  *   shm-tool close                       shm.close a ring, leave another open, print "closed"
  *                                        then wait for stdin's EOF
  *
@@ -20,6 +24,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,28 +86,69 @@ static bool ring_dropped(ShmRing *r) {
         return ring_state(&r->ring) == RING_STATE_CLOSED;
 }
 
+/* Write @m, waiting (futex, rechecking every second) while the ring is full. */
+static void write_waiting(ShmRing *r, const RingMsg *m) {
+        struct timespec second = { .tv_sec = 1 };
+        int k;
+
+        while ((k = ring_write(&r->ring, m)) == -ENOBUFS) {
+                k = ring_wait_writable(&r->ring, ring_record_size(m->topic_len, m->payload_len), 100, &second);
+                if (k < 0 && k != -ETIMEDOUT)
+                        die("wait", k);
+        }
+        if (k < 0)
+                die("write", k);
+}
+
 static int cmd_publish(int sock, const char *topic, unsigned n, uint32_t size) {
         ShmRing r = SHM_RING_INIT;
-        struct timespec second = { .tv_sec = 1 };
         char payload[32];
 
         open_ring(sock, true, topic, size, &r);
         for (unsigned i = 1; i <= n; i++) {
                 RingMsg m = { .type = RING_RECORD_MESSAGE, .payload = payload };
-                int k;
 
                 m.payload_len = (size_t) snprintf(payload, sizeof payload, "m%u", i);
-                while ((k = ring_write(&r.ring, &m)) == -ENOBUFS) {
-                        k = ring_wait_writable(&r.ring, ring_record_size(0, m.payload_len), 100, &second);
-                        if (k < 0 && k != -ETIMEDOUT)
-                                die("wait", k);
-                }
-                if (k < 0)
-                        die("write", k);
+                write_waiting(&r, &m);
         }
         if (!wait_for(hub_read_all, &r))
                 die("the hub did not read the ring", -ETIMEDOUT);
         printf("published %u last_seq=%" PRIu64 "\n", n, __atomic_load_n(&r.ring.shared->last_seq, __ATOMIC_ACQUIRE));
+        fflush(stdout);
+        shm_ring_unmap(&r);
+        return 0;
+}
+
+static bool stdin_has_line(void) {
+        struct pollfd p = { .fd = STDIN_FILENO, .events = POLLIN };
+
+        return poll(&p, 1, 0) > 0;
+}
+
+static int cmd_stream(int sock, const char *topic) {
+        ShmRing r = SHM_RING_INIT;
+        bool told = false;
+        char payload[32];
+        uint64_t n = 0;
+
+        open_ring(sock, true, topic, 0, &r);
+        for (;;) {
+                RingMsg m = { .type = RING_RECORD_MESSAGE, .payload = payload };
+
+                m.payload_len = (size_t) snprintf(payload, sizeof payload, "s%" PRIu64, n + 1);
+                write_waiting(&r, &m);
+                n++;
+                if (!told && __atomic_load_n(&r.ring.shared->records_read, __ATOMIC_RELAXED) >= 1000) {
+                        printf("streaming\n");
+                        fflush(stdout);
+                        told = true;
+                }
+                if (told && n % 256 == 0 && stdin_has_line())
+                        break;
+        }
+        if (!wait_for(hub_read_all, &r))
+                die("the hub did not read the ring", -ETIMEDOUT);
+        printf("streamed %" PRIu64 "\n", n);
         fflush(stdout);
         shm_ring_unmap(&r);
         return 0;
@@ -230,6 +276,8 @@ int main(int argc, char **argv) {
                 return cmd_corrupt(sock, argv[2]);
         if (strcmp(argv[1], "close") == 0)
                 return cmd_close(sock);
+        if (strcmp(argv[1], "stream") == 0 && argc >= 3)
+                return cmd_stream(sock, argv[2]);
         fprintf(stderr, "shm-tool: bad arguments\n");
         return 2;
 }

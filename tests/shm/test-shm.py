@@ -14,7 +14,9 @@
 # - a corrupt ring (head out of range, a record header out of range, a
 #   subscriber's tail out of range, seen when the ring looks full) is dropped, the hub stays up and other
 #   clients go on; the memfd cannot be resized (sealed);
-# - shm.close frees a ring, and a client's disconnect frees the rest.
+# - shm.close frees a ring, and a client's disconnect frees the rest;
+# - a ring that never runs dry does not starve the socket: requests are
+#   answered and socket subscribers get the ring's messages meanwhile.
 
 import os
 import subprocess
@@ -180,6 +182,27 @@ def test_close_and_disconnect_free_rings():
     wait_info(lambda i: i['shm']['rings'] == 0 and i['shm']['bytes'] == 0, 'no ring after the disconnect')
 
 
+def test_socket_served_while_a_ring_streams():
+    sub = Conn(label='stream-subscriber')
+    sub.call('subscribe', {'pattern': 'stream.x'})
+    t = Tool('stream', 'stream.x')
+    check_eq(t.line(), 'streaming', 'the ring streams')
+    c = Conn(label='during-stream')
+    pub = Conn(label='socket-publisher-during-stream')
+    for i in range(100):
+        c.call('hub.info')
+        pub.call('publish', {'topic': 'stream.y', 'payload': str(i)})
+    # The ring goes on meanwhile: its messages keep reaching the socket subscriber.
+    first = int(sub.next_note('message')['params']['payload'][1:])
+    t.tell('stop\n')
+    n = int(t.line().split()[1])
+    check(n > first, 'the ring went on while the socket was served')
+    t.finish()
+    c.close()
+    pub.close()
+    sub.close()
+
+
 def test_bad_params():
     c = Conn(label='bad-params')
     sbrpc.check_error(c.call_error('shm.publish', {'topic': 'a..b'}), name='InvalidTopic', what='bad topic')
@@ -196,4 +219,4 @@ def test_bad_params():
 if __name__ == '__main__':
     sbrpc.main([setup, test_shm_to_socket_and_dbus, test_socket_to_shm, test_slow_reader_gets_gap,
                 test_corrupt_rings_are_dropped, test_memfd_is_sealed, test_close_and_disconnect_free_rings,
-                test_bad_params])
+                test_socket_served_while_a_ring_streams, test_bad_params])
