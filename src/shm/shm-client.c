@@ -232,6 +232,14 @@ static bool name_plain(const char *s) {
         return true;
 }
 
+/* JSON members from the caller: quotes are theirs; control characters would break the frame. */
+static bool options_plain(const char *s) {
+        for (; *s; s++)
+                if ((unsigned char) *s < 0x20)
+                        return false;
+        return true;
+}
+
 int shm_ring_open(int sock, bool publish, const char *name, uint32_t size, const char *options,
                   ShmRing *ret, char **ret_error) {
         char *request = NULL, *body = NULL;
@@ -240,7 +248,7 @@ int shm_ring_open(int sock, bool publish, const char *name, uint32_t size, const
         uint64_t id;
         int k, len;
 
-        if (!name_plain(name) || (options && !name_plain(options)))
+        if (!name_plain(name) || (options && !options_plain(options)))
                 return -EINVAL;
         len = asprintf(&request, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"%s\",\"params\":{\"%s\":\"%s\","
                        "\"size\":%" PRIu32 "%s%s}}", publish ? "shm.publish" : "shm.subscribe",

@@ -16,7 +16,12 @@
 #   clients go on; the memfd cannot be resized (sealed);
 # - shm.close frees a ring, and a client's disconnect frees the rest;
 # - a ring that never runs dry does not starve the socket: requests are
-#   answered and socket subscribers get the ring's messages meanwhile.
+#   answered and socket subscribers get the ring's messages meanwhile;
+# - a direct pair (shm.subscribe direct:true): the reader gets the
+#   publisher's records in order, other subscribers of the topic get none
+#   of them and no gap notice, and the pair ends when either side closes
+#   (the hub drains the publisher's ring again from where the reader
+#   stopped; a reader whose publisher left sees the ring closed).
 
 import os
 import subprocess
@@ -203,6 +208,62 @@ def test_socket_served_while_a_ring_streams():
     sub.close()
 
 
+def test_direct_pair_reader_leaves():
+    sub = Conn(label='direct-socket-subscriber')
+    sub.call('subscribe', {'pattern': 'direct.a'})
+    feed = Tool('feed', 'direct.a')
+    pub_ring = int(feed.line().split('=')[1])
+    published0 = sbrpc.info()['messages_published']
+    d = Tool('direct', 'direct.a', 100)
+    ready = d.line().split()
+    check_eq((ready[0], ready[2], ready[3]), ('ready', 'publisher=%d' % pub_ring, 'kind=3'),
+             'the direct reader maps the publisher\'s ring, marked direct')
+    check_eq(shm_info('rings'), 2, 'publisher ring and direct ring')
+    sbrpc.check_error(Conn(label='second-direct').call_error('shm.subscribe', {'pattern': 'direct.a', 'direct': True}),
+                      name='NotFound', what='a second direct reader of a paired ring')
+    feed.tell('100\n')
+    check_eq(feed.line(), 'wrote 100', 'publisher')
+    for i in range(1, 101):
+        check_eq(d.line(), 'msg 0 m%d' % i, 'direct record %d (in order; seq 0: not numbered)' % i)
+    # The hub counts what the pair moved (every 100 ms and when the pair ends).
+    d.tell('close\n')
+    check_eq(d.line(), 'closed', 'shm.close of the direct ring')
+    wait_info(lambda i: i['messages_published'] - published0 >= 100, 'the 100 direct messages counted as published')
+    # Unpaired: the hub reads the publisher's ring again, from where the reader stopped.
+    feed.tell('5\n')
+    check_eq(feed.line(), 'wrote 5', 'publisher after the pair')
+    for i in range(101, 106):
+        n = sub.next_note()
+        check_eq((n['method'], n['params']['payload']), ('message', 'm%d' % i),
+                 'the socket subscriber: no direct message and no gap before m%d' % i)
+    d.finish()
+    feed.finish()
+    sub.close()
+    wait_info(lambda i: i['shm']['rings'] == 0, 'no rings left')
+
+
+def test_direct_pair_publisher_leaves():
+    feed = Tool('feed', 'direct.b')
+    feed.line()
+    d = Tool('direct', 'direct.b', 3)
+    check(d.line().startswith('ready'), 'direct reader ready')
+    feed.tell('3\n')
+    check_eq(feed.line(), 'wrote 3', 'publisher')
+    check_eq([d.line() for _ in range(3)], ['msg 0 m1', 'msg 0 m2', 'msg 0 m3'], 'direct records')
+    feed.tell('close\n')
+    check_eq(feed.line(), 'closed', 'the publisher closes its ring')
+    d.tell('wait-closed\n')
+    check_eq(d.line(), 'hub closed it', 'the direct reader sees the pair end')
+    wait_info(lambda i: i['shm']['rings'] == 0, 'the direct ring freed with its publisher ring')
+    # Nothing to pair with: the publisher's own connection cannot pair either.
+    d2 = Tool('direct', 'direct.b', 1)
+    refused = d2.line()
+    check(refused.startswith('refused') and 'NotFound' in refused, 'direct without a publish ring: %r' % refused)
+    d.finish()
+    feed.finish()
+    d2.finish()
+
+
 def test_bad_params():
     c = Conn(label='bad-params')
     sbrpc.check_error(c.call_error('shm.publish', {'topic': 'a..b'}), name='InvalidTopic', what='bad topic')
@@ -219,4 +280,5 @@ def test_bad_params():
 if __name__ == '__main__':
     sbrpc.main([setup, test_shm_to_socket_and_dbus, test_socket_to_shm, test_slow_reader_gets_gap,
                 test_corrupt_rings_are_dropped, test_memfd_is_sealed, test_close_and_disconnect_free_rings,
-                test_socket_served_while_a_ring_streams, test_bad_params])
+                test_socket_served_while_a_ring_streams, test_direct_pair_reader_leaves,
+                test_direct_pair_publisher_leaves, test_bad_params])
