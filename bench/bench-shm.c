@@ -8,6 +8,10 @@
  *       hub     a shm.publish ring -> the hub -> a shm.subscribe ring (hub-relayed)
  *       direct  a shm.publish ring read directly by the subscriber (shm.subscribe direct)
  *       socket  JSON-RPC publish notifications (64 frames per write) -> the hub -> a socket subscriber
+ *       iox     iceoryx 2 (C binding): a publisher and a subscriber of one service, through a
+ *               running iox-roudi (pass its pid as --hub-pid); built only when iceoryx is found.
+ *               Lossless like the rings: the subscriber's queue (256, iceoryx's maximum)
+ *               blocks the publisher when full (WAIT_FOR_CONSUMER / BLOCK_PRODUCER)
  *
  * A producer and a consumer process are forked. Rate mode: the producer
  * writes COUNT messages as fast as it can; msgs/s = messages received /
@@ -35,6 +39,14 @@
 #include <unistd.h>
 
 #include "shm/shm-client.h"
+
+#ifdef HAVE_ICEORYX
+#include <iceoryx_binding_c/log.h>
+#include <iceoryx_binding_c/publisher.h>
+#include <iceoryx_binding_c/runtime.h>
+#include <iceoryx_binding_c/subscriber.h>
+#include <iceoryx_binding_c/wait_set.h>
+#endif
 
 #define RING_BYTES      (16u << 20)
 #define MAX_LAT         200000
@@ -281,6 +293,108 @@ static void subscribe_socket(int fd) {
         free(body);
 }
 
+/* ---- iceoryx producer and consumer ---- */
+
+#ifdef HAVE_ICEORYX
+#define IOX_SERVICE "switchboard", "bench", "shm"
+
+static void runtime_init(const char *role) {
+        char name[64];
+
+        snprintf(name, sizeof name, "sb-bench-%s-%d", role, (int) getpid());
+        iox_set_loglevel(Iceoryx_LogLevel_Warn);
+        iox_runtime_init(name);
+}
+
+static void produce_iox(void) {
+        iox_pub_storage_t storage;
+        iox_pub_options_t options;
+        iox_pub_t pub;
+
+        runtime_init("pub");
+        iox_pub_options_init(&options);
+        options.historyCapacity = 0;
+        options.subscriberTooSlowPolicy = ConsumerTooSlowPolicy_WAIT_FOR_CONSUMER;
+        pub = iox_pub_init(&storage, IOX_SERVICE, &options);
+        spin_until(&sh->consumer_ready);
+        while (!iox_pub_has_subscribers(pub))
+                usleep(100);
+
+        sh->t_start = now_ns();
+        for (uint64_t i = 0; i < count; i++) {
+                void *chunk;
+                uint64_t t;
+                unsigned tries = 0;
+
+                /* Out of chunks: the subscriber still holds them; wait as a ring producer would. */
+                while (iox_pub_loan_chunk(pub, &chunk, (uint32_t) payload_len) != AllocationResult_SUCCESS)
+                        if (++tries % 64 == 0)
+                                sched_yield();
+                memset(chunk, 'x', payload_len);
+                t = now_ns();
+                memcpy(chunk, &t, sizeof t);
+                iox_pub_publish_chunk(pub, chunk);
+                if (latency)
+                        wait_delivered(i);
+        }
+        while (sh->t_end == 0)
+                usleep(1000);
+        iox_pub_deinit(pub);
+}
+
+static void consume_iox(void) {
+        iox_sub_storage_t storage;
+        iox_ws_storage_t ws_storage;
+        iox_notification_info_t infos[4];
+        iox_sub_options_t options;
+        iox_sub_t sub;
+        iox_ws_t ws;
+        unsigned idle = 0;
+
+        runtime_init("sub");
+        iox_sub_options_init(&options);
+        options.queueCapacity = 256;
+        options.historyRequest = 0;
+        options.queueFullPolicy = QueueFullPolicy_BLOCK_PRODUCER;
+        sub = iox_sub_init(&storage, IOX_SERVICE, &options);
+        ws = iox_ws_init(&ws_storage);
+        if (iox_ws_attach_subscriber_state(ws, sub, SubscriberState_HAS_DATA, 0, NULL) != WaitSetResult_SUCCESS)
+                die("iox waitset", -EINVAL);
+        sh->consumer_ready = 1;
+
+        while (sh->received < count) {
+                const void *chunk;
+                uint64_t missed;
+
+                if (iox_sub_take_chunk(sub, &chunk) != ChunkReceiveResult_SUCCESS) {
+                        /* As ring_wait_readable(): spin (yielding every 64), then sleep unless --busy. */
+                        if (++idle < spins()) {
+                                if (idle % 64 == 0)
+                                        sched_yield();
+                                else
+                                        __builtin_ia32_pause();
+                        } else {
+                                (void) iox_ws_wait(ws, infos, 4, &missed);
+                                idle = 0;
+                        }
+                        continue;
+                }
+                idle = 0;
+                if (latency && sh->n_lat < MAX_LAT) {
+                        uint64_t t;
+
+                        memcpy(&t, chunk, sizeof t);
+                        sh->lat[sh->n_lat++] = (uint32_t) (now_ns() - t);
+                }
+                iox_sub_release_chunk(sub, chunk);
+                sh->received++;
+        }
+        sh->t_end = now_ns();
+        iox_ws_deinit(ws);
+        iox_sub_deinit(sub);
+}
+#endif
+
 /* ---- the two processes ---- */
 
 static void producer(void) {
@@ -299,6 +413,10 @@ static void producer(void) {
                 /* Stay connected until the consumer is done: the hub must not lose what is queued. */
                 while (sh->received + sh->lost < count && sh->t_end == 0)
                         usleep(1000);
+#ifdef HAVE_ICEORYX
+        } else if (strcmp(mode, "iox") == 0) {
+                produce_iox();
+#endif
         } else {
                 ShmRing r = SHM_RING_INIT;
                 int fd = connect_hub();
@@ -329,6 +447,10 @@ static void consumer(void) {
                 subscribe_socket(fd);
                 sh->consumer_ready = 1;
                 consume_socket(fd);
+#ifdef HAVE_ICEORYX
+        } else if (strcmp(mode, "iox") == 0) {
+                consume_iox();
+#endif
         } else {
                 ShmRing r = SHM_RING_INIT;
                 int fd = connect_hub();
@@ -382,6 +504,12 @@ int main(int argc, char **argv) {
                 return 2;
         }
         mode = argv[1];
+#ifndef HAVE_ICEORYX
+        if (strcmp(mode, "iox") == 0) {
+                fprintf(stderr, "bench-shm: built without iceoryx\n");
+                return 77;
+        }
+#endif
         payload_len = strtoul(argv[2], NULL, 0);
         count = strtoull(argv[3], NULL, 0);
         sock_path = getenv("SB_SOCKET");
