@@ -300,19 +300,27 @@ static int on_drain(sd_event_source *source, void *userdata) {
         return 0;
 }
 
+/*
+ * The eventfd is edge-triggered and never read: every write is an edge, and
+ * a read would be one more system call on the way of a record (the counter
+ * cannot fill up: a write happens only while we announced sleep).
+ */
 static int on_wake(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
         HubRing *r = userdata;
-        uint64_t n;
 
-        (void) !read(fd, &n, sizeof n);
         if (r->dead)
                 return 0;
         if (r->direct_peer)
                 return 0;       /* paired: its reader is the subscribing client */
         ring_awake(&r->ring);
-        if (r->kind == RING_KIND_PUBLISH)
+        if (r->kind == RING_KIND_PUBLISH) {
+                bool had_records = false;
+
+                /* Relay now rather than after another turn of the loop (an epoll_wait() more). */
                 ring_busy(r);
-        else if (r->kind == RING_KIND_SUBSCRIBE && r->space_wait) {
+                if (!drain_ring(r, &had_records))
+                        ring_idle(r);
+        } else if (r->kind == RING_KIND_SUBSCRIBE && r->space_wait) {
                 /* The reader made room: tell it what it missed now, not at the next message. */
                 r->space_wait = false;
                 client_flush_gaps(&r->client);
@@ -557,7 +565,7 @@ static int ring_new(ShmHub *s, OpCall *call, RingKind kind, uint64_t size, HubRi
         r->memfd = g_steal_fd(&memfd);
         r->wake_fd = g_steal_fd(&wake_fd);
 
-        k = sd_event_add_io(s->event, &r->wake_io, r->wake_fd, EPOLLIN, on_wake, r);
+        k = sd_event_add_io(s->event, &r->wake_io, r->wake_fd, EPOLLIN | EPOLLET, on_wake, r);
         if (k < 0) {
                 ring_free(g_steal_pointer(&r));
                 return log_warning_errno(k, "Failed to watch a ring's eventfd: %m");
