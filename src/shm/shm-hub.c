@@ -85,6 +85,7 @@ struct HubRing {
         size_t map_size;
         int memfd;
         int wake_fd;                    /* the eventfd the client writes to wake us */
+        int reader_fd;                  /* subscribe rings: the eventfd we write when the reader sleeps in epoll */
         sd_event_source *wake_io;
         char *topic;                    /* publish rings */
         uint64_t sub_id;                /* subscribe rings */
@@ -214,6 +215,7 @@ static void ring_free(HubRing *r) {
         }
         fd_close(r->memfd);
         fd_close(r->wake_fd);
+        fd_close(r->reader_fd);
         g_free(r->topic);
         g_free(r);
 }
@@ -510,6 +512,7 @@ static int ring_new(ShmHub *s, OpCall *call, RingKind kind, uint64_t size, HubRi
         g_autofree HubRing *r = NULL;
         g_auto(Fd) memfd = -1;
         g_auto(Fd) wake_fd = -1;
+        g_auto(Fd) reader_fd = -1;
         Client *owner = call->client;
         size_t map_size;
         void *mem;
@@ -541,6 +544,12 @@ static int ring_new(ShmHub *s, OpCall *call, RingKind kind, uint64_t size, HubRi
         wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (wake_fd < 0)
                 return log_warning_errno(-errno, "Failed to create a ring's eventfd: %m");
+        if (kind == RING_KIND_SUBSCRIBE) {
+                /* For a reader in an epoll loop: we write it when cons_wait says 2 (docs/shm.md). */
+                reader_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+                if (reader_fd < 0)
+                        return log_warning_errno(-errno, "Failed to create a ring's eventfd: %m");
+        }
 
         r = g_new0(HubRing, 1);
         k = client_init(&r->client, s->hub, &ring_sink, owner->info.uid, owner->info.pid, NULL, false);
@@ -561,9 +570,10 @@ static int ring_new(ShmHub *s, OpCall *call, RingKind kind, uint64_t size, HubRi
         r->map_size = map_size;
         s->total += map_size;
         (void) ring_format(mem, (uint32_t) size, kind, r->id);
-        (void) ring_attach(&r->ring, mem, map_size, kind == RING_KIND_SUBSCRIBE, -1);
+        (void) ring_attach(&r->ring, mem, map_size, kind == RING_KIND_SUBSCRIBE, reader_fd);
         r->memfd = g_steal_fd(&memfd);
         r->wake_fd = g_steal_fd(&wake_fd);
+        r->reader_fd = g_steal_fd(&reader_fd);
 
         k = sd_event_add_io(s->event, &r->wake_io, r->wake_fd, EPOLLIN | EPOLLET, on_wake, r);
         if (k < 0) {
@@ -589,13 +599,12 @@ static void append_ring_result(GString *result, HubRing *r, HubRing *mapped, con
         g_string_append_c(result, '}');
 }
 
-static int give_fds(HubRing *r, JsonrpcFds *fds, bool with_wake) {
-        fds->fds[fds->n] = dup_fd(r->memfd);
-        if (fds->fds[fds->n] < 0)
-                return -errno;
-        fds->n++;
-        if (with_wake) {
-                fds->fds[fds->n] = dup_fd(r->wake_fd);
+/* The memfd, the eventfd that wakes us and, for a subscribe ring, the reader's eventfd. */
+static int give_fds(HubRing *r, JsonrpcFds *fds) {
+        int mine[] = { r->memfd, r->wake_fd, r->reader_fd };
+
+        for (unsigned i = 0; i < G_N_ELEMENTS(mine) && mine[i] >= 0; i++) {
+                fds->fds[fds->n] = dup_fd(mine[i]);
                 if (fds->fds[fds->n] < 0)
                         return -errno;
                 fds->n++;
@@ -616,7 +625,7 @@ static int shm_publish(ShmHub *s, OpCall *call, const ShmParams *p, GString *res
         if (k < 0)
                 return k;
         r->topic = g_strdup(p->topic);
-        k = give_fds(r, fds, true);
+        k = give_fds(r, fds);
         if (k < 0) {
                 ring_free(r);
                 return log_warning_errno(k, "Failed to duplicate a ring's fds: %m");
@@ -664,7 +673,7 @@ static int shm_direct(ShmHub *s, OpCall *call, HubRing *pub, GString *result, Js
         r->owner = call->client;
         r->id = ++s->next_id;
         r->kind = RING_KIND_DIRECT;
-        r->memfd = r->wake_fd = -1;
+        r->memfd = r->wake_fd = r->reader_fd = -1;
         ring_link(s, r);
 
         fds->fds[0] = dup_fd(pub->memfd);
@@ -711,7 +720,7 @@ static int shm_subscribe(ShmHub *s, OpCall *call, const ShmParams *p, GString *r
                 ring_free(r);
                 return op_fail(call, k, HUB_ARG_PATTERN, p->pattern, 0);
         }
-        k = give_fds(r, fds, true);
+        k = give_fds(r, fds);
         if (k < 0) {
                 ring_free(r);
                 return log_warning_errno(k, "Failed to duplicate a ring's fds: %m");

@@ -10,6 +10,8 @@
  *                                        print "ready", (read a line of stdin,) then print
  *                                        "msg SEQ TOPIC PAYLOAD" / "gap FIRST LAST" until N
  *                                        messages are received or accounted for by gaps
+ *   --epoll (anywhere)                   subscribe rings: sleep in epoll on the ring's
+ *                                        reader eventfd instead of the futex
  *   shm-tool corrupt MODE                pub-head, pub-record, sub-tail: break a ring, wait
  *                                        until the hub drops it ("dropped"); truncate: try to
  *                                        resize the memfd ("sealed" when refused)
@@ -34,6 +36,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,14 +112,36 @@ static void write_waiting(ShmRing *r, const RingMsg *m) {
                 die("write", k);
 }
 
-/* The next record, waiting (spinning, then on the futex) for at most 10 s. */
+static bool use_epoll;
+
+/* As an event loop would: sleep in epoll until the hub writes the reader eventfd (10 s at most). */
+static int wait_epoll(ShmRing *r) {
+        static int ep = -1;
+        struct epoll_event ev = { .events = EPOLLIN };
+        uint64_t n;
+
+        if (ep < 0) {
+                ep = epoll_create1(EPOLL_CLOEXEC);
+                if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, r->reader_fd, &ev) < 0)
+                        die("epoll", -errno);
+        }
+        if (!shm_ring_sleep(r))
+                return r->reader_fd < 0 ? -ENOTSUP : 0;
+        if (epoll_wait(ep, &ev, 1, 10000) != 1)
+                return -ETIMEDOUT;
+        (void) !read(r->reader_fd, &n, sizeof n);
+        ring_awake(&r->ring);
+        return 0;
+}
+
+/* The next record, waiting (spinning, then on the futex or in epoll) for at most 10 s. */
 static void read_waiting(ShmRing *r, RingMsg *m) {
         struct timespec timeout = { .tv_sec = 10 };
         int k;
 
         while ((k = ring_read(&r->ring, m)) == -EAGAIN) {
                 ring_release(&r->ring);
-                k = ring_wait_readable(&r->ring, 1000, &timeout);
+                k = use_epoll ? wait_epoll(r) : ring_wait_readable(&r->ring, 1000, &timeout);
                 if (k < 0)
                         die("wait", k);
         }
@@ -355,6 +380,9 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "usage: shm-tool publish|subscribe|corrupt|close ...\n");
                 return 2;
         }
+        for (int i = 2; i < argc; i++)
+                if (strcmp(argv[i], "--epoll") == 0)
+                        use_epoll = true;
         sock = connect_hub();
         if (strcmp(argv[1], "publish") == 0 && argc >= 4)
                 return cmd_publish(sock, argv[2], (unsigned) atoi(argv[3]),

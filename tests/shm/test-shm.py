@@ -8,7 +8,8 @@
 #   hub's seq numbers and sender.transport "shm") and a D-Bus Message match
 #   rule of the same topic;
 # - a socket publisher's messages reach a shm subscriber with the seqs the
-#   publishes returned;
+#   publishes returned, also when the reader sleeps in epoll on its reader
+#   eventfd;
 # - a slow shm reader gets GAP records that, with what it read, account for
 #   every message; the publisher is never blocked;
 # - a corrupt ring (head out of range, a record header out of range, a
@@ -107,6 +108,19 @@ def test_socket_to_shm():
     seqs = [pub.call('publish', {'topic': 'sock.t%d' % (i % 3), 'payload': 'p%d' % i})['seq'] for i in range(50)]
     for i in range(50):
         check_eq(t.line(), 'msg %d sock.t%d p%d' % (seqs[i], i % 3, i), 'shm subscriber record %d' % i)
+    t.finish()
+    pub.close()
+
+
+def test_socket_to_shm_reader_in_epoll():
+    # The reader sleeps in epoll on its reader eventfd, never on the futex.
+    t = Tool('subscribe', 'ep.>', 30, 0, '--epoll')
+    check(t.line().startswith('ready'), 'subscriber ready')
+    pub = Conn(label='socket-publisher')
+    for i in range(30):
+        seq = pub.call('publish', {'topic': 'ep.t', 'payload': 'e%d' % i})['seq']
+        # One at a time: the reader has gone back to sleep before each one.
+        check_eq(t.line(), 'msg %d ep.t e%d' % (seq, i), 'epoll reader record %d' % i)
     t.finish()
     pub.close()
 
@@ -278,7 +292,8 @@ def test_bad_params():
 
 
 if __name__ == '__main__':
-    sbrpc.main([setup, test_shm_to_socket_and_dbus, test_socket_to_shm, test_slow_reader_gets_gap,
+    sbrpc.main([setup, test_shm_to_socket_and_dbus, test_socket_to_shm, test_socket_to_shm_reader_in_epoll,
+                test_slow_reader_gets_gap,
                 test_corrupt_rings_are_dropped, test_memfd_is_sealed, test_close_and_disconnect_free_rings,
                 test_socket_served_while_a_ring_streams, test_direct_pair_reader_leaves,
                 test_direct_pair_publisher_leaves, test_bad_params])
