@@ -66,6 +66,8 @@ struct ShmHub {
         uint64_t next_id;
         uint64_t total;                 /* bytes mapped by every ring */
         GQueue busy;                    /* HubRing* drained by drain_defer */
+        GQueue unflushed;               /* subscribe HubRing* written during a drain, not yet flushed */
+        bool draining;                  /* in ring_read_batch() of a publish ring */
         GQueue doomed;                  /* HubRing* to free from drain_defer */
         sd_event_source *drain_defer;   /* idle priority: runs when nothing else is pending */
         sd_event_source *drain_post;    /* after any other source: IO cannot starve the rings */
@@ -95,6 +97,7 @@ struct HubRing {
         HubRing *direct_peer;           /* direct pairing: the other ring of the pair (see shm_direct) */
         uint64_t direct_counted;        /* direct rings: records_written already counted */
         GList busy_link;                /* in ShmHub.busy */
+        GList unflushed_link;           /* in ShmHub.unflushed */
         GList doomed_link;              /* in ShmHub.doomed */
         GList owner_link;               /* in ShmHub.by_owner[owner] */
 };
@@ -199,6 +202,8 @@ static void ring_free(HubRing *r) {
         }
         client_deinit(&r->client);
         ring_idle(r);
+        if (r->unflushed_link.data)
+                g_queue_unlink(&s->unflushed, &r->unflushed_link);
         if (r->doomed_link.data)
                 g_queue_unlink(&s->doomed, &r->doomed_link);
         q = g_hash_table_lookup(s->by_owner, r->owner);
@@ -257,12 +262,42 @@ static void drain_record(void *userdata, const RingMsg *m) {
         __atomic_store_n(&r->ring.shared->last_seq, seq, __ATOMIC_RELAXED);
 }
 
+/*
+ * Subscribe rings written while draining a batch publish their head once,
+ * after the batch: a flush is a store, a full fence and a look at the
+ * reader's wait word, and the fence costs as much as writing a small record.
+ */
+static void flush_soon(HubRing *r) {
+        ShmHub *s = r->shm;
+
+        if (!s->draining)
+                ring_flush(&r->ring);
+        else if (!r->unflushed_link.data) {
+                r->unflushed_link.data = r;
+                g_queue_push_tail_link(&s->unflushed, &r->unflushed_link);
+        }
+}
+
+static void flush_unflushed(ShmHub *s) {
+        while (!g_queue_is_empty(&s->unflushed)) {
+                GList *l = s->unflushed.head;
+                HubRing *r = l->data;
+
+                g_queue_unlink(&s->unflushed, l);
+                l->data = NULL;
+                ring_flush(&r->ring);
+        }
+}
+
 /* Return: whether the ring stays busy; *had_records: whether it had any. */
 static bool drain_ring(HubRing *r, bool *had_records) {
         ShmHub *s = r->shm;
         int n;
 
+        s->draining = true;
         n = ring_read_batch(&r->ring, drain_record, r, DRAIN_BATCH);
+        s->draining = false;
+        flush_unflushed(s);
         if (n < 0) {
                 ring_doom(r, "its producer wrote an invalid index or record header");
                 return false;
@@ -366,12 +401,17 @@ static int ring_deliver(Client *client, const Envelope *e) {
                 return 0;
         }
 
-        k = ring_write(&r->ring, &m);
-        if (k == -ENOBUFS && !ring_sleep_eventfd(&r->ring, ring_record_size(m.topic_len, m.payload_len)))
-                /* Room appeared between the two looks. */
-                k = ring_write(&r->ring, &m);
+        k = ring_put(&r->ring, &m);
+        if (k == -ENOBUFS) {
+                /* What this batch put must be visible before we wait for the reader to make room. */
+                ring_flush(&r->ring);
+                if (!ring_sleep_eventfd(&r->ring, ring_record_size(m.topic_len, m.payload_len)))
+                        /* Room appeared between the two looks. */
+                        k = ring_put(&r->ring, &m);
+        }
         if (k >= 0) {
                 ring_awake(&r->ring);
+                flush_soon(r);
                 return 0;
         }
         if (k == -EBADMSG) {

@@ -9,7 +9,8 @@
 #   rule of the same topic;
 # - a socket publisher's messages reach a shm subscriber with the seqs the
 #   publishes returned, also when the reader sleeps in epoll on its reader
-#   eventfd;
+#   eventfd; and a shm publisher's reach a shm subscriber, with gaps where
+#   a small ring was full;
 # - a slow shm reader gets GAP records that, with what it read, account for
 #   every message; the publisher is never blocked;
 # - a corrupt ring (head out of range, a record header out of range, a
@@ -123,6 +124,46 @@ def test_socket_to_shm_reader_in_epoll():
         check_eq(t.line(), 'msg %d ep.t e%d' % (seq, i), 'epoll reader record %d' % i)
     t.finish()
     pub.close()
+
+
+def test_shm_to_shm():
+    # Ring to ring: the hub writes a batch into the subscriber's ring and
+    # publishes its head once, after the batch. A few records: nothing else
+    # (a full ring, a gap) would publish it.
+    t = Tool('subscribe', 'relay.>', 5, 4096)
+    check(t.line().startswith('ready'), 'subscriber ready')
+    p = Tool('publish', 'relay.x', 5)
+    check(p.line().startswith('published 5 '), 'publisher')
+    for i in range(1, 6):
+        w = t.line().split()
+        check_eq((w[0], w[2], w[3]), ('msg', 'relay.x', 'm%d' % i), 'record %d' % i)
+    p.finish()
+    t.finish()
+    # Many records: the 4 KiB ring fills mid-batch (gaps).
+    n = 3000
+    t = Tool('subscribe', 'relay.>', n, 4096)
+    check(t.line().startswith('ready'), 'subscriber ready')
+    p = Tool('publish', 'relay.x', n)
+    done = p.line()
+    check(done.startswith('published %d ' % n), 'publisher: %r' % done)
+    got, covered, prev = 0, 0, 0
+    while covered < n:
+        w = t.line().split()
+        first = int(w[1])
+        check(first > prev, 'seqs increase (%d after %d)' % (first, prev))
+        if w[0] == 'gap':
+            prev = int(w[2])
+            covered += prev - first + 1
+        else:
+            check_eq((w[2], w[3]), ('relay.x', 'm%d' % (covered + 1)), 'record %d' % (covered + 1))
+            prev = first
+            covered += 1
+            got += 1
+    check_eq(covered, n, 'messages and gaps account for every message')
+    check_eq(prev, int(done.split('last_seq=')[1]), 'the last seq')
+    check(got > 0, 'some messages arrived')
+    p.finish()
+    t.finish()
 
 
 def test_slow_reader_gets_gap():
@@ -293,7 +334,7 @@ def test_bad_params():
 
 if __name__ == '__main__':
     sbrpc.main([setup, test_shm_to_socket_and_dbus, test_socket_to_shm, test_socket_to_shm_reader_in_epoll,
-                test_slow_reader_gets_gap,
+                test_shm_to_shm, test_slow_reader_gets_gap,
                 test_corrupt_rings_are_dropped, test_memfd_is_sealed, test_close_and_disconnect_free_rings,
                 test_socket_served_while_a_ring_streams, test_direct_pair_reader_leaves,
                 test_direct_pair_publisher_leaves, test_bad_params])
