@@ -16,8 +16,8 @@
  * A producer and a consumer process are forked. Rate mode: the producer
  * writes COUNT messages as fast as it can; msgs/s = messages received /
  * (last arrival - producer start). Latency mode (--latency): one message
- * in flight; the producer waits (spinning) until the consumer counted the
- * previous one; each message carries its CLOCK_MONOTONIC send time, the
+ * in flight; the producer waits until the consumer counted the previous one
+ * (sleeping on a futex, spinning with --busy); each message carries its CLOCK_MONOTONIC send time, the
  * consumer records arrival - send (one way). --busy: both sides poll
  * instead of sleeping on the futex, the producer pinned to the first CPU
  * and the consumer to the last (polling only pays with a CPU each; left
@@ -51,7 +51,12 @@
 #include <iceoryx_binding_c/wait_set.h>
 #endif
 
-#define RING_BYTES      (16u << 20)
+/*
+ * Ring data size: 16 MiB for rates; 1 MiB with one message in flight, so
+ * that a latency run goes round its ring many times and measures the steady
+ * state, not the first touch (a page fault) of every page of a 16 MiB ring.
+ */
+#define RING_BYTES      (latency ? 1u << 20 : 16u << 20)
 #define MAX_LAT         200000
 
 typedef struct Shared {
@@ -59,6 +64,8 @@ typedef struct Shared {
         volatile uint64_t lost;
         volatile uint64_t t_start, t_end;       /* ns */
         volatile int consumer_ready, producer_ready;
+        uint32_t ack;                            /* latency mode: bumped per message counted (a futex) */
+        uint32_t prod_waits;                     /* the producer sleeps on ack */
         volatile double cpu[2];                  /* seconds, producer and consumer */
         uint64_t n_lat;
         uint32_t lat[MAX_LAT];                   /* ns */
@@ -105,14 +112,35 @@ static void spin_until(volatile int *flag) {
                 usleep(100);
 }
 
-/* Latency mode: wait (spinning, yielding now and then as ring.c does) until message @i arrived. */
+/*
+ * Latency mode: wait until message @i was counted. --busy: spinning,
+ * yielding now and then as ring.c does. Otherwise a short spin, then sleep
+ * on a futex as a client waiting for a reply would, so that a spinning
+ * producer does not hold a CPU the hub or the consumer needs.
+ */
 static void wait_delivered(uint64_t i) {
         for (unsigned n = 1; sh->received + sh->lost <= i; n++) {
-                if (n % 64 == 0)
+                if (!busy && n > 64) {
+                        uint32_t seen = __atomic_load_n(&sh->ack, __ATOMIC_SEQ_CST);
+
+                        __atomic_store_n(&sh->prod_waits, 1, __ATOMIC_SEQ_CST);
+                        if (sh->received + sh->lost <= i)
+                                (void) ring_futex_wait(&sh->ack, seen, NULL);
+                        __atomic_store_n(&sh->prod_waits, 0, __ATOMIC_SEQ_CST);
+                } else if (n % 64 == 0)
                         sched_yield();
                 else
                         __builtin_ia32_pause();
         }
+}
+
+/* Latency mode, consumer: after counting a message, wake a producer that sleeps in wait_delivered(). */
+static void acked(void) {
+        if (!latency)
+                return;
+        __atomic_add_fetch(&sh->ack, 1, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&sh->prod_waits, __ATOMIC_SEQ_CST))
+                ring_futex_wake(&sh->ack);
 }
 
 static unsigned spins(void) {
@@ -177,6 +205,7 @@ static void consume_ring(Ring *ring) {
 
                         memcpy(&last, m.payload, sizeof last);
                         sh->lost += last - m.seq + 1;
+                        acked();
                         continue;
                 }
                 if (latency && sh->n_lat < MAX_LAT) {
@@ -189,6 +218,7 @@ static void consume_ring(Ring *ring) {
                 /* Give the space back now and then, not per record: that is the batching. */
                 if ((sh->received & 63) == 0 || latency)
                         ring_release(ring);
+                acked();
         }
         ring_release(ring);
         sh->t_end = now_ns();
@@ -267,6 +297,7 @@ static void consume_socket(int fd) {
                                 if (latency && sh->n_lat < MAX_LAT)
                                         sh->lat[sh->n_lat++] = (uint32_t) (now_ns() - strtoull(p + 11, NULL, 16));
                                 sh->received++;
+                                acked();
                         } else if (len > 30 && memcmp(body + 27, "gap", 3) == 0) {
                                 uint64_t first = 0, last = 0;
                                 char *q = memmem(body, len, "first_seq\":", 11);
@@ -276,6 +307,7 @@ static void consume_socket(int fd) {
                                         first = strtoull(q + 11, NULL, 10);
                                         last = strtoull(r + 10, NULL, 10);
                                         sh->lost += last - first + 1;
+                                        acked();
                                 }
                         }
                         off += 4 + len;
@@ -391,6 +423,7 @@ static void consume_iox(void) {
                 }
                 iox_sub_release_chunk(sub, chunk);
                 sh->received++;
+                acked();
         }
         sh->t_end = now_ns();
         iox_ws_deinit(ws);
