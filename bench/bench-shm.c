@@ -8,20 +8,28 @@
  *       hub     a shm.publish ring -> the hub -> a shm.subscribe ring (hub-relayed)
  *       direct  a shm.publish ring read directly by the subscriber (shm.subscribe direct)
  *       socket  JSON-RPC publish notifications (64 frames per write) -> the hub -> a socket subscriber
+ *       iox     iceoryx 2 (C binding): a publisher and a subscriber of one service, through a
+ *               running iox-roudi (pass its pid as --hub-pid); built only when iceoryx is found.
+ *               Lossless like the rings: the subscriber's queue (256, iceoryx's maximum)
+ *               blocks the publisher when full (WAIT_FOR_CONSUMER / BLOCK_PRODUCER)
  *
  * A producer and a consumer process are forked. Rate mode: the producer
  * writes COUNT messages as fast as it can; msgs/s = messages received /
  * (last arrival - producer start). Latency mode (--latency): one message
- * in flight; the producer waits (spinning) until the consumer counted the
- * previous one; each message carries its CLOCK_MONOTONIC send time, the
+ * in flight; the producer waits until the consumer counted the previous one
+ * (sleeping on a futex, spinning with --busy); each message carries its CLOCK_MONOTONIC send time, the
  * consumer records arrival - send (one way). --busy: both sides poll
- * instead of sleeping on the futex. CPU: user+system of producer, consumer
+ * instead of sleeping on the futex, the producer pinned to the first CPU
+ * and the consumer to the last (polling only pays with a CPU each; left
+ * to the scheduler, the two often share one and every hand-over is a
+ * context switch). CPU: user+system of producer, consumer
  * and (with --hub-pid) the hub, per message received.
  *
  * Output: one line "msgs_s=... p50_us=... p99_us=... cpu_us_msg=... lost=...".
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +43,20 @@
 
 #include "shm/shm-client.h"
 
-#define RING_BYTES      (16u << 20)
+#ifdef HAVE_ICEORYX
+#include <iceoryx_binding_c/log.h>
+#include <iceoryx_binding_c/publisher.h>
+#include <iceoryx_binding_c/runtime.h>
+#include <iceoryx_binding_c/subscriber.h>
+#include <iceoryx_binding_c/wait_set.h>
+#endif
+
+/*
+ * Ring data size: 16 MiB for rates; 1 MiB with one message in flight, so
+ * that a latency run goes round its ring many times and measures the steady
+ * state, not the first touch (a page fault) of every page of a 16 MiB ring.
+ */
+#define RING_BYTES      (latency ? 1u << 20 : 16u << 20)
 #define MAX_LAT         200000
 
 typedef struct Shared {
@@ -43,6 +64,8 @@ typedef struct Shared {
         volatile uint64_t lost;
         volatile uint64_t t_start, t_end;       /* ns */
         volatile int consumer_ready, producer_ready;
+        uint32_t ack;                            /* latency mode: bumped per message counted (a futex) */
+        uint32_t prod_waits;                     /* the producer sleeps on ack */
         volatile double cpu[2];                  /* seconds, producer and consumer */
         uint64_t n_lat;
         uint32_t lat[MAX_LAT];                   /* ns */
@@ -89,6 +112,37 @@ static void spin_until(volatile int *flag) {
                 usleep(100);
 }
 
+/*
+ * Latency mode: wait until message @i was counted. --busy: spinning,
+ * yielding now and then as ring.c does. Otherwise a short spin, then sleep
+ * on a futex as a client waiting for a reply would, so that a spinning
+ * producer does not hold a CPU the hub or the consumer needs.
+ */
+static void wait_delivered(uint64_t i) {
+        for (unsigned n = 1; sh->received + sh->lost <= i; n++) {
+                if (!busy && n > 64) {
+                        uint32_t seen = __atomic_load_n(&sh->ack, __ATOMIC_SEQ_CST);
+
+                        __atomic_store_n(&sh->prod_waits, 1, __ATOMIC_SEQ_CST);
+                        if (sh->received + sh->lost <= i)
+                                (void) ring_futex_wait(&sh->ack, seen, NULL);
+                        __atomic_store_n(&sh->prod_waits, 0, __ATOMIC_SEQ_CST);
+                } else if (n % 64 == 0)
+                        sched_yield();
+                else
+                        __builtin_ia32_pause();
+        }
+}
+
+/* Latency mode, consumer: after counting a message, wake a producer that sleeps in wait_delivered(). */
+static void acked(void) {
+        if (!latency)
+                return;
+        __atomic_add_fetch(&sh->ack, 1, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&sh->prod_waits, __ATOMIC_SEQ_CST))
+                ring_futex_wake(&sh->ack);
+}
+
 static unsigned spins(void) {
         return busy ? 1u << 30 : 200;
 }
@@ -127,8 +181,7 @@ static void produce_ring(Ring *ring) {
                 if (k < 0)
                         die("write", k);
                 if (latency)
-                        while (sh->received + sh->lost <= i)
-                                __builtin_ia32_pause();
+                        wait_delivered(i);
         }
         free(payload);
 }
@@ -152,6 +205,7 @@ static void consume_ring(Ring *ring) {
 
                         memcpy(&last, m.payload, sizeof last);
                         sh->lost += last - m.seq + 1;
+                        acked();
                         continue;
                 }
                 if (latency && sh->n_lat < MAX_LAT) {
@@ -164,6 +218,7 @@ static void consume_ring(Ring *ring) {
                 /* Give the space back now and then, not per record: that is the batching. */
                 if ((sh->received & 63) == 0 || latency)
                         ring_release(ring);
+                acked();
         }
         ring_release(ring);
         sh->t_end = now_ns();
@@ -213,8 +268,7 @@ static void produce_socket(int fd) {
                 }
                 send_all(fd, buf, len);
                 if (latency)
-                        while (sh->received + sh->lost < i)
-                                __builtin_ia32_pause();
+                        wait_delivered(i - 1);
         }
         free(buf);
 }
@@ -243,6 +297,7 @@ static void consume_socket(int fd) {
                                 if (latency && sh->n_lat < MAX_LAT)
                                         sh->lat[sh->n_lat++] = (uint32_t) (now_ns() - strtoull(p + 11, NULL, 16));
                                 sh->received++;
+                                acked();
                         } else if (len > 30 && memcmp(body + 27, "gap", 3) == 0) {
                                 uint64_t first = 0, last = 0;
                                 char *q = memmem(body, len, "first_seq\":", 11);
@@ -252,6 +307,7 @@ static void consume_socket(int fd) {
                                         first = strtoull(q + 11, NULL, 10);
                                         last = strtoull(r + 10, NULL, 10);
                                         sh->lost += last - first + 1;
+                                        acked();
                                 }
                         }
                         off += 4 + len;
@@ -272,9 +328,125 @@ static void subscribe_socket(int fd) {
         free(body);
 }
 
+/* ---- iceoryx producer and consumer ---- */
+
+#ifdef HAVE_ICEORYX
+#define IOX_SERVICE "switchboard", "bench", "shm"
+
+static void runtime_init(const char *role) {
+        char name[64];
+
+        snprintf(name, sizeof name, "sb-bench-%s-%d", role, (int) getpid());
+        iox_set_loglevel(Iceoryx_LogLevel_Warn);
+        iox_runtime_init(name);
+}
+
+static void produce_iox(void) {
+        iox_pub_storage_t storage;
+        iox_pub_options_t options;
+        iox_pub_t pub;
+
+        runtime_init("pub");
+        iox_pub_options_init(&options);
+        options.historyCapacity = 0;
+        options.subscriberTooSlowPolicy = ConsumerTooSlowPolicy_WAIT_FOR_CONSUMER;
+        pub = iox_pub_init(&storage, IOX_SERVICE, &options);
+        spin_until(&sh->consumer_ready);
+        while (!iox_pub_has_subscribers(pub))
+                usleep(100);
+
+        sh->t_start = now_ns();
+        for (uint64_t i = 0; i < count; i++) {
+                void *chunk;
+                uint64_t t;
+                unsigned tries = 0;
+
+                /* Out of chunks: the subscriber still holds them; wait as a ring producer would. */
+                while (iox_pub_loan_chunk(pub, &chunk, (uint32_t) payload_len) != AllocationResult_SUCCESS)
+                        if (++tries % 64 == 0)
+                                sched_yield();
+                memset(chunk, 'x', payload_len);
+                t = now_ns();
+                memcpy(chunk, &t, sizeof t);
+                iox_pub_publish_chunk(pub, chunk);
+                if (latency)
+                        wait_delivered(i);
+        }
+        while (sh->t_end == 0)
+                usleep(1000);
+        iox_pub_deinit(pub);
+}
+
+static void consume_iox(void) {
+        iox_sub_storage_t storage;
+        iox_ws_storage_t ws_storage;
+        iox_notification_info_t infos[4];
+        iox_sub_options_t options;
+        iox_sub_t sub;
+        iox_ws_t ws;
+        unsigned idle = 0;
+
+        runtime_init("sub");
+        iox_sub_options_init(&options);
+        options.queueCapacity = 256;
+        options.historyRequest = 0;
+        options.queueFullPolicy = QueueFullPolicy_BLOCK_PRODUCER;
+        sub = iox_sub_init(&storage, IOX_SERVICE, &options);
+        ws = iox_ws_init(&ws_storage);
+        if (iox_ws_attach_subscriber_state(ws, sub, SubscriberState_HAS_DATA, 0, NULL) != WaitSetResult_SUCCESS)
+                die("iox waitset", -EINVAL);
+        sh->consumer_ready = 1;
+
+        while (sh->received < count) {
+                const void *chunk;
+                uint64_t missed;
+
+                if (iox_sub_take_chunk(sub, &chunk) != ChunkReceiveResult_SUCCESS) {
+                        /* As ring_wait_readable(): spin (yielding every 64), then sleep unless --busy. */
+                        if (++idle < spins()) {
+                                if (idle % 64 == 0)
+                                        sched_yield();
+                                else
+                                        __builtin_ia32_pause();
+                        } else {
+                                (void) iox_ws_wait(ws, infos, 4, &missed);
+                                idle = 0;
+                        }
+                        continue;
+                }
+                idle = 0;
+                if (latency && sh->n_lat < MAX_LAT) {
+                        uint64_t t;
+
+                        memcpy(&t, chunk, sizeof t);
+                        sh->lat[sh->n_lat++] = (uint32_t) (now_ns() - t);
+                }
+                iox_sub_release_chunk(sub, chunk);
+                sh->received++;
+                acked();
+        }
+        sh->t_end = now_ns();
+        iox_ws_deinit(ws);
+        iox_sub_deinit(sub);
+}
+#endif
+
 /* ---- the two processes ---- */
 
+/* --busy: the producer on the first CPU, the consumer on the last (the hub, if any, floats). */
+static void pin(bool first) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        cpu_set_t set;
+
+        if (!busy || n < 2)
+                return;
+        CPU_ZERO(&set);
+        CPU_SET(first ? 0 : (int) n - 1, &set);
+        (void) sched_setaffinity(0, sizeof set, &set);
+}
+
 static void producer(void) {
+        pin(true);
         if (strcmp(mode, "raw") == 0) {
                 Ring r;
 
@@ -290,6 +462,10 @@ static void producer(void) {
                 /* Stay connected until the consumer is done: the hub must not lose what is queued. */
                 while (sh->received + sh->lost < count && sh->t_end == 0)
                         usleep(1000);
+#ifdef HAVE_ICEORYX
+        } else if (strcmp(mode, "iox") == 0) {
+                produce_iox();
+#endif
         } else {
                 ShmRing r = SHM_RING_INIT;
                 int fd = connect_hub();
@@ -307,6 +483,7 @@ static void producer(void) {
 }
 
 static void consumer(void) {
+        pin(false);
         if (strcmp(mode, "raw") == 0) {
                 Ring r;
 
@@ -320,6 +497,10 @@ static void consumer(void) {
                 subscribe_socket(fd);
                 sh->consumer_ready = 1;
                 consume_socket(fd);
+#ifdef HAVE_ICEORYX
+        } else if (strcmp(mode, "iox") == 0) {
+                consume_iox();
+#endif
         } else {
                 ShmRing r = SHM_RING_INIT;
                 int fd = connect_hub();
@@ -373,6 +554,12 @@ int main(int argc, char **argv) {
                 return 2;
         }
         mode = argv[1];
+#ifndef HAVE_ICEORYX
+        if (strcmp(mode, "iox") == 0) {
+                fprintf(stderr, "bench-shm: built without iceoryx\n");
+                return 77;
+        }
+#endif
         payload_len = strtoul(argv[2], NULL, 0);
         count = strtoull(argv[3], NULL, 0);
         sock_path = getenv("SB_SOCKET");

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -368,6 +369,16 @@ static bool ring_ready(Ring *r, size_t need, int *ret_error) {
         return (uint64_t) n >= (need > contiguous ? need + contiguous : need);
 }
 
+/*
+ * Spinning: a side that spins holds its CPU while the side it waits for may
+ * be runnable but queued behind it (more busy processes than CPUs: a
+ * producer, the hub and a consumer on two CPUs). So every RING_SPIN_YIELD
+ * spins it gives the CPU away with sched_yield(), which returns at once
+ * when nothing else wants it, and looks at the ring's state, so that a
+ * long spin notices a closed ring.
+ */
+#define RING_SPIN_YIELD 64u
+
 static int ring_wait(Ring *r, size_t need, unsigned spin, const struct timespec *timeout) {
         uint32_t *word = own_wait(r);
         int error = 0;
@@ -375,7 +386,12 @@ static int ring_wait(Ring *r, size_t need, unsigned spin, const struct timespec 
         for (unsigned i = 0; i < spin; i++) {
                 if (ring_ready(r, need, &error))
                         return error;
-                cpu_relax();
+                if (i % RING_SPIN_YIELD == RING_SPIN_YIELD - 1) {
+                        if (ring_state(r) != RING_STATE_OK)
+                                return -EPIPE;
+                        sched_yield();
+                } else
+                        cpu_relax();
         }
         for (;;) {
                 int k;

@@ -214,6 +214,10 @@ int64_t ring_used_bytes(Ring *r);
  * ring_wait_readable() - consumer: spin @spin times, then sleep on the futex
  * until a record arrives or @timeout (relative, NULL: forever) passes
  *
+ * While spinning it calls sched_yield() every 64 spins, so that a peer
+ * queued behind it on the same CPU runs: spinning sides never starve each
+ * other when there are more of them than CPUs.
+ *
  * Return: 0 when a record may be read; -ETIMEDOUT; -EINTR on a signal;
  * -EBADMSG when the head is invalid; -EPIPE when the hub closed the ring.
  */

@@ -50,7 +50,14 @@ int shm_ring_map(int memfd, int wake_fd, bool producer, ShmRing *ret) {
         ret->wake_fd = wake_fd;
         ret->id = ret->ring.shared->id;
         ret->producer = producer;
+        ret->reader_fd = -1;
         return 0;
+}
+
+bool shm_ring_sleep(ShmRing *r) {
+        if (r->producer || r->reader_fd < 0)
+                return false;
+        return ring_sleep_eventfd(&r->ring, 0);
 }
 
 void shm_ring_unmap(ShmRing *r) {
@@ -60,6 +67,8 @@ void shm_ring_unmap(ShmRing *r) {
                 close(r->memfd);
         if (r->wake_fd >= 0)
                 close(r->wake_fd);
+        if (r->reader_fd >= 0)
+                close(r->reader_fd);
         *r = (ShmRing) SHM_RING_INIT;
 }
 
@@ -232,6 +241,14 @@ static bool name_plain(const char *s) {
         return true;
 }
 
+/* JSON members from the caller: quotes are theirs; control characters would break the frame. */
+static bool options_plain(const char *s) {
+        for (; *s; s++)
+                if ((unsigned char) *s < 0x20)
+                        return false;
+        return true;
+}
+
 int shm_ring_open(int sock, bool publish, const char *name, uint32_t size, const char *options,
                   ShmRing *ret, char **ret_error) {
         char *request = NULL, *body = NULL;
@@ -240,7 +257,7 @@ int shm_ring_open(int sock, bool publish, const char *name, uint32_t size, const
         uint64_t id;
         int k, len;
 
-        if (!name_plain(name) || (options && !name_plain(options)))
+        if (!name_plain(name) || (options && !options_plain(options)))
                 return -EINVAL;
         len = asprintf(&request, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"%s\",\"params\":{\"%s\":\"%s\","
                        "\"size\":%" PRIu32 "%s%s}}", publish ? "shm.publish" : "shm.subscribe",
@@ -271,7 +288,12 @@ int shm_ring_open(int sock, bool publish, const char *name, uint32_t size, const
                 close_fds(fds, n_fds);
                 return k;
         }
-        close_fds(fds + 2, n_fds > 2 ? n_fds - 2 : 0);
+        /* A subscribe ring's third fd: the reader's eventfd. */
+        if (!publish && n_fds > 2) {
+                ret->reader_fd = fds[2];
+                close_fds(fds + 3, n_fds - 3);
+        } else
+                close_fds(fds + 2, n_fds > 2 ? n_fds - 2 : 0);
         ret->id = id;
         return 0;
 }

@@ -33,9 +33,11 @@ typedef struct ShmRing {
         int wake_fd;                    /* owned: the eventfd that wakes the hub; -1: none */
         uint64_t id;                    /* the hub's ring id (shm.close) */
         bool producer;
+        int reader_fd;                  /* owned: subscribe rings: the eventfd the hub writes while we
+                                         * sleep in an epoll loop (shm_ring_sleep()); -1: none */
 } ShmRing;
 
-#define SHM_RING_INIT { .memfd = -1, .wake_fd = -1 }
+#define SHM_RING_INIT { .memfd = -1, .wake_fd = -1, .reader_fd = -1 }
 
 /**
  * shm_ring_map() - check and map a ring's memfd received from the hub
@@ -54,6 +56,20 @@ typedef struct ShmRing {
  * of fstat/fcntl/mmap.
  */
 int shm_ring_map(int memfd, int wake_fd, bool producer, ShmRing *ret);
+
+/**
+ * shm_ring_sleep() - a reader in an epoll loop: about to wait for @r->reader_fd
+ *
+ * For a subscribe ring read from an event loop: watch @r->reader_fd for
+ * EPOLLIN. When the ring is empty, call this: on true, go back to the
+ * loop, and the hub writes reader_fd when it writes the next record; on
+ * false a record came meanwhile: read on. After reader_fd is readable,
+ * read it (8 bytes, to clear it) and read the ring.
+ *
+ * Return: true when it may sleep; false when there is work after all, or
+ * when @r has no reader_fd (then wait with ring_wait_readable()).
+ */
+bool shm_ring_sleep(ShmRing *r);
 
 /* Unmap and close; accepts a ring that was never mapped (SHM_RING_INIT). */
 void shm_ring_unmap(ShmRing *r);
@@ -94,7 +110,7 @@ int shm_json_u64(const char *body, const char *key, uint64_t *ret);
  *           to pattern @name (we read)
  * @size: data size in bytes (a power of two within the hub's limits), 0: the hub's default
  * @options: further JSON members for the params, e.g. "\"direct\":true", or NULL
- * @ret: as shm_ring_map()
+ * @ret: as shm_ring_map(); a subscribe ring also gets its reader_fd
  * @ret_error: on -EREMOTEIO, the hub's error object as JSON (malloc()ed); may be NULL
  *
  * Return: 0; -EINVAL when @name holds a character a topic cannot have;

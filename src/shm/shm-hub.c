@@ -15,6 +15,17 @@
  * faces encode them. With busy polling, a ring that runs dry stays on the
  * busy list for busy_poll_usec before we sleep on it again.
  *
+ * Fairness: sd-event dispatches one source per iteration, the oldest pending
+ * of the best priority, and a defer source that stays enabled stays the
+ * oldest, so a defer source of normal priority that keeps finding records
+ * (or busy-polls) would starve every socket, eventfd and the listening
+ * socket. The drain runs from a defer source of idle priority (when nothing
+ * else is pending) and from a post source (after every other source), so
+ * the socket is served between batches and the rings are drained between
+ * requests. A
+ * busy-polling pass that found nothing yields the CPU: the producer and
+ * consumer it waits for may be queued behind it.
+ *
  * Subscribe rings: a sink. deliver() writes one record when it fits and
  * refuses it otherwise (-ENOBUFS: the core records the gap); we then wait
  * on the eventfd for the reader to free space and flush the gap notice as
@@ -27,6 +38,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -54,8 +66,11 @@ struct ShmHub {
         uint64_t next_id;
         uint64_t total;                 /* bytes mapped by every ring */
         GQueue busy;                    /* HubRing* drained by drain_defer */
+        GQueue unflushed;               /* subscribe HubRing* written during a drain, not yet flushed */
+        bool draining;                  /* in ring_read_batch() of a publish ring */
         GQueue doomed;                  /* HubRing* to free from drain_defer */
-        sd_event_source *drain_defer;
+        sd_event_source *drain_defer;   /* idle priority: runs when nothing else is pending */
+        sd_event_source *drain_post;    /* after any other source: IO cannot starve the rings */
         sd_event_source *account_timer; /* direct rings' counters */
         GByteArray *copy;               /* one record's topic and payload, out of shared memory */
         uint64_t n_dropped_rings;       /* rings dropped for a corrupt format */
@@ -72,6 +87,7 @@ struct HubRing {
         size_t map_size;
         int memfd;
         int wake_fd;                    /* the eventfd the client writes to wake us */
+        int reader_fd;                  /* subscribe rings: the eventfd we write when the reader sleeps in epoll */
         sd_event_source *wake_io;
         char *topic;                    /* publish rings */
         uint64_t sub_id;                /* subscribe rings */
@@ -81,6 +97,7 @@ struct HubRing {
         HubRing *direct_peer;           /* direct pairing: the other ring of the pair (see shm_direct) */
         uint64_t direct_counted;        /* direct rings: records_written already counted */
         GList busy_link;                /* in ShmHub.busy */
+        GList unflushed_link;           /* in ShmHub.unflushed */
         GList doomed_link;              /* in ShmHub.doomed */
         GList owner_link;               /* in ShmHub.by_owner[owner] */
 };
@@ -113,6 +130,11 @@ static uint64_t now_usec(void) {
 
 /* ---- lifetime ---- */
 
+static void drain_soon(ShmHub *s, bool on) {
+        (void) sd_event_source_set_enabled(s->drain_defer, on ? SD_EVENT_ON : SD_EVENT_OFF);
+        (void) sd_event_source_set_enabled(s->drain_post, on ? SD_EVENT_ON : SD_EVENT_OFF);
+}
+
 static void ring_busy(HubRing *r) {
         ShmHub *s = r->shm;
 
@@ -121,7 +143,7 @@ static void ring_busy(HubRing *r) {
                 return;
         r->busy_link.data = r;
         g_queue_push_tail_link(&s->busy, &r->busy_link);
-        (void) sd_event_source_set_enabled(s->drain_defer, SD_EVENT_ON);
+        drain_soon(s, true);
 }
 
 static void ring_idle(HubRing *r) {
@@ -147,7 +169,7 @@ static void ring_doom(HubRing *r, const char *why) {
         ring_idle(r);
         r->doomed_link.data = r;
         g_queue_push_tail_link(&s->doomed, &r->doomed_link);
-        (void) sd_event_source_set_enabled(s->drain_defer, SD_EVENT_ON);
+        drain_soon(s, true);
 }
 
 static void direct_account(HubRing *r);
@@ -180,6 +202,8 @@ static void ring_free(HubRing *r) {
         }
         client_deinit(&r->client);
         ring_idle(r);
+        if (r->unflushed_link.data)
+                g_queue_unlink(&s->unflushed, &r->unflushed_link);
         if (r->doomed_link.data)
                 g_queue_unlink(&s->doomed, &r->doomed_link);
         q = g_hash_table_lookup(s->by_owner, r->owner);
@@ -196,6 +220,7 @@ static void ring_free(HubRing *r) {
         }
         fd_close(r->memfd);
         fd_close(r->wake_fd);
+        fd_close(r->reader_fd);
         g_free(r->topic);
         g_free(r);
 }
@@ -237,12 +262,42 @@ static void drain_record(void *userdata, const RingMsg *m) {
         __atomic_store_n(&r->ring.shared->last_seq, seq, __ATOMIC_RELAXED);
 }
 
-/* Return: whether the ring stays busy. */
-static bool drain_ring(HubRing *r) {
+/*
+ * Subscribe rings written while draining a batch publish their head once,
+ * after the batch: a flush is a store, a full fence and a look at the
+ * reader's wait word, and the fence costs as much as writing a small record.
+ */
+static void flush_soon(HubRing *r) {
+        ShmHub *s = r->shm;
+
+        if (!s->draining)
+                ring_flush(&r->ring);
+        else if (!r->unflushed_link.data) {
+                r->unflushed_link.data = r;
+                g_queue_push_tail_link(&s->unflushed, &r->unflushed_link);
+        }
+}
+
+static void flush_unflushed(ShmHub *s) {
+        while (!g_queue_is_empty(&s->unflushed)) {
+                GList *l = s->unflushed.head;
+                HubRing *r = l->data;
+
+                g_queue_unlink(&s->unflushed, l);
+                l->data = NULL;
+                ring_flush(&r->ring);
+        }
+}
+
+/* Return: whether the ring stays busy; *had_records: whether it had any. */
+static bool drain_ring(HubRing *r, bool *had_records) {
         ShmHub *s = r->shm;
         int n;
 
+        s->draining = true;
         n = ring_read_batch(&r->ring, drain_record, r, DRAIN_BATCH);
+        s->draining = false;
+        flush_unflushed(s);
         if (n < 0) {
                 ring_doom(r, "its producer wrote an invalid index or record header");
                 return false;
@@ -250,6 +305,7 @@ static bool drain_ring(HubRing *r) {
         if (r->dead)
                 return false;
         if (n > 0) {
+                *had_records = true;
                 r->busy_since = now_usec();
                 return true;
         }
@@ -261,35 +317,47 @@ static bool drain_ring(HubRing *r) {
 
 static int on_drain(sd_event_source *source, void *userdata) {
         ShmHub *s = userdata;
+        bool had_records = false;
         GList *next;
 
         for (GList *l = s->busy.head; l; l = next) {
                 HubRing *r = l->data;
 
                 next = l->next;
-                if (!drain_ring(r))
+                if (!drain_ring(r, &had_records))
                         ring_idle(r);
         }
         while (!g_queue_is_empty(&s->doomed))
                 ring_free(s->doomed.head->data);
         if (g_queue_is_empty(&s->busy))
-                (void) sd_event_source_set_enabled(s->drain_defer, SD_EVENT_OFF);
+                drain_soon(s, false);
+        else if (!had_records)
+                /* Busy-polling dry rings: let a producer or consumer queued on this CPU run. */
+                sched_yield();
         return 0;
 }
 
+/*
+ * The eventfd is edge-triggered and never read: every write is an edge, and
+ * a read would be one more system call on the way of a record (the counter
+ * cannot fill up: a write happens only while we announced sleep).
+ */
 static int on_wake(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
         HubRing *r = userdata;
-        uint64_t n;
 
-        (void) !read(fd, &n, sizeof n);
         if (r->dead)
                 return 0;
         if (r->direct_peer)
                 return 0;       /* paired: its reader is the subscribing client */
         ring_awake(&r->ring);
-        if (r->kind == RING_KIND_PUBLISH)
+        if (r->kind == RING_KIND_PUBLISH) {
+                bool had_records = false;
+
+                /* Relay now rather than after another turn of the loop (an epoll_wait() more). */
                 ring_busy(r);
-        else if (r->kind == RING_KIND_SUBSCRIBE && r->space_wait) {
+                if (!drain_ring(r, &had_records))
+                        ring_idle(r);
+        } else if (r->kind == RING_KIND_SUBSCRIBE && r->space_wait) {
                 /* The reader made room: tell it what it missed now, not at the next message. */
                 r->space_wait = false;
                 client_flush_gaps(&r->client);
@@ -333,12 +401,17 @@ static int ring_deliver(Client *client, const Envelope *e) {
                 return 0;
         }
 
-        k = ring_write(&r->ring, &m);
-        if (k == -ENOBUFS && !ring_sleep_eventfd(&r->ring, ring_record_size(m.topic_len, m.payload_len)))
-                /* Room appeared between the two looks. */
-                k = ring_write(&r->ring, &m);
+        k = ring_put(&r->ring, &m);
+        if (k == -ENOBUFS) {
+                /* What this batch put must be visible before we wait for the reader to make room. */
+                ring_flush(&r->ring);
+                if (!ring_sleep_eventfd(&r->ring, ring_record_size(m.topic_len, m.payload_len)))
+                        /* Room appeared between the two looks. */
+                        k = ring_put(&r->ring, &m);
+        }
         if (k >= 0) {
                 ring_awake(&r->ring);
+                flush_soon(r);
                 return 0;
         }
         if (k == -EBADMSG) {
@@ -479,6 +552,7 @@ static int ring_new(ShmHub *s, OpCall *call, RingKind kind, uint64_t size, HubRi
         g_autofree HubRing *r = NULL;
         g_auto(Fd) memfd = -1;
         g_auto(Fd) wake_fd = -1;
+        g_auto(Fd) reader_fd = -1;
         Client *owner = call->client;
         size_t map_size;
         void *mem;
@@ -510,6 +584,12 @@ static int ring_new(ShmHub *s, OpCall *call, RingKind kind, uint64_t size, HubRi
         wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (wake_fd < 0)
                 return log_warning_errno(-errno, "Failed to create a ring's eventfd: %m");
+        if (kind == RING_KIND_SUBSCRIBE) {
+                /* For a reader in an epoll loop: we write it when cons_wait says 2 (docs/shm.md). */
+                reader_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+                if (reader_fd < 0)
+                        return log_warning_errno(-errno, "Failed to create a ring's eventfd: %m");
+        }
 
         r = g_new0(HubRing, 1);
         k = client_init(&r->client, s->hub, &ring_sink, owner->info.uid, owner->info.pid, NULL, false);
@@ -530,11 +610,12 @@ static int ring_new(ShmHub *s, OpCall *call, RingKind kind, uint64_t size, HubRi
         r->map_size = map_size;
         s->total += map_size;
         (void) ring_format(mem, (uint32_t) size, kind, r->id);
-        (void) ring_attach(&r->ring, mem, map_size, kind == RING_KIND_SUBSCRIBE, -1);
+        (void) ring_attach(&r->ring, mem, map_size, kind == RING_KIND_SUBSCRIBE, reader_fd);
         r->memfd = g_steal_fd(&memfd);
         r->wake_fd = g_steal_fd(&wake_fd);
+        r->reader_fd = g_steal_fd(&reader_fd);
 
-        k = sd_event_add_io(s->event, &r->wake_io, r->wake_fd, EPOLLIN, on_wake, r);
+        k = sd_event_add_io(s->event, &r->wake_io, r->wake_fd, EPOLLIN | EPOLLET, on_wake, r);
         if (k < 0) {
                 ring_free(g_steal_pointer(&r));
                 return log_warning_errno(k, "Failed to watch a ring's eventfd: %m");
@@ -558,13 +639,12 @@ static void append_ring_result(GString *result, HubRing *r, HubRing *mapped, con
         g_string_append_c(result, '}');
 }
 
-static int give_fds(HubRing *r, JsonrpcFds *fds, bool with_wake) {
-        fds->fds[fds->n] = dup_fd(r->memfd);
-        if (fds->fds[fds->n] < 0)
-                return -errno;
-        fds->n++;
-        if (with_wake) {
-                fds->fds[fds->n] = dup_fd(r->wake_fd);
+/* The memfd, the eventfd that wakes us and, for a subscribe ring, the reader's eventfd. */
+static int give_fds(HubRing *r, JsonrpcFds *fds) {
+        int mine[] = { r->memfd, r->wake_fd, r->reader_fd };
+
+        for (unsigned i = 0; i < G_N_ELEMENTS(mine) && mine[i] >= 0; i++) {
+                fds->fds[fds->n] = dup_fd(mine[i]);
                 if (fds->fds[fds->n] < 0)
                         return -errno;
                 fds->n++;
@@ -585,7 +665,7 @@ static int shm_publish(ShmHub *s, OpCall *call, const ShmParams *p, GString *res
         if (k < 0)
                 return k;
         r->topic = g_strdup(p->topic);
-        k = give_fds(r, fds, true);
+        k = give_fds(r, fds);
         if (k < 0) {
                 ring_free(r);
                 return log_warning_errno(k, "Failed to duplicate a ring's fds: %m");
@@ -633,7 +713,7 @@ static int shm_direct(ShmHub *s, OpCall *call, HubRing *pub, GString *result, Js
         r->owner = call->client;
         r->id = ++s->next_id;
         r->kind = RING_KIND_DIRECT;
-        r->memfd = r->wake_fd = -1;
+        r->memfd = r->wake_fd = r->reader_fd = -1;
         ring_link(s, r);
 
         fds->fds[0] = dup_fd(pub->memfd);
@@ -680,7 +760,7 @@ static int shm_subscribe(ShmHub *s, OpCall *call, const ShmParams *p, GString *r
                 ring_free(r);
                 return op_fail(call, k, HUB_ARG_PATTERN, p->pattern, 0);
         }
-        k = give_fds(r, fds, true);
+        k = give_fds(r, fds);
         if (k < 0) {
                 ring_free(r);
                 return log_warning_errno(k, "Failed to duplicate a ring's fds: %m");
@@ -769,7 +849,13 @@ int shm_hub_new(sd_event *event, Hub *hub, const ShmConfig *config, ShmHub **ret
         };
         k = sd_event_add_defer(event, &s->drain_defer, on_drain, s);
         if (k >= 0)
-                k = sd_event_source_set_enabled(s->drain_defer, SD_EVENT_OFF);
+                k = sd_event_source_set_priority(s->drain_defer, SD_EVENT_PRIORITY_IDLE);
+        if (k >= 0)
+                k = sd_event_add_post(event, &s->drain_post, on_drain, s);
+        if (k >= 0) {
+                drain_soon(s, false);
+                k = 0;
+        }
         if (k >= 0)
                 k = sd_event_add_time_relative(event, &s->account_timer, CLOCK_MONOTONIC,
                                                config->direct_account_usec, 10 * 1000, on_account, s);
@@ -802,6 +888,7 @@ ShmHub *shm_hub_free(ShmHub *s) {
         g_clear_pointer(&s->by_owner, g_hash_table_destroy);
         g_clear_pointer(&s->copy, g_byte_array_unref);
         s->drain_defer = sd_event_source_disable_unref(s->drain_defer);
+        s->drain_post = sd_event_source_disable_unref(s->drain_post);
         s->account_timer = sd_event_source_disable_unref(s->account_timer);
         s->event = sd_event_unref(s->event);
         g_free(s);

@@ -10,9 +10,24 @@
  *                                        print "ready", (read a line of stdin,) then print
  *                                        "msg SEQ TOPIC PAYLOAD" / "gap FIRST LAST" until N
  *                                        messages are received or accounted for by gaps
+ *   --epoll (anywhere)                   subscribe rings: sleep in epoll on the ring's
+ *                                        reader eventfd instead of the futex
  *   shm-tool corrupt MODE                pub-head, pub-record, sub-tail: break a ring, wait
  *                                        until the hub drops it ("dropped"); truncate: try to
  *                                        resize the memfd ("sealed" when refused)
+ *   shm-tool stream TOPIC                write records "s1", "s2", ... without pause; print
+ *                                        "streaming" once the hub read 1000 of them, go on
+ *                                        until a line or EOF on stdin, then print "streamed N"
+ *                                        when the hub read all N
+ *   shm-tool feed TOPIC                  open a publish ring, print "ready ring=ID"; then per
+ *                                        line of stdin: a number N writes the next N records
+ *                                        "m1", "m2", ... ("wrote N"), "close" does shm.close
+ *                                        ("closed"); exit at EOF
+ *   shm-tool direct TOPIC N              shm.subscribe direct:true, print "ready ring=ID
+ *                                        publisher=ID", read N records ("msg SEQ PAYLOAD"), then
+ *                                        per line of stdin: "close" does shm.close ("closed"),
+ *                                        "wait-closed" waits until the hub marks the ring closed
+ *                                        ("hub closed it"); exit at EOF
  *   shm-tool close                       shm.close a ring, leave another open, print "closed"
  *                                        then wait for stdin's EOF
  *
@@ -20,6 +35,8 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
+#include <sys/epoll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,24 +98,67 @@ static bool ring_dropped(ShmRing *r) {
         return ring_state(&r->ring) == RING_STATE_CLOSED;
 }
 
+/* Write @m, waiting (futex, rechecking every second) while the ring is full. */
+static void write_waiting(ShmRing *r, const RingMsg *m) {
+        struct timespec second = { .tv_sec = 1 };
+        int k;
+
+        while ((k = ring_write(&r->ring, m)) == -ENOBUFS) {
+                k = ring_wait_writable(&r->ring, ring_record_size(m->topic_len, m->payload_len), 100, &second);
+                if (k < 0 && k != -ETIMEDOUT)
+                        die("wait", k);
+        }
+        if (k < 0)
+                die("write", k);
+}
+
+static bool use_epoll;
+
+/* As an event loop would: sleep in epoll until the hub writes the reader eventfd (10 s at most). */
+static int wait_epoll(ShmRing *r) {
+        static int ep = -1;
+        struct epoll_event ev = { .events = EPOLLIN };
+        uint64_t n;
+
+        if (ep < 0) {
+                ep = epoll_create1(EPOLL_CLOEXEC);
+                if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, r->reader_fd, &ev) < 0)
+                        die("epoll", -errno);
+        }
+        if (!shm_ring_sleep(r))
+                return r->reader_fd < 0 ? -ENOTSUP : 0;
+        if (epoll_wait(ep, &ev, 1, 10000) != 1)
+                return -ETIMEDOUT;
+        (void) !read(r->reader_fd, &n, sizeof n);
+        ring_awake(&r->ring);
+        return 0;
+}
+
+/* The next record, waiting (spinning, then on the futex or in epoll) for at most 10 s. */
+static void read_waiting(ShmRing *r, RingMsg *m) {
+        struct timespec timeout = { .tv_sec = 10 };
+        int k;
+
+        while ((k = ring_read(&r->ring, m)) == -EAGAIN) {
+                ring_release(&r->ring);
+                k = use_epoll ? wait_epoll(r) : ring_wait_readable(&r->ring, 1000, &timeout);
+                if (k < 0)
+                        die("wait", k);
+        }
+        if (k < 0)
+                die("read", k);
+}
+
 static int cmd_publish(int sock, const char *topic, unsigned n, uint32_t size) {
         ShmRing r = SHM_RING_INIT;
-        struct timespec second = { .tv_sec = 1 };
         char payload[32];
 
         open_ring(sock, true, topic, size, &r);
         for (unsigned i = 1; i <= n; i++) {
                 RingMsg m = { .type = RING_RECORD_MESSAGE, .payload = payload };
-                int k;
 
                 m.payload_len = (size_t) snprintf(payload, sizeof payload, "m%u", i);
-                while ((k = ring_write(&r.ring, &m)) == -ENOBUFS) {
-                        k = ring_wait_writable(&r.ring, ring_record_size(0, m.payload_len), 100, &second);
-                        if (k < 0 && k != -ETIMEDOUT)
-                                die("wait", k);
-                }
-                if (k < 0)
-                        die("write", k);
+                write_waiting(&r, &m);
         }
         if (!wait_for(hub_read_all, &r))
                 die("the hub did not read the ring", -ETIMEDOUT);
@@ -108,9 +168,120 @@ static int cmd_publish(int sock, const char *topic, unsigned n, uint32_t size) {
         return 0;
 }
 
-static int cmd_subscribe(int sock, const char *pattern, unsigned n, uint32_t size, bool wait_stdin) {
+static bool stdin_has_line(void) {
+        struct pollfd p = { .fd = STDIN_FILENO, .events = POLLIN };
+
+        return poll(&p, 1, 0) > 0;
+}
+
+static int cmd_stream(int sock, const char *topic) {
+        ShmRing r = SHM_RING_INIT;
+        bool told = false;
+        char payload[32];
+        uint64_t n = 0;
+
+        open_ring(sock, true, topic, 0, &r);
+        for (;;) {
+                RingMsg m = { .type = RING_RECORD_MESSAGE, .payload = payload };
+
+                m.payload_len = (size_t) snprintf(payload, sizeof payload, "s%" PRIu64, n + 1);
+                write_waiting(&r, &m);
+                n++;
+                if (!told && __atomic_load_n(&r.ring.shared->records_read, __ATOMIC_RELAXED) >= 1000) {
+                        printf("streaming\n");
+                        fflush(stdout);
+                        told = true;
+                }
+                if (told && n % 256 == 0 && stdin_has_line())
+                        break;
+        }
+        if (!wait_for(hub_read_all, &r))
+                die("the hub did not read the ring", -ETIMEDOUT);
+        printf("streamed %" PRIu64 "\n", n);
+        fflush(stdout);
+        shm_ring_unmap(&r);
+        return 0;
+}
+
+static int cmd_feed(int sock, const char *topic) {
+        ShmRing r = SHM_RING_INIT;
+        char payload[32], line[64];
+        unsigned next = 1;
+
+        open_ring(sock, true, topic, 0, &r);
+        printf("ready ring=%" PRIu64 "\n", r.id);
+        fflush(stdout);
+        while (fgets(line, sizeof line, stdin)) {
+                if (strcmp(line, "close\n") == 0) {
+                        int k = shm_ring_close(sock, &r);
+
+                        if (k < 0)
+                                die("shm.close", k);
+                        printf("closed\n");
+                } else {
+                        unsigned n = (unsigned) atoi(line);
+
+                        for (unsigned i = 0; i < n; i++, next++) {
+                                RingMsg m = { .type = RING_RECORD_MESSAGE, .payload = payload };
+
+                                m.payload_len = (size_t) snprintf(payload, sizeof payload, "m%u", next);
+                                write_waiting(&r, &m);
+                        }
+                        printf("wrote %u\n", n);
+                }
+                fflush(stdout);
+        }
+        shm_ring_unmap(&r);
+        return 0;
+}
+
+static int cmd_direct(int sock, const char *topic, unsigned n) {
         ShmRing r = SHM_RING_INIT;
         struct timespec timeout = { .tv_sec = 10 };
+        char *error = NULL, line[64];
+        int k;
+
+        k = shm_ring_open(sock, false, topic, 0, "\"direct\":true", &r, &error);
+        if (k == -EREMOTEIO) {
+                printf("refused %s\n", error);
+                fflush(stdout);
+                free(error);
+                return 0;
+        }
+        if (k < 0)
+                die("shm ring", k);
+        printf("ready ring=%" PRIu64 " publisher=%" PRIu64 " kind=%" PRIu32 "\n", r.id, r.ring.shared->id,
+               __atomic_load_n(&r.ring.shared->kind, __ATOMIC_ACQUIRE));
+        fflush(stdout);
+        for (unsigned i = 0; i < n; i++) {
+                RingMsg m;
+
+                read_waiting(&r, &m);
+                printf("msg %" PRIu64 " %.*s\n", m.seq, (int) m.payload_len, (const char *) m.payload);
+        }
+        ring_release(&r.ring);
+        fflush(stdout);
+        while (fgets(line, sizeof line, stdin)) {
+                if (strcmp(line, "close\n") == 0) {
+                        k = shm_ring_close(sock, &r);
+                        if (k < 0)
+                                die("shm.close", k);
+                        printf("closed\n");
+                } else if (strcmp(line, "wait-closed\n") == 0) {
+                        /* The ring is empty: the wait ends only when the hub closes it. */
+                        k = ring_wait_readable(&r.ring, 100, &timeout);
+                        if (k != -EPIPE)
+                                die("waiting for the hub to close the ring", k < 0 ? k : -EBADMSG);
+                        printf("hub closed it\n");
+                }
+                fflush(stdout);
+        }
+        shm_ring_unmap(&r);
+        return 0;
+}
+
+static int cmd_subscribe(int sock, const char *pattern, unsigned n, uint32_t size, bool wait_stdin) {
+        ShmRing r = SHM_RING_INIT;
         uint64_t accounted = 0;
 
         open_ring(sock, false, pattern, size, &r);
@@ -124,17 +295,8 @@ static int cmd_subscribe(int sock, const char *pattern, unsigned n, uint32_t siz
         }
         while (accounted < n) {
                 RingMsg m;
-                int k = ring_read(&r.ring, &m);
 
-                if (k == -EAGAIN) {
-                        ring_release(&r.ring);
-                        k = ring_wait_readable(&r.ring, 1000, &timeout);
-                        if (k < 0)
-                                die("wait", k);
-                        continue;
-                }
-                if (k < 0)
-                        die("read", k);
+                read_waiting(&r, &m);
                 if (m.type == RING_RECORD_GAP) {
                         uint64_t last;
 
@@ -218,6 +380,9 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "usage: shm-tool publish|subscribe|corrupt|close ...\n");
                 return 2;
         }
+        for (int i = 2; i < argc; i++)
+                if (strcmp(argv[i], "--epoll") == 0)
+                        use_epoll = true;
         sock = connect_hub();
         if (strcmp(argv[1], "publish") == 0 && argc >= 4)
                 return cmd_publish(sock, argv[2], (unsigned) atoi(argv[3]),
@@ -230,6 +395,12 @@ int main(int argc, char **argv) {
                 return cmd_corrupt(sock, argv[2]);
         if (strcmp(argv[1], "close") == 0)
                 return cmd_close(sock);
+        if (strcmp(argv[1], "feed") == 0 && argc >= 3)
+                return cmd_feed(sock, argv[2]);
+        if (strcmp(argv[1], "direct") == 0 && argc >= 4)
+                return cmd_direct(sock, argv[2], (unsigned) atoi(argv[3]));
+        if (strcmp(argv[1], "stream") == 0 && argc >= 3)
+                return cmd_stream(sock, argv[2]);
         fprintf(stderr, "shm-tool: bad arguments\n");
         return 2;
 }

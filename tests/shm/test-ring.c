@@ -3,13 +3,18 @@
  * test-ring: the shared-memory ring (src/shm/ring.c) in one process: a
  * producer and a consumer view of one anonymous mapping. Wraparound with
  * PAD records, a full ring, record size limits, and validation of every
- * index and record header a peer could corrupt.
+ * index and record header a peer could corrupt. And two processes that
+ * spin on one CPU: a spinning waiter must let its peer run.
  */
 #include <check.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "shm/ring.h"
 
@@ -235,6 +240,78 @@ START_TEST(test_sleep_protocol)
 }
 END_TEST
 
+static uint64_t now_ns(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+/* Wait with an endless spin (busy polling), then read one record. */
+static void spin_read(Ring *r, RingMsg *m) {
+        ck_assert_int_eq(ring_wait_readable(r, UINT32_MAX, NULL), 0);
+        ck_assert_int_eq(ring_read(r, m), 0);
+        ring_release(r);
+}
+
+/*
+ * Ping-pong between two processes pinned to one CPU, both waiting by
+ * spinning only. A waiter that spins without giving the CPU away makes every
+ * hand-over wait for the end of its time slice (milliseconds): 2000 hand-overs
+ * then take seconds. That was the busy-poll hang of bench-shm (a producer,
+ * the hub and a consumer spinning on two CPUs).
+ */
+START_TEST(test_spinners_share_one_cpu)
+{
+        enum { ROUNDS = 1000 };
+        void *back_mem = mmap(NULL, ring_map_size(SIZE), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        Ring back_prod, back_cons;
+        cpu_set_t one;
+        uint64_t t0, elapsed;
+        pid_t pid;
+        int status;
+
+        ck_assert_ptr_ne(back_mem, MAP_FAILED);
+        ck_assert_int_eq(ring_format(back_mem, SIZE, RING_KIND_SUBSCRIBE, 8), 0);
+        ck_assert_int_eq(ring_attach(&back_prod, back_mem, ring_map_size(SIZE), true, -1), 0);
+        ck_assert_int_eq(ring_attach(&back_cons, back_mem, ring_map_size(SIZE), false, -1), 0);
+        CPU_ZERO(&one);
+        CPU_SET(sched_getcpu(), &one);
+        ck_assert_int_eq(sched_setaffinity(0, sizeof one, &one), 0);
+
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                /* The echo: what arrives on the ring goes back on back_mem. */
+                for (int i = 0; i < ROUNDS; i++) {
+                        RingMsg m;
+
+                        spin_read(&cons, &m);
+                        m.topic_len = 0;
+                        if (ring_write(&back_prod, &m) < 0)
+                                _exit(1);
+                }
+                _exit(0);
+        }
+        t0 = now_ns();
+        for (int i = 0; i < ROUNDS; i++) {
+                RingMsg m = msg(0, "", &i, sizeof i);
+                int got;
+
+                ck_assert_int_eq(ring_write(&prod, &m), 0);
+                spin_read(&back_cons, &m);
+                memcpy(&got, m.payload, sizeof got);
+                ck_assert_int_eq(got, i);
+        }
+        elapsed = now_ns() - t0;
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        /* A hand-over takes microseconds when the waiter yields; 250 µs each is the limit here. */
+        ck_assert_msg(elapsed < 500000000u, "%d round trips on one CPU took %.3f s", ROUNDS, elapsed / 1e9);
+        munmap(back_mem, ring_map_size(SIZE));
+}
+END_TEST
+
 static Suite *ring_suite(void) {
         Suite *s = suite_create("ring");
         TCase *tc = tcase_create("ring");
@@ -249,6 +326,8 @@ static Suite *ring_suite(void) {
         tcase_add_test(tc, test_consumer_validates_records);
         tcase_add_test(tc, test_producer_validates_tail);
         tcase_add_test(tc, test_sleep_protocol);
+        tcase_add_test(tc, test_spinners_share_one_cpu);
+        tcase_set_timeout(tc, 30);
         suite_add_tcase(s, tc);
         return s;
 }

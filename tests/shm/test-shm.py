@@ -8,13 +8,22 @@
 #   hub's seq numbers and sender.transport "shm") and a D-Bus Message match
 #   rule of the same topic;
 # - a socket publisher's messages reach a shm subscriber with the seqs the
-#   publishes returned;
+#   publishes returned, also when the reader sleeps in epoll on its reader
+#   eventfd; and a shm publisher's reach a shm subscriber, with gaps where
+#   a small ring was full;
 # - a slow shm reader gets GAP records that, with what it read, account for
 #   every message; the publisher is never blocked;
 # - a corrupt ring (head out of range, a record header out of range, a
 #   subscriber's tail out of range, seen when the ring looks full) is dropped, the hub stays up and other
 #   clients go on; the memfd cannot be resized (sealed);
-# - shm.close frees a ring, and a client's disconnect frees the rest.
+# - shm.close frees a ring, and a client's disconnect frees the rest;
+# - a ring that never runs dry does not starve the socket: requests are
+#   answered and socket subscribers get the ring's messages meanwhile;
+# - a direct pair (shm.subscribe direct:true): the reader gets the
+#   publisher's records in order, other subscribers of the topic get none
+#   of them and no gap notice, and the pair ends when either side closes
+#   (the hub drains the publisher's ring again from where the reader
+#   stopped; a reader whose publisher left sees the ring closed).
 
 import os
 import subprocess
@@ -104,6 +113,59 @@ def test_socket_to_shm():
     pub.close()
 
 
+def test_socket_to_shm_reader_in_epoll():
+    # The reader sleeps in epoll on its reader eventfd, never on the futex.
+    t = Tool('subscribe', 'ep.>', 30, 0, '--epoll')
+    check(t.line().startswith('ready'), 'subscriber ready')
+    pub = Conn(label='socket-publisher')
+    for i in range(30):
+        seq = pub.call('publish', {'topic': 'ep.t', 'payload': 'e%d' % i})['seq']
+        # One at a time: the reader has gone back to sleep before each one.
+        check_eq(t.line(), 'msg %d ep.t e%d' % (seq, i), 'epoll reader record %d' % i)
+    t.finish()
+    pub.close()
+
+
+def test_shm_to_shm():
+    # Ring to ring: the hub writes a batch into the subscriber's ring and
+    # publishes its head once, after the batch. A few records: nothing else
+    # (a full ring, a gap) would publish it.
+    t = Tool('subscribe', 'relay.>', 5, 4096)
+    check(t.line().startswith('ready'), 'subscriber ready')
+    p = Tool('publish', 'relay.x', 5)
+    check(p.line().startswith('published 5 '), 'publisher')
+    for i in range(1, 6):
+        w = t.line().split()
+        check_eq((w[0], w[2], w[3]), ('msg', 'relay.x', 'm%d' % i), 'record %d' % i)
+    p.finish()
+    t.finish()
+    # Many records: the 4 KiB ring fills mid-batch (gaps).
+    n = 3000
+    t = Tool('subscribe', 'relay.>', n, 4096)
+    check(t.line().startswith('ready'), 'subscriber ready')
+    p = Tool('publish', 'relay.x', n)
+    done = p.line()
+    check(done.startswith('published %d ' % n), 'publisher: %r' % done)
+    got, covered, prev = 0, 0, 0
+    while covered < n:
+        w = t.line().split()
+        first = int(w[1])
+        check(first > prev, 'seqs increase (%d after %d)' % (first, prev))
+        if w[0] == 'gap':
+            prev = int(w[2])
+            covered += prev - first + 1
+        else:
+            check_eq((w[2], w[3]), ('relay.x', 'm%d' % (covered + 1)), 'record %d' % (covered + 1))
+            prev = first
+            covered += 1
+            got += 1
+    check_eq(covered, n, 'messages and gaps account for every message')
+    check_eq(prev, int(done.split('last_seq=')[1]), 'the last seq')
+    check(got > 0, 'some messages arrived')
+    p.finish()
+    t.finish()
+
+
 def test_slow_reader_gets_gap():
     n = 2000
     t = Tool('subscribe', 'slow.>', n, 4096, '--wait-stdin')
@@ -180,6 +242,83 @@ def test_close_and_disconnect_free_rings():
     wait_info(lambda i: i['shm']['rings'] == 0 and i['shm']['bytes'] == 0, 'no ring after the disconnect')
 
 
+def test_socket_served_while_a_ring_streams():
+    sub = Conn(label='stream-subscriber')
+    sub.call('subscribe', {'pattern': 'stream.x'})
+    t = Tool('stream', 'stream.x')
+    check_eq(t.line(), 'streaming', 'the ring streams')
+    c = Conn(label='during-stream')
+    pub = Conn(label='socket-publisher-during-stream')
+    for i in range(100):
+        c.call('hub.info')
+        pub.call('publish', {'topic': 'stream.y', 'payload': str(i)})
+    # The ring goes on meanwhile: its messages keep reaching the socket subscriber.
+    first = int(sub.next_note('message')['params']['payload'][1:])
+    t.tell('stop\n')
+    n = int(t.line().split()[1])
+    check(n > first, 'the ring went on while the socket was served')
+    t.finish()
+    c.close()
+    pub.close()
+    sub.close()
+
+
+def test_direct_pair_reader_leaves():
+    sub = Conn(label='direct-socket-subscriber')
+    sub.call('subscribe', {'pattern': 'direct.a'})
+    feed = Tool('feed', 'direct.a')
+    pub_ring = int(feed.line().split('=')[1])
+    published0 = sbrpc.info()['messages_published']
+    d = Tool('direct', 'direct.a', 100)
+    ready = d.line().split()
+    check_eq((ready[0], ready[2], ready[3]), ('ready', 'publisher=%d' % pub_ring, 'kind=3'),
+             'the direct reader maps the publisher\'s ring, marked direct')
+    check_eq(shm_info('rings'), 2, 'publisher ring and direct ring')
+    sbrpc.check_error(Conn(label='second-direct').call_error('shm.subscribe', {'pattern': 'direct.a', 'direct': True}),
+                      name='NotFound', what='a second direct reader of a paired ring')
+    feed.tell('100\n')
+    check_eq(feed.line(), 'wrote 100', 'publisher')
+    for i in range(1, 101):
+        check_eq(d.line(), 'msg 0 m%d' % i, 'direct record %d (in order; seq 0: not numbered)' % i)
+    # The hub counts what the pair moved (every 100 ms and when the pair ends).
+    d.tell('close\n')
+    check_eq(d.line(), 'closed', 'shm.close of the direct ring')
+    wait_info(lambda i: i['messages_published'] - published0 >= 100, 'the 100 direct messages counted as published')
+    # Unpaired: the hub reads the publisher's ring again, from where the reader stopped.
+    feed.tell('5\n')
+    check_eq(feed.line(), 'wrote 5', 'publisher after the pair')
+    for i in range(101, 106):
+        n = sub.next_note()
+        check_eq((n['method'], n['params']['payload']), ('message', 'm%d' % i),
+                 'the socket subscriber: no direct message and no gap before m%d' % i)
+    d.finish()
+    feed.finish()
+    sub.close()
+    wait_info(lambda i: i['shm']['rings'] == 0, 'no rings left')
+
+
+def test_direct_pair_publisher_leaves():
+    feed = Tool('feed', 'direct.b')
+    feed.line()
+    d = Tool('direct', 'direct.b', 3)
+    check(d.line().startswith('ready'), 'direct reader ready')
+    feed.tell('3\n')
+    check_eq(feed.line(), 'wrote 3', 'publisher')
+    check_eq([d.line() for _ in range(3)], ['msg 0 m1', 'msg 0 m2', 'msg 0 m3'], 'direct records')
+    feed.tell('close\n')
+    check_eq(feed.line(), 'closed', 'the publisher closes its ring')
+    d.tell('wait-closed\n')
+    check_eq(d.line(), 'hub closed it', 'the direct reader sees the pair end')
+    wait_info(lambda i: i['shm']['rings'] == 0, 'the direct ring freed with its publisher ring')
+    # Nothing to pair with: the publisher's own connection cannot pair either.
+    d2 = Tool('direct', 'direct.b', 1)
+    refused = d2.line()
+    check(refused.startswith('refused') and 'NotFound' in refused, 'direct without a publish ring: %r' % refused)
+    d.finish()
+    feed.finish()
+    d2.finish()
+
+
 def test_bad_params():
     c = Conn(label='bad-params')
     sbrpc.check_error(c.call_error('shm.publish', {'topic': 'a..b'}), name='InvalidTopic', what='bad topic')
@@ -194,6 +333,8 @@ def test_bad_params():
 
 
 if __name__ == '__main__':
-    sbrpc.main([setup, test_shm_to_socket_and_dbus, test_socket_to_shm, test_slow_reader_gets_gap,
+    sbrpc.main([setup, test_shm_to_socket_and_dbus, test_socket_to_shm, test_socket_to_shm_reader_in_epoll,
+                test_shm_to_shm, test_slow_reader_gets_gap,
                 test_corrupt_rings_are_dropped, test_memfd_is_sealed, test_close_and_disconnect_free_rings,
-                test_bad_params])
+                test_socket_served_while_a_ring_streams, test_direct_pair_reader_leaves,
+                test_direct_pair_publisher_leaves, test_bad_params])
