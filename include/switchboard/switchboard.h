@@ -399,6 +399,12 @@ int sb_ring_subscribe(sb_client *c, const char *pattern, size_t size, unsigned f
  */
 int sb_ring_put(sb_ring *r, const void *data, size_t size);
 void sb_ring_flush(sb_ring *r);
+/**
+ * sb_ring_reserve() - as sb_ring_put(), but without a copy: *@ret points at
+ * @size bytes in the ring for the caller to write the message into before
+ * sb_ring_flush() (which makes it visible); errors as sb_ring_put()
+ */
+int sb_ring_reserve(sb_ring *r, size_t size, void **ret);
 /* sb_ring_put() on @topic (validated by the hub like any publish; a record it
  * refuses is skipped) rather than the ring's own; NULL: the ring's own. */
 int sb_ring_put_topic(sb_ring *r, const char *topic, const void *data, size_t size);

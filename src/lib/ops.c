@@ -94,7 +94,7 @@ SB_EXPORT int sb_publish(sb_client *c, const char *topic, const void *data, size
 
 SB_EXPORT int sb_subscribe(sb_client *c, const char *pattern, unsigned flags, sb_event_fn fn, void *userdata,
                            uint64_t *ret_id) {
-        uint64_t id, sub;
+        uint64_t id, sub = 0;
         int r;
 
         r = check_text(c, pattern, "a pattern must be UTF-8 text");
@@ -188,7 +188,7 @@ SB_EXPORT int sb_delete(sb_client *c, const char *key) {
 }
 
 SB_EXPORT int sb_watch(sb_client *c, const char *prefix, sb_event_fn fn, void *userdata, uint64_t *ret_id) {
-        uint64_t w;
+        uint64_t w = 0;
         int r = simple(c, "watch", "prefix", prefix ?: "", &w);
 
         if (r < 0)
@@ -392,7 +392,7 @@ SB_EXPORT int sb_info(sb_client *c, char **ret_json) {
 }
 
 SB_EXPORT int sb_monitor(sb_client *c, sb_event_fn fn, void *userdata, uint64_t *ret_id) {
-        uint64_t id, m;
+        uint64_t id, m = 0;
         int r;
 
         request_begin(c, "monitor", true, &id);

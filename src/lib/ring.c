@@ -125,6 +125,14 @@ SB_EXPORT int sb_ring_put_topic(sb_ring *r, const char *topic, const void *data,
         return ring_put(&r->shm.ring, &m);
 }
 
+SB_EXPORT int sb_ring_reserve(sb_ring *r, size_t size, void **ret) {
+        RingMsg m = { .type = RING_RECORD_MESSAGE, .payload_len = size };
+
+        if (gone(r))
+                return -EPIPE;
+        return ring_reserve(&r->shm.ring, &m, ret);
+}
+
 SB_EXPORT void sb_ring_flush(sb_ring *r) {
         if (r->shm.mem)
                 ring_flush(&r->shm.ring);

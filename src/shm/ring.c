@@ -184,7 +184,7 @@ static void put_header(Ring *r, uint64_t pos, const RecordHeader *h) {
         memcpy(r->data + (pos & r->mask), h, sizeof *h);
 }
 
-int ring_put(Ring *r, const RingMsg *m) {
+int ring_reserve(Ring *r, const RingMsg *m, void **ret_payload) {
         size_t need = ring_record_size(m->topic_len, m->payload_len);
         uint64_t pos = r->head & r->mask;
         uint64_t contiguous = r->size - pos;
@@ -223,11 +223,20 @@ int ring_put(Ring *r, const RingMsg *m) {
         });
         if (m->topic_len > 0)
                 memcpy(r->data + pos + RING_RECORD_HEADER, m->topic, m->topic_len);
-        if (m->payload_len > 0)
-                memcpy(r->data + pos + RING_RECORD_HEADER + m->topic_len, m->payload, m->payload_len);
+        *ret_payload = r->data + pos + RING_RECORD_HEADER + m->topic_len;
+        /* Not visible before ring_flush(): the payload may be written after this. */
         r->head += need;
         store_relaxed(&r->shared->records_written, load_relaxed(&r->shared->records_written) + 1);
         return 0;
+}
+
+int ring_put(Ring *r, const RingMsg *m) {
+        void *payload;
+        int k = ring_reserve(r, m, &payload);
+
+        if (k >= 0 && m->payload_len > 0)
+                memcpy(payload, m->payload, m->payload_len);
+        return k;
 }
 
 void ring_flush(Ring *r) {

@@ -168,6 +168,15 @@ int ring_attach(Ring *r, void *mem, size_t map_size, bool producer, int wake_fd)
  */
 int ring_put(Ring *r, const RingMsg *m);
 
+/**
+ * ring_reserve() - as ring_put(), but the caller writes the payload: the
+ * record's header and topic are written, and @ret_payload points at its
+ * m->payload_len bytes in the ring (m->payload is not read). Write them
+ * before ring_flush(); the consumer sees nothing before. Zero-copy for a
+ * producer that builds its message in place.
+ */
+int ring_reserve(Ring *r, const RingMsg *m, void **ret_payload);
+
 /* Make every ring_put() record visible; wake the consumer if it sleeps. */
 void ring_flush(Ring *r);
 

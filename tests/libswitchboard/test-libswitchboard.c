@@ -516,7 +516,15 @@ START_TEST(test_ring_publish)
         ck_assert_int_eq(sb_ring_publish(c, "lib.ring.pub", 0, &r), 0);
         ck_assert_uint_gt(sb_ring_id(r), 0);
         ck_assert_uint_ge(sb_ring_size(r), 4096);
-        ck_assert_int_eq(sb_ring_write(r, "first", 5), 0);
+        /* In place, no copy: reserved, written, then made visible. */
+        {
+                void *place;
+
+                ck_assert_int_eq(sb_ring_reserve(r, 5, &place), 0);
+                memcpy(place, "first", 5);
+                ck_assert_int_eq(sb_ring_reserve(r, sb_ring_size(r), &place), -EMSGSIZE);
+                sb_ring_flush(r);
+        }
         wait_events(c, &seen, 1);
         ck_assert_str_eq(seen.data[0], "first");
         ck_assert_str_eq(seen.transport[0], "shm");
