@@ -41,7 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "shm/shm-client.h"
+#include "shm/shm-control.h"
 
 #ifdef HAVE_ICEORYX
 #include <iceoryx_binding_c/log.h>

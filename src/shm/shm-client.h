@@ -5,15 +5,11 @@
  * docs/shm.md), receiving its memfd and eventfd with SCM_RIGHTS, checking
  * and mapping them. Plain C and libc, no GLib: libswitchboard wraps it.
  *
- * Two ways to use it:
- *  - a dedicated, blocking connection: shm_ring_open() does everything
- *    (request, response, fds, mapping). Notifications that arrive on that
- *    connection before the response are skipped, so use a connection that
- *    has no subscriptions.
- *  - a connection with its own reader (libswitchboard): send the request as
- *    any other, read with shm_recv() instead of recv() so that the fds that
- *    come with the response frame are kept (they arrive with the first byte
- *    of that frame), then shm_ring_map() them.
+ * A client sends shm.publish or shm.subscribe as any other request, reads
+ * with shm_recv() instead of recv() so that the fds that come with the
+ * answer are kept (they arrive with the first byte of its frame), then
+ * shm_ring_map()s them. (shm-control.h: the same in one blocking call, for
+ * the test tool and the benchmark, which need the raw ring.)
  */
 #pragma once
 
@@ -23,6 +19,9 @@
 #include <sys/types.h>
 
 #include "shm/ring.h"
+
+/* The most fds one answer carries (memfd, the hub's eventfd, the reader's eventfd), and then some. */
+#define SHM_MAX_FDS 4
 
 /* A mapped ring on the client's side. */
 typedef struct ShmRing {
@@ -83,45 +82,3 @@ void shm_ring_unmap(ShmRing *r);
  * Return: bytes read (0: the hub closed the connection) or a negative errno.
  */
 ssize_t shm_recv(int sock, void *buf, size_t len, int *fds, size_t max_fds, size_t *ret_n_fds);
-
-/**
- * shm_call() - blocking: send one JSON-RPC request frame, read frames until
- * the response (skipping notifications), with the fds sent along with it
- * @ret_body: the response's JSON, NUL-terminated, malloc()ed
- * @fds, @max_fds, @ret_n_fds: as shm_recv(); fds received with skipped
- *                             notifications are closed
- *
- * Return: 0; -EPIPE when the hub closed the connection; -EMSGSIZE for a
- * frame over 16 MiB; or an errno of send/recv.
- */
-int shm_call(int sock, const char *request, size_t len, char **ret_body, int *fds, size_t max_fds,
-             size_t *ret_n_fds);
-
-/**
- * shm_json_u64() - the number of "key": in the hub's JSON @body (its own
- * output: first occurrence, no nesting rules)
- * Return: 0, or -ENOENT.
- */
-int shm_json_u64(const char *body, const char *key, uint64_t *ret);
-
-/**
- * shm_ring_open() - ask the hub for a ring on @sock and map it
- * @publish: true: shm.publish of topic @name (we write); false: shm.subscribe
- *           to pattern @name (we read)
- * @size: data size in bytes (a power of two within the hub's limits), 0: the hub's default
- * @options: further JSON members for the params, e.g. "\"direct\":true", or NULL
- * @ret: as shm_ring_map(); a subscribe ring also gets its reader_fd
- * @ret_error: on -EREMOTEIO, the hub's error object as JSON (malloc()ed); may be NULL
- *
- * Return: 0; -EINVAL when @name holds a character a topic cannot have;
- * -EREMOTEIO when the hub answered with an error; -EPROTO when the
- * response lacked the ring or its fds; or as shm_call() and shm_ring_map().
- */
-int shm_ring_open(int sock, bool publish, const char *name, uint32_t size, const char *options,
-                  ShmRing *ret, char **ret_error);
-
-/**
- * shm_ring_close() - blocking shm.close of @r on @sock, then shm_ring_unmap()
- * Return: 0, or as shm_call(); the ring is unmapped either way.
- */
-int shm_ring_close(int sock, ShmRing *r);

@@ -45,7 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "shm/shm-client.h"
+#include "shm/shm-control.h"
 
 static int die(const char *what, int r) {
         fprintf(stderr, "shm-tool: %s: %s\n", what, strerror(r < 0 ? -r : r));
