@@ -384,8 +384,9 @@ int jsonrpc_auth_read(JsonParser *jp, const char *body, size_t len, const char *
         int id, method, params, t;
         size_t n;
 
-        if (len == 0 || !utf8_is_valid(body, len) || json_parse(jp, body, len, JSONRPC_MAX_DEPTH, &why) < 0) {
-                *ret_why = g_strdup_printf("Parse error: %s.", why ?: "not valid UTF-8 JSON");
+        /* json_parse() checks UTF-8 itself. */
+        if (len == 0 || json_parse(jp, body, len, JSONRPC_MAX_DEPTH, &why) < 0) {
+                *ret_why = g_strdup_printf("Parse error: %s.", why ?: "empty frame");
                 return -EINVAL;
         }
         if (json_token(jp, 0)->type != JSON_OBJECT) {

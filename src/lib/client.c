@@ -251,8 +251,9 @@ SB_EXPORT int sb_authenticate(sb_client *c, const char *token) {
                 token = getenv("SWITCHBOARD_TOKEN");
         if (!token || !token[0])
                 return client_fail(c, -ENOKEY, "no token: give one, or set $SWITCHBOARD_TOKEN");
-        if (!utf8_is_valid(token, strlen(token)))
-                return client_fail(c, -EINVAL, "the token must be UTF-8 text");
+        r = check_text(c, token, "the token must be UTF-8 text");
+        if (r < 0)
+                return r;
         request_begin(c, "hub.auth", true, &id);
         params_string(c->request, "token", token);
         request_end(c);
@@ -995,9 +996,10 @@ SB_EXPORT int sb_flush(sb_client *c) {
 /* @params_json as the request's params: an object's text, checked here. */
 static int request_json(sb_client *c, const char *method, const char *params_json, bool with_id, uint64_t *ret_id) {
         g_autoptr(JsonParser) jp = NULL;
+        int r = check_text(c, method, "the method must be UTF-8 text");
 
-        if (!method || !utf8_is_valid(method, strlen(method)))
-                return client_fail(c, -EINVAL, "the method must be UTF-8 text");
+        if (r < 0)
+                return r;
         if (params_json) {
                 size_t len = strlen(params_json);
 

@@ -14,11 +14,7 @@
 
 /* @s as a param must be UTF-8 text: JSON carries nothing else. */
 int check_text(sb_client *c, const char *s, const char *what) {
-        if (!s)
-                return client_fail(c, -EINVAL, what);
-        if (!utf8_is_valid(s, strlen(s)))
-                return client_fail(c, -EINVAL, what);
-        return 0;
+        return s && utf8_is_valid(s, strlen(s)) ? 0 : client_fail(c, -EINVAL, what);
 }
 
 /* Send c->request and wait for its answer. */
