@@ -17,46 +17,6 @@
 #include "clients/cli.h"
 #include "proto/json-write.h"
 
-static void json_append_name(GString *out, const char *name) {
-        if (out->len > 1)
-                g_string_append_c(out, ',');
-        json_write_cstr(out, name);
-        g_string_append_c(out, ':');
-}
-
-/**
- * json_append_member() - append "@name":"@value" to the object being built in @out
- */
-void json_append_member(GString *out, const char *name, const char *value) {
-        json_append_name(out, name);
-        json_write_cstr(out, value);
-}
-
-/**
- * json_append_u64() - append "@name":@value to the object being built in @out
- */
-void json_append_u64(GString *out, const char *name, uint64_t value) {
-        json_append_name(out, name);
-        json_write_u64(out, value);
-}
-
-/**
- * json_append_bool() - append "@name":true or false to the object being built in @out
- */
-void json_append_bool(GString *out, const char *name, gboolean value) {
-        json_append_name(out, name);
-        g_string_append(out, value ? "true" : "false");
-}
-
-/**
- * json_append_bytes() - append "@name":"text", or "@name_base64":"..." for bytes that are not text
- */
-void json_append_bytes(GString *out, const char *name, const void *data, size_t size) {
-        if (out->len > 1)
-                g_string_append_c(out, ',');
-        json_write_bytes_member(out, name, data, size, payload_is_text(data, size));
-}
-
 /**
  * print_line() - @line and a newline on stdout, flushed: a reader sees each line at once
  */

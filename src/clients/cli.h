@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "clients/backend.h"
+#include "proto/json-write.h"
 
 /* The options of all commands (cli-main.c parses them). */
 typedef struct CliOptions {
@@ -58,10 +59,6 @@ int run_top(char **args, int n_args);
 int run_token(char **args, int n_args);
 
 /* cli-format.c */
-void json_append_member(GString *out, const char *name, const char *value);
-void json_append_u64(GString *out, const char *name, uint64_t value);
-void json_append_bool(GString *out, const char *name, gboolean value);
-void json_append_bytes(GString *out, const char *name, const void *data, size_t size);
 void print_line(const char *line);
 int print_bytes(const OpBytes *bytes);
 typedef struct CliTemplate CliTemplate;

@@ -255,7 +255,7 @@ SB_EXPORT int sb_authenticate(sb_client *c, const char *token) {
         if (r < 0)
                 return r;
         request_begin(c, "hub.auth", true, &id);
-        params_string(c->request, "token", token);
+        json_append_member(c->request, "token", token);
         request_end(c);
         r = client_enqueue(c);
         if (r >= 0)
@@ -493,38 +493,6 @@ void request_begin(sb_client *c, const char *method, bool with_id, uint64_t *ret
 /* Close the params object and the request. */
 void request_end(sb_client *c) {
         json_append_lit(c->request, "}}");
-}
-
-static void params_sep(GString *s) {
-        if (s->str[s->len - 1] != '{')
-                json_append_lit(s, ",");
-}
-
-void params_string(GString *s, const char *name, const char *value) {
-        params_sep(s);
-        json_write_member(s, name);
-        json_write_cstr(s, value);
-}
-
-void params_u64(GString *s, const char *name, uint64_t value) {
-        params_sep(s);
-        json_write_member(s, name);
-        json_write_u64(s, value);
-}
-
-void params_bool(GString *s, const char *name, bool value) {
-        params_sep(s);
-        json_write_member(s, name);
-        if (value)
-                json_append_lit(s, "true");
-        else
-                json_append_lit(s, "false");
-}
-
-/* Bytes as "name" (text) or "name_base64" (anything else), as the hub does. */
-void params_bytes(GString *s, const char *name, const void *data, size_t size) {
-        params_sep(s);
-        json_write_bytes_member(s, name, size ? data : "", size, payload_is_text(data, size));
 }
 
 /*

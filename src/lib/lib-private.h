@@ -9,6 +9,7 @@
 #include <glib.h>
 
 #include "proto/frame.h"
+#include "proto/json-write.h"
 #include "proto/json.h"
 #include "switchboard/switchboard.h"
 
@@ -80,10 +81,6 @@ int client_hub_error(sb_client *c, JsonParser *jp, int error);
 
 void request_begin(sb_client *c, const char *method, bool with_id, uint64_t *ret_id);
 void request_end(sb_client *c);
-void params_string(GString *s, const char *name, const char *value);
-void params_u64(GString *s, const char *name, uint64_t value);
-void params_bool(GString *s, const char *name, bool value);
-void params_bytes(GString *s, const char *name, const void *data, size_t size);
 
 int client_enqueue(sb_client *c);
 int client_call(sb_client *c, uint64_t id, int wait_ms, Answer **ret);

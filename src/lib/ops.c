@@ -54,7 +54,7 @@ static int simple(sb_client *c, const char *method, const char *param, const cha
         if (r < 0)
                 return r;
         request_begin(c, method, true, &id);
-        params_string(c->request, param, value);
+        json_append_member(c->request, param, value);
         return call_u64(c, id, ret_id ? "id" : NULL, ret_id);
 }
 
@@ -63,7 +63,7 @@ static int by_id(sb_client *c, const char *method, const char *param, uint64_t v
         uint64_t id;
 
         request_begin(c, method, true, &id);
-        params_u64(c->request, param, value);
+        json_append_u64(c->request, param, value);
         return call_u64(c, id, NULL, NULL);
 }
 
@@ -77,10 +77,10 @@ SB_EXPORT int sb_publish(sb_client *c, const char *topic, const void *data, size
         if (r < 0)
                 return r;
         request_begin(c, "publish", reply, &id);
-        params_string(c->request, "topic", topic);
-        params_bytes(c->request, "payload", data, size);
+        json_append_member(c->request, "topic", topic);
+        json_append_bytes(c->request, "payload", data, size);
         if (flags & SB_RETAIN)
-                params_bool(c->request, "retain", true);
+                json_append_bool(c->request, "retain", true);
         if (!reply) {
                 request_end(c);
                 return client_enqueue(c);
@@ -97,9 +97,9 @@ SB_EXPORT int sb_subscribe(sb_client *c, const char *pattern, unsigned flags, sb
         if (r < 0)
                 return r;
         request_begin(c, "subscribe", true, &id);
-        params_string(c->request, "pattern", pattern);
+        json_append_member(c->request, "pattern", pattern);
         if (flags & SB_WITH_RETAINED)
-                params_bool(c->request, "with_retained", true);
+                json_append_bool(c->request, "with_retained", true);
         r = call_u64(c, id, "id", &sub);
         if (r < 0)
                 return r;
@@ -127,7 +127,7 @@ SB_EXPORT int sb_get(sb_client *c, const char *key, void **ret_data, size_t *ret
         if (r < 0)
                 return r;
         request_begin(c, "get", true, &id);
-        params_string(c->request, "key", key);
+        json_append_member(c->request, "key", key);
         r = call_answer(c, id, 0, &a);
         if (r < 0)
                 return r;
@@ -150,10 +150,10 @@ static int set(sb_client *c, const char *method, const char *key, const void *da
         if (r < 0)
                 return r;
         request_begin(c, method, true, &id);
-        params_string(c->request, "key", key);
-        params_bytes(c->request, "value", data, size);
+        json_append_member(c->request, "key", key);
+        json_append_bytes(c->request, "value", data, size);
         if (cas)
-                params_u64(c->request, "expected_revision", expected);
+                json_append_u64(c->request, "expected_revision", expected);
         return call_u64(c, id, "revision", ret_revision);
 }
 
@@ -175,7 +175,7 @@ SB_EXPORT int sb_delete(sb_client *c, const char *key) {
         if (r < 0)
                 return r;
         request_begin(c, "delete", true, &id);
-        params_string(c->request, "key", key);
+        json_append_member(c->request, "key", key);
         r = call_answer(c, id, 0, &a);
         if (r < 0)
                 return r;
@@ -212,10 +212,10 @@ SB_EXPORT int sb_push(sb_client *c, const char *queue, const void *data, size_t 
         if (r < 0)
                 return r;
         request_begin(c, "push", true, &id);
-        params_string(c->request, "queue", queue);
-        params_bytes(c->request, "payload", data, size);
+        json_append_member(c->request, "queue", queue);
+        json_append_bytes(c->request, "payload", data, size);
         if (delay_ms)
-                params_u64(c->request, "delay_ms", delay_ms);
+                json_append_u64(c->request, "delay_ms", delay_ms);
         return call_u64(c, id, "id", ret_id);
 }
 
@@ -231,11 +231,11 @@ SB_EXPORT int sb_reserve(sb_client *c, const char *queue, uint64_t timeout_ms, u
         if (r < 0)
                 return r;
         request_begin(c, "reserve", true, &id);
-        params_string(c->request, "queue", queue);
+        json_append_member(c->request, "queue", queue);
         if (timeout_ms)
-                params_u64(c->request, "timeout_ms", timeout_ms);
+                json_append_u64(c->request, "timeout_ms", timeout_ms);
         if (visibility_ms)
-                params_u64(c->request, "visibility_ms", visibility_ms);
+                json_append_u64(c->request, "visibility_ms", visibility_ms);
         r = call_answer(c, id, (int) MIN(timeout_ms, (uint64_t) G_MAXINT / 2), &a);
         if (r < 0)
                 return r;
@@ -272,9 +272,9 @@ SB_EXPORT int sb_nack(sb_client *c, uint64_t job, uint64_t delay_ms) {
         uint64_t id;
 
         request_begin(c, "nack", true, &id);
-        params_u64(c->request, "id", job);
+        json_append_u64(c->request, "id", job);
         if (delay_ms)
-                params_u64(c->request, "delay_ms", delay_ms);
+                json_append_u64(c->request, "delay_ms", delay_ms);
         return call_u64(c, id, NULL, NULL);
 }
 
@@ -287,10 +287,10 @@ static int call_begin(sb_client *c, const char *name, const void *data, size_t s
         if (r < 0)
                 return r;
         request_begin(c, "call", true, ret_id);
-        params_string(c->request, "name", name);
-        params_bytes(c->request, "payload", data, size);
+        json_append_member(c->request, "name", name);
+        json_append_bytes(c->request, "payload", data, size);
         if (timeout_ms)
-                params_u64(c->request, "timeout_ms", timeout_ms);
+                json_append_u64(c->request, "timeout_ms", timeout_ms);
         return 0;
 }
 
@@ -360,8 +360,8 @@ SB_EXPORT int sb_unserve(sb_client *c, const char *name) {
 
 SB_EXPORT int sb_reply(sb_client *c, uint64_t call_id, const void *data, size_t size) {
         request_begin(c, "reply", false, NULL);
-        params_u64(c->request, "id", call_id);
-        params_bytes(c->request, "payload", data, size);
+        json_append_u64(c->request, "id", call_id);
+        json_append_bytes(c->request, "payload", data, size);
         request_end(c);
         return client_enqueue(c);
 }
@@ -375,10 +375,10 @@ SB_EXPORT int sb_reply_error(sb_client *c, uint64_t call_id, const char *name, c
         if (r < 0)
                 return r;
         request_begin(c, "reply_error", false, NULL);
-        params_u64(c->request, "id", call_id);
-        params_string(c->request, "message", message ?: "");
+        json_append_u64(c->request, "id", call_id);
+        json_append_member(c->request, "message", message ?: "");
         if (name)
-                params_string(c->request, "name", name);
+                json_append_member(c->request, "name", name);
         request_end(c);
         return client_enqueue(c);
 }

@@ -53,13 +53,13 @@ static int ring_open(sb_client *c, const char *method, const char *name_param, c
         /* Fds of an earlier answer nobody claimed must not pass for this one's. */
         client_close_fds(c);
         request_begin(c, method, true, &id);
-        params_string(c->request, name_param, name);
+        json_append_member(c->request, name_param, name);
         if (size)
-                params_u64(c->request, "size", size);
+                json_append_u64(c->request, "size", size);
         if (flags & SB_WITH_RETAINED)
-                params_bool(c->request, "with_retained", true);
+                json_append_bool(c->request, "with_retained", true);
         if (flags & SB_RING_DIRECT)
-                params_bool(c->request, "direct", true);
+                json_append_bool(c->request, "direct", true);
         res = call_answer(c, id, 0, &a);
         if (res < 0) {
                 client_close_fds(c);
@@ -282,7 +282,7 @@ SB_EXPORT int sb_ring_close(sb_ring *r) {
 
                 /* Writes put but not flushed are the caller's to flush first; the rest is gone. */
                 request_begin(c, "shm.close", true, &id);
-                params_u64(c->request, "ring", r->shm.id);
+                json_append_u64(c->request, "ring", r->shm.id);
                 {
                         Answer *a;
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "proto/json-write.h"
+#include "proto/utf8.h"
 
 /**
  * json_format_u64() - write the decimal digits of @v at the start of @buf
@@ -124,3 +125,54 @@ void json_write_bytes_member(GString *s, const char *name, const void *data, siz
         g_string_append_c(s, '"');
 }
 
+/* A ',' before the next member of the object being built, unless it just opened. */
+static void member_separator(GString *s) {
+        if (s->len > 0 && s->str[s->len - 1] != '{')
+                json_append_lit(s, ",");
+}
+
+/**
+ * json_append_name() - append "@name": as the next member of the object
+ * being built at the end of @s: after a ',' unless the object just opened
+ */
+void json_append_name(GString *s, const char *name) {
+        member_separator(s);
+        json_write_member(s, name);
+}
+
+/**
+ * json_append_member() - append "@name":"@value" to the object being built
+ * at the end of @s, after a ',' unless it is its first member
+ */
+void json_append_member(GString *s, const char *name, const char *value) {
+        json_append_name(s, name);
+        json_write_cstr(s, value);
+}
+
+/**
+ * json_append_u64() - append "@name":@value to the object being built
+ */
+void json_append_u64(GString *s, const char *name, uint64_t value) {
+        json_append_name(s, name);
+        json_write_u64(s, value);
+}
+
+/**
+ * json_append_bool() - append "@name":true or false to the object being built
+ */
+void json_append_bool(GString *s, const char *name, bool value) {
+        json_append_name(s, name);
+        if (value)
+                json_append_lit(s, "true");
+        else
+                json_append_lit(s, "false");
+}
+
+/**
+ * json_append_bytes() - append "@name":"text", or "@name_base64":"..." for
+ * bytes that are not text (payload_is_text()), to the object being built
+ */
+void json_append_bytes(GString *s, const char *name, const void *data, size_t size) {
+        member_separator(s);
+        json_write_bytes_member(s, name, size ? data : "", size, payload_is_text(data, size));
+}

@@ -37,3 +37,10 @@ void json_write_member(GString *s, const char *name);
 void json_write_string(GString *s, const char *str, size_t len);
 void json_write_cstr(GString *s, const char *str);
 void json_write_bytes_member(GString *s, const char *name, const void *data, size_t len, bool text);
+
+/* Members of an object being built at the end of the string: ',' unless the first. */
+void json_append_name(GString *s, const char *name);
+void json_append_member(GString *s, const char *name, const char *value);
+void json_append_u64(GString *s, const char *name, uint64_t value);
+void json_append_bool(GString *s, const char *name, bool value);
+void json_append_bytes(GString *s, const char *name, const void *data, size_t size);
