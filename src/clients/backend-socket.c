@@ -240,44 +240,19 @@ static int socket_request(SocketBackend *s, const OpMethod *m, const OpMethod *j
 
 /* ---- marshalling by the descriptors ----------------------------------- */
 
-static const char *get_string(JVal o, const char *name) {
-        return jstring(jget(o, name));
-}
-
-/* "NAME" as text or "NAME_base64" as bytes, decoded into @ret_decoded (the caller frees it).
- * Return: whether either is there. */
-static bool get_bytes(JVal o, const char *name, const void **ret_data, size_t *ret_len,
-                      char **ret_decoded) {
-        g_autofree char *b64_name = g_strconcat(name, "_base64", NULL);
-        JVal v = jget(o, name);
-        const char *b64 = jis(v, JSON_STRING) ? NULL : get_string(o, b64_name);
-        gsize len;
-
-        if (jis(v, JSON_STRING)) {
-                /* Text as the hub sent it, embedded NULs (\u0000) and all. */
-                (void) json_string(v.f->jp, v.i, (const char **) ret_data, ret_len);
-                return true;
-        }
-        if (!b64)
-                return false;
-        *ret_decoded = (char *) g_base64_decode(b64, &len);
-        *ret_data = *ret_decoded;
-        *ret_len = len;
-        return true;
-}
-
 /* Member @name of @o into @field by @type (bytes: the data pointer there, the length at @len). */
 static int read_json_value(CliResult *ret, JVal o, const char *name, OpType type, void *field,
                            size_t *len) {
-        char *decoded = NULL;
         JVal v;
 
         if (type == OP_TYPE_BYTES) {
-                if (!get_bytes(o, name, field, len, &decoded))
-                        return -EBADMSG;
-                if (decoded)
-                        cli_result_hold(ret, decoded, g_free);
-                return 0;
+                GByteArray *decoded = g_byte_array_new();
+                bool binary;
+
+                /* Text stays in the frame, which the result holds; bytes in @decoded, held too. */
+                cli_result_hold(ret, decoded, (GDestroyNotify) g_byte_array_unref);
+                return jis(o, JSON_OBJECT) &&
+                       json_bytes_member(o.f->jp, o.i, name, decoded, field, len, &binary) >= 0 ? 0 : -EBADMSG;
         }
         v = jget(o, name);
         if (v.i < 0)

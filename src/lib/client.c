@@ -611,41 +611,10 @@ int answer_text(Answer *a, const char *name, char **ret) {
         return 0;
 }
 
-/* Bytes "name" (text) or "name_base64" of the object at @o into @out (not NUL-terminated). */
+/* Bytes "name" (text) or "name_base64" of the object at @o, base64 decoded into c->decoded. */
 static int read_bytes(sb_client *c, JsonParser *jp, int o, const char *name, const void **ret_data,
                       size_t *ret_size, bool *ret_binary) {
-        g_autofree char *b64_name = NULL;
-        const char *s;
-        size_t len;
-        int i;
-
-        if (json_token(jp, o)->type != JSON_OBJECT)
-                return -EBADMSG;
-        i = json_object_find(jp, o, name);
-        if (i >= 0 && json_string(jp, i, &s, &len) >= 0) {
-                *ret_data = s;
-                *ret_size = len;
-                *ret_binary = false;
-                return 0;
-        }
-        b64_name = g_strconcat(name, "_base64", NULL);
-        i = json_object_find(jp, o, b64_name);
-        if (i < 0 || json_string(jp, i, &s, &len) < 0)
-                return -EBADMSG;
-        {
-                gint state = 0;
-                guint save = 0;
-                gsize n;
-
-                g_byte_array_set_size(c->decoded, (guint) (len / 4 * 3 + 4));
-                n = g_base64_decode_step(s, len, c->decoded->data, &state, &save);
-                g_byte_array_set_size(c->decoded, (guint) n + 1);
-                c->decoded->data[n] = '\0';
-                *ret_data = c->decoded->data;
-                *ret_size = n;
-        }
-        *ret_binary = true;
-        return 0;
+        return json_bytes_member(jp, o, name, c->decoded, ret_data, ret_size, ret_binary) < 0 ? -EBADMSG : 0;
 }
 
 /* Bytes of the answer as a new NUL-terminated block (free() it). */

@@ -420,6 +420,47 @@ int json_object_find(const JsonParser *p, int object, const char *key) {
 }
 
 /**
+ * json_bytes_member() - member @name of the OBJECT at @object as the hub
+ * writes bytes (docs/protocol.md): "@name" for text, "@name_base64" for
+ * anything else, decoded into @decoded
+ * @ret_data: the text (until the next parse) or @decoded's data; NUL-terminated either way
+ * @ret_binary: whether it came as base64
+ *
+ * Return: 0, or -ENOENT when neither is a string member of @object.
+ */
+int json_bytes_member(JsonParser *p, int object, const char *name, GByteArray *decoded, const void **ret_data,
+                      size_t *ret_len, bool *ret_binary) {
+        g_autofree char *b64_name = NULL;
+        gint state = 0;
+        guint save = 0;
+        const char *s;
+        size_t len;
+        int i;
+
+        if (json_token(p, object)->type != JSON_OBJECT)
+                return -ENOENT;
+        i = json_object_find(p, object, name);
+        if (i >= 0 && json_string(p, i, &s, &len) >= 0) {
+                *ret_data = s;
+                *ret_len = len;
+                *ret_binary = false;
+                return 0;
+        }
+        b64_name = g_strconcat(name, "_base64", NULL);
+        i = json_object_find(p, object, b64_name);
+        if (i < 0 || json_string(p, i, &s, &len) < 0)
+                return -ENOENT;
+        g_byte_array_set_size(decoded, (guint) (len / 4 * 3 + 4));
+        len = g_base64_decode_step(s, len, decoded->data, &state, &save);
+        g_byte_array_set_size(decoded, (guint) len + 1);
+        decoded->data[len] = '\0';
+        *ret_data = decoded->data;
+        *ret_len = len;
+        *ret_binary = true;
+        return 0;
+}
+
+/**
  * json_array_at() - the @n-th element of the ARRAY at @array, or -1
  */
 int json_array_at(const JsonParser *p, int array, unsigned n) {
