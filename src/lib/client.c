@@ -93,8 +93,10 @@ static const struct {
 
 /* The error object at token @error of @jp as the last error. Return: its errno. */
 int client_hub_error(sb_client *c, JsonParser *jp, int error) {
-        int code_i = json_object_find(jp, error, "code"), message_i = json_object_find(jp, error, "message");
-        int data = json_object_find(jp, error, "data"), name_i = -1;
+        bool object = json_token(jp, error)->type == JSON_OBJECT;
+        int code_i = object ? json_object_find(jp, error, "code") : -1;
+        int message_i = object ? json_object_find(jp, error, "message") : -1;
+        int data = object ? json_object_find(jp, error, "data") : -1, name_i = -1;
         const char *name = NULL, *message = NULL;
         int64_t code = 0;
         size_t len;
@@ -594,14 +596,19 @@ int client_call(sb_client *c, uint64_t id, int wait_ms, Answer **ret) {
         }
 }
 
+/* Member @name of the answer's result, or -1 (also when the result is not an object). */
+int answer_member(Answer *a, const char *name) {
+        return json_token(a->jp, a->result)->type == JSON_OBJECT ? json_object_find(a->jp, a->result, name) : -1;
+}
+
 int answer_u64(Answer *a, const char *name, uint64_t *ret) {
-        int i = json_token(a->jp, a->result)->type == JSON_OBJECT ? json_object_find(a->jp, a->result, name) : -1;
+        int i = answer_member(a, name);
 
         return i >= 0 && json_uint64(a->jp, i, ret) >= 0 ? 0 : -EBADMSG;
 }
 
 int answer_text(Answer *a, const char *name, char **ret) {
-        int i = json_token(a->jp, a->result)->type == JSON_OBJECT ? json_object_find(a->jp, a->result, name) : -1;
+        int i = answer_member(a, name);
         const char *s;
         size_t len;
 

@@ -86,6 +86,7 @@ int client_enqueue(sb_client *c);
 int client_call(sb_client *c, uint64_t id, int wait_ms, Answer **ret);
 void pending_add(sb_client *c, uint64_t id, const Pending *p);
 
+int answer_member(Answer *a, const char *name);
 int answer_u64(Answer *a, const char *name, uint64_t *ret);
 int answer_bytes(sb_client *c, Answer *a, const char *name, void **ret_data, size_t *ret_size);
 int answer_text(Answer *a, const char *name, char **ret);

@@ -179,7 +179,7 @@ SB_EXPORT int sb_delete(sb_client *c, const char *key) {
         r = call_answer(c, id, 0, &a);
         if (r < 0)
                 return r;
-        existed = json_object_find(a->jp, a->result, "existed");
+        existed = answer_member(a, "existed");
         return existed >= 0 && json_token(a->jp, existed)->type == JSON_BOOL && json_token(a->jp, existed)->boolean;
 }
 
