@@ -18,6 +18,7 @@
 #include "bridge/bridge-config.h"
 #include "build-config.h"
 #include "util/log.h"
+#include "util/units.h"
 
 void bridge_config_free(BridgeConfig *c) {
         if (!c)
@@ -64,28 +65,6 @@ static char **list_split(const char *text) {
                 if (**p)
                         g_strv_builder_add(b, *p);
         return g_strv_builder_end(b);
-}
-
-/* "8388608", "64K", "8M", "1G". */
-static int parse_size(const char *text, uint64_t *ret) {
-        char *end = NULL;
-        unsigned long long v;
-        uint64_t mult = 1;
-
-        errno = 0;
-        v = strtoull(text, &end, 10);
-        if (errno != 0 || end == text)
-                return -EINVAL;
-        if (*end == 'K' || *end == 'k')
-                mult = 1024, end++;
-        else if (*end == 'M')
-                mult = 1024 * 1024, end++;
-        else if (*end == 'G')
-                mult = 1024 * 1024 * 1024, end++;
-        if (*end || v > UINT64_MAX / mult)
-                return -EINVAL;
-        *ret = v * mult;
-        return 0;
 }
 
 /**
@@ -228,29 +207,29 @@ static int key_set(BridgeConfig *c, const BridgeKey *k, const char *text, const 
                 *(char ***) field = g_steal_pointer(&list);
                 return 0;
         case KEY_BOOL:
-                if (g_str_equal(text, "yes") || g_str_equal(text, "true"))
-                        *(bool *) field = true;
-                else if (g_str_equal(text, "no") || g_str_equal(text, "false"))
-                        *(bool *) field = false;
-                else
+                if (config_parse_bool(text, field) < 0)
                         return log_error_errno(-EINVAL, "%s: %s=%s: expected yes or no.", where, k->name, text);
                 return 0;
-        case KEY_AUTO:
+        case KEY_AUTO: {
+                bool b;
+
                 if (g_str_equal(text, "auto"))
                         *(int *) field = -1;
-                else if (g_str_equal(text, "yes") || g_str_equal(text, "true"))
-                        *(int *) field = 1;
-                else if (g_str_equal(text, "no") || g_str_equal(text, "false"))
-                        *(int *) field = 0;
+                else if (config_parse_bool(text, &b) >= 0)
+                        *(int *) field = b;
                 else
                         return log_error_errno(-EINVAL, "%s: %s=%s: expected auto, yes or no.", where, k->name,
                                                text);
                 return 0;
+        }
         case KEY_SIZE:
         case KEY_MS:
-                if (parse_size(text, &v) < 0 || v == 0)
-                        return log_error_errno(-EINVAL, "%s: %s=%s: expected a positive number%s.", where,
-                                               k->name, text, k->type == KEY_SIZE ? " (K, M, G allowed)" : "");
+                /* The hub's own syntax for switchboard.conf: 64k, 16MiB; 500ms, 30s. */
+                if ((k->type == KEY_SIZE ? config_parse_size(text, UINT64_MAX, &v) :
+                                           config_parse_msec(text, UINT64_MAX, &v)) < 0)
+                        return log_error_errno(-EINVAL, "%s: %s=%s: expected a positive %s.", where, k->name, text,
+                                               k->type == KEY_SIZE ? "size (64k, 16M, 16MiB)" :
+                                                                     "duration (500ms, 30s, 1m)");
                 *(uint64_t *) field = v;
                 return 0;
         }

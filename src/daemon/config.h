@@ -21,6 +21,8 @@
  */
 #pragma once
 
+#include "util/units.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -81,7 +83,5 @@ int config_parse_log_level(const char *s, GLogLevelFlags *ret);
 char *config_default_path(void);
 
 /* The parsers behind the types, exposed for the unit tests. */
-int config_parse_size(const char *s, uint64_t max, uint64_t *ret);
-int config_parse_msec(const char *s, uint64_t max, uint64_t *ret);
 char *config_closest(const char *word, const char *const *candidates);
 char *config_value_strip(const char *raw);
