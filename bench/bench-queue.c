@@ -15,7 +15,10 @@
  *              notification written with the next push, not awaited (as
  *              NATS JetStream and RabbitMQ clients ack): two waits per round
  *              trip, like Redis's LPUSH + BRPOP, where the hub still
- *              deletes the job only when the ack arrives.
+ *              deletes the job only when the ack arrives. With --ack-next
+ *              (hub only) the reserve is an ack_next of the job before (NATS
+ *              JetStream's AckNext): the ack and the next reservation in one
+ *              request, two waits per round trip, each awaited.
  *
  * Each worker pushes before it reserves, so a job is always ready when a
  * reserve arrives; the reserve still waits (up to 5 s) rather than fail.
@@ -89,6 +92,7 @@ typedef struct Options {
         double warmup;
         bool roundtrip;
         bool ack_pipelined;     /* sb: the ack as a notification, not awaited */
+        bool ack_next;          /* sb: the reserve acks the job before (ack_next) */
 } Options;
 
 typedef struct Worker {
@@ -141,6 +145,10 @@ static void append_request(const Options *o, Worker *w, Op op, uint64_t id) {
                         append_frame_printf(&w->out, "{\"jsonrpc\":\"2.0\",\"id\":%" PRIu64 ",\"method\":\"push\","
                                             "\"params\":{\"queue\":\"%s\",\"payload\":\"%s\"}}",
                                             id, o->queue, o->payload);
+                else if (op == OP_RESERVE && o->ack_next && w->job != 0)
+                        append_frame_printf(&w->out, "{\"jsonrpc\":\"2.0\",\"id\":%" PRIu64 ",\"method\":\"ack_next\","
+                                            "\"params\":{\"ack\":%" PRIu64 ",\"queue\":\"%s\",\"timeout_ms\":5000}}",
+                                            id, w->job, o->queue);
                 else if (op == OP_RESERVE)
                         append_frame_printf(&w->out, "{\"jsonrpc\":\"2.0\",\"id\":%" PRIu64 ",\"method\":\"reserve\","
                                             "\"params\":{\"queue\":\"%s\",\"timeout_ms\":5000}}",
@@ -430,6 +438,8 @@ static int run(const Options *o) {
                                                 /* Goes out with the next push; nothing to wait for. */
                                                 append_frame_printf(&w->out, "{\"jsonrpc\":\"2.0\",\"method\":\"ack\","
                                                                     "\"params\":{\"id\":%" PRIu64 "}}", w->job);
+                                        else if (done == OP_RESERVE && o->ack_next)
+                                                ;       /* acked by the next round trip's ack_next */
                                         else if (done == OP_RESERVE && o->proto != QPROTO_REDIS)
                                                 next = OP_ACK;
                                         else
@@ -503,7 +513,7 @@ static void help(void) {
         printf("Usage:\n"
                "  bench-queue push|roundtrip --proto sb|beanstalk|redis --socket PATH\n"
                "              [--clients N] [--queue NAME] [--duration S] [--warmup S] [--payload P]\n"
-               "              [--ack-pipelined]\n\n"
+               "              [--ack-pipelined | --ack-next]\n\n"
                "Defaults: 1 client, queue %s, 2 s after 0.5 s warm-up. Prints one key=value line.\n"
                "See bench/README.md.\n", DEFAULT_QUEUE);
 }
@@ -522,7 +532,7 @@ static int parse_seconds(const char *s, double *ret) {
 
 int main(int argc, char *argv[]) {
         enum { ARG_PROTO = 0x100, ARG_SOCKET, ARG_CLIENTS, ARG_QUEUE, ARG_PAYLOAD, ARG_DURATION, ARG_WARMUP,
-               ARG_ACK_PIPELINED };
+               ARG_ACK_PIPELINED, ARG_ACK_NEXT };
         static const struct option options[] = {
                 { "help",     no_argument,       NULL, 'h'          },
                 { "proto",    required_argument, NULL, ARG_PROTO    },
@@ -533,6 +543,7 @@ int main(int argc, char *argv[]) {
                 { "duration", required_argument, NULL, ARG_DURATION },
                 { "warmup",   required_argument, NULL, ARG_WARMUP   },
                 { "ack-pipelined", no_argument,  NULL, ARG_ACK_PIPELINED },
+                { "ack-next", no_argument,       NULL, ARG_ACK_NEXT },
                 {}
         };
         Options o = {
@@ -565,6 +576,9 @@ int main(int argc, char *argv[]) {
                         break;
                 case ARG_ACK_PIPELINED:
                         o.ack_pipelined = true;
+                        break;
+                case ARG_ACK_NEXT:
+                        o.ack_next = true;
                         break;
                 case ARG_CLIENTS: {
                         char *end;
@@ -604,6 +618,10 @@ int main(int argc, char *argv[]) {
         }
         if (optind >= argc || !o.socket) {
                 help();
+                return EXIT_FAILURE;
+        }
+        if ((o.ack_pipelined || o.ack_next) && (o.proto != QPROTO_SB || (o.ack_pipelined && o.ack_next))) {
+                fprintf(stderr, "bench-queue: --ack-pipelined or --ack-next, with --proto sb only\n");
                 return EXIT_FAILURE;
         }
         mode = argv[optind];

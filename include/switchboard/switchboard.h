@@ -317,6 +317,14 @@ int sb_push(sb_client *c, const char *queue, const void *data, size_t size, uint
  */
 int sb_reserve(sb_client *c, const char *queue, uint64_t timeout_ms, uint64_t visibility_ms, sb_job *ret);
 int sb_ack(sb_client *c, uint64_t job);
+/**
+ * sb_ack_next() - sb_ack() @job, then sb_reserve() from @queue, in one
+ * round trip: a worker's loop
+ * Return: as sb_reserve(); the ack stands after -EAGAIN (NoJob) too;
+ * -ENOENT: @job is not this client's, nothing acked, nothing reserved.
+ */
+int sb_ack_next(sb_client *c, uint64_t job, const char *queue, uint64_t timeout_ms, uint64_t visibility_ms,
+                sb_job *ret);
 int sb_nack(sb_client *c, uint64_t job, uint64_t delay_ms);
 void sb_job_clear(sb_job *job);
 

@@ -92,6 +92,36 @@ static int work_finish(Worker *w, const OpResult *job, int r, int code, int stat
         return r == SB_EXIT_NOT_FOUND ? 0 : r;
 }
 
+/*
+ * The command for @job succeeded and more jobs are wanted: ack it and take
+ * the next ready one in one round trip (AckNext, not waiting). Return: 0,
+ * and in *@ret_have whether @job now holds the next job (when none was
+ * ready, or the reservation ran out meanwhile, the caller reserves and
+ * waits as usual), or an exit status (message printed).
+ */
+static int work_ack_next(Worker *w, CliResult *job, bool *ret_have) {
+        OpArgs in = { .ack = job->out.id, .queue = w->queue, .visibility_ms = w->visibility_ms };
+        g_auto(CliResult) next = {};
+        int r;
+
+        *ret_have = false;
+        r = backend_request(w->backend, "AckNext", &in, 0, -1, &next);
+        if (r == 0) {
+                cli_result_clear(job);
+                *job = next;
+                next = (CliResult) {};
+                *ret_have = true;
+                return 0;
+        }
+        if (r != CLI_HUB_ERROR)
+                return r;
+        /* NoJob: acked, none ready. NotFound: the reservation ran out, the job went back already. */
+        if (g_str_equal(next.error.name ?: "", HUB_ERROR_PREFIX "NoJob") ||
+            g_str_equal(next.error.name ?: "", HUB_ERROR_PREFIX "NotFound"))
+                return 0;
+        return cli_report_error(&next.error, SUBJECT_QUEUE, w->queue);
+}
+
 static int work_parse(uint64_t *timeout, uint64_t *visibility, uint64_t *retry_delay, uint64_t *count) {
         int r;
 
@@ -140,16 +170,27 @@ int run_work(char **args, int n_args) {
         w = (Worker) { .backend = b, .queue = args[0], .argv = args + 1, .visibility_ms = (uint32_t) visibility,
                        .retry_delay_ms = retry_delay, .stop_fd = stop_fd, .child_fd = child_fd };
 
+        g_auto(CliResult) job = {};
+        bool have = false;              /* job holds the next job already (AckNext) */
+
         for (uint64_t done = 0; !w.stopping && (count == 0 || done < count); done++) {
-                g_auto(CliResult) job = {};
-                bool stop;
+                bool stop, more;
                 int code = 0, status = 0;
 
-                r = work_reserve(&w, arg.timeout != NULL, timeout, &job, &stop);
-                if (r != 0 || stop)
-                        return r;
+                if (!have) {
+                        cli_result_clear(&job);
+                        r = work_reserve(&w, arg.timeout != NULL, timeout, &job, &stop);
+                        if (r != 0 || stop)
+                                return r;
+                }
                 r = worker_run(&w, &job.out, &code, &status);
-                r = work_finish(&w, &job.out, r, code, status);
+                more = !w.stopping && (count == 0 || done + 1 < count);
+                if (r == 0 && code == CLD_EXITED && status == 0 && more)
+                        r = work_ack_next(&w, &job, &have);
+                else {
+                        r = work_finish(&w, &job.out, r, code, status);
+                        have = false;
+                }
                 if (r != 0)
                         return r;
         }

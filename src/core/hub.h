@@ -136,6 +136,8 @@ int hub_reserve(Hub *h, Client *c, const char *queue, uint64_t timeout_usec, uin
                 JobInfo *ret_job, uint64_t *ret_wait_id);
 int hub_reserve_cancel(Hub *h, Client *c, uint64_t wait_id);
 int hub_ack(Hub *h, Client *c, uint64_t job_id);
+int hub_ack_next(Hub *h, Client *c, uint64_t job_id, const char *queue, uint64_t timeout_usec,
+                 uint64_t visibility_usec, JobInfo *ret_job, uint64_t *ret_wait_id);
 int hub_nack(Hub *h, Client *c, uint64_t job_id, uint64_t delay_usec);
 int hub_touch(Hub *h, Client *c, uint64_t job_id);
 int hub_kick(Hub *h, const char *queue, unsigned max, unsigned *ret_count);

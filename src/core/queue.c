@@ -414,6 +414,29 @@ int hub_ack(Hub *h, Client *c, uint64_t job_id) {
 }
 
 /**
+ * hub_ack_next() - hub_ack() @job_id, then hub_reserve() from @queue: a
+ * worker's loop in one request
+ *
+ * Nothing is acked when @queue is not a valid name. The ack stands
+ * whatever the reserve then returns.
+ *
+ * Return: as hub_reserve(); -ENOENT (nothing acked) or a journal error
+ * from the ack.
+ */
+int hub_ack_next(Hub *h, Client *c, uint64_t job_id, const char *queue, uint64_t timeout_usec,
+                 uint64_t visibility_usec, JobInfo *ret_job, uint64_t *ret_wait_id) {
+        int r;
+
+        r = queue_name_validate(h, queue);
+        if (r < 0)
+                return r;
+        r = hub_ack(h, c, job_id);
+        if (r < 0)
+                return r;
+        return hub_reserve(h, c, queue, timeout_usec, visibility_usec, ret_job, ret_wait_id);
+}
+
+/**
  * hub_nack() - @c could not do job @job_id: retry after @delay_usec
  *
  * After max_attempts reservations the job is dead-lettered instead.

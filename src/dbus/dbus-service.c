@@ -296,6 +296,9 @@ static int peer_answer(DbusPeer *p, const Envelope *e) {
         if (!g_hash_table_steal_extended(p->answers, &k, (gpointer *) &key, (gpointer *) &m))
                 return -ENOENT;
         call.method = op_method_by_dbus(sd_bus_message_get_member(m));
+        /* What the request changed (AckNext's ack) may not be on disk yet: the answer waits for it, as
+         * the JSON-RPC face's output does. */
+        call.durable = call.method->flags & OP_DURABLE;
         r = op_answer(e, &call, &in, &out);
         r = send_answer(p->service, m, &call, r, &out);
         op_call_clear(&call);

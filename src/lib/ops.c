@@ -219,7 +219,9 @@ SB_EXPORT int sb_push(sb_client *c, const char *queue, const void *data, size_t 
         return call_u64(c, id, "id", ret_id);
 }
 
-SB_EXPORT int sb_reserve(sb_client *c, const char *queue, uint64_t timeout_ms, uint64_t visibility_ms, sb_job *ret) {
+/* reserve, or ack_next when @ack is not NULL: the job into @ret. */
+static int reserve(sb_client *c, const uint64_t *ack, const char *queue, uint64_t timeout_ms, uint64_t visibility_ms,
+                   sb_job *ret) {
         g_autofree char *name = NULL;
         void *data = NULL;
         Answer *a;
@@ -230,7 +232,9 @@ SB_EXPORT int sb_reserve(sb_client *c, const char *queue, uint64_t timeout_ms, u
         r = check_text(c, queue, "a queue name must be UTF-8 text");
         if (r < 0)
                 return r;
-        request_begin(c, "reserve", true, &id);
+        request_begin(c, ack ? "ack_next" : "reserve", true, &id);
+        if (ack)
+                json_append_u64(c->request, "ack", *ack);
         json_append_member(c->request, "queue", queue);
         if (timeout_ms)
                 json_append_u64(c->request, "timeout_ms", timeout_ms);
@@ -254,6 +258,15 @@ SB_EXPORT int sb_reserve(sb_client *c, const char *queue, uint64_t timeout_ms, u
                         .attempts = (uint32_t) MIN(attempts, (uint64_t) UINT32_MAX),
                 };
         return 0;
+}
+
+SB_EXPORT int sb_reserve(sb_client *c, const char *queue, uint64_t timeout_ms, uint64_t visibility_ms, sb_job *ret) {
+        return reserve(c, NULL, queue, timeout_ms, visibility_ms, ret);
+}
+
+SB_EXPORT int sb_ack_next(sb_client *c, uint64_t job, const char *queue, uint64_t timeout_ms, uint64_t visibility_ms,
+                          sb_job *ret) {
+        return reserve(c, &job, queue, timeout_ms, visibility_ms, ret);
 }
 
 SB_EXPORT void sb_job_clear(sb_job *job) {

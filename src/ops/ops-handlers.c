@@ -155,26 +155,46 @@ int op_push(OpCall *call, const OpArgs *in, OpResult *out) {
         return r < 0 ? op_fail(call, r, HUB_ARG_QUEUE, in->queue, in->payload.len) : 0;
 }
 
-int op_reserve(OpCall *call, const OpArgs *in, OpResult *out) {
-        /* Where nothing can answer later, a reserve does not wait. */
-        uint32_t timeout_ms = call->can_defer ? in->timeout_ms : 0;
+/*
+ * Reserve the next job of @queue for @call, now into @out or later
+ * (call->deferred); first ack the job *@ack, when not NULL.
+ */
+static int reserve_job(OpCall *call, const uint64_t *ack, const char *queue, uint32_t timeout_ms,
+                       uint32_t visibility_ms, OpResult *out) {
         uint64_t wait_id;
         JobInfo job;
         int r;
 
+        /* Where nothing can answer later, a reserve does not wait. */
+        if (!call->can_defer)
+                timeout_ms = 0;
         if (call->max_wait_ms > 0 && timeout_ms > call->max_wait_ms)
                 return op_fail_name(call, "LimitExceeded", "Reserve waits at most %u ms here; call again to wait "
                                     "longer.", call->max_wait_ms);
-        r = hub_reserve(call->hub, call->client, in->queue, msec(timeout_ms), msec(in->visibility_ms), &job,
-                        &wait_id);
+        if (ack)
+                r = hub_ack_next(call->hub, call->client, *ack, queue, msec(timeout_ms), msec(visibility_ms), &job,
+                                 &wait_id);
+        else
+                r = hub_reserve(call->hub, call->client, queue, msec(timeout_ms), msec(visibility_ms), &job,
+                                &wait_id);
+        if (r == -ENOENT && ack)
+                return op_fail_id(call, r, HUB_ARG_JOB, *ack, 0);
         if (r < 0)
-                return op_fail(call, r, HUB_ARG_QUEUE, in->queue, 0);
+                return op_fail(call, r, HUB_ARG_QUEUE, queue, 0);
         if (r == 0) {
                 call->deferred = op_answer_key(ENVELOPE_JOB, wait_id);
                 return 0;
         }
         job_result(&job, out);
         return 0;
+}
+
+int op_reserve(OpCall *call, const OpArgs *in, OpResult *out) {
+        return reserve_job(call, NULL, in->queue, in->timeout_ms, in->visibility_ms, out);
+}
+
+int op_ack_next(OpCall *call, const OpArgs *in, OpResult *out) {
+        return reserve_job(call, &in->ack, in->queue, in->timeout_ms, in->visibility_ms, out);
 }
 
 int op_ack(OpCall *call, const OpArgs *in, OpResult *out) {

@@ -120,6 +120,10 @@ seen = os.path.join(tmp, 'seen')
 expect(0, 'work', 'q.count', '--count', '2', '--', 'sh', '-c', 'cat >> "$0"; echo >> "$0"', seen)
 check(read(seen) == 'job0\njob1\n', 'work --count 2 took the first two, in order (%r)' % read(seen))
 check(counts('q.count')['ready'] == 1, 'one job is left')
+# Each job but the last is acked with AckNext, which reserves the next: the
+# last one is acked alone, so the job left was never reserved.
+r = expect(0, 'peek', '--json', 'q.count')
+check(json.loads(r.out or '{}').get('attempts') == 0, 'the job left was never reserved (%r)' % r.out)
 t0 = time.monotonic()
 expect(0, 'work', 'q.count', '--timeout', '300', '--', 'sh', '-c', 'cat >> "$0"; echo >> "$0"', seen)
 check(read(seen) == 'job0\njob1\njob2\n', 'work --timeout took the rest (%r)' % read(seen))

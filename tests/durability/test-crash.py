@@ -8,7 +8,8 @@
 # One producer process pushes SB_CRASH_JOBS jobs (default 2000) to
 # crash.q and, after each push, sets one of SB_CRASH_KEYS keys (default
 # 200, so each key is set many times). SB_CRASH_WORKERS worker processes
-# (default 3) reserve and ack. Each process has its own D-Bus connection
+# (default 3) reserve and ack (one of them with AckNext: ack and reserve the
+# next in one call). Each process has its own D-Bus connection
 # and logs, with a CLOCK_MONOTONIC time, what it tried and what the hub
 # acknowledged (a call is acknowledged when it returned). A failed call
 # (the hub died under it, or is starting again) is retried; the retry's
@@ -119,27 +120,37 @@ def producer(logdir):
 
 
 def worker(logdir, n):
+    """Reserve and Ack; odd workers ack with AckNext, which reserves the next job in the same call."""
     cl = Client(os.path.join(logdir, 'worker-%d.log' % n))
     stop = os.path.join(logdir, 'stop')
+    got = None
     while not os.path.exists(stop):
-        try:
-            got = cl.call('Reserve', 'suu', QUEUE, 200, 30000, retry=False)
-        except sbtest.dbus.exceptions.DBusException as e:
-            if e.get_dbus_name() == sbtest.ERR + 'NoJob':
-                continue
-            raise
         if got is None:
-            continue
+            try:
+                got = cl.call('Reserve', 'suu', QUEUE, 200, 30000, retry=False)
+            except sbtest.dbus.exceptions.DBusException as e:
+                if e.get_dbus_name() == sbtest.ERR + 'NoJob':
+                    continue
+                raise
+            if got is None:
+                continue
         jid, payload = int(got[0]), bytes(got[1]).decode()
         cl.write('got', jid, payload, int(got[2]))
+        acked, got = False, None
         try:
-            r = cl.call('Ack', 't', jid, retry=False)
+            if n % 2:
+                got = cl.call('AckNext', 'tsuu', jid, QUEUE, 200, 30000, retry=False)
+                acked = got is not None
+            else:
+                acked = cl.call('Ack', 't', jid, retry=False) is not None
         except sbtest.dbus.exceptions.DBusException as e:
-            # A new hub does not know the reservation: the job is ready again.
-            if e.get_dbus_name() not in (sbtest.ERR + 'NotFound', sbtest.ERR + 'NoJob'):
+            # NoJob: acked, nothing ready. NotFound: a new hub does not know the
+            # reservation; the job is ready again.
+            if e.get_dbus_name() == sbtest.ERR + 'NoJob':
+                acked = True
+            elif e.get_dbus_name() != sbtest.ERR + 'NotFound':
                 raise
-            r = None
-        cl.write('acked' if r is not None else 'ack-failed', jid)
+        cl.write('acked' if acked else 'ack-failed', jid)
     cl.write('retries', repr(cl.retries).replace(' ', ''))
 
 

@@ -240,7 +240,7 @@ END_TEST
 START_TEST(test_queue)
 {
         sb_client *c = connect_or_fail();
-        sb_job job = {};
+        sb_job job = {}, next = {};
         uint64_t id;
 
         ck_assert_int_eq(sb_reserve(c, "lib.q", 0, 0, &job), -EAGAIN);
@@ -258,6 +258,22 @@ START_TEST(test_queue)
         ck_assert_int_eq(sb_ack(c, job.id), 0);
         ck_assert_int_eq(sb_ack(c, job.id), -ENOENT);
         sb_job_clear(&job);
+
+        /* AckNext: the ack and the next job in one round trip; the last ack stands with NoJob. */
+        ck_assert_int_eq(sb_push(c, "lib.q", "one", 3, 0, NULL), 0);
+        ck_assert_int_eq(sb_push(c, "lib.q", "two", 3, 0, &id), 0);
+        ck_assert_int_eq(sb_reserve(c, "lib.q", 0, 0, &job), 0);
+        ck_assert_str_eq(job.data, "one");
+        ck_assert_int_eq(sb_ack_next(c, job.id + 1000, "lib.q", 0, 0, &job), -ENOENT);
+        ck_assert_str_eq(sb_error_name(c), "org.switchboard.Hub1.Error.NotFound");
+        ck_assert_int_eq(sb_ack_next(c, job.id, "lib.q", 0, 0, &next), 0);
+        ck_assert_uint_eq(next.id, id);
+        ck_assert_str_eq(next.queue, "lib.q");
+        ck_assert_str_eq(next.data, "two");
+        ck_assert_int_eq(sb_ack_next(c, id, "lib.q", 0, 0, &job), -EAGAIN);
+        ck_assert_int_eq(sb_ack(c, id), -ENOENT);
+        sb_job_clear(&job);
+        sb_job_clear(&next);
         sb_close(c);
 }
 END_TEST

@@ -504,6 +504,47 @@ START_TEST(test_ready_jobs_cannot_be_acked)
 }
 END_TEST
 
+/* AckNext: the ack, then a reserve, in one */
+
+START_TEST(test_ack_next)
+{
+        uint64_t a = push("jobs", "a", 0), b = push("jobs", "b", 0), wait_id = 0;
+        JobInfo job = {};
+
+        take(alice, "jobs", 0, "a", 1);
+        /* Another's job, or a bad queue name: nothing acked, nothing reserved. */
+        ck_assert_int_eq(hub_ack_next(hub, &bob->client, a, "jobs", 0, 0, &job, &wait_id), -ENOENT);
+        ck_assert_int_eq(hub_ack_next(hub, &alice->client, a, "jobs..x", 0, 0, &job, &wait_id), -EINVAL);
+        assert_counts("jobs", 1, 1, 0, 0, 0);
+
+        ck_assert_int_eq(hub_ack_next(hub, &alice->client, a, "jobs", 0, 0, &job, &wait_id), 1);
+        ck_assert_uint_eq(job.id, b);
+        ck_assert_uint_eq(job.len, 1);
+        ck_assert(memcmp(job.payload, "b", 1) == 0);
+        assert_counts("jobs", 0, 1, 0, 0, 0);
+        ck_assert_int_eq(hub_ack(hub, &alice->client, a), -ENOENT);
+
+        /* None ready: the ack stands all the same. */
+        ck_assert_int_eq(hub_ack_next(hub, &alice->client, b, "jobs", 0, 0, &job, &wait_id), -EAGAIN);
+        assert_gone("jobs");
+        ck_assert_int_eq(hub_ack(hub, &alice->client, b), -ENOENT);
+}
+END_TEST
+
+START_TEST(test_ack_next_waits)
+{
+        uint64_t a = push("jobs", "a", 0), wait_id = 0, c;
+        JobInfo job = {};
+
+        take(alice, "jobs", 0, "a", 1);
+        ck_assert_int_eq(hub_ack_next(hub, &alice->client, a, "jobs", 5 * SEC, 0, &job, &wait_id), 0);
+        ck_assert_uint_gt(wait_id, 0);
+        assert_counts("jobs", 0, 0, 0, 0, 1);
+        c = push("jobs", "c", 0);
+        assert_answer(alice, wait_id, "jobs", c, "c", 1);
+}
+END_TEST
+
 /* Nack, dead letters, kick */
 
 START_TEST(test_nack_delay)
@@ -997,6 +1038,8 @@ static Suite *queue_suite(void) {
         tcase_add_test(tc, test_fifo);
         tcase_add_test(tc, test_distinct_consumers);
         tcase_add_test(tc, test_reserve_empty_eagain);
+        tcase_add_test(tc, test_ack_next);
+        tcase_add_test(tc, test_ack_next_waits);
         tcase_add_test(tc, test_wait_answered_by_push);
         tcase_add_test(tc, test_wait_visibility);
         tcase_add_test(tc, test_wait_times_out);
