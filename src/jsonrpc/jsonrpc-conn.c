@@ -228,16 +228,24 @@ static int conn_authenticate(JsonrpcConn *c, const char *body, size_t len) {
         int r;
 
         r = jsonrpc_auth_read(c->parser, body, len, &token, &token_len, &id_json, &why);
-        if (r >= 0 && !jsonrpc_tcp_token_ok(s->tcp, token, token_len)) {
+        if (r >= 0)
+                r = jsonrpc_tcp_token_check(s->tcp, token, token_len);
+        if (r == 0) {
                 why = g_strdup("Access denied: wrong token; closing the connection.");
                 r = -EACCES;
+        } else if (r == -EMFILE || r == -ENFILE) {
+                why = g_strdup("The hub has no file descriptors left to read the token file; try again once "
+                               "other clients have closed theirs.");
         }
         if (r < 0) {
+                bool no_fds = r == -EMFILE || r == -ENFILE;
+
                 log_warning("%s: refused: %s", c->who, why);
                 jsonrpc_append_error_for(c->out, id_json ?: "null",
+                                         no_fds ? hub_error_find("LimitExceeded")->code :
                                          r == -EACCES ? hub_error_find("AccessDenied")->code :
                                          id_json ? JSONRPC_INVALID_PARAMS : JSONRPC_PARSE_ERROR,
-                                         "AccessDenied", why);
+                                         no_fds ? "LimitExceeded" : "AccessDenied", why);
                 conn_auth_failed(c);
                 return r;
         }

@@ -87,5 +87,7 @@ bool refusal_log_due(RefusalLog *l);
 
 int jsonrpc_tcp_new(JsonrpcServer *s, const char *runtime_dir, JsonrpcTcp **ret);
 JsonrpcTcp *jsonrpc_tcp_free(JsonrpcTcp *t);
-bool jsonrpc_tcp_token_ok(JsonrpcTcp *t, const char *token, size_t len);
+int jsonrpc_tcp_token_check(JsonrpcTcp *t, const char *token, size_t len);
 void jsonrpc_tcp_unauthenticated_gone(JsonrpcTcp *t, bool timed_out, bool failed);
+void jsonrpc_tcp_set_listening(JsonrpcTcp *t, int enabled);
+void jsonrpc_server_refuse(JsonrpcServer *s, int listen_fd, int r);

@@ -46,20 +46,30 @@ static void log_refusal(JsonrpcServer *s, int r) {
         s->fd_refusals.count = 0;
 }
 
-static int on_listen_resume(sd_event_source *source, uint64_t usec, void *userdata) {
-        JsonrpcServer *s = userdata;
-
-        return sd_event_source_set_enabled(s->listen_io, SD_EVENT_ON);
+/* Both listeners, the Unix socket's and TCP's, on or off. */
+static void listening_set(JsonrpcServer *s, int enabled) {
+        (void) sd_event_source_set_enabled(s->listen_io, enabled);
+        if (s->tcp)
+                jsonrpc_tcp_set_listening(s->tcp, enabled);
 }
 
-/*
- * Out of fds: give back the reserve fd, accept the client waiting, tell it
- * why with an error frame and close it, then take the reserve again. A
- * client past the limit gets an answer instead of a hang, and the
+static int on_listen_resume(sd_event_source *source, uint64_t usec, void *userdata) {
+        listening_set(userdata, SD_EVENT_ON);
+        return 0;
+}
+
+/**
+ * jsonrpc_server_refuse() - accept() on @listen_fd (the Unix socket's or
+ * TCP's) failed with @r, -EMFILE or -ENFILE: give back the reserve fd,
+ * accept the client waiting, tell it why with an error frame and close
+ * it, then take the reserve again
+ *
+ * A client past the limit gets an answer instead of a hang, and the
  * listener, which stays readable, is never spun on. When even that fails
- * (the whole system is out of fds), stop listening for a tenth of a second.
+ * (the whole system is out of fds), both listeners stop for a tenth of a
+ * second.
  */
-static void refuse_one(JsonrpcServer *s, int listen_fd, int r) {
+void jsonrpc_server_refuse(JsonrpcServer *s, int listen_fd, int r) {
         g_autoptr(GByteArray) out = g_byte_array_new();
         g_auto(Fd) cfd = -1;
         bool accepted;
@@ -78,7 +88,7 @@ static void refuse_one(JsonrpcServer *s, int listen_fd, int r) {
         s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         log_refusal(s, r);
         if (!accepted || s->reserve_fd < 0) {
-                (void) sd_event_source_set_enabled(s->listen_io, SD_EVENT_OFF);
+                listening_set(s, SD_EVENT_OFF);
                 (void) sd_event_source_set_time_relative(s->listen_resume, 100 * 1000);
                 (void) sd_event_source_set_enabled(s->listen_resume, SD_EVENT_ONESHOT);
         }
@@ -94,7 +104,7 @@ static int on_accept(sd_event_source *source, int fd, uint32_t revents, void *us
                 socklen_t len = sizeof cred;
 
                 if (cfd < 0 && (errno == EMFILE || errno == ENFILE)) {
-                        refuse_one(s, fd, -errno);
+                        jsonrpc_server_refuse(s, fd, -errno);
                         continue;
                 }
                 if (cfd < 0) {
@@ -209,7 +219,7 @@ int jsonrpc_server_new(sd_event *event, Hub *hub, const JsonrpcConfig *config,
         if (r < 0)
                 return r;
 
-        /* One fd kept in reserve, to answer a client when all others are in use (refuse_one()). */
+        /* One fd kept in reserve, to answer a client when all others are in use (jsonrpc_server_refuse()). */
         s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (s->reserve_fd < 0)
                 return log_error_errno(-errno, "Failed to open /dev/null: %m");

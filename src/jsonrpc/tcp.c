@@ -69,19 +69,24 @@ void jsonrpc_tcp_unauthenticated_gone(JsonrpcTcp *t, bool timed_out, bool failed
 }
 
 /**
- * jsonrpc_tcp_token_ok() - whether @token is the one in the token file now
+ * jsonrpc_tcp_token_check() - whether @token is the one in the token file now
  *
  * Read at each call: a rotated token applies at once. A token file that
  * became unreadable or readable by others matches nothing (logged).
+ *
+ * Return: 1 when it is, 0 when not, -EMFILE or -ENFILE when the file
+ * cannot be opened for want of fds (it was not checked).
  */
-bool jsonrpc_tcp_token_ok(JsonrpcTcp *t, const char *token, size_t len) {
+int jsonrpc_tcp_token_check(JsonrpcTcp *t, const char *token, size_t len) {
         g_autofree char *want = NULL, *problem = NULL;
         int r;
 
         r = token_file_read(t->token_file, &want, &problem);
+        if (r == -EMFILE || r == -ENFILE)
+                return r;
         if (r < 0) {
                 log_error_errno(r, "Cannot check a TCP client's token: %s.", problem);
-                return false;
+                return 0;
         }
         return token_equal(want, strlen(want), token, len);
 }
@@ -115,11 +120,14 @@ static int on_accept(sd_event_source *source, int fd, uint32_t revents, void *us
                 g_autofree char *address = NULL;
                 int one = 1;
 
+                if (cfd < 0 && (errno == EMFILE || errno == ENFILE)) {
+                        /* Out of fds: answered with an error, as on the Unix socket, never spun on. */
+                        jsonrpc_server_refuse(t->server, fd, -errno);
+                        continue;
+                }
                 if (cfd < 0) {
                         if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
                                 log_warning_errno(-errno, "Failed to accept a TCP connection, ignoring: %m");
-                        /* Out of fds: the Unix listener's reserve answers its own clients; here the
-                         * backlog waits (the kernel refuses past it) until a connection closes. */
                         return 0;
                 }
                 address = inet_address_format((struct sockaddr *) &ss, len);
@@ -132,6 +140,14 @@ static int on_accept(sd_event_source *source, int fd, uint32_t revents, void *us
                         t->unauthenticated++;
         }
         return 0;
+}
+
+/**
+ * jsonrpc_tcp_set_listening() - accept TCP connections (SD_EVENT_ON) or
+ * not (SD_EVENT_OFF), while the system is out of fds
+ */
+void jsonrpc_tcp_set_listening(JsonrpcTcp *t, int enabled) {
+        (void) sd_event_source_set_enabled(t->io, enabled);
 }
 
 /* The token file must exist as its owner's secret; created (32 random bytes) when missing. */

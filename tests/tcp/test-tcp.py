@@ -13,6 +13,8 @@
 #   (AccessDenied or LimitExceeded), closed and logged with the address;
 # - 1,000 connections that never authenticate: past max-unauthenticated they
 #   are refused at once; an authenticated client meanwhile keeps normal latency;
+# - out of fds (the hub's limit lowered with prlimit), a TCP client gets a
+#   LimitExceeded error and a close, and the hub does not spin on its listener;
 # - switchboard token rotate: the old token is refused for new connections,
 #   an authenticated connection stays;
 # - the hub refuses to start (stderr and last-error) on a non-loopback
@@ -272,6 +274,57 @@ def test_thousand_unauthenticated():
     check_alice()
 
 
+def cpu_seconds(pid):
+    with open('/proc/%d/stat' % pid) as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+def test_out_of_fds():
+    """With the hub's fd limit reached, a TCP client gets an error and a close, as a
+    Unix one does; the hub does not spin on its readable listener; served after."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    in_use = len(os.listdir('/proc/%d/fd' % hub.pid))
+    limit = in_use + 8
+    subprocess.run(['prlimit', '--pid', str(hub.pid), '--nofile=%d:%d' % (limit, hard)], check=True)
+    held, refusals = [], 0
+    try:
+        for i in range(40):
+            c = TcpConn(label='fd-%d' % i)
+            c.send({'jsonrpc': '2.0', 'id': 1, 'method': 'hub.auth', 'params': {'token': token}})
+            r = c.recv()
+            if 'result' in r:
+                held.append(c)
+                continue
+            sbrpc.check_error(r.get('error'), name='LimitExceeded', mentions='file descriptors',
+                              what='a TCP client past the fd limit')
+            c.expect_closed()
+            c.close()
+            refusals += 1
+            if refusals == 5:
+                break
+        check_eq(refusals, 5, 'TCP clients refused past a limit of %d fds (%d served)' % (limit, len(held)))
+        check(len(held) < 40, 'the fd limit was reached')
+        # Refused clients leave no readable listener behind: the hub is idle, not spinning.
+        extra = [socket.create_connection(tcp_address(), timeout=sbrpc.TIMEOUT) for _ in range(3)]
+        t0 = cpu_seconds(hub.pid)
+        time.sleep(0.5)     # a measurement window, not a wait for readiness
+        used = cpu_seconds(hub.pid) - t0
+        log('hub CPU over 0.5 s out of fds: %.2f s' % used)
+        check(used < 0.2, 'the hub used %.2f s of CPU in 0.5 s out of fds: spinning' % used)
+        for s in extra:
+            s.close()
+        wait_logged('Out of file descriptors')
+    finally:
+        for c in held:
+            c.close()
+        subprocess.run(['prlimit', '--pid', str(hub.pid), '--nofile=%d:%d' % (soft, hard)], check=True)
+    c = TcpConn(token, 'after')
+    check('seq' in c.call('publish', ['x.after', 'ok']), 'a TCP client is served once fds are free')
+    c.close()
+    check_alice()
+
+
 def test_token_rotate():
     old = token
     r = subprocess.run([os.environ['SWITCHBOARD'], 'token', 'rotate'], capture_output=True, text=True)
@@ -341,7 +394,7 @@ def teardown():
 if __name__ == '__main__':
     try:
         sbrpc.main([start_hub, test_auth_then_pubsub_across_transports, test_wrong_token, test_no_token,
-                    test_oversized_frame_before_auth, test_slow_loris, test_thousand_unauthenticated,
+                    test_oversized_frame_before_auth, test_slow_loris, test_thousand_unauthenticated, test_out_of_fds,
                     test_non_loopback_refused, test_readable_token_refused, test_token_rotate, teardown])
     finally:
         if hub and hub.poll() is None:
