@@ -86,15 +86,12 @@ typedef struct SyncSub {
         InboundKind kind;
 } SyncSub;
 
-/* An export pattern's subscribe ring and the thread that sleeps on it for the loop. */
+/* An export pattern's subscribe ring, read on the loop: when the loop has emptied it
+ * (sb_ring_arm()), the hub writes the ring's eventfd on its next record. */
 typedef struct ExportRing {
         Bridge *b;
         sb_ring *ring;
-        GThread *thread;
-        GMutex lock;
-        GCond cond;
-        bool armed;                     /* the loop emptied the ring: sleep on it again */
-        bool stop;
+        sd_event_source *io;            /* on sb_ring_event_fd() */
 } ExportRing;
 
 typedef struct Inbound {
@@ -126,11 +123,9 @@ struct Bridge {
         sd_event_source *efd_io;
 
         /* Shared-memory rings ([bridge] hub-rings): export patterns' subscribe rings, each
-         * with a thread that sleeps on it and writes ring_efd, and one publish ring for
-         * everything imported. NULL/empty: the socket. */
+         * read on the loop, and one publish ring for everything imported. NULL/empty: the
+         * socket. */
         GPtrArray *export_rings;        /* ExportRing* */
-        int ring_efd;
-        sd_event_source *ring_efd_io;
         sb_ring *import_ring;
         GString *topic_buf;             /* a ring message's topic, NUL-terminated */
 
@@ -147,6 +142,7 @@ static void inbound_free(Inbound *in) {
 const BridgeCounters *bridge_counters(const Bridge *b) {
         return &b->counters;
 }
+
 
 /* ---- libnats threads: hand over to the loop ---------------------------- */
 
@@ -740,65 +736,19 @@ static int on_inbound(sd_event_source *s, int fd, uint32_t revents, void *userda
 /* Messages one ring gives per loop turn, at most: then NATS gets the socket. */
 #define RING_BATCH 4096
 
-static void ring_wake(Bridge *b) {
-        uint64_t one = 1;
-
-        (void) !write(b->ring_efd, &one, sizeof(one));
-}
-
-/* Sleeps on the ring while the loop has emptied it, and wakes the loop when it fills. */
-static gpointer export_ring_thread(gpointer data) {
-        ExportRing *er = data;
-
-        for (;;) {
-                int r;
-
-                g_mutex_lock(&er->lock);
-                while (!er->armed && !er->stop)
-                        g_cond_wait(&er->cond, &er->lock);
-                er->armed = false;
-                if (er->stop) {
-                        g_mutex_unlock(&er->lock);
-                        return NULL;
-                }
-                g_mutex_unlock(&er->lock);
-                /* A timeout only to look at stop again: sb_ring_close() must not unmap under us. */
-                while ((r = sb_ring_sleep(er->ring, 100)) == -ETIMEDOUT || r == -EINTR) {
-                        bool stop;
-
-                        g_mutex_lock(&er->lock);
-                        stop = er->stop;
-                        g_mutex_unlock(&er->lock);
-                        if (stop)
-                                return NULL;
-                }
-                ring_wake(er->b);       /* data, or -EPIPE: the loop finds out which */
-                if (r < 0)
-                        return NULL;
-        }
-}
-
-static void export_ring_arm(ExportRing *er) {
-        g_mutex_lock(&er->lock);
-        er->armed = true;
-        g_cond_signal(&er->cond);
-        g_mutex_unlock(&er->lock);
-}
-
 static void export_ring_free(ExportRing *er) {
         if (!er)
                 return;
-        if (er->thread) {
-                g_mutex_lock(&er->lock);
-                er->stop = true;
-                g_cond_signal(&er->cond);
-                g_mutex_unlock(&er->lock);
-                g_thread_join(er->thread);
-        }
+        sd_event_source_disable_unref(er->io);
         (void) sb_ring_close(er->ring);
-        g_mutex_clear(&er->lock);
-        g_cond_clear(&er->cond);
         g_free(er);
+}
+
+/* Come back to @er in a later loop turn, after the other sources (NATS' socket). */
+static void export_ring_again(ExportRing *er) {
+        uint64_t one = 1;
+
+        (void) !write(sb_ring_event_fd(er->ring), &one, sizeof(one));
 }
 
 /* Read up to RING_BATCH messages; return whether the ring is empty now. */
@@ -827,27 +777,24 @@ static int export_ring_drain(Bridge *b, ExportRing *er) {
         return r == -EAGAIN ? 1 : r;
 }
 
-static int on_ring(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        Bridge *b = userdata;
-        bool more = false;
+/* The hub wrote records into a ring we had emptied (or export_ring_again() was called):
+ * read a batch; then sleep on the ring again, or come back for the rest next turn. */
+static int on_export_ring(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        ExportRing *er = userdata;
+        Bridge *b = er->b;
         uint64_t n;
+        int r;
 
-        (void) !read(b->ring_efd, &n, sizeof(n));
-        for (guint i = 0; i < b->export_rings->len; i++) {
-                ExportRing *er = b->export_rings->pdata[i];
-                int r = export_ring_drain(b, er);
-
-                if (r < 0) {
-                        log_error_errno(r, "The hub's export ring %" PRIu64 " broke: %m", sb_ring_id(er->ring));
-                        return sd_event_exit(b->event, EXIT_FAILURE);
-                }
-                if (r == 0)
-                        more = true;    /* the thread stays parked: come back next turn */
-                else
-                        export_ring_arm(er);
+        (void) !read(fd, &n, sizeof(n));
+        r = export_ring_drain(b, er);
+        if (r > 0)
+                r = sb_ring_arm(er->ring);     /* 0: a record came meanwhile */
+        if (r < 0) {
+                log_error_errno(r, "The hub's export ring %" PRIu64 " broke: %m", sb_ring_id(er->ring));
+                return sd_event_exit(b->event, EXIT_FAILURE);
         }
-        if (more)
-                ring_wake(b);
+        if (r == 0)
+                export_ring_again(er);
         return 0;
 }
 
@@ -1084,13 +1031,15 @@ static int rings_setup(Bridge *b) {
                 ExportRing *er = g_new0(ExportRing, 1);
 
                 er->b = b;
-                g_mutex_init(&er->lock);
-                g_cond_init(&er->cond);
-                er->armed = true;
                 g_ptr_array_add(b->export_rings, er);
                 r = sb_ring_subscribe(b->hub, *p, c->ring_size, 0, &er->ring);
                 if (r < 0)
                         goto fail;
+                if (sb_ring_event_fd(er->ring) < 0) {
+                        /* A hub that cannot wake a reader in an event loop. */
+                        r = -EOPNOTSUPP;
+                        goto fail;
+                }
         }
         return 1;
 fail:
@@ -1103,17 +1052,16 @@ fail:
         return 0;
 }
 
-/* Start each export ring's thread, once the loop can take its wake-ups. */
+/* Watch each export ring's eventfd; the first turn reads what is there and arms the ring. */
 static int rings_start(Bridge *b) {
-        int r;
-
-        r = sd_event_add_io(b->event, &b->ring_efd_io, b->ring_efd, EPOLLIN, on_ring, b);
-        if (r < 0)
-                return log_error_errno(r, "Failed to watch the ring eventfd: %m");
         for (guint i = 0; i < b->export_rings->len; i++) {
                 ExportRing *er = b->export_rings->pdata[i];
+                int r;
 
-                er->thread = g_thread_new("export-ring", export_ring_thread, er);
+                r = sd_event_add_io(b->event, &er->io, sb_ring_event_fd(er->ring), EPOLLIN, on_export_ring, er);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to watch an export ring's eventfd: %m");
+                export_ring_again(er);
         }
         return 0;
 }
@@ -1180,8 +1128,7 @@ int bridge_new(BridgeConfig *config, sd_event *event, Bridge **ret) {
         b->export_rings = g_ptr_array_new_with_free_func((GDestroyNotify) export_ring_free);
         b->topic_buf = g_string_new(NULL);
         b->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        b->ring_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (b->efd < 0 || b->ring_efd < 0)
+        if (b->efd < 0)
                 return log_error_errno(-errno, "Failed to make an eventfd: %m");
         r = sd_event_add_io(event, &b->efd_io, b->efd, EPOLLIN, on_inbound, b);
         if (r < 0)
@@ -1224,15 +1171,12 @@ Bridge *bridge_free(Bridge *b) {
                  " lost, %" PRIu64 " dropped over max-pending, %" PRIu64 " duplicates), %" PRIu64 " loops stopped.",
                  b->counters.exported, b->counters.export_failed, b->counters.imported, b->counters.import_lost,
                  b->counters.import_overflow, b->counters.duplicates, b->counters.loops);
-        /* The rings' threads end before the rings are unmapped (sb_close() would). */
+        /* The rings' io sources go before the rings are unmapped (sb_close() would). */
         if (b->export_rings)
                 g_ptr_array_unref(b->export_rings);
         if (b->import_ring)
                 sb_ring_flush(b->import_ring);
         (void) sb_ring_close(b->import_ring);
-        sd_event_source_disable_unref(b->ring_efd_io);
-        if (b->ring_efd >= 0)
-                fd_close(b->ring_efd);
         if (b->topic_buf)
                 g_string_free(b->topic_buf, TRUE);
         sb_sd_event_detach(b->hub_glue);
