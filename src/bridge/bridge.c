@@ -795,6 +795,7 @@ static int on_export_ring(sd_event_source *s, int fd, uint32_t revents, void *us
         }
         if (r == 0)
                 export_ring_again(er);
+        natsio_flush(b->natsio);        /* the batch leaves now, in one write */
         return 0;
 }
 
@@ -1134,6 +1135,8 @@ int bridge_new(BridgeConfig *config, sd_event *event, Bridge **ret) {
         if (r < 0)
                 return log_error_errno(r, "Failed to watch the eventfd: %m");
         b->natsio = natsio_new(event, natsio_wake, on_nats_read, b);
+        if (!b->natsio)
+                return -ENOMEM;
 
         r = hub_setup(b);
         if (r < 0)
