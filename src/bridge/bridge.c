@@ -733,8 +733,14 @@ static void on_nats_read(void *userdata) {
 
         for (guint i = 0; i < b->sync_subs->len; i++) {
                 SyncSub *ss = &g_array_index(b->sync_subs, SyncSub, i);
+                int n = 0;
 
-                while (natsSubscription_NextMsg(&m, ss->sub, 0) == NATS_OK) {
+                /* As many as wait, and no more: NextMsg() on an empty subscription
+                 * records an error in libnats (its text formatted, a stack noted), which
+                 * cost more than a message when they come one at a time. */
+                if (natsSubscription_GetPending(ss->sub, &n, NULL) != NATS_OK)
+                        continue;
+                while (n-- > 0 && natsSubscription_NextMsg(&m, ss->sub, 0) == NATS_OK) {
                         inbound_handle(b, ss->kind, m);
                         msg_retire(b, m);
                 }
