@@ -726,6 +726,8 @@ static void inbound_handle(Bridge *b, InboundKind kind, natsMsg *m) {
         }
 }
 
+static void on_hub_closed(sb_client *c, int error, void *userdata);
+
 /* libnats has parsed what it read (on our loop): take the synchronous subscriptions' messages. */
 static void on_nats_read(void *userdata) {
         Bridge *b = userdata;
@@ -747,6 +749,15 @@ static void on_nats_read(void *userdata) {
         }
         if (b->import_ring)
                 sb_ring_flush(b->import_ring);
+        else if (sb_get_events(b->hub) & POLLOUT) {
+                /* Imports through the socket: write them now, not a loop turn later when the
+                 * glue sees EPOLLOUT (sb_process() never blocks; it also reads and dispatches
+                 * what the hub sent meanwhile, as the glue would next). */
+                int r = sb_process(b->hub);
+
+                if (r < 0)
+                        on_hub_closed(b->hub, r, b);
+        }
 }
 
 static int on_inbound(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
