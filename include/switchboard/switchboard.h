@@ -455,6 +455,23 @@ int sb_ring_wait(sb_ring *r, int timeout_ms);
  * Return: 0, -ETIMEDOUT, -EINTR, -EPIPE (closed, or sb_close()d: then do not call it again).
  */
 int sb_ring_sleep(sb_ring *r, int timeout_ms);
+/**
+ * sb_ring_event_fd() - for a reader in an event loop: the subscribe ring's
+ * eventfd, which the hub writes on its next record once sb_ring_arm() said
+ * the reader sleeps. Watch it for readability; when it is readable, read its
+ * 8 bytes and read the ring until -EAGAIN, sb_ring_release(), then
+ * sb_ring_arm() again. No thread, no futex: one wake-up per sleep.
+ * Return: the fd (owned by the ring), or -1 (a publish ring; an older hub).
+ */
+int sb_ring_event_fd(const sb_ring *r);
+/**
+ * sb_ring_arm() - the reader found the ring empty (and released it) and
+ * goes back to its loop: tell the hub to write sb_ring_event_fd() on the
+ * next record, then look once more.
+ * Return: 1, sleep (the fd becomes readable on the next record); 0, a
+ * record came meanwhile: read on; -EPIPE (closed, or no eventfd).
+ */
+int sb_ring_arm(sb_ring *r);
 /* How many times a wait looks again before it sleeps (default 1000; more: less latency, more CPU). */
 void sb_ring_set_spin(sb_ring *r, unsigned spin);
 /* The hub's id of the ring, and its data size. */

@@ -19,3 +19,4 @@ NatsIo *natsio_new(sd_event *event, void (*wake)(void *userdata), void (*read_do
 NatsIo *natsio_free(NatsIo *io);
 natsStatus natsio_set_options(NatsIo *io, natsOptions *o);
 void natsio_apply(NatsIo *io);
+void natsio_flush(NatsIo *io);

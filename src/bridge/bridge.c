@@ -86,15 +86,12 @@ typedef struct SyncSub {
         InboundKind kind;
 } SyncSub;
 
-/* An export pattern's subscribe ring and the thread that sleeps on it for the loop. */
+/* An export pattern's subscribe ring, read on the loop: when the loop has emptied it
+ * (sb_ring_arm()), the hub writes the ring's eventfd on its next record. */
 typedef struct ExportRing {
         Bridge *b;
         sb_ring *ring;
-        GThread *thread;
-        GMutex lock;
-        GCond cond;
-        bool armed;                     /* the loop emptied the ring: sleep on it again */
-        bool stop;
+        sd_event_source *io;            /* on sb_ring_event_fd() */
 } ExportRing;
 
 typedef struct Inbound {
@@ -126,13 +123,15 @@ struct Bridge {
         sd_event_source *efd_io;
 
         /* Shared-memory rings ([bridge] hub-rings): export patterns' subscribe rings, each
-         * with a thread that sleeps on it and writes ring_efd, and one publish ring for
-         * everything imported. NULL/empty: the socket. */
+         * read on the loop, and one publish ring for everything imported. NULL/empty: the
+         * socket. */
         GPtrArray *export_rings;        /* ExportRing* */
-        int ring_efd;
-        sd_event_source *ring_efd_io;
         sb_ring *import_ring;
         GString *topic_buf;             /* a ring message's topic, NUL-terminated */
+
+        GPtrArray *retired;             /* natsMsg* done with, destroyed in batches (msg_retire()) */
+        size_t retired_bytes;
+        sd_event_source *retired_timer;
 
         GHashTable *export_seq;         /* topic → uint64_t* last Switchboard-Topic-Seq sent */
         GHashTable *import_seq;         /* "origin\nsubject" → uint64_t* last seen */
@@ -146,6 +145,43 @@ static void inbound_free(Inbound *in) {
 
 const BridgeCounters *bridge_counters(const Bridge *b) {
         return &b->counters;
+}
+
+/*
+ * natsMsg_Destroy() hands a message to libnats' garbage-collector thread and
+ * wakes that thread whenever it sleeps: with one message in flight, a futex
+ * wake-up and another thread on a CPU per message, before the message had
+ * even left. The messages the loop is done with wait here instead and go in
+ * batches: at RETIRED_MAX messages or RETIRED_BYTES, or RETIRED_DELAY after
+ * the first.
+ */
+#define RETIRED_MAX 256
+#define RETIRED_BYTES ((size_t) 1024 * 1024)
+#define RETIRED_DELAY_USEC ((uint64_t) 100 * 1000)
+
+static void retired_free(Bridge *b) {
+        for (guint i = 0; i < b->retired->len; i++)
+                natsMsg_Destroy(b->retired->pdata[i]);
+        g_ptr_array_set_size(b->retired, 0);
+        b->retired_bytes = 0;
+}
+
+static int on_retired_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        retired_free(userdata);
+        return 0;
+}
+
+static void msg_retire(Bridge *b, natsMsg *m) {
+        if (!m)
+                return;
+        g_ptr_array_add(b->retired, m);
+        b->retired_bytes += (size_t) natsMsg_GetDataLength(m);
+        if (b->retired->len >= RETIRED_MAX || b->retired_bytes >= RETIRED_BYTES)
+                retired_free(b);
+        else if (b->retired->len == 1) {
+                (void) sd_event_source_set_time_relative(b->retired_timer, RETIRED_DELAY_USEC);
+                (void) sd_event_source_set_enabled(b->retired_timer, SD_EVENT_ONESHOT);
+        }
 }
 
 /* ---- libnats threads: hand over to the loop ---------------------------- */
@@ -336,7 +372,7 @@ static void export_publish(Bridge *b, const char *topic, const void *data, size_
                 header_set_sender(m, sender);
                 s = natsConnection_PublishMsg(b->nc, m);
         }
-        natsMsg_Destroy(m);
+        msg_retire(b, m);
         if (s != NATS_OK) {
                 if (b->counters.export_failed++ == 0 || b->config->verbose)
                         log_warning("Failed to publish '%s' (seq %" PRIu64 ") to NATS: %s; counting "
@@ -690,6 +726,8 @@ static void inbound_handle(Bridge *b, InboundKind kind, natsMsg *m) {
         }
 }
 
+static void on_hub_closed(sb_client *c, int error, void *userdata);
+
 /* libnats has parsed what it read (on our loop): take the synchronous subscriptions' messages. */
 static void on_nats_read(void *userdata) {
         Bridge *b = userdata;
@@ -697,14 +735,29 @@ static void on_nats_read(void *userdata) {
 
         for (guint i = 0; i < b->sync_subs->len; i++) {
                 SyncSub *ss = &g_array_index(b->sync_subs, SyncSub, i);
+                int n = 0;
 
-                while (natsSubscription_NextMsg(&m, ss->sub, 0) == NATS_OK) {
+                /* As many as wait, and no more: NextMsg() on an empty subscription
+                 * records an error in libnats (its text formatted, a stack noted), which
+                 * cost more than a message when they come one at a time. */
+                if (natsSubscription_GetPending(ss->sub, &n, NULL) != NATS_OK)
+                        continue;
+                while (n-- > 0 && natsSubscription_NextMsg(&m, ss->sub, 0) == NATS_OK) {
                         inbound_handle(b, ss->kind, m);
-                        natsMsg_Destroy(m);
+                        msg_retire(b, m);
                 }
         }
         if (b->import_ring)
                 sb_ring_flush(b->import_ring);
+        else if (sb_get_events(b->hub) & POLLOUT) {
+                /* Imports through the socket: write them now, not a loop turn later when the
+                 * glue sees EPOLLOUT (sb_process() never blocks; it also reads and dispatches
+                 * what the hub sent meanwhile, as the glue would next). */
+                int r = sb_process(b->hub);
+
+                if (r < 0)
+                        on_hub_closed(b->hub, r, b);
+        }
 }
 
 static int on_inbound(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -740,65 +793,19 @@ static int on_inbound(sd_event_source *s, int fd, uint32_t revents, void *userda
 /* Messages one ring gives per loop turn, at most: then NATS gets the socket. */
 #define RING_BATCH 4096
 
-static void ring_wake(Bridge *b) {
-        uint64_t one = 1;
-
-        (void) !write(b->ring_efd, &one, sizeof(one));
-}
-
-/* Sleeps on the ring while the loop has emptied it, and wakes the loop when it fills. */
-static gpointer export_ring_thread(gpointer data) {
-        ExportRing *er = data;
-
-        for (;;) {
-                int r;
-
-                g_mutex_lock(&er->lock);
-                while (!er->armed && !er->stop)
-                        g_cond_wait(&er->cond, &er->lock);
-                er->armed = false;
-                if (er->stop) {
-                        g_mutex_unlock(&er->lock);
-                        return NULL;
-                }
-                g_mutex_unlock(&er->lock);
-                /* A timeout only to look at stop again: sb_ring_close() must not unmap under us. */
-                while ((r = sb_ring_sleep(er->ring, 100)) == -ETIMEDOUT || r == -EINTR) {
-                        bool stop;
-
-                        g_mutex_lock(&er->lock);
-                        stop = er->stop;
-                        g_mutex_unlock(&er->lock);
-                        if (stop)
-                                return NULL;
-                }
-                ring_wake(er->b);       /* data, or -EPIPE: the loop finds out which */
-                if (r < 0)
-                        return NULL;
-        }
-}
-
-static void export_ring_arm(ExportRing *er) {
-        g_mutex_lock(&er->lock);
-        er->armed = true;
-        g_cond_signal(&er->cond);
-        g_mutex_unlock(&er->lock);
-}
-
 static void export_ring_free(ExportRing *er) {
         if (!er)
                 return;
-        if (er->thread) {
-                g_mutex_lock(&er->lock);
-                er->stop = true;
-                g_cond_signal(&er->cond);
-                g_mutex_unlock(&er->lock);
-                g_thread_join(er->thread);
-        }
+        sd_event_source_disable_unref(er->io);
         (void) sb_ring_close(er->ring);
-        g_mutex_clear(&er->lock);
-        g_cond_clear(&er->cond);
         g_free(er);
+}
+
+/* Come back to @er in a later loop turn, after the other sources (NATS' socket). */
+static void export_ring_again(ExportRing *er) {
+        uint64_t one = 1;
+
+        (void) !write(sb_ring_event_fd(er->ring), &one, sizeof(one));
 }
 
 /* Read up to RING_BATCH messages; return whether the ring is empty now. */
@@ -827,27 +834,25 @@ static int export_ring_drain(Bridge *b, ExportRing *er) {
         return r == -EAGAIN ? 1 : r;
 }
 
-static int on_ring(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        Bridge *b = userdata;
-        bool more = false;
+/* The hub wrote records into a ring we had emptied (or export_ring_again() was called):
+ * read a batch; then sleep on the ring again, or come back for the rest next turn. */
+static int on_export_ring(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        ExportRing *er = userdata;
+        Bridge *b = er->b;
         uint64_t n;
+        int r;
 
-        (void) !read(b->ring_efd, &n, sizeof(n));
-        for (guint i = 0; i < b->export_rings->len; i++) {
-                ExportRing *er = b->export_rings->pdata[i];
-                int r = export_ring_drain(b, er);
-
-                if (r < 0) {
-                        log_error_errno(r, "The hub's export ring %" PRIu64 " broke: %m", sb_ring_id(er->ring));
-                        return sd_event_exit(b->event, EXIT_FAILURE);
-                }
-                if (r == 0)
-                        more = true;    /* the thread stays parked: come back next turn */
-                else
-                        export_ring_arm(er);
+        (void) !read(fd, &n, sizeof(n));
+        r = export_ring_drain(b, er);
+        if (r > 0)
+                r = sb_ring_arm(er->ring);     /* 0: a record came meanwhile */
+        if (r < 0) {
+                log_error_errno(r, "The hub's export ring %" PRIu64 " broke: %m", sb_ring_id(er->ring));
+                return sd_event_exit(b->event, EXIT_FAILURE);
         }
-        if (more)
-                ring_wake(b);
+        if (r == 0)
+                export_ring_again(er);
+        natsio_flush(b->natsio);        /* the batch leaves now, in one write */
         return 0;
 }
 
@@ -1084,13 +1089,15 @@ static int rings_setup(Bridge *b) {
                 ExportRing *er = g_new0(ExportRing, 1);
 
                 er->b = b;
-                g_mutex_init(&er->lock);
-                g_cond_init(&er->cond);
-                er->armed = true;
                 g_ptr_array_add(b->export_rings, er);
                 r = sb_ring_subscribe(b->hub, *p, c->ring_size, 0, &er->ring);
                 if (r < 0)
                         goto fail;
+                if (sb_ring_event_fd(er->ring) < 0) {
+                        /* A hub that cannot wake a reader in an event loop. */
+                        r = -EOPNOTSUPP;
+                        goto fail;
+                }
         }
         return 1;
 fail:
@@ -1103,17 +1110,16 @@ fail:
         return 0;
 }
 
-/* Start each export ring's thread, once the loop can take its wake-ups. */
+/* Watch each export ring's eventfd; the first turn reads what is there and arms the ring. */
 static int rings_start(Bridge *b) {
-        int r;
-
-        r = sd_event_add_io(b->event, &b->ring_efd_io, b->ring_efd, EPOLLIN, on_ring, b);
-        if (r < 0)
-                return log_error_errno(r, "Failed to watch the ring eventfd: %m");
         for (guint i = 0; i < b->export_rings->len; i++) {
                 ExportRing *er = b->export_rings->pdata[i];
+                int r;
 
-                er->thread = g_thread_new("export-ring", export_ring_thread, er);
+                r = sd_event_add_io(b->event, &er->io, sb_ring_event_fd(er->ring), EPOLLIN, on_export_ring, er);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to watch an export ring's eventfd: %m");
+                export_ring_again(er);
         }
         return 0;
 }
@@ -1179,14 +1185,21 @@ int bridge_new(BridgeConfig *config, sd_event *event, Bridge **ret) {
         b->import_seq = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         b->export_rings = g_ptr_array_new_with_free_func((GDestroyNotify) export_ring_free);
         b->topic_buf = g_string_new(NULL);
+        b->retired = g_ptr_array_new();
         b->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        b->ring_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (b->efd < 0 || b->ring_efd < 0)
+        if (b->efd < 0)
                 return log_error_errno(-errno, "Failed to make an eventfd: %m");
         r = sd_event_add_io(event, &b->efd_io, b->efd, EPOLLIN, on_inbound, b);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch the eventfd: %m");
+        r = sd_event_add_time_relative(event, &b->retired_timer, CLOCK_MONOTONIC, RETIRED_DELAY_USEC,
+                                       RETIRED_DELAY_USEC / 4, on_retired_timer, b);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add a timer: %m");
+        (void) sd_event_source_set_enabled(b->retired_timer, SD_EVENT_OFF);
         b->natsio = natsio_new(event, natsio_wake, on_nats_read, b);
+        if (!b->natsio)
+                return -ENOMEM;
 
         r = hub_setup(b);
         if (r < 0)
@@ -1211,6 +1224,9 @@ int bridge_new(BridgeConfig *config, sd_event *event, Bridge **ret) {
 Bridge *bridge_free(Bridge *b) {
         if (!b)
                 return NULL;
+        if (b->retired)
+                retired_free(b);
+        sd_event_source_disable_unref(b->retired_timer);
         if (b->nc)
                 natsConnection_Close(b->nc);
         for (guint i = 0; i < b->subs->len; i++)
@@ -1224,15 +1240,12 @@ Bridge *bridge_free(Bridge *b) {
                  " lost, %" PRIu64 " dropped over max-pending, %" PRIu64 " duplicates), %" PRIu64 " loops stopped.",
                  b->counters.exported, b->counters.export_failed, b->counters.imported, b->counters.import_lost,
                  b->counters.import_overflow, b->counters.duplicates, b->counters.loops);
-        /* The rings' threads end before the rings are unmapped (sb_close() would). */
+        /* The rings' io sources go before the rings are unmapped (sb_close() would). */
         if (b->export_rings)
                 g_ptr_array_unref(b->export_rings);
         if (b->import_ring)
                 sb_ring_flush(b->import_ring);
         (void) sb_ring_close(b->import_ring);
-        sd_event_source_disable_unref(b->ring_efd_io);
-        if (b->ring_efd >= 0)
-                fd_close(b->ring_efd);
         if (b->topic_buf)
                 g_string_free(b->topic_buf, TRUE);
         sb_sd_event_detach(b->hub_glue);
@@ -1240,6 +1253,8 @@ Bridge *bridge_free(Bridge *b) {
         sd_event_source_disable_unref(b->efd_io);
         fd_close(b->efd);
         g_async_queue_unref(b->inbound);
+        if (b->retired)
+                g_ptr_array_unref(b->retired);
         g_hash_table_unref(b->export_seq);
         g_hash_table_unref(b->import_seq);
         g_free(b->reply_prefix);

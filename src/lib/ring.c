@@ -40,7 +40,7 @@ static int ring_open(sb_client *c, const char *method, const char *name_param, c
                      unsigned flags, bool producer, sb_ring **ret) {
         g_autofree sb_ring *r = NULL;
         g_autofree char *kind = NULL;
-        int fds[2] = { -1, -1 }, n;
+        int fds[3] = { -1, -1, -1 }, n;
         Answer *a;
         uint64_t id, ring;
         int res;
@@ -65,7 +65,7 @@ static int ring_open(sb_client *c, const char *method, const char *name_param, c
                 client_close_fds(c);
                 return res;
         }
-        n = take_fds(c, fds, 2);
+        n = take_fds(c, fds, 3);
         if (answer_u64(a, "ring", &ring) < 0 || answer_text(a, "kind", &kind) < 0 || n < 1) {
                 for (int i = 0; i < n; i++)
                         close(fds[i]);
@@ -81,6 +81,11 @@ static int ring_open(sb_client *c, const char *method, const char *name_param, c
                         close(fds[i]);
                 return client_fail(c, res, "the hub's memfd is not a sealed ring");
         }
+        /* A subscribe ring's third fd: the eventfd the hub writes for a reader in an event loop. */
+        if (!producer && n > 2)
+                r->shm.reader_fd = fds[2];
+        else if (n > 2)
+                close(fds[2]);
         r->shm.id = ring;
         r->client = c;
         c->rings = g_list_prepend(c->rings, r);
@@ -250,6 +255,19 @@ SB_EXPORT int sb_ring_wait_drained(sb_ring *r, int timeout_ms) {
 SB_EXPORT int sb_ring_sleep(sb_ring *r, int timeout_ms) {
         /* A thread other than the reader's: the reader's private indices are its own. */
         return r->shm.mem ? shared_wait(r, &r->shm.ring.shared->cons_wait, false, timeout_ms) : -EPIPE;
+}
+
+SB_EXPORT int sb_ring_event_fd(const sb_ring *r) {
+        return r->shm.mem ? r->shm.reader_fd : -1;
+}
+
+SB_EXPORT int sb_ring_arm(sb_ring *r) {
+        if (!r->shm.mem || r->shm.reader_fd < 0)
+                return -EPIPE;
+        if (!shm_ring_sleep(&r->shm))
+                return 0;
+        /* Closed: the hub writes no more records, and may never write the eventfd. */
+        return ring_state(&r->shm.ring) == RING_STATE_OK ? 1 : -EPIPE;
 }
 
 SB_EXPORT void sb_ring_set_spin(sb_ring *r, unsigned spin) {

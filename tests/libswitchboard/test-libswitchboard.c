@@ -13,6 +13,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -603,6 +604,50 @@ START_TEST(test_ring_topics_and_sleep)
 }
 END_TEST
 
+/* A reader in an event loop: the ring's eventfd, once armed, becomes readable on the next
+ * record; arming when a record is already there says so instead. */
+START_TEST(test_ring_event_fd)
+{
+        sb_client *c = connect_or_fail(), *pub = connect_or_fail();
+        struct pollfd p = { .events = POLLIN };
+        sb_ring *r, *out;
+        sb_ring_msg m;
+        uint64_t n;
+
+        ck_assert_int_eq(sb_ring_subscribe(c, "lib.ev.>", 0, 0, &r), 0);
+        ck_assert_int_eq(sb_ring_publish(c, "lib.ev.own", 0, &out), 0);
+        ck_assert_int_eq(sb_ring_event_fd(out), -1);
+        p.fd = sb_ring_event_fd(r);
+        ck_assert_int_ge(p.fd, 0);
+        ck_assert_int_eq(sb_ring_arm(r), 1);
+        ck_assert_int_eq(poll(&p, 1, 0), 0);
+
+        ck_assert_int_eq(sb_publish(pub, "lib.ev.a", "one", 3, SB_NO_REPLY, NULL), 0);
+        ck_assert_int_eq(sb_flush(pub), 0);
+        ck_assert_int_eq(poll(&p, 1, 10000), 1);
+        ck_assert_int_eq(read(p.fd, &n, sizeof n), (ssize_t) sizeof n);
+        ck_assert_int_eq(sb_ring_read(r, &m), 0);
+        ck_assert_mem_eq(m.data, "one", 3);
+        ck_assert_int_eq(sb_ring_read(r, &m), -EAGAIN);
+        sb_ring_release(r);
+
+        /* The hub answers a publish once it has delivered it: the record is there before arming. */
+        ck_assert_int_eq(sb_publish(pub, "lib.ev.a", "two", 3, 0, NULL), 0);
+        ck_assert_int_eq(sb_ring_arm(r), 0);
+        ck_assert_int_eq(sb_ring_read(r, &m), 0);
+        ck_assert_mem_eq(m.data, "two", 3);
+        sb_ring_release(r);
+        ck_assert_int_eq(sb_ring_arm(r), 1);
+
+        sb_close(c);
+        ck_assert_int_eq(sb_ring_arm(r), -EPIPE);
+        ck_assert_int_eq(sb_ring_event_fd(r), -1);
+        ck_assert_int_eq(sb_ring_close(r), 0);
+        ck_assert_int_eq(sb_ring_close(out), 0);
+        sb_close(pub);
+}
+END_TEST
+
 START_TEST(test_ring_subscribe)
 {
         sb_client *c = connect_or_fail(), *pub = connect_or_fail();
@@ -781,6 +826,7 @@ static Suite *libswitchboard_suite(void) {
                 { "glib-source", test_glib_source },
                 { "ring-publish", test_ring_publish },
                 { "ring-subscribe", test_ring_subscribe },
+                { "ring-event-fd", test_ring_event_fd },
                 { "tcp", test_tcp },
                 { "hub-dies-mid-call", test_hub_dies_mid_call },
         };
