@@ -60,14 +60,14 @@ static char *arena_alloc(JsonParser *p, size_t n) {
         return r;
 }
 
-/* Append @t; the index it got. */
-static uint32_t push_token(JsonParser *p, const JsonToken *t) {
+/* A new token at the end, starting at @start, zeroed otherwise: written in place, not copied. */
+static JsonToken *push_token(JsonParser *p, size_t start) {
         if (G_UNLIKELY(p->n_tokens == p->max_tokens)) {
                 p->max_tokens *= 2;
                 p->tokens = g_renew(JsonToken, p->tokens, p->max_tokens);
         }
-        p->tokens[p->n_tokens] = *t;
-        return p->n_tokens++;
+        p->tokens[p->n_tokens] = (JsonToken) { .start = (uint32_t) start };
+        return &p->tokens[p->n_tokens++];
 }
 
 typedef struct Scan {
@@ -78,7 +78,10 @@ typedef struct Scan {
         const char *error;
 } Scan;
 
-static void skip_ws(Scan *sc) {
+static inline void skip_ws(Scan *sc) {
+        /* Most calls find no whitespace at all (compact JSON): one test for them. */
+        if (G_LIKELY(sc->pos < sc->len && (unsigned char) sc->s[sc->pos] > ' '))
+                return;
         while (sc->pos < sc->len) {
                 char c = sc->s[sc->pos];
                 if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
@@ -252,6 +255,19 @@ static int scan_literal(Scan *sc, JsonToken *t, const char *word, JsonType type,
 
 static int scan_value(Scan *sc, unsigned depth);
 
+/*
+ * A string value, the most common token (every key, most values): scanned
+ * here, without scan_value()'s dispatch. @sc->pos is at its opening quote.
+ */
+static int scan_string_value(Scan *sc) {
+        uint32_t index = sc->p->n_tokens;
+        int r;
+
+        r = scan_string(sc, push_token(sc->p, sc->pos));
+        sc->p->tokens[index].skip = sc->p->n_tokens;
+        return r;
+}
+
 /* Object or array: members, separated by commas, closed by @close. */
 static int scan_container(Scan *sc, unsigned depth, uint32_t index, char close) {
         bool object = close == '}';
@@ -270,15 +286,19 @@ static int scan_container(Scan *sc, unsigned depth, uint32_t index, char close) 
                         if (object) {
                                 if (sc->pos >= sc->len || sc->s[sc->pos] != '"')
                                         return fail(sc, "an object key that is not a string");
-                                r = scan_value(sc, depth + 1);
+                                r = scan_string_value(sc);
                                 if (r < 0)
                                         return r;
                                 skip_ws(sc);
                                 if (sc->pos >= sc->len || sc->s[sc->pos] != ':')
                                         return fail(sc, "a missing ':' in an object");
                                 sc->pos++;
+                                skip_ws(sc);
                         }
-                        r = scan_value(sc, depth + 1);
+                        if (sc->pos < sc->len && sc->s[sc->pos] == '"')
+                                r = scan_string_value(sc);
+                        else
+                                r = scan_value(sc, depth + 1);
                         if (r < 0)
                                 return r;
                         count++;
@@ -302,8 +322,8 @@ static int scan_container(Scan *sc, unsigned depth, uint32_t index, char close) 
 }
 
 static int scan_value(Scan *sc, unsigned depth) {
-        JsonToken t = { .start = (uint32_t) sc->pos };
         uint32_t index;
+        JsonToken *t;
         int r;
 
         skip_ws(sc);
@@ -311,38 +331,27 @@ static int scan_value(Scan *sc, unsigned depth) {
                 return fail(sc, "incomplete JSON");
 
         index = sc->p->n_tokens;
-        t.start = (uint32_t) sc->pos;
         switch (sc->s[sc->pos]) {
         case '{':
         case '[':
-                t.type = sc->s[sc->pos] == '{' ? JSON_OBJECT : JSON_ARRAY;
-                (void) push_token(sc->p, &t);
-                r = scan_container(sc, depth, index, t.type == JSON_OBJECT ? '}' : ']');
+                t = push_token(sc->p, sc->pos);
+                t->type = sc->s[sc->pos] == '{' ? JSON_OBJECT : JSON_ARRAY;
+                /* The container's members move the tokens: from here on, by index. */
+                r = scan_container(sc, depth, index, t->type == JSON_OBJECT ? '}' : ']');
                 break;
         case '"':
-                r = scan_string(sc, &t);
-                if (r >= 0)
-                        (void) push_token(sc->p, &t);
-                break;
+                return scan_string_value(sc);
         case 't':
-                r = scan_literal(sc, &t, "true", JSON_BOOL, true);
-                if (r >= 0)
-                        (void) push_token(sc->p, &t);
+                r = scan_literal(sc, push_token(sc->p, sc->pos), "true", JSON_BOOL, true);
                 break;
         case 'f':
-                r = scan_literal(sc, &t, "false", JSON_BOOL, false);
-                if (r >= 0)
-                        (void) push_token(sc->p, &t);
+                r = scan_literal(sc, push_token(sc->p, sc->pos), "false", JSON_BOOL, false);
                 break;
         case 'n':
-                r = scan_literal(sc, &t, "null", JSON_NULL, false);
-                if (r >= 0)
-                        (void) push_token(sc->p, &t);
+                r = scan_literal(sc, push_token(sc->p, sc->pos), "null", JSON_NULL, false);
                 break;
         default:
-                r = scan_number(sc, &t);
-                if (r >= 0)
-                        (void) push_token(sc->p, &t);
+                r = scan_number(sc, push_token(sc->p, sc->pos));
         }
         if (r < 0)
                 return r;
@@ -385,36 +394,35 @@ int json_parse(JsonParser *p, const char *src, size_t len, unsigned max_depth, c
         return r;
 }
 
-/* Whether the STRING token @t equals @key of @key_len bytes, decoding escapes only if it has any. */
-static bool string_equals(JsonParser *p, int i, const char *key, size_t key_len) {
-        const JsonToken *t = json_token(p, i);
-        const char *s;
-        size_t n;
-
-        if (!t->escaped)
-                return t->end - t->start == key_len && memcmp(p->src + t->start, key, key_len) == 0;
-        if (json_string(p, i, &s, &n) < 0)
-                return false;
-        return n == key_len && memcmp(s, key, n) == 0;
-}
-
 /**
- * json_object_find() - the value of @key in the OBJECT at @object
+ * json_object_find_len() - the value of the key @key, @key_len bytes, in the
+ * OBJECT at @object (json_object_find() gives the length of a C string)
+ *
+ * Keys without escapes, nearly all, are compared in the source, by length
+ * and first byte before anything else: a lookup costs no call for the
+ * members it passes over.
  *
  * Return: its token index (the last one, if the key repeats), or -1.
  */
-int json_object_find(const JsonParser *p, int object, const char *key) {
+int json_object_find_len(const JsonParser *p, int object, const char *key, size_t key_len) {
         const JsonToken *o = json_token(p, object);
         int i = object + 1, found = -1;
-        size_t key_len = strlen(key);
 
         g_assert(o->type == JSON_OBJECT);
         for (uint32_t m = 0; m < o->count; m++) {
-                int value = i + 1;
+                const JsonToken *t = json_token(p, i);
+                const char *s;
+                size_t n;
 
-                if (string_equals((JsonParser *) p, i, key, key_len))
-                        found = value;
-                i = (int) json_token(p, value)->skip;
+                if (!t->escaped) {
+                        if (t->end - t->start == key_len &&
+                            (key_len == 0 || (p->src[t->start] == key[0] &&
+                                              memcmp(p->src + t->start, key, key_len) == 0)))
+                                found = i + 1;
+                } else if (json_string((JsonParser *) p, i, &s, &n) >= 0 && n == key_len &&
+                           memcmp(s, key, n) == 0)
+                        found = i + 1;
+                i = (int) json_token(p, i + 1)->skip;
         }
         return found;
 }

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <glib.h>
 
@@ -59,7 +60,12 @@ static inline const JsonToken *json_token(const JsonParser *p, int i) {
         return &p->tokens[i];
 }
 
-int json_object_find(const JsonParser *p, int object, const char *key);
+int json_object_find_len(const JsonParser *p, int object, const char *key, size_t key_len);
+
+/* The value of @key in the OBJECT at @object, or -1; inline, so that a literal key's length is a constant. */
+static inline int json_object_find(const JsonParser *p, int object, const char *key) {
+        return json_object_find_len(p, object, key, strlen(key));
+}
 int json_array_at(const JsonParser *p, int array, unsigned n);
 int json_bytes_member(JsonParser *p, int object, const char *name, GByteArray *decoded, const void **ret_data,
                       size_t *ret_len, bool *ret_binary);
