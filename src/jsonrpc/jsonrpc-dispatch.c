@@ -226,8 +226,7 @@ void jsonrpc_append_envelope(GByteArray *out, const Envelope *e) {
         const char *prefix = prefixes[e->kind];
         GString *body;
         char id[JSON_U64_MAX];
-        size_t prefix_len, id_len, len;
-        guint at = out->len;
+        size_t prefix_len, id_len;
         uint8_t *p;
 
         g_assert(prefix);
@@ -246,12 +245,8 @@ void jsonrpc_append_envelope(GByteArray *out, const Envelope *e) {
 
         prefix_len = strlen(prefix);
         id_len = json_format_u64(id, e->sub_id);
-        len = prefix_len + id_len + body->len;
-        g_assert(len <= UINT32_MAX);
-        /* One resize and three copies: header, prefix and id, then the shared body. */
-        g_byte_array_set_size(out, at + FRAME_HEADER_SIZE + (guint) len);
-        p = out->data + at;
-        *p++ = (uint8_t) (len >> 24), *p++ = (uint8_t) (len >> 16), *p++ = (uint8_t) (len >> 8), *p++ = (uint8_t) len;
+        /* One resize and three copies: prefix, id, then the shared body. */
+        p = frame_reserve(out, prefix_len + id_len + body->len);
         memcpy(p, prefix, prefix_len);
         memcpy(p + prefix_len, id, id_len);
         memcpy(p + prefix_len + id_len, body->str, body->len);
