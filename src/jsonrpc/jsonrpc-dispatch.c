@@ -699,10 +699,23 @@ void jsonrpc_fds_close(JsonrpcFds *f) {
         f->n = 0;
 }
 
+/* The method named @name; a client sends runs of one method, so the last one found is compared first. */
+static const OpMethod *method_by_name(const char *name) {
+        static const OpMethod *last;
+        const OpMethod *m;
+
+        if (last && strcmp(last->jsonrpc, name) == 0)
+                return last;
+        m = op_method_by_jsonrpc(name);
+        if (m)
+                last = m;
+        return m;
+}
+
 /* Look @name up and run it; rpc.describe is JSON-RPC's own introspection, from the table too. */
 static int run_request(Request *q, const char *name, GString *result) {
-        const OpMethod *m = op_method_by_jsonrpc(name);
-        bool describe = strcmp(name, "rpc.describe") == 0;
+        const OpMethod *m = method_by_name(name);
+        bool describe = !m && strcmp(name, "rpc.describe") == 0;
 
         if (!m && q->ctx->ext && g_str_has_prefix(name, q->ctx->ext->prefix))
                 return run_extension(q, name, result);
@@ -727,11 +740,10 @@ static int run_request(Request *q, const char *name, GString *result) {
 static int request_shape(Request *q, int req, const char **ret_name) {
         int version = json_object_find(q->jp, req, "jsonrpc");
         int method = json_object_find(q->jp, req, "method");
-        const char *v;
         size_t n;
 
         q->params = json_object_find(q->jp, req, "params");
-        if (version < 0 || json_string(q->jp, version, &v, &n) < 0 || n != 3 || memcmp(v, "2.0", 3) != 0)
+        if (version < 0 || !json_string_equals(q->jp, version, "2.0", 3))
                 return request_error(q, JSONRPC_INVALID_REQUEST, "Invalid request: 'jsonrpc' must be \"2.0\".");
         if (method < 0 || json_string(q->jp, method, ret_name, &n) < 0 || memchr(*ret_name, '\0', n))
                 return request_error(q, JSONRPC_INVALID_REQUEST, "Invalid request: 'method' must be a string.");

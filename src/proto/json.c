@@ -394,13 +394,35 @@ int json_parse(JsonParser *p, const char *src, size_t len, unsigned max_depth, c
         return r;
 }
 
+/*
+ * json_string_equals(), inline for the loop of json_object_find_len(): a
+ * string without escapes, nearly every one, is compared in the source (by
+ * length and first byte before anything else), not decoded.
+ */
+static inline bool string_equals(const JsonParser *p, int i, const char *str, size_t len) {
+        const JsonToken *t = json_token(p, i);
+        const char *s;
+        size_t n;
+
+        if (t->type != JSON_STRING)
+                return false;
+        if (!t->escaped)
+                return t->end - t->start == len &&
+                       (len == 0 || (p->src[t->start] == str[0] && memcmp(p->src + t->start, str, len) == 0));
+        return json_string((JsonParser *) p, i, &s, &n) >= 0 && n == len && memcmp(s, str, n) == 0;
+}
+
+/**
+ * json_string_equals() - whether the token at @i is a STRING whose decoded
+ * bytes are the @len bytes at @str
+ */
+bool json_string_equals(const JsonParser *p, int i, const char *str, size_t len) {
+        return string_equals(p, i, str, len);
+}
+
 /**
  * json_object_find_len() - the value of the key @key, @key_len bytes, in the
  * OBJECT at @object (json_object_find() gives the length of a C string)
- *
- * Keys without escapes, nearly all, are compared in the source, by length
- * and first byte before anything else: a lookup costs no call for the
- * members it passes over.
  *
  * Return: its token index (the last one, if the key repeats), or -1.
  */
@@ -410,17 +432,7 @@ int json_object_find_len(const JsonParser *p, int object, const char *key, size_
 
         g_assert(o->type == JSON_OBJECT);
         for (uint32_t m = 0; m < o->count; m++) {
-                const JsonToken *t = json_token(p, i);
-                const char *s;
-                size_t n;
-
-                if (!t->escaped) {
-                        if (t->end - t->start == key_len &&
-                            (key_len == 0 || (p->src[t->start] == key[0] &&
-                                              memcmp(p->src + t->start, key, key_len) == 0)))
-                                found = i + 1;
-                } else if (json_string((JsonParser *) p, i, &s, &n) >= 0 && n == key_len &&
-                           memcmp(s, key, n) == 0)
+                if (string_equals(p, i, key, key_len))
                         found = i + 1;
                 i = (int) json_token(p, i + 1)->skip;
         }
