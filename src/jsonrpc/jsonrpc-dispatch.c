@@ -108,7 +108,7 @@ static void append_number_flag(GString *s, const char *number, uint64_t n, const
         json_write_u64(s, n);
         g_string_append_c(s, ',');
         json_write_member(s, flag);
-        g_string_append(s, b ? "true" : "false");
+        json_write_bool(s, b);
 }
 
 /* Everything of a notification after its subscription, watch or call id, appended to @s. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "proto/json-write.h"
+#include "proto/swar.h"
 #include "proto/utf8.h"
 
 /**
@@ -54,15 +55,6 @@ void json_write_u64(GString *s, uint64_t v) {
 }
 
 /**
- * json_write_member() - append "@name": (a name that needs no escaping)
- */
-void json_write_member(GString *s, const char *name) {
-        g_string_append_c(s, '"');
-        json_append_len(s, name, strlen(name));
-        json_append_lit(s, "\":");
-}
-
-/**
  * json_write_string() - append @len bytes of UTF-8 text @str as a JSON string
  * @str: may be NULL when @len is 0 (a deleted key's value)
  */
@@ -70,20 +62,35 @@ void json_write_string(GString *s, const char *str, size_t len) {
         static const char hex[] = "0123456789abcdef";
         static const char short_escapes[0x20] = { ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't' };
         static const bool escaped[256] = { [0 ... 0x1f] = true, ['"'] = true, ['\\'] = true, [0x7f] = true };
-        size_t run = 0;
+        size_t run = 0, i = 0;
 
         /* NULL + 0 is undefined behaviour in C, whatever it does in practice. */
         str = str ?: "";
 
         g_string_append_c(s, '"');
-        for (size_t i = 0; i < len; i++) {
-                unsigned char ch = (unsigned char) str[i];
+        while (i < len) {
+                unsigned char ch;
 
-                if (G_LIKELY(!escaped[ch]))
-                        continue;
+                /* To the next byte to escape: eight at a time, then to the flagged one. */
+                while (len - i >= 8) {
+                        uint64_t w, m;
+
+                        memcpy(&w, str + i, 8);
+                        m = swar_less(w, 0x20) | swar_equal(w, '"') | swar_equal(w, '\\') | swar_equal(w, 0x7f);
+                        if (m) {
+                                i += swar_first(m);
+                                break;
+                        }
+                        i += 8;
+                }
+                while (i < len && !escaped[(unsigned char) str[i]])
+                        i++;
+                if (i == len)
+                        break;
+                ch = (unsigned char) str[i++];
                 /* The plain run before it in one copy. */
-                json_append_len(s, str + run, i - run);
-                run = i + 1;
+                json_append_len(s, str + run, i - 1 - run);
+                run = i;
                 if (ch == '"' || ch == '\\' || (ch < 0x20 && short_escapes[ch])) {
                         g_string_append_c(s, '\\');
                         g_string_append_c(s, ch < 0x20 ? short_escapes[ch] : (char) ch);
@@ -162,10 +169,7 @@ void json_append_u64(GString *s, const char *name, uint64_t value) {
  */
 void json_append_bool(GString *s, const char *name, bool value) {
         json_append_name(s, name);
-        if (value)
-                json_append_lit(s, "true");
-        else
-                json_append_lit(s, "false");
+        json_write_bool(s, value);
 }
 
 /**

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "proto/json.h"
+#include "proto/swar.h"
 #include "proto/utf8.h"
 
 #define JSON_FIRST_TOKENS 32
@@ -109,14 +110,6 @@ static int hex4(const char *s, unsigned *ret) {
         return 0;
 }
 
-#define ONES UINT64_C(0x0101010101010101)
-#define HIGHS UINT64_C(0x8080808080808080)
-
-/* The top bit of each byte of @w below @n (n <= 128), exact up to the lowest one (the classic SWAR test). */
-static inline uint64_t less_mask(uint64_t w, unsigned n) {
-        return (w - ONES * n) & ~w & HIGHS;
-}
-
 /* Bytes a string holds as they are: neither '"', '\\' nor a control character. */
 static const bool plain_byte[256] = { [0x20 ... 0x21] = true, [0x23 ... 0x5b] = true, [0x5d ... 0xff] = true };
 
@@ -132,14 +125,14 @@ static void skip_plain(Scan *sc, uint64_t *high) {
                 uint64_t w, m;
 
                 memcpy(&w, sc->s + sc->pos, 8);
-                m = less_mask(w, 0x20) | less_mask(w ^ (ONES * '"'), 1) | less_mask(w ^ (ONES * '\\'), 1);
+                m = swar_less(w, 0x20) | swar_equal(w, '"') | swar_equal(w, '\\');
                 if (m) {
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
                         /* The bytes before the flagged one: every bit below its top bit. */
                         *high |= w & ((m & -m) - 1);
-                        sc->pos += (unsigned) __builtin_ctzll(m) >> 3;
+                        sc->pos += swar_first(m);
 #else
-                        unsigned k = (unsigned) __builtin_clzll(m) >> 3;
+                        unsigned k = swar_first(m);
 
                         for (unsigned i = 0; i < k; i++)
                                 *high |= (unsigned char) sc->s[sc->pos + i];
@@ -169,7 +162,7 @@ static int scan_string(Scan *sc, JsonToken *t) {
                 if (c == '"') {
                         t->end = (uint32_t) sc->pos++;
                         /* Outside strings only ASCII parses: UTF-8 needs checking only here. */
-                        if ((high & HIGHS) && !utf8_is_valid(sc->s + t->start, t->end - t->start))
+                        if ((high & SWAR_HIGHS) && !utf8_is_valid(sc->s + t->start, t->end - t->start))
                                 return fail(sc, "a string that is not valid UTF-8");
                         return 0;
                 }
