@@ -433,23 +433,44 @@ static bool base64_valid(const char *s, size_t len) {
         return pad <= 2;
 }
 
-static int param_token(Request *q, const OpParam *p, unsigned position) {
-        if (q->params < 0)
-                return -1;
-        if (json_token(q->jp, q->params)->type == JSON_OBJECT)
-                return json_object_find(q->jp, q->params, p->name);
-        return json_array_at(q->jp, q->params, position);
-}
+/* The most JSON-RPC params a method has (reply_error: 4), with room to spare. */
+#define MAX_JSON_PARAMS 8
 
-/* "NAME" (text) or "NAME_base64": at most one; @ret_b64 the base64 one's token or -1. */
-static int param_b64_token(Request *q, const OpParam *p, int text, int *ret_b64) {
-        *ret_b64 = -1;
-        if (q->params >= 0 && json_token(q->jp, q->params)->type == JSON_OBJECT)
-                *ret_b64 = json_object_find(q->jp, q->params, p->b64_name);
-        if (text >= 0 && *ret_b64 >= 0)
-                return request_error(q, JSONRPC_INVALID_PARAMS, "Give exactly one of '%s' and '%s'.", p->name,
-                                     p->b64_name);
-        return 0;
+/*
+ * The token of each of @m's params, or -1: from an object by name, all in
+ * one pass (bytes by "NAME" in @ret_text and by "NAME_base64" in @ret_b64),
+ * or from an array by position.
+ */
+static void find_params(Request *q, const OpMethod *m, int ret_text[MAX_JSON_PARAMS],
+                        int ret_b64[MAX_JSON_PARAMS]) {
+        JsonKey keys[2 * MAX_JSON_PARAMS];
+        int found[2 * MAX_JSON_PARAMS];
+        size_t n = 0;
+
+        g_assert(m->n_json_in <= MAX_JSON_PARAMS);
+        for (unsigned i = 0; i < m->n_json_in; i++)
+                ret_text[i] = ret_b64[i] = -1;
+        if (q->params < 0)
+                return;
+        if (json_token(q->jp, q->params)->type != JSON_OBJECT) {
+                for (unsigned i = 0; i < m->n_json_in; i++)
+                        ret_text[i] = json_array_at(q->jp, q->params, i);
+                return;
+        }
+        for (unsigned i = 0; i < m->n_json_in; i++) {
+                const OpParam *p = &m->json_in[i];
+
+                keys[n++] = (JsonKey) { p->name, strlen(p->name) };
+                if (p->type == OP_TYPE_BYTES)
+                        keys[n++] = (JsonKey) { p->b64_name, strlen(p->b64_name) };
+        }
+        json_object_find_keys(q->jp, q->params, keys, n, found);
+        n = 0;
+        for (unsigned i = 0; i < m->n_json_in; i++) {
+                ret_text[i] = found[n++];
+                if (m->json_in[i].type == OP_TYPE_BYTES)
+                        ret_b64[i] = found[n++];
+        }
 }
 
 static int param_bytes(Request *q, const OpParam *p, int v, int b64, OpBytes *ret) {
@@ -527,14 +548,15 @@ static int param_default(Request *q, const OpParam *p, void *field) {
         return 0;
 }
 
-static int read_param(Request *q, const OpParam *p, unsigned position, OpArgs *in) {
+/* Param @p from its token @v, or for bytes "NAME" @v or "NAME_base64" @b64: at most one. */
+static int read_param(Request *q, const OpParam *p, int v, int b64, OpArgs *in) {
         void *field = (char *) in + p->offset;
-        int v = param_token(q, p, position), b64 = -1, r;
         const char *s;
         size_t len;
 
-        if (p->type == OP_TYPE_BYTES && (r = param_b64_token(q, p, v, &b64)) < 0)
-                return r;
+        if (v >= 0 && b64 >= 0)
+                return request_error(q, JSONRPC_INVALID_PARAMS, "Give exactly one of '%s' and '%s'.", p->name,
+                                     p->b64_name);
         if ((v < 0 || json_token(q->jp, v)->type == JSON_NULL) && b64 < 0)
                 return param_default(q, p, field);
 
@@ -559,8 +581,11 @@ static int read_param(Request *q, const OpParam *p, unsigned position, OpArgs *i
 }
 
 static int read_params(Request *q, const OpMethod *m, OpArgs *in) {
+        int text[MAX_JSON_PARAMS], b64[MAX_JSON_PARAMS];
+
+        find_params(q, m, text, b64);
         for (unsigned i = 0; i < m->n_json_in; i++) {
-                int r = read_param(q, &m->json_in[i], i, in);
+                int r = read_param(q, &m->json_in[i], text[i], b64[i], in);
                 if (r < 0)
                         return r;
         }
@@ -736,13 +761,22 @@ static int run_request(Request *q, const char *name, GString *result) {
         return run_method(q, m, result);
 }
 
-/* The request's shape: a string method, jsonrpc "2.0", params an object or array; *ret_name. */
-static int request_shape(Request *q, int req, const char **ret_name) {
-        int version = json_object_find(q->jp, req, "jsonrpc");
-        int method = json_object_find(q->jp, req, "method");
+/* A request's members, found in one pass: request_keys[REQUEST_ID] is "id", and so on. */
+enum { REQUEST_ID, REQUEST_JSONRPC, REQUEST_METHOD, REQUEST_PARAMS, N_REQUEST_KEYS };
+static const JsonKey request_keys[N_REQUEST_KEYS] = {
+        [REQUEST_ID] = JSON_KEY("id"),
+        [REQUEST_JSONRPC] = JSON_KEY("jsonrpc"),
+        [REQUEST_METHOD] = JSON_KEY("method"),
+        [REQUEST_PARAMS] = JSON_KEY("params"),
+};
+
+/* The request's shape (@members from request_keys): a string method, jsonrpc "2.0", params an object or array. */
+static int request_shape(Request *q, const int members[N_REQUEST_KEYS], const char **ret_name) {
+        int version = members[REQUEST_JSONRPC];
+        int method = members[REQUEST_METHOD];
         size_t n;
 
-        q->params = json_object_find(q->jp, req, "params");
+        q->params = members[REQUEST_PARAMS];
         if (version < 0 || !json_string_equals(q->jp, version, "2.0", 3))
                 return request_error(q, JSONRPC_INVALID_REQUEST, "Invalid request: 'jsonrpc' must be \"2.0\".");
         if (method < 0 || json_string(q->jp, method, ret_name, &n) < 0 || memchr(*ret_name, '\0', n))
@@ -767,6 +801,7 @@ static void context_error(JsonrpcContext *ctx, const char *message) {
 static bool handle_request(JsonrpcContext *ctx, JsonParser *jp, int req, GString *resp, GArray **replays) {
         GString *result;
         Request q = { .ctx = ctx, .jp = jp, .params = -1, .id = -1 };
+        int members[N_REQUEST_KEYS];
         JsonType id_type;
         const char *name;
         bool answered;
@@ -776,7 +811,8 @@ static bool handle_request(JsonrpcContext *ctx, JsonParser *jp, int req, GString
                 context_error(ctx, "not a JSON object");
                 return true;
         }
-        q.id = json_object_find(jp, req, "id");
+        json_object_find_keys(jp, req, request_keys, N_REQUEST_KEYS, members);
+        q.id = members[REQUEST_ID];
         id_type = q.id >= 0 ? json_token(jp, q.id)->type : JSON_NULL;
         if (id_type != JSON_NULL && id_type != JSON_STRING && id_type != JSON_NUMBER) {
                 append_plain_error(resp, JSONRPC_INVALID_REQUEST, NULL,
@@ -786,7 +822,7 @@ static bool handle_request(JsonrpcContext *ctx, JsonParser *jp, int req, GString
         }
 
         result = scratch_take(&result_scratch);
-        if (request_shape(&q, req, &name) >= 0)
+        if (request_shape(&q, members, &name) >= 0)
                 (void) run_request(&q, name, result);
         if (q.call.error.code != 0)
                 context_error(ctx, q.call.error.message);

@@ -387,12 +387,13 @@ int json_parse(JsonParser *p, const char *src, size_t len, unsigned max_depth, c
         return r;
 }
 
-/*
- * json_string_equals(), inline for the loop of json_object_find_len(): a
- * string without escapes, nearly every one, is compared in the source (by
- * length and first byte before anything else), not decoded.
+/**
+ * json_string_equals() - whether the token at @i is a STRING whose decoded
+ * bytes are the @len bytes at @str
+ *
+ * One without escapes, nearly every one, is compared in the source, not decoded.
  */
-static inline bool string_equals(const JsonParser *p, int i, const char *str, size_t len) {
+bool json_string_equals(const JsonParser *p, int i, const char *str, size_t len) {
         const JsonToken *t = json_token(p, i);
         const char *s;
         size_t n;
@@ -400,17 +401,8 @@ static inline bool string_equals(const JsonParser *p, int i, const char *str, si
         if (t->type != JSON_STRING)
                 return false;
         if (!t->escaped)
-                return t->end - t->start == len &&
-                       (len == 0 || (p->src[t->start] == str[0] && memcmp(p->src + t->start, str, len) == 0));
+                return t->end - t->start == len && memcmp(p->src + t->start, str, len) == 0;
         return json_string((JsonParser *) p, i, &s, &n) >= 0 && n == len && memcmp(s, str, n) == 0;
-}
-
-/**
- * json_string_equals() - whether the token at @i is a STRING whose decoded
- * bytes are the @len bytes at @str
- */
-bool json_string_equals(const JsonParser *p, int i, const char *str, size_t len) {
-        return string_equals(p, i, str, len);
 }
 
 /**
@@ -420,16 +412,39 @@ bool json_string_equals(const JsonParser *p, int i, const char *str, size_t len)
  * Return: its token index (the last one, if the key repeats), or -1.
  */
 int json_object_find_len(const JsonParser *p, int object, const char *key, size_t key_len) {
+        int found;
+
+        json_object_find_keys(p, object, &(JsonKey) { key, key_len }, 1, &found);
+        return found;
+}
+
+/**
+ * json_object_find_keys() - json_object_find() of @n keys at once, in one
+ * pass over the members of the OBJECT at @object
+ * @ret_values: for each key, its value's token index (the last one, if the
+ * key repeats), or -1
+ */
+void json_object_find_keys(const JsonParser *p, int object, const JsonKey *keys, size_t n, int *ret_values) {
         const JsonToken *o = json_token(p, object);
-        int i = object + 1, found = -1;
+        int i = object + 1;
 
         g_assert(o->type == JSON_OBJECT);
+        for (size_t k = 0; k < n; k++)
+                ret_values[k] = -1;
         for (uint32_t m = 0; m < o->count; m++) {
-                if (string_equals(p, i, key, key_len))
-                        found = i + 1;
+                /* A member's key (a STRING): in the source unless it has escapes; then to each key by length. */
+                const JsonToken *t = json_token(p, i);
+                const char *s = p->src + t->start;
+                size_t len = t->end - t->start;
+
+                if (t->escaped)
+                        (void) json_string((JsonParser *) p, i, &s, &len);
+                for (size_t k = 0; k < n; k++)
+                        if (keys[k].len == len &&
+                            (len == 0 || (s[0] == keys[k].name[0] && memcmp(s, keys[k].name, len) == 0)))
+                                ret_values[k] = i + 1;
                 i = (int) json_token(p, i + 1)->skip;
         }
-        return found;
 }
 
 /**

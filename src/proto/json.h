@@ -60,7 +60,15 @@ static inline const JsonToken *json_token(const JsonParser *p, int i) {
         return &p->tokens[i];
 }
 
+/* A key to look for, and its length; JSON_KEY("literal") spells one. */
+typedef struct JsonKey {
+        const char *name;
+        size_t len;
+} JsonKey;
+#define JSON_KEY(lit) { "" lit, sizeof(lit) - 1 }
+
 int json_object_find_len(const JsonParser *p, int object, const char *key, size_t key_len);
+void json_object_find_keys(const JsonParser *p, int object, const JsonKey *keys, size_t n, int *ret_values);
 
 /* The value of @key in the OBJECT at @object, or -1; inline, so that a literal key's length is a constant. */
 static inline int json_object_find(const JsonParser *p, int object, const char *key) {
