@@ -216,17 +216,24 @@ static const char envelope_cache_tag = 0;
  * subscriber's frame is then one copy into its output buffer.
  */
 void jsonrpc_append_envelope(GByteArray *out, const Envelope *e) {
-        static const char *const prefixes[] = {
-                [ENVELOPE_MESSAGE] = "{\"jsonrpc\":\"2.0\",\"method\":\"message\",\"params\":{\"subscription\":",
-                [ENVELOPE_KEY_CHANGED] = "{\"jsonrpc\":\"2.0\",\"method\":\"key_changed\",\"params\":{\"watch\":",
-                [ENVELOPE_GAP] = "{\"jsonrpc\":\"2.0\",\"method\":\"gap\",\"params\":{\"id\":",
-                [ENVELOPE_REQUEST] = "{\"jsonrpc\":\"2.0\",\"method\":\"request\",\"params\":{\"id\":",
-                [ENVELOPE_TRAFFIC] = "{\"jsonrpc\":\"2.0\",\"method\":\"traffic\",\"params\":{\"monitor\":",
+        /* Each notification's text before its subscription, watch or call id, and its length. */
+#define PREFIX(method, id) { "{\"jsonrpc\":\"2.0\",\"method\":\"" method "\",\"params\":{\"" id "\":", \
+                             sizeof("{\"jsonrpc\":\"2.0\",\"method\":\"" method "\",\"params\":{\"" id "\":") - 1 }
+        static const struct {
+                const char *text;
+                size_t len;
+        } prefixes[] = {
+                [ENVELOPE_MESSAGE] = PREFIX("message", "subscription"),
+                [ENVELOPE_KEY_CHANGED] = PREFIX("key_changed", "watch"),
+                [ENVELOPE_GAP] = PREFIX("gap", "id"),
+                [ENVELOPE_REQUEST] = PREFIX("request", "id"),
+                [ENVELOPE_TRAFFIC] = PREFIX("traffic", "monitor"),
         };
-        const char *prefix = prefixes[e->kind];
+#undef PREFIX
+        const char *prefix = prefixes[e->kind].text;
+        size_t prefix_len = prefixes[e->kind].len, id_len;
         GString *body;
         char id[JSON_U64_MAX];
-        size_t prefix_len, id_len;
         uint8_t *p;
 
         g_assert(prefix);
@@ -243,7 +250,6 @@ void jsonrpc_append_envelope(GByteArray *out, const Envelope *e) {
                         };
         }
 
-        prefix_len = strlen(prefix);
         id_len = json_format_u64(id, e->sub_id);
         /* One resize and three copies: prefix, id, then the shared body. */
         p = frame_reserve(out, prefix_len + id_len + body->len);
@@ -842,7 +848,7 @@ static bool handle_request(JsonrpcContext *ctx, JsonParser *jp, int req, GString
                         append_op_error(resp, &q.call.error);
                 else {
                         json_append_lit(resp, "\"result\":");
-                        g_string_append_len(resp, result->str, result->len);
+                        json_append_len(resp, result->str, result->len);
                 }
                 g_string_append_c(resp, '}');
         }

@@ -25,9 +25,21 @@ size_t json_format_u64(char buf[static JSON_U64_MAX], uint64_t v) {
                 "4041424344454647484950515253545556575859"
                 "6061626364656667686970717273747576777879"
                 "8081828384858687888990919293949596979899";
-        char tmp[JSON_U64_MAX], *p = tmp + sizeof tmp;
-        size_t n;
+        static const uint64_t tens[JSON_U64_MAX - 1] = {
+                UINT64_C(10), UINT64_C(100), UINT64_C(1000), UINT64_C(10000), UINT64_C(100000),
+                UINT64_C(1000000), UINT64_C(10000000), UINT64_C(100000000), UINT64_C(1000000000),
+                UINT64_C(10000000000), UINT64_C(100000000000), UINT64_C(1000000000000),
+                UINT64_C(10000000000000), UINT64_C(100000000000000), UINT64_C(1000000000000000),
+                UINT64_C(10000000000000000), UINT64_C(100000000000000000), UINT64_C(1000000000000000000),
+                UINT64_C(10000000000000000000),
+        };
+        size_t n = 1;
+        char *p;
 
+        /* The digits are written in place, last first: count them first. */
+        while (n < JSON_U64_MAX && v >= tens[n - 1])
+                n++;
+        p = buf + n;
         while (v >= 100) {
                 unsigned d = (unsigned) (v % 100) * 2;
 
@@ -40,8 +52,6 @@ size_t json_format_u64(char buf[static JSON_U64_MAX], uint64_t v) {
                 *--p = pairs[v * 2];
         } else
                 *--p = (char) ('0' + v);
-        n = (size_t) (tmp + sizeof tmp - p);
-        memcpy(buf, p, n);
         return n;
 }
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "proto/json.h"
+#include "proto/json-write.h"
 #include "proto/swar.h"
 #include "proto/utf8.h"
 
@@ -617,7 +618,7 @@ void json_append_source(GString *s, const JsonParser *p, int i) {
         const JsonToken *t = json_token(p, i);
 
         if (t->type == JSON_STRING)
-                g_string_append_len(s, p->src + t->start - 1, t->end - t->start + 2);
+                json_append_len(s, p->src + t->start - 1, t->end - t->start + 2);
         else
-                g_string_append_len(s, p->src + t->start, t->end - t->start);
+                json_append_len(s, p->src + t->start, t->end - t->start);
 }
