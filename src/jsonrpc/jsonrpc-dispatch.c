@@ -449,7 +449,10 @@ static bool base64_valid(const char *s, size_t len) {
  */
 static void find_params(Request *q, const OpMethod *m, int ret_text[MAX_JSON_PARAMS],
                         int ret_b64[MAX_JSON_PARAMS]) {
-        JsonKey keys[2 * MAX_JSON_PARAMS];
+        /* The keys of the last method's params: a client sends runs of one method. */
+        static const OpMethod *keyed;
+        static JsonKey keys[2 * MAX_JSON_PARAMS];
+        static size_t n_keys;
         int found[2 * MAX_JSON_PARAMS];
         size_t n = 0;
 
@@ -463,15 +466,18 @@ static void find_params(Request *q, const OpMethod *m, int ret_text[MAX_JSON_PAR
                         ret_text[i] = json_array_at(q->jp, q->params, i);
                 return;
         }
-        for (unsigned i = 0; i < m->n_json_in; i++) {
-                const OpParam *p = &m->json_in[i];
+        if (keyed != m) {
+                n_keys = 0;
+                for (unsigned i = 0; i < m->n_json_in; i++) {
+                        const OpParam *p = &m->json_in[i];
 
-                keys[n++] = (JsonKey) { p->name, strlen(p->name) };
-                if (p->type == OP_TYPE_BYTES)
-                        keys[n++] = (JsonKey) { p->b64_name, strlen(p->b64_name) };
+                        keys[n_keys++] = (JsonKey) { p->name, strlen(p->name) };
+                        if (p->type == OP_TYPE_BYTES)
+                                keys[n_keys++] = (JsonKey) { p->b64_name, strlen(p->b64_name) };
+                }
+                keyed = m;
         }
-        json_object_find_keys(q->jp, q->params, keys, n, found);
-        n = 0;
+        json_object_find_keys(q->jp, q->params, keys, n_keys, found);
         for (unsigned i = 0; i < m->n_json_in; i++) {
                 ret_text[i] = found[n++];
                 if (m->json_in[i].type == OP_TYPE_BYTES)
@@ -485,7 +491,8 @@ static int param_bytes(Request *q, const OpParam *p, int v, int b64, OpBytes *re
         gsize n;
 
         if (v >= 0) {
-                if (json_string(q->jp, v, &text, &len) < 0)
+                /* Bytes have a length (D-Bus 'ay' is not terminated either): no copy of the text. */
+                if (json_string_bytes(q->jp, v, &text, &len) < 0)
                         return request_error(q, JSONRPC_INVALID_PARAMS, "Param '%s' must be a string.", p->name);
                 *ret = (OpBytes) { text, len };
                 return 0;

@@ -563,6 +563,27 @@ int json_string(JsonParser *p, int i, const char **ret, size_t *ret_len) {
 }
 
 /**
+ * json_string_bytes() - the decoded bytes of the STRING at @i, as
+ * json_string() but not necessarily NUL-terminated: a string without
+ * escapes is not copied, its bytes are the source's
+ *
+ * For payloads, which are bytes with a length: a long one costs no copy
+ * (nor, past the arena, an allocation). Valid until the next json_parse()
+ * and no longer than the source. Return: 0, or -EINVAL when @i is not a string.
+ */
+int json_string_bytes(JsonParser *p, int i, const char **ret, size_t *ret_len) {
+        const JsonToken *t = json_token(p, i);
+
+        if (t->type != JSON_STRING)
+                return -EINVAL;
+        if (t->escaped)
+                return json_string(p, i, ret, ret_len);
+        *ret = p->src + t->start;
+        *ret_len = t->end - t->start;
+        return 0;
+}
+
+/**
  * json_uint64() - the NUMBER at @i as a whole number from 0 to UINT64_MAX
  *
  * Return: 0; -EINVAL when it is not a number without fraction or exponent,

@@ -78,6 +78,7 @@ int json_array_at(const JsonParser *p, int array, unsigned n);
 int json_bytes_member(JsonParser *p, int object, const char *name, GByteArray *decoded, const void **ret_data,
                       size_t *ret_len, bool *ret_binary);
 int json_string(JsonParser *p, int i, const char **ret, size_t *ret_len);
+int json_string_bytes(JsonParser *p, int i, const char **ret, size_t *ret_len);
 bool json_string_equals(const JsonParser *p, int i, const char *str, size_t len);
 int json_uint64(const JsonParser *p, int i, uint64_t *ret);
 int json_int64(const JsonParser *p, int i, int64_t *ret);
