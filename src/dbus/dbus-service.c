@@ -93,7 +93,8 @@ typedef struct Window {
         uint64_t due;                   /* CLOCK_MONOTONIC µs: when the window ends */
         bool held;                      /* a message waits for the end of the window */
         uint64_t seq;                   /* the held message's */
-        GByteArray *payload;            /* the held message's */
+        char *payload;                  /* the held message's payload_len bytes, in payload_size; or NULL */
+        size_t payload_len, payload_size;
         GList link;                     /* in DbusService.window_order */
 } Window;
 
@@ -101,9 +102,23 @@ static void window_free(void *p) {
         Window *w = p;
 
         g_free(w->topic);
-        g_byte_array_unref(w->payload);
+        g_free(w->payload);
         g_free(w);
 }
+
+/* Hold @e in @w (replacing what it held): a copy per message of a busy topic, in place unless it grows. */
+static void window_hold(Window *w, const Envelope *e) {
+        if (e->payload_len > w->payload_size) {
+                w->payload = g_realloc(w->payload, e->payload_len);
+                w->payload_size = e->payload_len;
+        }
+        if (e->payload_len > 0)
+                memcpy(w->payload, e->payload, e->payload_len);
+        w->payload_len = e->payload_len;
+        w->seq = e->seq;
+        w->held = true;
+}
+
 
 typedef struct PendingSignal {
         EnvelopeKind kind;
@@ -324,6 +339,13 @@ static void pending_add(DbusService *s, const PendingSignal *signal, const char 
         g_array_append_val(s->pending, p);
 }
 
+/* The signal of what @w holds, added to the pending ones. */
+static void window_pending_add(DbusService *s, Window *w) {
+        PendingSignal p = { .kind = ENVELOPE_MESSAGE, .seq = w->seq, .payload_len = w->payload_len };
+
+        pending_add(s, &p, w->topic, w->payload ?: "");
+}
+
 static int window_arm(DbusService *s) {
         Window *first = g_queue_peek_head(&s->window_order);
 
@@ -359,11 +381,9 @@ static int on_window_end(sd_event_source *source, uint64_t usec, void *userdata)
                         g_hash_table_remove(s->windows, w->topic);
                         continue;
                 }
-                if (bus_has_room(s, 1)) {
-                        PendingSignal p = { .kind = ENVELOPE_MESSAGE, .seq = w->seq, .payload_len = w->payload->len };
-
-                        pending_add(s, &p, w->topic, w->payload->data);
-                } else
+                if (bus_has_room(s, 1))
+                        window_pending_add(s, w);
+                else
                         s->stats.broadcast_dropped++;
                 window_open(s, w, now);
         }
@@ -387,16 +407,12 @@ static bool broadcast_conflate(DbusService *s, const Envelope *e) {
                 s->last_window = w;
                 if (w->held)
                         s->stats.broadcast_conflated++;
-                w->held = true;
-                w->seq = e->seq;
-                g_byte_array_set_size(w->payload, 0);
-                g_byte_array_append(w->payload, e->payload, (guint) e->payload_len);
+                window_hold(w, e);
                 return true;
         }
         (void) sd_event_now(sd_bus_get_event(s->bus), CLOCK_MONOTONIC, &now);
         w = g_new0(Window, 1);
         w->topic = g_strdup(e->topic);
-        w->payload = g_byte_array_new();
         w->link.data = w;
         g_hash_table_insert(s->windows, w->topic, w);
         s->last_window = w;
@@ -770,10 +786,9 @@ DbusService *dbus_service_free(DbusService *s) {
         /* What was published before we stopped still goes out, the values held back included. */
         for (GList *l = s->window_order.head; l; l = l->next) {
                 Window *w = l->data;
-                PendingSignal p = { .kind = ENVELOPE_MESSAGE, .seq = w->seq, .payload_len = w->payload->len };
 
                 if (w->held)
-                        pending_add(s, &p, w->topic, w->payload->data);
+                        window_pending_add(s, w);
         }
         dbus_service_flush(s);
         if (s->broadcaster_linked)
