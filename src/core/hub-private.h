@@ -51,6 +51,7 @@ struct Hub {
         uint64_t traffic_seq;           /* last traffic event number handed out */
         /* per-topic counters, for hub_list_topics() */
         GHashTable *topic_stats;        /* name -> TopicStats*, owned; at most TOPIC_STATS_MAX */
+        struct TopicStats *last_stats;  /* the last one looked up (entries are never removed) */
         uint64_t untracked_published;   /* messages of topics beyond TOPIC_STATS_MAX */
 };
 

@@ -224,13 +224,19 @@ static void deliver_counted(Listener *l, const Envelope *e) {
 
 /* @topic's counters, new if there is room; NULL beyond TOPIC_STATS_MAX topics. */
 static TopicStats *topic_stats_get(Hub *h, const char *topic) {
-        TopicStats *t = g_hash_table_lookup(h->topic_stats, topic);
+        TopicStats *t;
 
-        if (t || g_hash_table_size(h->topic_stats) >= TOPIC_STATS_MAX)
-                return t;
-        t = g_new0(TopicStats, 1);
-        t->name = g_strdup(topic);
-        g_hash_table_insert(h->topic_stats, t->name, t);
+        /* Publishers send runs of one topic: a compare instead of hashing it again. */
+        if (h->last_stats && strcmp(h->last_stats->name, topic) == 0)
+                return h->last_stats;
+        t = g_hash_table_lookup(h->topic_stats, topic);
+        if (!t && g_hash_table_size(h->topic_stats) < TOPIC_STATS_MAX) {
+                t = g_new0(TopicStats, 1);
+                t->name = g_strdup(topic);
+                g_hash_table_insert(h->topic_stats, t->name, t);
+        }
+        if (t)
+                h->last_stats = t;
         return t;
 }
 

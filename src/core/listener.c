@@ -26,16 +26,18 @@ void envelope_cache_clear(EnvelopeCache *cache) {
  */
 int listener_flush_gap(Listener *l) {
         Client *c = l->client;
-        Envelope gap = {
+        Envelope gap;
+        int r;
+
+        /* Asked before every delivery: the answer is nearly always "no gap", and costs one test. */
+        if (G_LIKELY(l->gap_last == 0))
+                return 0;
+        gap = (Envelope) {
                 .kind = ENVELOPE_GAP,
                 .sub_id = l->id,
                 .gap_first = l->gap_first,
                 .gap_last = l->gap_last,
         };
-        int r;
-
-        if (l->gap_last == 0)
-                return 0;
         r = c->sink->deliver(c, &gap);
         if (r < 0)
                 return r;

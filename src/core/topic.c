@@ -5,11 +5,29 @@
  * rpc.c) and matches retained values (retained.c). Invariant: every
  * Subscription in the tree has a validated pattern, and every node other
  * than the root holds at least one subscription or one child.
+ *
+ * Publishers send runs of one topic, so the root remembers the last topic
+ * matched and the subscriptions it matched, in the walk's order: the next
+ * match of that topic calls them without walking. Linking or unlinking any
+ * subscription forgets it (topic_tree_match()'s callers never do either
+ * while it runs).
  */
 #include <errno.h>
 #include <string.h>
 
 #include "core/topic.h"
+
+/* The subscriptions of the last topic matched (see above); topics and matches beyond the arrays are not kept. */
+#define MATCH_CACHE_TOPIC 128
+#define MATCH_CACHE_SUBS 16
+
+typedef struct MatchCache {
+        bool valid;
+        bool walking;           /* a match is under way: a nested one neither uses nor fills the cache */
+        char topic[MATCH_CACHE_TOPIC];
+        unsigned n_subs;
+        Subscription *subs[MATCH_CACHE_SUBS];
+} MatchCache;
 
 struct TopicNode {
         TopicNode *parent;
@@ -18,6 +36,7 @@ struct TopicNode {
         TopicNode *star;        /* child for "*", owned */
         GQueue subs;            /* Subscription* whose pattern ends here */
         GQueue tail;            /* Subscription* whose pattern ends here with ".>" */
+        MatchCache *cache;      /* the root's; NULL in every other node */
 };
 
 static bool token_char(char ch) {
@@ -127,12 +146,23 @@ static void node_free(TopicNode *n) {
         g_assert(g_queue_is_empty(&n->subs) && g_queue_is_empty(&n->tail));
         g_clear_pointer(&n->children, g_hash_table_destroy);
         node_free(n->star);
+        g_free(n->cache);
         g_free(n->token);
         g_free(n);
 }
 
 TopicNode *topic_tree_new(void) {
-        return node_new(NULL, "");
+        TopicNode *root = node_new(NULL, "");
+
+        root->cache = g_new0(MatchCache, 1);
+        return root;
+}
+
+/* The tree of @n changes: its root forgets the last match. */
+static void cache_forget(TopicNode *n) {
+        while (n->parent)
+                n = n->parent;
+        n->cache->valid = false;
 }
 
 TopicNode *topic_tree_free(TopicNode *root) {
@@ -177,6 +207,7 @@ void topic_tree_add(TopicNode *root, Subscription *s) {
         s->node = node;
         s->tree_link.data = s;
         g_queue_push_tail_link(s->tail_wildcard ? &node->tail : &node->subs, &s->tree_link);
+        root->cache->valid = false;
 }
 
 static bool node_empty(TopicNode *n) {
@@ -194,6 +225,7 @@ void topic_tree_remove(Subscription *s) {
 
         if (!n)
                 return;
+        cache_forget(n);
         g_queue_unlink(s->tail_wildcard ? &n->tail : &n->subs, &s->tree_link);
         s->node = NULL;
 
@@ -209,27 +241,39 @@ void topic_tree_remove(Subscription *s) {
         }
 }
 
-static void queue_call(GQueue *q, TopicMatchFunc func, void *userdata) {
-        for (GList *l = q->head; l; l = l->next)
-                func(l->data, userdata);
+/* A walk: what to call for each match, and the root's cache to fill on the way. */
+typedef struct Walk {
+        TopicMatchFunc func;
+        void *userdata;
+        MatchCache *cache;      /* NULL: none to fill */
+        bool overflow;          /* more matches than the cache holds */
+} Walk;
+
+static void queue_call(GQueue *q, Walk *w) {
+        for (GList *l = q->head; l; l = l->next) {
+                if (w->cache && w->cache->n_subs < MATCH_CACHE_SUBS)
+                        w->cache->subs[w->cache->n_subs++] = l->data;
+                else
+                        w->overflow = true;
+                w->func(l->data, w->userdata);
+        }
 }
 
-static void match(TopicNode *n, char **tokens, guint i, guint n_tokens, TopicMatchFunc func,
-                  void *userdata) {
+static void match(TopicNode *n, char **tokens, guint i, guint n_tokens, Walk *w) {
         TopicNode *c;
 
         if (i == n_tokens) {
-                queue_call(&n->subs, func, userdata);
+                queue_call(&n->subs, w);
                 return;
         }
 
         /* "x.>" sits on the node for "x" and needs one or more tokens left: there are. */
-        queue_call(&n->tail, func, userdata);
+        queue_call(&n->tail, w);
 
         if (n->children && (c = g_hash_table_lookup(n->children, tokens[i])))
-                match(c, tokens, i + 1, n_tokens, func, userdata);
+                match(c, tokens, i + 1, n_tokens, w);
         if (n->star)
-                match(n->star, tokens, i + 1, n_tokens, func, userdata);
+                match(n->star, tokens, i + 1, n_tokens, w);
 }
 
 /**
@@ -238,12 +282,23 @@ static void match(TopicNode *n, char **tokens, guint i, guint n_tokens, TopicMat
  * @func must not add or remove subscriptions.
  */
 void topic_tree_match(TopicNode *root, const char *topic, TopicMatchFunc func, void *userdata) {
+        MatchCache *cache = root->cache->walking ? NULL : root->cache;
+        Walk w = { .func = func, .userdata = userdata, .cache = cache };
         char buf[512], *copy;
         char *tokens_buf[64], **tokens;
-        size_t len = strlen(topic);
+        size_t len;
         guint n_tokens = 1, i = 0;
         g_autofree char *heap_copy = NULL;
         g_autofree char **heap_tokens = NULL;
+
+        if (cache && cache->valid && strcmp(cache->topic, topic) == 0) {
+                cache->walking = true;
+                for (unsigned k = 0; k < cache->n_subs; k++)
+                        func(cache->subs[k], userdata);
+                cache->walking = false;
+                return;
+        }
+        len = strlen(topic);
 
         /* Split in place into a writable copy: the stack serves typical topics. */
         if (len < sizeof buf)
@@ -264,5 +319,18 @@ void topic_tree_match(TopicNode *root, const char *topic, TopicMatchFunc func, v
                         tokens[i++] = p + 1;
                 }
 
-        match(root, tokens, 0, n_tokens, func, userdata);
+        if (!cache) {
+                match(root, tokens, 0, n_tokens, &w);
+                return;
+        }
+        /* Filled on the way, kept if it all fitted. */
+        cache->valid = false;
+        cache->n_subs = 0;
+        cache->walking = true;
+        match(root, tokens, 0, n_tokens, &w);
+        cache->walking = false;
+        if (!w.overflow && len < sizeof cache->topic) {
+                memcpy(cache->topic, topic, len + 1);
+                cache->valid = true;
+        }
 }

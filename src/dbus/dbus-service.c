@@ -80,6 +80,7 @@ struct DbusService {
         GByteArray *arena;              /* their topics (NUL-terminated) and payloads */
         /* Conflation: the topics whose window is open, oldest first (see broadcast_conflate()). */
         GHashTable *windows;            /* topic -> Window*, owned */
+        struct Window *last_window;     /* the last one looked up, while it is in windows */
         GQueue window_order;            /* Window*, by due time */
         sd_event_source *window_timer;
         uint64_t interval;              /* µs of a window; 0: no conflation */
@@ -92,7 +93,8 @@ typedef struct Window {
         uint64_t due;                   /* CLOCK_MONOTONIC µs: when the window ends */
         bool held;                      /* a message waits for the end of the window */
         uint64_t seq;                   /* the held message's */
-        GByteArray *payload;            /* the held message's */
+        char *payload;                  /* the held message's payload_len bytes, in payload_size; or NULL */
+        size_t payload_len, payload_size;
         GList link;                     /* in DbusService.window_order */
 } Window;
 
@@ -100,9 +102,23 @@ static void window_free(void *p) {
         Window *w = p;
 
         g_free(w->topic);
-        g_byte_array_unref(w->payload);
+        g_free(w->payload);
         g_free(w);
 }
+
+/* Hold @e in @w (replacing what it held): a copy per message of a busy topic, in place unless it grows. */
+static void window_hold(Window *w, const Envelope *e) {
+        if (e->payload_len > w->payload_size) {
+                w->payload = g_realloc(w->payload, e->payload_len);
+                w->payload_size = e->payload_len;
+        }
+        if (e->payload_len > 0)
+                memcpy(w->payload, e->payload, e->payload_len);
+        w->payload_len = e->payload_len;
+        w->seq = e->seq;
+        w->held = true;
+}
+
 
 typedef struct PendingSignal {
         EnvelopeKind kind;
@@ -326,6 +342,13 @@ static void pending_add(DbusService *s, const PendingSignal *signal, const char 
         g_array_append_val(s->pending, p);
 }
 
+/* The signal of what @w holds, added to the pending ones. */
+static void window_pending_add(DbusService *s, Window *w) {
+        PendingSignal p = { .kind = ENVELOPE_MESSAGE, .seq = w->seq, .payload_len = w->payload_len };
+
+        pending_add(s, &p, w->topic, w->payload ?: "");
+}
+
 static int window_arm(DbusService *s) {
         Window *first = g_queue_peek_head(&s->window_order);
 
@@ -356,14 +379,14 @@ static int on_window_end(sd_event_source *source, uint64_t usec, void *userdata)
         while ((w = g_queue_peek_head(&s->window_order)) && w->due <= now) {
                 g_queue_unlink(&s->window_order, &w->link);
                 if (!w->held) {
+                        if (s->last_window == w)
+                                s->last_window = NULL;
                         g_hash_table_remove(s->windows, w->topic);
                         continue;
                 }
-                if (bus_has_room(s, 1)) {
-                        PendingSignal p = { .kind = ENVELOPE_MESSAGE, .seq = w->seq, .payload_len = w->payload->len };
-
-                        pending_add(s, &p, w->topic, w->payload->data);
-                } else
+                if (bus_has_room(s, 1))
+                        window_pending_add(s, w);
+                else
                         s->stats.broadcast_dropped++;
                 window_open(s, w, now);
         }
@@ -380,22 +403,22 @@ static bool broadcast_conflate(DbusService *s, const Envelope *e) {
 
         if (s->interval == 0 || e->kind != ENVELOPE_MESSAGE || e->retained)
                 return false;
-        w = g_hash_table_lookup(s->windows, e->topic);
+        /* A publisher's runs of one topic: a compare instead of hashing it again. */
+        w = s->last_window && strcmp(s->last_window->topic, e->topic) == 0 ? s->last_window :
+            g_hash_table_lookup(s->windows, e->topic);
         if (w) {
+                s->last_window = w;
                 if (w->held)
                         s->stats.broadcast_conflated++;
-                w->held = true;
-                w->seq = e->seq;
-                g_byte_array_set_size(w->payload, 0);
-                g_byte_array_append(w->payload, e->payload, (guint) e->payload_len);
+                window_hold(w, e);
                 return true;
         }
         (void) sd_event_now(sd_bus_get_event(s->bus), CLOCK_MONOTONIC, &now);
         w = g_new0(Window, 1);
         w->topic = g_strdup(e->topic);
-        w->payload = g_byte_array_new();
         w->link.data = w;
         g_hash_table_insert(s->windows, w->topic, w);
+        s->last_window = w;
         window_open(s, w, now);
         return false;
 }
@@ -766,10 +789,9 @@ DbusService *dbus_service_free(DbusService *s) {
         /* What was published before we stopped still goes out, the values held back included. */
         for (GList *l = s->window_order.head; l; l = l->next) {
                 Window *w = l->data;
-                PendingSignal p = { .kind = ENVELOPE_MESSAGE, .seq = w->seq, .payload_len = w->payload->len };
 
                 if (w->held)
-                        pending_add(s, &p, w->topic, w->payload->data);
+                        window_pending_add(s, w);
         }
         dbus_service_flush(s);
         if (s->broadcaster_linked)

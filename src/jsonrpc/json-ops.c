@@ -25,7 +25,7 @@ void json_write_variant(GString *s, GVariant *v) {
                 json_write_cstr(s, g_variant_get_string(v, NULL));
                 return;
         case G_VARIANT_CLASS_BOOLEAN:
-                g_string_append(s, g_variant_get_boolean(v) ? "true" : "false");
+                json_write_bool(s, g_variant_get_boolean(v));
                 return;
         case G_VARIANT_CLASS_UINT32:
                 json_write_u64(s, g_variant_get_uint32(v));
@@ -72,7 +72,7 @@ static void write_value(GString *s, const char *name, OpType type, const void *f
                 json_write_cstr(s, *(const char *const *) field);
                 return;
         case OP_TYPE_BOOL:
-                g_string_append(s, *(const bool *) field ? "true" : "false");
+                json_write_bool(s, *(const bool *) field);
                 return;
         case OP_TYPE_U32:
                 json_write_u64(s, *(const uint32_t *) field);

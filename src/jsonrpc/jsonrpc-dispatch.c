@@ -108,7 +108,7 @@ static void append_number_flag(GString *s, const char *number, uint64_t n, const
         json_write_u64(s, n);
         g_string_append_c(s, ',');
         json_write_member(s, flag);
-        g_string_append(s, b ? "true" : "false");
+        json_write_bool(s, b);
 }
 
 /* Everything of a notification after its subscription, watch or call id, appended to @s. */
@@ -216,18 +216,24 @@ static const char envelope_cache_tag = 0;
  * subscriber's frame is then one copy into its output buffer.
  */
 void jsonrpc_append_envelope(GByteArray *out, const Envelope *e) {
-        static const char *const prefixes[] = {
-                [ENVELOPE_MESSAGE] = "{\"jsonrpc\":\"2.0\",\"method\":\"message\",\"params\":{\"subscription\":",
-                [ENVELOPE_KEY_CHANGED] = "{\"jsonrpc\":\"2.0\",\"method\":\"key_changed\",\"params\":{\"watch\":",
-                [ENVELOPE_GAP] = "{\"jsonrpc\":\"2.0\",\"method\":\"gap\",\"params\":{\"id\":",
-                [ENVELOPE_REQUEST] = "{\"jsonrpc\":\"2.0\",\"method\":\"request\",\"params\":{\"id\":",
-                [ENVELOPE_TRAFFIC] = "{\"jsonrpc\":\"2.0\",\"method\":\"traffic\",\"params\":{\"monitor\":",
+        /* Each notification's text before its subscription, watch or call id, and its length. */
+#define PREFIX(method, id) { "{\"jsonrpc\":\"2.0\",\"method\":\"" method "\",\"params\":{\"" id "\":", \
+                             sizeof("{\"jsonrpc\":\"2.0\",\"method\":\"" method "\",\"params\":{\"" id "\":") - 1 }
+        static const struct {
+                const char *text;
+                size_t len;
+        } prefixes[] = {
+                [ENVELOPE_MESSAGE] = PREFIX("message", "subscription"),
+                [ENVELOPE_KEY_CHANGED] = PREFIX("key_changed", "watch"),
+                [ENVELOPE_GAP] = PREFIX("gap", "id"),
+                [ENVELOPE_REQUEST] = PREFIX("request", "id"),
+                [ENVELOPE_TRAFFIC] = PREFIX("traffic", "monitor"),
         };
-        const char *prefix = prefixes[e->kind];
+#undef PREFIX
+        const char *prefix = prefixes[e->kind].text;
+        size_t prefix_len = prefixes[e->kind].len, id_len;
         GString *body;
         char id[JSON_U64_MAX];
-        size_t prefix_len, id_len, len;
-        guint at = out->len;
         uint8_t *p;
 
         g_assert(prefix);
@@ -244,14 +250,9 @@ void jsonrpc_append_envelope(GByteArray *out, const Envelope *e) {
                         };
         }
 
-        prefix_len = strlen(prefix);
         id_len = json_format_u64(id, e->sub_id);
-        len = prefix_len + id_len + body->len;
-        g_assert(len <= UINT32_MAX);
-        /* One resize and three copies: header, prefix and id, then the shared body. */
-        g_byte_array_set_size(out, at + FRAME_HEADER_SIZE + (guint) len);
-        p = out->data + at;
-        *p++ = (uint8_t) (len >> 24), *p++ = (uint8_t) (len >> 16), *p++ = (uint8_t) (len >> 8), *p++ = (uint8_t) len;
+        /* One resize and three copies: prefix, id, then the shared body. */
+        p = frame_reserve(out, prefix_len + id_len + body->len);
         memcpy(p, prefix, prefix_len);
         memcpy(p + prefix_len, id, id_len);
         memcpy(p + prefix_len + id_len, body->str, body->len);
@@ -438,23 +439,50 @@ static bool base64_valid(const char *s, size_t len) {
         return pad <= 2;
 }
 
-static int param_token(Request *q, const OpParam *p, unsigned position) {
-        if (q->params < 0)
-                return -1;
-        if (json_token(q->jp, q->params)->type == JSON_OBJECT)
-                return json_object_find(q->jp, q->params, p->name);
-        return json_array_at(q->jp, q->params, position);
-}
+/* The most JSON-RPC params a method has (reply_error: 4), with room to spare. */
+#define MAX_JSON_PARAMS 8
 
-/* "NAME" (text) or "NAME_base64": at most one; @ret_b64 the base64 one's token or -1. */
-static int param_b64_token(Request *q, const OpParam *p, int text, int *ret_b64) {
-        *ret_b64 = -1;
-        if (q->params >= 0 && json_token(q->jp, q->params)->type == JSON_OBJECT)
-                *ret_b64 = json_object_find(q->jp, q->params, p->b64_name);
-        if (text >= 0 && *ret_b64 >= 0)
-                return request_error(q, JSONRPC_INVALID_PARAMS, "Give exactly one of '%s' and '%s'.", p->name,
-                                     p->b64_name);
-        return 0;
+/*
+ * The token of each of @m's params, or -1: from an object by name, all in
+ * one pass (bytes by "NAME" in @ret_text and by "NAME_base64" in @ret_b64),
+ * or from an array by position.
+ */
+static void find_params(Request *q, const OpMethod *m, int ret_text[MAX_JSON_PARAMS],
+                        int ret_b64[MAX_JSON_PARAMS]) {
+        /* The keys of the last method's params: a client sends runs of one method. */
+        static const OpMethod *keyed;
+        static JsonKey keys[2 * MAX_JSON_PARAMS];
+        static size_t n_keys;
+        int found[2 * MAX_JSON_PARAMS];
+        size_t n = 0;
+
+        g_assert(m->n_json_in <= MAX_JSON_PARAMS);
+        for (unsigned i = 0; i < m->n_json_in; i++)
+                ret_text[i] = ret_b64[i] = -1;
+        if (q->params < 0)
+                return;
+        if (json_token(q->jp, q->params)->type != JSON_OBJECT) {
+                for (unsigned i = 0; i < m->n_json_in; i++)
+                        ret_text[i] = json_array_at(q->jp, q->params, i);
+                return;
+        }
+        if (keyed != m) {
+                n_keys = 0;
+                for (unsigned i = 0; i < m->n_json_in; i++) {
+                        const OpParam *p = &m->json_in[i];
+
+                        keys[n_keys++] = (JsonKey) { p->name, strlen(p->name) };
+                        if (p->type == OP_TYPE_BYTES)
+                                keys[n_keys++] = (JsonKey) { p->b64_name, strlen(p->b64_name) };
+                }
+                keyed = m;
+        }
+        json_object_find_keys(q->jp, q->params, keys, n_keys, found);
+        for (unsigned i = 0; i < m->n_json_in; i++) {
+                ret_text[i] = found[n++];
+                if (m->json_in[i].type == OP_TYPE_BYTES)
+                        ret_b64[i] = found[n++];
+        }
 }
 
 static int param_bytes(Request *q, const OpParam *p, int v, int b64, OpBytes *ret) {
@@ -463,7 +491,8 @@ static int param_bytes(Request *q, const OpParam *p, int v, int b64, OpBytes *re
         gsize n;
 
         if (v >= 0) {
-                if (json_string(q->jp, v, &text, &len) < 0)
+                /* Bytes have a length (D-Bus 'ay' is not terminated either): no copy of the text. */
+                if (json_string_bytes(q->jp, v, &text, &len) < 0)
                         return request_error(q, JSONRPC_INVALID_PARAMS, "Param '%s' must be a string.", p->name);
                 *ret = (OpBytes) { text, len };
                 return 0;
@@ -532,14 +561,15 @@ static int param_default(Request *q, const OpParam *p, void *field) {
         return 0;
 }
 
-static int read_param(Request *q, const OpParam *p, unsigned position, OpArgs *in) {
+/* Param @p from its token @v, or for bytes "NAME" @v or "NAME_base64" @b64: at most one. */
+static int read_param(Request *q, const OpParam *p, int v, int b64, OpArgs *in) {
         void *field = (char *) in + p->offset;
-        int v = param_token(q, p, position), b64 = -1, r;
         const char *s;
         size_t len;
 
-        if (p->type == OP_TYPE_BYTES && (r = param_b64_token(q, p, v, &b64)) < 0)
-                return r;
+        if (v >= 0 && b64 >= 0)
+                return request_error(q, JSONRPC_INVALID_PARAMS, "Give exactly one of '%s' and '%s'.", p->name,
+                                     p->b64_name);
         if ((v < 0 || json_token(q->jp, v)->type == JSON_NULL) && b64 < 0)
                 return param_default(q, p, field);
 
@@ -564,8 +594,11 @@ static int read_param(Request *q, const OpParam *p, unsigned position, OpArgs *i
 }
 
 static int read_params(Request *q, const OpMethod *m, OpArgs *in) {
+        int text[MAX_JSON_PARAMS], b64[MAX_JSON_PARAMS];
+
+        find_params(q, m, text, b64);
         for (unsigned i = 0; i < m->n_json_in; i++) {
-                int r = read_param(q, &m->json_in[i], i, in);
+                int r = read_param(q, &m->json_in[i], text[i], b64[i], in);
                 if (r < 0)
                         return r;
         }
@@ -704,10 +737,23 @@ void jsonrpc_fds_close(JsonrpcFds *f) {
         f->n = 0;
 }
 
+/* The method named @name; a client sends runs of one method, so the last one found is compared first. */
+static const OpMethod *method_by_name(const char *name) {
+        static const OpMethod *last;
+        const OpMethod *m;
+
+        if (last && strcmp(last->jsonrpc, name) == 0)
+                return last;
+        m = op_method_by_jsonrpc(name);
+        if (m)
+                last = m;
+        return m;
+}
+
 /* Look @name up and run it; rpc.describe is JSON-RPC's own introspection, from the table too. */
 static int run_request(Request *q, const char *name, GString *result) {
-        const OpMethod *m = op_method_by_jsonrpc(name);
-        bool describe = strcmp(name, "rpc.describe") == 0;
+        const OpMethod *m = method_by_name(name);
+        bool describe = !m && strcmp(name, "rpc.describe") == 0;
 
         if (!m && q->ctx->ext && g_str_has_prefix(name, q->ctx->ext->prefix))
                 return run_extension(q, name, result);
@@ -728,15 +774,23 @@ static int run_request(Request *q, const char *name, GString *result) {
         return run_method(q, m, result);
 }
 
-/* The request's shape: a string method, jsonrpc "2.0", params an object or array; *ret_name. */
-static int request_shape(Request *q, int req, const char **ret_name) {
-        int version = json_object_find(q->jp, req, "jsonrpc");
-        int method = json_object_find(q->jp, req, "method");
-        const char *v;
+/* A request's members, found in one pass: request_keys[REQUEST_ID] is "id", and so on. */
+enum { REQUEST_ID, REQUEST_JSONRPC, REQUEST_METHOD, REQUEST_PARAMS, N_REQUEST_KEYS };
+static const JsonKey request_keys[N_REQUEST_KEYS] = {
+        [REQUEST_ID] = JSON_KEY("id"),
+        [REQUEST_JSONRPC] = JSON_KEY("jsonrpc"),
+        [REQUEST_METHOD] = JSON_KEY("method"),
+        [REQUEST_PARAMS] = JSON_KEY("params"),
+};
+
+/* The request's shape (@members from request_keys): a string method, jsonrpc "2.0", params an object or array. */
+static int request_shape(Request *q, const int members[N_REQUEST_KEYS], const char **ret_name) {
+        int version = members[REQUEST_JSONRPC];
+        int method = members[REQUEST_METHOD];
         size_t n;
 
-        q->params = json_object_find(q->jp, req, "params");
-        if (version < 0 || json_string(q->jp, version, &v, &n) < 0 || n != 3 || memcmp(v, "2.0", 3) != 0)
+        q->params = members[REQUEST_PARAMS];
+        if (version < 0 || !json_string_equals(q->jp, version, "2.0", 3))
                 return request_error(q, JSONRPC_INVALID_REQUEST, "Invalid request: 'jsonrpc' must be \"2.0\".");
         if (method < 0 || json_string(q->jp, method, ret_name, &n) < 0 || memchr(*ret_name, '\0', n))
                 return request_error(q, JSONRPC_INVALID_REQUEST, "Invalid request: 'method' must be a string.");
@@ -760,6 +814,7 @@ static void context_error(JsonrpcContext *ctx, const char *message) {
 static bool handle_request(JsonrpcContext *ctx, JsonParser *jp, int req, GString *resp, GArray **replays) {
         GString *result;
         Request q = { .ctx = ctx, .jp = jp, .params = -1, .id = -1 };
+        int members[N_REQUEST_KEYS];
         JsonType id_type;
         const char *name;
         bool answered;
@@ -769,7 +824,8 @@ static bool handle_request(JsonrpcContext *ctx, JsonParser *jp, int req, GString
                 context_error(ctx, "not a JSON object");
                 return true;
         }
-        q.id = json_object_find(jp, req, "id");
+        json_object_find_keys(jp, req, request_keys, N_REQUEST_KEYS, members);
+        q.id = members[REQUEST_ID];
         id_type = q.id >= 0 ? json_token(jp, q.id)->type : JSON_NULL;
         if (id_type != JSON_NULL && id_type != JSON_STRING && id_type != JSON_NUMBER) {
                 append_plain_error(resp, JSONRPC_INVALID_REQUEST, NULL,
@@ -779,7 +835,7 @@ static bool handle_request(JsonrpcContext *ctx, JsonParser *jp, int req, GString
         }
 
         result = scratch_take(&result_scratch);
-        if (request_shape(&q, req, &name) >= 0)
+        if (request_shape(&q, members, &name) >= 0)
                 (void) run_request(&q, name, result);
         if (q.call.error.code != 0)
                 context_error(ctx, q.call.error.message);
@@ -799,7 +855,7 @@ static bool handle_request(JsonrpcContext *ctx, JsonParser *jp, int req, GString
                         append_op_error(resp, &q.call.error);
                 else {
                         json_append_lit(resp, "\"result\":");
-                        g_string_append_len(resp, result->str, result->len);
+                        json_append_len(resp, result->str, result->len);
                 }
                 g_string_append_c(resp, '}');
         }

@@ -93,22 +93,26 @@ size_t frame_reader_pending(const FrameReader *r) {
 }
 
 /**
- * frame_append_header() - append the header of a frame whose body of @len
- * bytes the caller appends next
- */
-void frame_append_header(GByteArray *out, size_t len) {
-        uint8_t header[FRAME_HEADER_SIZE] = {
-                (uint8_t) (len >> 24), (uint8_t) (len >> 16), (uint8_t) (len >> 8), (uint8_t) len,
-        };
-
-        g_assert(len <= UINT32_MAX);
-        g_byte_array_append(out, header, sizeof header);
-}
-
-/**
  * frame_append() - append one frame holding @body to @out
  */
 void frame_append(GByteArray *out, const void *body, size_t len) {
-        frame_append_header(out, len);
-        g_byte_array_append(out, body, len);
+        memcpy(frame_reserve(out, len), body, len);
+}
+
+/**
+ * frame_reserve() - append a frame of @len bytes to @out, header written,
+ * body left for the caller to fill
+ *
+ * One resize for the whole frame: every response and notification goes
+ * through here. Return: where the body goes, valid until @out changes.
+ */
+uint8_t *frame_reserve(GByteArray *out, size_t len) {
+        guint at = out->len;
+        uint8_t *p;
+
+        g_assert(len <= UINT32_MAX - FRAME_HEADER_SIZE);
+        g_byte_array_set_size(out, at + FRAME_HEADER_SIZE + (guint) len);
+        p = out->data + at;
+        *p++ = (uint8_t) (len >> 24), *p++ = (uint8_t) (len >> 16), *p++ = (uint8_t) (len >> 8), *p++ = (uint8_t) len;
+        return p;
 }

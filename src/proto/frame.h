@@ -35,5 +35,5 @@ int frame_reader_next(FrameReader *r, const char **ret_body, size_t *ret_len);
 bool frame_reader_has_frame(const FrameReader *r);
 size_t frame_reader_pending(const FrameReader *r);
 
-void frame_append_header(GByteArray *out, size_t len);
 void frame_append(GByteArray *out, const void *body, size_t len);
+uint8_t *frame_reserve(GByteArray *out, size_t len);

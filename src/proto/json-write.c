@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "proto/json-write.h"
+#include "proto/swar.h"
 #include "proto/utf8.h"
 
 /**
@@ -24,9 +25,21 @@ size_t json_format_u64(char buf[static JSON_U64_MAX], uint64_t v) {
                 "4041424344454647484950515253545556575859"
                 "6061626364656667686970717273747576777879"
                 "8081828384858687888990919293949596979899";
-        char tmp[JSON_U64_MAX], *p = tmp + sizeof tmp;
-        size_t n;
+        static const uint64_t tens[JSON_U64_MAX - 1] = {
+                UINT64_C(10), UINT64_C(100), UINT64_C(1000), UINT64_C(10000), UINT64_C(100000),
+                UINT64_C(1000000), UINT64_C(10000000), UINT64_C(100000000), UINT64_C(1000000000),
+                UINT64_C(10000000000), UINT64_C(100000000000), UINT64_C(1000000000000),
+                UINT64_C(10000000000000), UINT64_C(100000000000000), UINT64_C(1000000000000000),
+                UINT64_C(10000000000000000), UINT64_C(100000000000000000), UINT64_C(1000000000000000000),
+                UINT64_C(10000000000000000000),
+        };
+        size_t n = 1;
+        char *p;
 
+        /* The digits are written in place, last first: count them first. */
+        while (n < JSON_U64_MAX && v >= tens[n - 1])
+                n++;
+        p = buf + n;
         while (v >= 100) {
                 unsigned d = (unsigned) (v % 100) * 2;
 
@@ -39,8 +52,6 @@ size_t json_format_u64(char buf[static JSON_U64_MAX], uint64_t v) {
                 *--p = pairs[v * 2];
         } else
                 *--p = (char) ('0' + v);
-        n = (size_t) (tmp + sizeof tmp - p);
-        memcpy(buf, p, n);
         return n;
 }
 
@@ -54,15 +65,6 @@ void json_write_u64(GString *s, uint64_t v) {
 }
 
 /**
- * json_write_member() - append "@name": (a name that needs no escaping)
- */
-void json_write_member(GString *s, const char *name) {
-        g_string_append_c(s, '"');
-        json_append_len(s, name, strlen(name));
-        json_append_lit(s, "\":");
-}
-
-/**
  * json_write_string() - append @len bytes of UTF-8 text @str as a JSON string
  * @str: may be NULL when @len is 0 (a deleted key's value)
  */
@@ -70,20 +72,35 @@ void json_write_string(GString *s, const char *str, size_t len) {
         static const char hex[] = "0123456789abcdef";
         static const char short_escapes[0x20] = { ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't' };
         static const bool escaped[256] = { [0 ... 0x1f] = true, ['"'] = true, ['\\'] = true, [0x7f] = true };
-        size_t run = 0;
+        size_t run = 0, i = 0;
 
         /* NULL + 0 is undefined behaviour in C, whatever it does in practice. */
         str = str ?: "";
 
         g_string_append_c(s, '"');
-        for (size_t i = 0; i < len; i++) {
-                unsigned char ch = (unsigned char) str[i];
+        while (i < len) {
+                unsigned char ch;
 
-                if (G_LIKELY(!escaped[ch]))
-                        continue;
+                /* To the next byte to escape: eight at a time, then to the flagged one. */
+                while (len - i >= 8) {
+                        uint64_t w, m;
+
+                        memcpy(&w, str + i, 8);
+                        m = swar_less(w, 0x20) | swar_equal(w, '"') | swar_equal(w, '\\') | swar_equal(w, 0x7f);
+                        if (m) {
+                                i += swar_first(m);
+                                break;
+                        }
+                        i += 8;
+                }
+                while (i < len && !escaped[(unsigned char) str[i]])
+                        i++;
+                if (i == len)
+                        break;
+                ch = (unsigned char) str[i++];
                 /* The plain run before it in one copy. */
-                json_append_len(s, str + run, i - run);
-                run = i + 1;
+                json_append_len(s, str + run, i - 1 - run);
+                run = i;
                 if (ch == '"' || ch == '\\' || (ch < 0x20 && short_escapes[ch])) {
                         g_string_append_c(s, '\\');
                         g_string_append_c(s, ch < 0x20 ? short_escapes[ch] : (char) ch);
@@ -162,10 +179,7 @@ void json_append_u64(GString *s, const char *name, uint64_t value) {
  */
 void json_append_bool(GString *s, const char *name, bool value) {
         json_append_name(s, name);
-        if (value)
-                json_append_lit(s, "true");
-        else
-                json_append_lit(s, "false");
+        json_write_bool(s, value);
 }
 
 /**

@@ -33,7 +33,22 @@ static inline void json_append_len(GString *s, const char *p, size_t n) {
 
 size_t json_format_u64(char buf[static JSON_U64_MAX], uint64_t v);
 void json_write_u64(GString *s, uint64_t v);
-void json_write_member(GString *s, const char *name);
+
+/* Append "@name": (a name that needs no escaping); inline, so that a literal name's length is a constant. */
+static inline void json_write_member(GString *s, const char *name) {
+        json_append_lit(s, "\"");
+        json_append_len(s, name, strlen(name));
+        json_append_lit(s, "\":");
+}
+
+/* Append true or false. */
+static inline void json_write_bool(GString *s, bool b) {
+        if (b)
+                json_append_lit(s, "true");
+        else
+                json_append_lit(s, "false");
+}
+
 void json_write_string(GString *s, const char *str, size_t len);
 void json_write_cstr(GString *s, const char *str);
 void json_write_bytes_member(GString *s, const char *name, const void *data, size_t len, bool text);

@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "proto/json.h"
+#include "proto/json-write.h"
+#include "proto/swar.h"
 #include "proto/utf8.h"
 
 #define JSON_FIRST_TOKENS 32
@@ -60,14 +62,14 @@ static char *arena_alloc(JsonParser *p, size_t n) {
         return r;
 }
 
-/* Append @t; the index it got. */
-static uint32_t push_token(JsonParser *p, const JsonToken *t) {
+/* A new token at the end, starting at @start, zeroed otherwise: written in place, not copied. */
+static JsonToken *push_token(JsonParser *p, size_t start) {
         if (G_UNLIKELY(p->n_tokens == p->max_tokens)) {
                 p->max_tokens *= 2;
                 p->tokens = g_renew(JsonToken, p->tokens, p->max_tokens);
         }
-        p->tokens[p->n_tokens] = *t;
-        return p->n_tokens++;
+        p->tokens[p->n_tokens] = (JsonToken) { .start = (uint32_t) start };
+        return &p->tokens[p->n_tokens++];
 }
 
 typedef struct Scan {
@@ -78,7 +80,10 @@ typedef struct Scan {
         const char *error;
 } Scan;
 
-static void skip_ws(Scan *sc) {
+static inline void skip_ws(Scan *sc) {
+        /* Most calls find no whitespace at all (compact JSON): one test for them. */
+        if (G_LIKELY(sc->pos < sc->len && (unsigned char) sc->s[sc->pos] > ' '))
+                return;
         while (sc->pos < sc->len) {
                 char c = sc->s[sc->pos];
                 if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
@@ -106,14 +111,6 @@ static int hex4(const char *s, unsigned *ret) {
         return 0;
 }
 
-#define ONES UINT64_C(0x0101010101010101)
-#define HIGHS UINT64_C(0x8080808080808080)
-
-/* The top bit of each byte of @w below @n (n <= 128), exact up to the lowest one (the classic SWAR test). */
-static inline uint64_t less_mask(uint64_t w, unsigned n) {
-        return (w - ONES * n) & ~w & HIGHS;
-}
-
 /* Bytes a string holds as they are: neither '"', '\\' nor a control character. */
 static const bool plain_byte[256] = { [0x20 ... 0x21] = true, [0x23 ... 0x5b] = true, [0x5d ... 0xff] = true };
 
@@ -129,14 +126,14 @@ static void skip_plain(Scan *sc, uint64_t *high) {
                 uint64_t w, m;
 
                 memcpy(&w, sc->s + sc->pos, 8);
-                m = less_mask(w, 0x20) | less_mask(w ^ (ONES * '"'), 1) | less_mask(w ^ (ONES * '\\'), 1);
+                m = swar_less(w, 0x20) | swar_equal(w, '"') | swar_equal(w, '\\');
                 if (m) {
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
                         /* The bytes before the flagged one: every bit below its top bit. */
                         *high |= w & ((m & -m) - 1);
-                        sc->pos += (unsigned) __builtin_ctzll(m) >> 3;
+                        sc->pos += swar_first(m);
 #else
-                        unsigned k = (unsigned) __builtin_clzll(m) >> 3;
+                        unsigned k = swar_first(m);
 
                         for (unsigned i = 0; i < k; i++)
                                 *high |= (unsigned char) sc->s[sc->pos + i];
@@ -166,7 +163,7 @@ static int scan_string(Scan *sc, JsonToken *t) {
                 if (c == '"') {
                         t->end = (uint32_t) sc->pos++;
                         /* Outside strings only ASCII parses: UTF-8 needs checking only here. */
-                        if ((high & HIGHS) && !utf8_is_valid(sc->s + t->start, t->end - t->start))
+                        if ((high & SWAR_HIGHS) && !utf8_is_valid(sc->s + t->start, t->end - t->start))
                                 return fail(sc, "a string that is not valid UTF-8");
                         return 0;
                 }
@@ -252,6 +249,21 @@ static int scan_literal(Scan *sc, JsonToken *t, const char *word, JsonType type,
 
 static int scan_value(Scan *sc, unsigned depth);
 
+/*
+ * A string value, the most common token (every key, most values): scanned
+ * here, without scan_value()'s dispatch, and inline in the container loop
+ * (a call per key and value cost more than the scan of a short one).
+ * @sc->pos is at its opening quote.
+ */
+G_ALWAYS_INLINE static inline int scan_string_value(Scan *sc) {
+        uint32_t index = sc->p->n_tokens;
+        int r;
+
+        r = scan_string(sc, push_token(sc->p, sc->pos));
+        sc->p->tokens[index].skip = sc->p->n_tokens;
+        return r;
+}
+
 /* Object or array: members, separated by commas, closed by @close. */
 static int scan_container(Scan *sc, unsigned depth, uint32_t index, char close) {
         bool object = close == '}';
@@ -270,15 +282,19 @@ static int scan_container(Scan *sc, unsigned depth, uint32_t index, char close) 
                         if (object) {
                                 if (sc->pos >= sc->len || sc->s[sc->pos] != '"')
                                         return fail(sc, "an object key that is not a string");
-                                r = scan_value(sc, depth + 1);
+                                r = scan_string_value(sc);
                                 if (r < 0)
                                         return r;
                                 skip_ws(sc);
                                 if (sc->pos >= sc->len || sc->s[sc->pos] != ':')
                                         return fail(sc, "a missing ':' in an object");
                                 sc->pos++;
+                                skip_ws(sc);
                         }
-                        r = scan_value(sc, depth + 1);
+                        if (sc->pos < sc->len && sc->s[sc->pos] == '"')
+                                r = scan_string_value(sc);
+                        else
+                                r = scan_value(sc, depth + 1);
                         if (r < 0)
                                 return r;
                         count++;
@@ -302,8 +318,8 @@ static int scan_container(Scan *sc, unsigned depth, uint32_t index, char close) 
 }
 
 static int scan_value(Scan *sc, unsigned depth) {
-        JsonToken t = { .start = (uint32_t) sc->pos };
         uint32_t index;
+        JsonToken *t;
         int r;
 
         skip_ws(sc);
@@ -311,38 +327,27 @@ static int scan_value(Scan *sc, unsigned depth) {
                 return fail(sc, "incomplete JSON");
 
         index = sc->p->n_tokens;
-        t.start = (uint32_t) sc->pos;
         switch (sc->s[sc->pos]) {
         case '{':
         case '[':
-                t.type = sc->s[sc->pos] == '{' ? JSON_OBJECT : JSON_ARRAY;
-                (void) push_token(sc->p, &t);
-                r = scan_container(sc, depth, index, t.type == JSON_OBJECT ? '}' : ']');
+                t = push_token(sc->p, sc->pos);
+                t->type = sc->s[sc->pos] == '{' ? JSON_OBJECT : JSON_ARRAY;
+                /* The container's members move the tokens: from here on, by index. */
+                r = scan_container(sc, depth, index, t->type == JSON_OBJECT ? '}' : ']');
                 break;
         case '"':
-                r = scan_string(sc, &t);
-                if (r >= 0)
-                        (void) push_token(sc->p, &t);
-                break;
+                return scan_string_value(sc);
         case 't':
-                r = scan_literal(sc, &t, "true", JSON_BOOL, true);
-                if (r >= 0)
-                        (void) push_token(sc->p, &t);
+                r = scan_literal(sc, push_token(sc->p, sc->pos), "true", JSON_BOOL, true);
                 break;
         case 'f':
-                r = scan_literal(sc, &t, "false", JSON_BOOL, false);
-                if (r >= 0)
-                        (void) push_token(sc->p, &t);
+                r = scan_literal(sc, push_token(sc->p, sc->pos), "false", JSON_BOOL, false);
                 break;
         case 'n':
-                r = scan_literal(sc, &t, "null", JSON_NULL, false);
-                if (r >= 0)
-                        (void) push_token(sc->p, &t);
+                r = scan_literal(sc, push_token(sc->p, sc->pos), "null", JSON_NULL, false);
                 break;
         default:
-                r = scan_number(sc, &t);
-                if (r >= 0)
-                        (void) push_token(sc->p, &t);
+                r = scan_number(sc, push_token(sc->p, sc->pos));
         }
         if (r < 0)
                 return r;
@@ -385,38 +390,64 @@ int json_parse(JsonParser *p, const char *src, size_t len, unsigned max_depth, c
         return r;
 }
 
-/* Whether the STRING token @t equals @key of @key_len bytes, decoding escapes only if it has any. */
-static bool string_equals(JsonParser *p, int i, const char *key, size_t key_len) {
+/**
+ * json_string_equals() - whether the token at @i is a STRING whose decoded
+ * bytes are the @len bytes at @str
+ *
+ * One without escapes, nearly every one, is compared in the source, not decoded.
+ */
+bool json_string_equals(const JsonParser *p, int i, const char *str, size_t len) {
         const JsonToken *t = json_token(p, i);
         const char *s;
         size_t n;
 
-        if (!t->escaped)
-                return t->end - t->start == key_len && memcmp(p->src + t->start, key, key_len) == 0;
-        if (json_string(p, i, &s, &n) < 0)
+        if (t->type != JSON_STRING)
                 return false;
-        return n == key_len && memcmp(s, key, n) == 0;
+        if (!t->escaped)
+                return t->end - t->start == len && memcmp(p->src + t->start, str, len) == 0;
+        return json_string((JsonParser *) p, i, &s, &n) >= 0 && n == len && memcmp(s, str, n) == 0;
 }
 
 /**
- * json_object_find() - the value of @key in the OBJECT at @object
+ * json_object_find_len() - the value of the key @key, @key_len bytes, in the
+ * OBJECT at @object (json_object_find() gives the length of a C string)
  *
  * Return: its token index (the last one, if the key repeats), or -1.
  */
-int json_object_find(const JsonParser *p, int object, const char *key) {
+int json_object_find_len(const JsonParser *p, int object, const char *key, size_t key_len) {
+        int found;
+
+        json_object_find_keys(p, object, &(JsonKey) { key, key_len }, 1, &found);
+        return found;
+}
+
+/**
+ * json_object_find_keys() - json_object_find() of @n keys at once, in one
+ * pass over the members of the OBJECT at @object
+ * @ret_values: for each key, its value's token index (the last one, if the
+ * key repeats), or -1
+ */
+void json_object_find_keys(const JsonParser *p, int object, const JsonKey *keys, size_t n, int *ret_values) {
         const JsonToken *o = json_token(p, object);
-        int i = object + 1, found = -1;
-        size_t key_len = strlen(key);
+        int i = object + 1;
 
         g_assert(o->type == JSON_OBJECT);
+        for (size_t k = 0; k < n; k++)
+                ret_values[k] = -1;
         for (uint32_t m = 0; m < o->count; m++) {
-                int value = i + 1;
+                /* A member's key (a STRING): in the source unless it has escapes; then to each key by length. */
+                const JsonToken *t = json_token(p, i);
+                const char *s = p->src + t->start;
+                size_t len = t->end - t->start;
 
-                if (string_equals((JsonParser *) p, i, key, key_len))
-                        found = value;
-                i = (int) json_token(p, value)->skip;
+                if (t->escaped)
+                        (void) json_string((JsonParser *) p, i, &s, &len);
+                for (size_t k = 0; k < n; k++)
+                        if (keys[k].len == len &&
+                            (len == 0 || (s[0] == keys[k].name[0] && memcmp(s, keys[k].name, len) == 0)))
+                                ret_values[k] = i + 1;
+                i = (int) json_token(p, i + 1)->skip;
         }
-        return found;
 }
 
 /**
@@ -532,6 +563,27 @@ int json_string(JsonParser *p, int i, const char **ret, size_t *ret_len) {
 }
 
 /**
+ * json_string_bytes() - the decoded bytes of the STRING at @i, as
+ * json_string() but not necessarily NUL-terminated: a string without
+ * escapes is not copied, its bytes are the source's
+ *
+ * For payloads, which are bytes with a length: a long one costs no copy
+ * (nor, past the arena, an allocation). Valid until the next json_parse()
+ * and no longer than the source. Return: 0, or -EINVAL when @i is not a string.
+ */
+int json_string_bytes(JsonParser *p, int i, const char **ret, size_t *ret_len) {
+        const JsonToken *t = json_token(p, i);
+
+        if (t->type != JSON_STRING)
+                return -EINVAL;
+        if (t->escaped)
+                return json_string(p, i, ret, ret_len);
+        *ret = p->src + t->start;
+        *ret_len = t->end - t->start;
+        return 0;
+}
+
+/**
  * json_uint64() - the NUMBER at @i as a whole number from 0 to UINT64_MAX
  *
  * Return: 0; -EINVAL when it is not a number without fraction or exponent,
@@ -589,7 +641,7 @@ void json_append_source(GString *s, const JsonParser *p, int i) {
         const JsonToken *t = json_token(p, i);
 
         if (t->type == JSON_STRING)
-                g_string_append_len(s, p->src + t->start - 1, t->end - t->start + 2);
+                json_append_len(s, p->src + t->start - 1, t->end - t->start + 2);
         else
-                g_string_append_len(s, p->src + t->start, t->end - t->start);
+                json_append_len(s, p->src + t->start, t->end - t->start);
 }

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <glib.h>
 
@@ -59,11 +60,26 @@ static inline const JsonToken *json_token(const JsonParser *p, int i) {
         return &p->tokens[i];
 }
 
-int json_object_find(const JsonParser *p, int object, const char *key);
+/* A key to look for, and its length; JSON_KEY("literal") spells one. */
+typedef struct JsonKey {
+        const char *name;
+        size_t len;
+} JsonKey;
+#define JSON_KEY(lit) { "" lit, sizeof(lit) - 1 }
+
+int json_object_find_len(const JsonParser *p, int object, const char *key, size_t key_len);
+void json_object_find_keys(const JsonParser *p, int object, const JsonKey *keys, size_t n, int *ret_values);
+
+/* The value of @key in the OBJECT at @object, or -1; inline, so that a literal key's length is a constant. */
+static inline int json_object_find(const JsonParser *p, int object, const char *key) {
+        return json_object_find_len(p, object, key, strlen(key));
+}
 int json_array_at(const JsonParser *p, int array, unsigned n);
 int json_bytes_member(JsonParser *p, int object, const char *name, GByteArray *decoded, const void **ret_data,
                       size_t *ret_len, bool *ret_binary);
 int json_string(JsonParser *p, int i, const char **ret, size_t *ret_len);
+int json_string_bytes(JsonParser *p, int i, const char **ret, size_t *ret_len);
+bool json_string_equals(const JsonParser *p, int i, const char *str, size_t len);
 int json_uint64(const JsonParser *p, int i, uint64_t *ret);
 int json_int64(const JsonParser *p, int i, int64_t *ret);
 void json_append_source(GString *s, const JsonParser *p, int i);

@@ -945,6 +945,10 @@ START_TEST(test_string_round_trip)
                                 ck_assert_uint_eq(got_len, text->len);
                                 ck_assert(memcmp(got, text->str, got_len) == 0);
                                 ck_assert_int_eq(got[got_len], '\0');
+                                /* The same bytes in place (no escapes) or decoded, unterminated. */
+                                ck_assert_int_eq(json_string_bytes(jp, json_array_at(jp, 0, e), &got, &got_len), 0);
+                                ck_assert_uint_eq(got_len, text->len);
+                                ck_assert(memcmp(got, text->str, got_len) == 0);
                         }
                         o = json_tokener_parse(doc->str);
                         ck_assert_msg(o, "json-c cannot read %s", doc->str);

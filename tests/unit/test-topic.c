@@ -364,6 +364,75 @@ START_TEST(test_tree_remove_prunes)
 }
 END_TEST
 
+static bool same_matches(GPtrArray *a, GPtrArray *b) {
+        return a->len == b->len && memcmp(a->pdata, b->pdata, a->len * sizeof(void *)) == 0;
+}
+
+/*
+ * The root remembers the last topic's matches: a repeated topic gets the same subscriptions in the
+ * same order, and sees every subscription linked or unlinked since, however many match.
+ */
+START_TEST(test_tree_repeat_topic)
+{
+        Subscription *all = sub_add(">");
+        Subscription *tail = sub_add("a.>");
+        Subscription *lit, *extra[20];
+        g_autoptr(GPtrArray) m1 = matches("a.b"), m2 = matches("a.b"), m3 = NULL, m4 = NULL, m5 = NULL;
+
+        ck_assert_uint_eq(m1->len, 2);
+        ck_assert(same_matches(m1, m2));
+
+        lit = sub_add("a.b");
+        m3 = matches("a.b");
+        ck_assert_uint_eq(m3->len, 3);
+        ck_assert_uint_eq(times_matched(m3, lit), 1);
+
+        sub_remove(tail);
+        m4 = matches("a.b");
+        ck_assert_uint_eq(m4->len, 2);
+        ck_assert_uint_eq(times_matched(m4, tail), 0);
+        ck_assert_uint_eq(times_matched(m4, all), 1);
+
+        /* More matches than are remembered: every one, every time. */
+        for (size_t i = 0; i < G_N_ELEMENTS(extra); i++)
+                extra[i] = sub_add("*.b");
+        for (unsigned rep = 0; rep < 2; rep++) {
+                g_clear_pointer(&m5, g_ptr_array_unref);
+                m5 = matches("a.b");
+                ck_assert_uint_eq(m5->len, 2 + G_N_ELEMENTS(extra));
+                for (size_t i = 0; i < G_N_ELEMENTS(extra); i++)
+                        ck_assert_uint_eq(times_matched(m5, extra[i]), 1);
+        }
+}
+END_TEST
+
+/* A match started from inside another's callback (no sink does this) still finds everything. */
+static void collect_and_nest(Subscription *s, void *userdata) {
+        GPtrArray *a = userdata;
+
+        if (a->len == 0) {
+                g_autoptr(GPtrArray) inner = matches("c.d");
+
+                ck_assert_uint_eq(inner->len, 1);
+        }
+        g_ptr_array_add(a, s);
+}
+
+START_TEST(test_tree_nested_match)
+{
+        g_autoptr(GPtrArray) a = g_ptr_array_new(), b = g_ptr_array_new(), c = NULL;
+
+        sub_add(">");
+        sub_add("a.b");
+        topic_tree_match(tree, "a.b", collect_and_nest, a);
+        ck_assert_uint_eq(a->len, 2);
+        topic_tree_match(tree, "a.b", collect_and_nest, b);
+        ck_assert(same_matches(a, b));
+        c = matches("a.b");
+        ck_assert(same_matches(a, c));
+}
+END_TEST
+
 START_TEST(test_tree_remove_unlinked)
 {
         Subscription s = { .pattern = (char *) "a.b" };
@@ -534,6 +603,8 @@ static Suite *topic_suite(void) {
         tcase_add_checked_fixture(tc, tree_setup, tree_teardown);
         tcase_add_test(tc, test_tree_remove_prunes);
         tcase_add_test(tc, test_tree_remove_unlinked);
+        tcase_add_test(tc, test_tree_repeat_topic);
+        tcase_add_test(tc, test_tree_nested_match);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("tree-property");
