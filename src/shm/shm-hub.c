@@ -455,7 +455,12 @@ static int zc_drain(HubRing *pub, unsigned max) {
                         k = ring_room(&sub->ring, need);
                 if (k == -ENOBUFS) {
                         zc_reclaim(sub);
-                        if (sub->zc_n < sub->zc_cap && sub->zc_peer)
+                        if (!pub->zc_peer) {
+                                /* The reader's tail was invalid: its ring is gone, the pair ended. */
+                                k = 0;
+                                break;
+                        }
+                        if (sub->zc_n < sub->zc_cap)
                                 k = ring_room(&sub->ring, need);
                         if (k == -ENOBUFS) {
                                 pub->zc_blocked = true;
