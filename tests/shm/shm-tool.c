@@ -22,7 +22,8 @@
  *   shm-tool feed TOPIC [SIZE]           open a publish ring, print "ready ring=ID"; then per
  *                                        line of stdin: a number N writes the next N records
  *                                        "m1", "m2", ... ("wrote N"), "close" does shm.close
- *                                        ("closed"); exit at EOF
+ *                                        ("closed"), "corrupt" writes a head out of range and
+ *                                        waits until the hub drops the ring ("dropped"); exit at EOF
  *   shm-tool direct TOPIC N              shm.subscribe direct:true, print "ready ring=ID
  *                                        publisher=ID", read N records ("msg SEQ PAYLOAD"), then
  *                                        per line of stdin: "close" does shm.close ("closed"),
@@ -229,6 +230,15 @@ static int cmd_feed(int sock, const char *topic, uint32_t size) {
                         if (k < 0)
                                 die("shm.close", k);
                         printf("closed\n");
+                } else if (strcmp(line, "corrupt\n") == 0) {
+                        uint64_t one = 1;
+
+                        /* A head beyond what the ring can hold; wake the hub to see it. */
+                        __atomic_store_n(&r.ring.shared->head, r.ring.head + r.ring.size + 8, __ATOMIC_RELEASE);
+                        (void) !write(r.wake_fd, &one, sizeof one);
+                        if (!wait_for(ring_dropped, &r))
+                                die("the hub did not drop the ring", -ETIMEDOUT);
+                        printf("dropped\n");
                 } else {
                         unsigned n = (unsigned) atoi(line);
 

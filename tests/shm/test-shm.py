@@ -32,7 +32,8 @@
 #   publisher back (no gap) while the hub serves everyone else, until it
 #   releases them or leaves; the publisher leaving mid-stream leaves the
 #   records it has read valid; a reader that corrupts its tail loses its
-#   ring, the publisher and the hub go on.
+#   ring, the publisher and the hub go on; a publisher that corrupts its
+#   head loses its ring, the reader's ring and the hub go on.
 
 import os
 import subprocess
@@ -478,6 +479,30 @@ def test_zero_copy_corrupt_reader():
     wait_info(lambda i: i['shm']['rings'] == 0, 'no rings left')
 
 
+def test_zero_copy_corrupt_publisher():
+    before = shm_info('dropped_rings')
+    feed = Tool('feed', 'zc.badpub')
+    feed.line()
+    zc = Tool('zc', 'zc.badpub')
+    check(zc.line().startswith('ready'), 'zero-copy reader ready')
+    feed.tell('5\n')
+    check_eq(feed.line(), 'wrote 5', 'publisher')
+    check_eq([p for _, _, _, p in zc_read(zc, 5)], ['m%d' % i for i in range(1, 6)], 'REF records')
+    feed.tell('corrupt\n')
+    check_eq(feed.line(), 'dropped', 'the corrupt publisher\'s ring')
+    wait_info(lambda i: i['shm']['rings'] == 1, 'the reader\'s ring left')
+    check_eq(shm_info('dropped_rings') - before, 1, 'rings dropped for corruption')
+    alive_and_working('a corrupt zero-copy publisher')
+    # The reader's ring and subscription go on.
+    pub = Conn(label='zc-after-corrupt')
+    seq = pub.call('publish', {'topic': 'zc.badpub', 'payload': 'still'})['seq']
+    check_eq(zc_read(zc, 1), [('msg', seq, 'zc.badpub', 'still')], 'the subscription goes on')
+    zc.finish()
+    feed.finish()
+    pub.close()
+    wait_info(lambda i: i['shm']['rings'] == 0, 'no rings left')
+
+
 def test_bad_params():
     c = Conn(label='bad-params')
     sbrpc.check_error(c.call_error('shm.publish', {'topic': 'a..b'}), name='InvalidTopic', what='bad topic')
@@ -501,4 +526,5 @@ if __name__ == '__main__':
                 test_corrupt_rings_are_dropped, test_memfd_is_sealed, test_close_and_disconnect_free_rings,
                 test_socket_served_while_a_ring_streams, test_direct_pair_reader_leaves,
                 test_direct_pair_publisher_leaves, test_zero_copy_pair, test_zero_copy_reader_holds_publisher,
-                test_zero_copy_publisher_leaves, test_zero_copy_corrupt_reader, test_bad_params])
+                test_zero_copy_publisher_leaves, test_zero_copy_corrupt_reader, test_zero_copy_corrupt_publisher,
+                test_bad_params])
