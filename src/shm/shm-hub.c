@@ -259,13 +259,16 @@ static void ring_free(HubRing *r) {
 
 /*
  * One record: copied out of shared memory (topic NUL-terminated first,
- * then the payload), then published like any other message.
+ * then the payload), then published like any other message. The payload
+ * of a zero-copy pair's record that nobody but its reader sees stays in
+ * the ring.
  */
 static void drain_record(void *userdata, const RingMsg *m) {
         HubRing *r = userdata;
         ShmHub *s = r->shm;
         const char *topic = r->topic;
         const void *payload;
+        bool in_place;
         uint64_t seq;
         int k;
 
@@ -276,7 +279,7 @@ static void drain_record(void *userdata, const RingMsg *m) {
          * nobody but the REF's reader looks at the payload, so it stays where
          * it is. Otherwise the other subscribers' faces read a private copy.
          */
-        bool in_place = s->zc_cur.pub == r && hub_get_n_subscriptions(s->hub) <= s->n_zc;
+        in_place = s->zc_cur.pub == r && hub_get_n_subscriptions(s->hub) <= s->n_zc;
 
         g_byte_array_set_size(s->copy, 0);
         if (m->topic_len > 0) {
