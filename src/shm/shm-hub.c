@@ -275,9 +275,11 @@ static void drain_record(void *userdata, const RingMsg *m) {
         if (m->type != RING_RECORD_MESSAGE)
                 return;
         /*
-         * A zero-copy pair whose reader is the only subscription in the hub:
-         * nobody but the REF's reader looks at the payload, so it stays where
-         * it is. Otherwise the other subscribers' faces read a private copy.
+         * A zero-copy pair whose reader is the only client subscription in
+         * the hub: nobody but the REF's reader looks at the payload, so it
+         * stays where it is (the D-Bus broadcaster, an internal client not
+         * counted, copies what it sends during its delivery). Otherwise the
+         * other subscribers' faces read a private copy.
          */
         in_place = s->zc_cur.pub == r && hub_get_n_subscriptions(s->hub) <= s->n_zc;
 
