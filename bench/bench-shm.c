@@ -6,6 +6,8 @@
  *
  * MODE: raw     our own SPSC ring (src/shm/ring.c) between two processes, no hub: the ceiling
  *       hub     a shm.publish ring -> the hub -> a shm.subscribe ring (hub-relayed)
+ *       hub-zc  hub-relayed, the subscriber zero-copy (shm.subscribe zero_copy): the hub writes a
+ *               REF to the record into the subscribe ring, the reader reads the publisher's ring
  *       direct  a shm.publish ring read directly by the subscriber (shm.subscribe direct)
  *       socket  JSON-RPC publish notifications (64 frames per write) -> the hub -> a socket subscriber
  *       iox     iceoryx 2 (C binding): a publisher and a subscriber of one service, through a
@@ -192,8 +194,12 @@ static void produce_ring(Ring *ring) {
         }
 }
 
-static void consume_ring(Ring *ring) {
+static void consume_ring(ShmRing *shm) {
+        Ring *ring = &shm->ring;
+
         while (sh->received + sh->lost < count) {
+                const void *payload;
+                size_t len;
                 RingMsg m;
                 int k = ring_read(ring, &m);
 
@@ -214,10 +220,13 @@ static void consume_ring(Ring *ring) {
                         acked();
                         continue;
                 }
+                /* MESSAGE: in the record; REF (hub-zc): in the publisher's ring. */
+                if (shm_ring_payload(shm, &m, &payload, &len) < 0 || len < sizeof(uint64_t))
+                        die("record", -EBADMSG);
                 if (latency && sh->n_lat < MAX_LAT) {
                         uint64_t t;
 
-                        memcpy(&t, m.payload, sizeof t);
+                        memcpy(&t, payload, sizeof t);
                         sh->lat[sh->n_lat++] = (uint32_t) (now_ns() - t);
                 }
                 sh->received++;
@@ -491,9 +500,9 @@ static void producer(void) {
 static void consumer(void) {
         pin(false);
         if (strcmp(mode, "raw") == 0) {
-                Ring r;
+                ShmRing r = SHM_RING_INIT;
 
-                if (ring_attach(&r, raw_mem, ring_map_size(RING_BYTES), false, -1) < 0)
+                if (ring_attach(&r.ring, raw_mem, ring_map_size(RING_BYTES), false, -1) < 0)
                         die("attach", -EPROTO);
                 sh->consumer_ready = 1;
                 consume_ring(&r);
@@ -510,13 +519,14 @@ static void consumer(void) {
         } else {
                 ShmRing r = SHM_RING_INIT;
                 int fd = connect_hub();
-                bool direct = strcmp(mode, "direct") == 0;
+                bool direct = strcmp(mode, "direct") == 0, zc = strcmp(mode, "hub-zc") == 0;
 
-                if (direct)
+                /* Both pair with the publisher's ring: it must be there first. */
+                if (direct || zc)
                         spin_until(&sh->producer_ready);
-                open_ring(fd, false, direct ? "\"direct\":true" : NULL, &r);
+                open_ring(fd, false, direct ? "\"direct\":true" : zc ? "\"zero_copy\":true" : NULL, &r);
                 sh->consumer_ready = 1;
-                consume_ring(&r.ring);
+                consume_ring(&r);
         }
         sh->cpu[1] = cpu_self();
 }
@@ -555,7 +565,7 @@ int main(int argc, char **argv) {
         int status;
 
         if (argc < 4) {
-                fprintf(stderr, "usage: bench-shm raw|hub|direct|socket PAYLOAD COUNT [--latency] [--busy] "
+                fprintf(stderr, "usage: bench-shm raw|hub|hub-zc|direct|socket|iox PAYLOAD COUNT [--latency] [--busy] "
                         "[--socket PATH] [--hub-pid PID]\n");
                 return 2;
         }

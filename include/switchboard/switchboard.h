@@ -382,6 +382,8 @@ typedef struct sb_ring sb_ring;
 
 enum {
         SB_RING_DIRECT = 1 << 8,        /* subscribe: ask for the publisher's ring itself (1->1, docs/shm.md) */
+        SB_RING_ZERO_COPY = 1 << 9,     /* subscribe: hub-relayed, but the publisher ring's payloads are
+                                         * read where they lie, not copied (docs/shm.md) */
 };
 
 /**
@@ -394,7 +396,9 @@ int sb_ring_publish(sb_client *c, const char *topic, size_t size, sb_ring **ret)
 
 /**
  * sb_ring_subscribe() - a ring that receives the messages of topics matching @pattern
- * @flags: SB_WITH_RETAINED, SB_RING_DIRECT
+ * @flags: SB_WITH_RETAINED, SB_RING_DIRECT, SB_RING_ZERO_COPY (@pattern exactly the topic of
+ *         a publish ring: its messages come with the hub's seqs, their data read in the
+ *         publisher's ring, which waits for this reader's sb_ring_release())
  */
 int sb_ring_subscribe(sb_client *c, const char *pattern, size_t size, unsigned flags, sb_ring **ret);
 
@@ -431,7 +435,8 @@ typedef struct sb_ring_msg {
         const char *topic;              /* not NUL-terminated */
         size_t topic_len;
         const void *data;               /* valid until sb_ring_release(); the peer can still write
-                                         * there: copy before you check what it holds */
+                                         * there: copy before you check what it holds. With
+                                         * SB_RING_ZERO_COPY, in the publisher's ring (read-only) */
         size_t size;
         bool retained;
 } sb_ring_msg;

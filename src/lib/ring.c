@@ -40,7 +40,7 @@ static int ring_open(sb_client *c, const char *method, const char *name_param, c
                      unsigned flags, bool producer, sb_ring **ret) {
         g_autofree sb_ring *r = NULL;
         g_autofree char *kind = NULL;
-        int fds[3] = { -1, -1, -1 }, n;
+        int fds[4] = { -1, -1, -1, -1 }, n;
         Answer *a;
         uint64_t id, ring;
         int res;
@@ -60,15 +60,21 @@ static int ring_open(sb_client *c, const char *method, const char *name_param, c
                 json_append_bool(c->request, "with_retained", true);
         if (flags & SB_RING_DIRECT)
                 json_append_bool(c->request, "direct", true);
+        if (flags & SB_RING_ZERO_COPY)
+                json_append_bool(c->request, "zero_copy", true);
         res = call_answer(c, id, 0, &a);
         if (res < 0) {
                 client_close_fds(c);
                 return res;
         }
-        n = take_fds(c, fds, 3);
-        if (answer_u64(a, "ring", &ring) < 0 || answer_text(a, "kind", &kind) < 0 || n < 1) {
+        /* memfd, eventfd, the reader's eventfd (for a reader in an event loop), a zero-copy
+         * ring's publisher memfd. */
+        n = take_fds(c, fds, 4);
+        if (answer_u64(a, "ring", &ring) < 0 || answer_text(a, "kind", &kind) < 0 || n < 1 ||
+            ((flags & SB_RING_ZERO_COPY) && n < 4)) {
                 for (int i = 0; i < n; i++)
-                        close(fds[i]);
+                        if (fds[i] >= 0)
+                                close(fds[i]);
                 return client_fail(c, -EPROTO, "the hub's answer lacks the ring or its memfd");
         }
         r = g_new0(sb_ring, 1);
@@ -78,14 +84,24 @@ static int ring_open(sb_client *c, const char *method, const char *name_param, c
         res = shm_ring_map(fds[0], n > 1 ? fds[1] : -1, producer, &r->shm);
         if (res < 0) {
                 for (int i = 0; i < n; i++)
-                        close(fds[i]);
+                        if (fds[i] >= 0)
+                                close(fds[i]);
                 return client_fail(c, res, "the hub's memfd is not a sealed ring");
         }
-        /* A subscribe ring's third fd: the eventfd the hub writes for a reader in an event loop. */
+        /* A subscribe ring's third fd: the eventfd the hub writes for a reader in an event loop
+         * (shm_ring_unmap() closes it from here on). */
         if (!producer && n > 2)
                 r->shm.reader_fd = fds[2];
         else if (n > 2)
                 close(fds[2]);
+        if (n > 3) {
+                res = shm_ring_map_publisher(&r->shm, fds[3]);
+                if (res < 0) {
+                        close(fds[3]);
+                        shm_ring_unmap(&r->shm);
+                        return client_fail(c, res, "the publisher's memfd is not a sealed ring");
+                }
+        }
         r->shm.id = ring;
         r->client = c;
         c->rings = g_list_prepend(c->rings, r);
@@ -168,6 +184,8 @@ SB_EXPORT int sb_ring_wait_writable(sb_ring *r, size_t size, int timeout_ms) {
 }
 
 SB_EXPORT int sb_ring_read(sb_ring *r, sb_ring_msg *ret) {
+        const void *data = NULL;
+        size_t size = 0;
         RingMsg m;
         int res;
 
@@ -176,12 +194,16 @@ SB_EXPORT int sb_ring_read(sb_ring *r, sb_ring_msg *ret) {
         res = ring_read(&r->shm.ring, &m);
         if (res < 0)
                 return res == -EAGAIN ? closed_or(r, res) : res;
+        /* A REF (zero-copy rings): the payload in the publisher's ring, checked against its mapping. */
+        res = shm_ring_payload(&r->shm, &m, &data, &size);
+        if (res < 0)
+                return res;
         *ret = (sb_ring_msg) {
                 .seq = m.seq,
                 .topic = m.topic,
                 .topic_len = m.topic_len,
-                .data = m.payload,
-                .size = m.payload_len,
+                .data = data,
+                .size = size,
                 .retained = (m.flags & RING_FLAG_RETAINED) != 0,
         };
         if (m.type == RING_RECORD_GAP) {

@@ -230,6 +230,19 @@ int ring_reserve(Ring *r, const RingMsg *m, void **ret_payload) {
         return 0;
 }
 
+int ring_room(Ring *r, size_t need) {
+        uint64_t contiguous = r->size - (r->head & r->mask);
+        uint64_t total = need > contiguous ? need + contiguous : need;
+        int k;
+
+        if (r->size - (r->head - r->tail) >= total)
+                return 0;
+        k = producer_sync_tail(r);
+        if (k < 0)
+                return k;
+        return r->size - (r->head - r->tail) >= total ? 0 : -ENOBUFS;
+}
+
 int ring_put(Ring *r, const RingMsg *m) {
         void *payload;
         int k = ring_reserve(r, m, &payload);
@@ -320,7 +333,7 @@ int ring_read(Ring *r, RingMsg *ret) {
                 }
                 if (h.size < RING_RECORD_HEADER ||
                     (uint64_t) RING_RECORD_HEADER + h.topic_len + h.payload_len > h.size ||
-                    (h.type != RING_RECORD_MESSAGE && h.type != RING_RECORD_GAP))
+                    (h.type != RING_RECORD_MESSAGE && h.type != RING_RECORD_GAP && h.type != RING_RECORD_REF))
                         return -EBADMSG;
 
                 *ret = (RingMsg) {
@@ -345,6 +358,31 @@ void ring_release(Ring *r) {
         r->published = r->tail;
         full_fence();
         wake_other(r, &r->shared->prod_wait);
+}
+
+void ring_release_to(Ring *r, uint64_t pos) {
+        /* Only forward, and never past what was read. */
+        if (pos - r->published == 0 || pos - r->published > r->tail - r->published)
+                return;
+        store_release(&r->shared->tail, pos);
+        r->published = pos;
+        full_fence();
+        wake_other(r, &r->shared->prod_wait);
+}
+
+int ring_ref_resolve(const RingMsg *m, const uint8_t *data, uint64_t data_size, const void **ret_payload,
+                     size_t *ret_len) {
+        RingRef ref;
+
+        if (m->type != RING_RECORD_REF || m->payload_len != sizeof ref || !data)
+                return -EBADMSG;
+        /* A copy: the bytes are in shared memory. */
+        memcpy(&ref, m->payload, sizeof ref);
+        if (ref.offset > data_size || ref.length > data_size - ref.offset)
+                return -EBADMSG;
+        *ret_payload = data + ref.offset;
+        *ret_len = ref.length;
+        return 0;
 }
 
 int ring_read_batch(Ring *r, void (*fn)(void *userdata, const RingMsg *m), void *userdata, unsigned max) {
@@ -426,7 +464,20 @@ int ring_wait_readable(Ring *r, unsigned spin, const struct timespec *timeout) {
 }
 
 int ring_wait_writable(Ring *r, size_t need, unsigned spin, const struct timespec *timeout) {
+        /* What was put must be visible first: the consumer may need it to give space back. */
+        ring_flush(r);
         return ring_wait(r, need, spin, timeout);
+}
+
+bool ring_sleep_eventfd_until(Ring *r, uint64_t pos) {
+        __atomic_store_n(&r->shared->prod_wait, RING_WAIT_EVENTFD, __ATOMIC_SEQ_CST);
+        full_fence();
+        /* tail and pos both lie in [the last valid tail, head]: tail >= pos. */
+        if (producer_sync_tail(r) < 0 || r->head - r->tail <= r->head - pos) {
+                store_relaxed(&r->shared->prod_wait, RING_AWAKE);
+                return false;
+        }
+        return true;
 }
 
 bool ring_sleep_eventfd(Ring *r, size_t need) {

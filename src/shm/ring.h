@@ -17,6 +17,8 @@
  * head and tail are byte counts that only grow (u64); head - tail is what
  * is unread. A record that does not fit before the end of the data area is
  * preceded by a PAD record that fills it. A record is at most half the ring.
+ * Records: PAD, MESSAGE, GAP, and REF (a zero-copy subscriber's message
+ * whose payload lies in the publisher's ring, see RingRef).
  *
  * Who sleeps: a side that finds nothing to do stores its wait word (1: it
  * waits on that word with FUTEX_WAIT, 2: it waits in an epoll loop for the
@@ -54,7 +56,21 @@ typedef enum RingRecordType {
         RING_RECORD_PAD = 0,            /* filler to the end of the data area */
         RING_RECORD_MESSAGE = 1,
         RING_RECORD_GAP = 2,            /* seq = first missed, payload = u64 last missed */
+        RING_RECORD_REF = 3,            /* zero-copy: payload = RingRef, the message lies in the
+                                         * publisher's ring (docs/shm.md, "Zero-copy subscribers") */
 } RingRecordType;
+
+/*
+ * The payload of a REF record (16 bytes): where the message's payload lies
+ * in the data area of the publisher's ring that came with the subscribe
+ * ring. Valid until the REF record's space is released (ring_release()).
+ * Comes from shared memory: check it with ring_ref_resolve().
+ */
+typedef struct RingRef {
+        uint64_t offset;                /* from the start of the publisher ring's data area */
+        uint32_t length;                /* payload bytes */
+        uint32_t reserved;              /* 0 */
+} RingRef;
 
 #define RING_FLAG_RETAINED      1u      /* MESSAGE: a replayed retained value */
 
@@ -193,6 +209,14 @@ int ring_write_batch(Ring *r, const RingMsg *msgs, size_t n);
 /* Free bytes now (validating the consumer's tail); -EBADMSG when invalid. */
 int64_t ring_free_bytes(Ring *r);
 
+/**
+ * ring_room() - producer: whether a record of @need bytes (ring_record_size())
+ * fits now, a PAD record it needs included
+ * Return: 0 when it fits; -ENOBUFS when not; -EBADMSG when the consumer's
+ * tail is invalid.
+ */
+int ring_room(Ring *r, size_t need);
+
 /* ---- consumer ---- */
 
 /**
@@ -207,6 +231,25 @@ int ring_read(Ring *r, RingMsg *ret);
 
 /* Give back the space of every record read so far; wake the producer if it waits for space. */
 void ring_release(Ring *r);
+
+/**
+ * ring_release_to() - consumer: give back the space of the records read
+ * before index @pos only (the hub holding a zero-copy publisher's records
+ * until their reader is done); @pos between the last released index and
+ * the read position, else nothing happens
+ */
+void ring_release_to(Ring *r, uint64_t pos);
+
+/**
+ * ring_ref_resolve() - the payload a REF record @m points at, in the data
+ * area @data of @data_size bytes (the publisher's ring, mapped read-only)
+ * @ret_payload, @ret_len: written on success only
+ *
+ * Return: 0; -EBADMSG when @m is not a well-formed REF or points outside
+ * the area.
+ */
+int ring_ref_resolve(const RingMsg *m, const uint8_t *data, uint64_t data_size, const void **ret_payload,
+                     size_t *ret_len);
 
 /**
  * ring_read_batch() - call @fn for up to @max records, then ring_release()
@@ -235,7 +278,9 @@ int ring_wait_readable(Ring *r, unsigned spin, const struct timespec *timeout);
 /**
  * ring_wait_writable() - producer: as ring_wait_readable(), until @need
  * bytes (a record of that many bytes: header and padding included, see
- * ring_record_size()) fit
+ * ring_record_size()) fit; flushes what was put first (the consumer may
+ * need to see it before it can give space back: a hub holding records for
+ * a zero-copy reader)
  */
 int ring_wait_writable(Ring *r, size_t need, unsigned spin, const struct timespec *timeout);
 
@@ -252,6 +297,16 @@ size_t ring_record_size(size_t topic_len, size_t payload_len);
  * flag is cleared again: go on).
  */
 bool ring_sleep_eventfd(Ring *r, size_t need);
+
+/**
+ * ring_sleep_eventfd_until() - producer in an epoll loop: as
+ * ring_sleep_eventfd(), but it waits for the consumer's tail to reach
+ * @pos (the hub waiting for a zero-copy reader to be done with a record)
+ *
+ * Return: true when it may sleep; false when the tail is there already, or
+ * is invalid (the next ring_free_bytes() says so).
+ */
+bool ring_sleep_eventfd_until(Ring *r, uint64_t pos);
 
 /* Clear our own wait word (after an eventfd wake-up or when staying busy). */
 void ring_awake(Ring *r);

@@ -18,11 +18,10 @@
 #include "shm/shm-client.h"
 
 
-int shm_ring_map(int memfd, int wake_fd, bool producer, ShmRing *ret) {
+/* The seals and size of a ring's memfd; its size on success. */
+static int check_memfd(int memfd, size_t *ret_size) {
         int seals = fcntl(memfd, F_GET_SEALS);
         struct stat st;
-        void *mem;
-        int k;
 
         if (seals < 0)
                 return -errno;
@@ -33,22 +32,72 @@ int shm_ring_map(int memfd, int wake_fd, bool producer, ShmRing *ret) {
         if (st.st_size < (off_t) (RING_HEADER_SIZE + RING_MIN_SIZE) ||
             st.st_size > (off_t) ring_map_size(RING_MAX_SIZE))
                 return -EPROTO;
+        *ret_size = (size_t) st.st_size;
+        return 0;
+}
 
-        mem = mmap(NULL, (size_t) st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+int shm_ring_map(int memfd, int wake_fd, bool producer, ShmRing *ret) {
+        size_t size;
+        void *mem;
+        int k;
+
+        k = check_memfd(memfd, &size);
+        if (k < 0)
+                return k;
+        mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
         if (mem == MAP_FAILED)
                 return -errno;
-        k = ring_attach(&ret->ring, mem, (size_t) st.st_size, producer, wake_fd);
+        k = ring_attach(&ret->ring, mem, size, producer, wake_fd);
         if (k < 0) {
-                munmap(mem, (size_t) st.st_size);
+                munmap(mem, size);
                 return k;
         }
         ret->mem = mem;
-        ret->map_size = (size_t) st.st_size;
+        ret->map_size = size;
         ret->memfd = memfd;
         ret->wake_fd = wake_fd;
         ret->id = ret->ring.shared->id;
         ret->producer = producer;
         ret->reader_fd = -1;
+        ret->ref_data = NULL;
+        ret->ref_mem = NULL;
+        ret->ref_fd = -1;
+        return 0;
+}
+
+int shm_ring_map_publisher(ShmRing *r, int memfd) {
+        const RingShared *sh;
+        uint32_t data_size;
+        size_t size;
+        void *mem;
+        int k;
+
+        k = check_memfd(memfd, &size);
+        if (k < 0)
+                return k;
+        mem = mmap(NULL, size, PROT_READ, MAP_SHARED, memfd, 0);
+        if (mem == MAP_FAILED)
+                return -errno;
+        sh = mem;
+        data_size = __atomic_load_n(&sh->data_size, __ATOMIC_RELAXED);
+        if (__atomic_load_n(&sh->magic, __ATOMIC_ACQUIRE) != RING_MAGIC || sh->version != RING_VERSION ||
+            sh->header_size != RING_HEADER_SIZE || !ring_size_valid(data_size) || ring_map_size(data_size) != size) {
+                munmap(mem, size);
+                return -EPROTO;
+        }
+        r->ref_mem = mem;
+        r->ref_map_size = size;
+        r->ref_data = (const uint8_t *) mem + RING_HEADER_SIZE;
+        r->ref_size = data_size;
+        r->ref_fd = memfd;
+        return 0;
+}
+
+int shm_ring_payload(const ShmRing *r, const RingMsg *m, const void **ret_payload, size_t *ret_len) {
+        if (m->type == RING_RECORD_REF)
+                return ring_ref_resolve(m, r->ref_data, r->ref_size, ret_payload, ret_len);
+        *ret_payload = m->payload;
+        *ret_len = m->payload_len;
         return 0;
 }
 
@@ -67,6 +116,10 @@ void shm_ring_unmap(ShmRing *r) {
                 close(r->wake_fd);
         if (r->reader_fd >= 0)
                 close(r->reader_fd);
+        if (r->ref_mem)
+                munmap(r->ref_mem, r->ref_map_size);
+        if (r->ref_fd >= 0)
+                close(r->ref_fd);
         *r = (ShmRing) SHM_RING_INIT;
 }
 

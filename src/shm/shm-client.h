@@ -34,9 +34,15 @@ typedef struct ShmRing {
         bool producer;
         int reader_fd;                  /* owned: subscribe rings: the eventfd the hub writes while we
                                          * sleep in an epoll loop (shm_ring_sleep()); -1: none */
+        /* Zero-copy subscribe rings: the publisher's ring, mapped read-only (shm_ring_map_publisher()). */
+        const uint8_t *ref_data;        /* its data area; NULL: none */
+        uint64_t ref_size;              /* its data size, as checked when it was mapped */
+        void *ref_mem;
+        size_t ref_map_size;
+        int ref_fd;                     /* owned */
 } ShmRing;
 
-#define SHM_RING_INIT { .memfd = -1, .wake_fd = -1, .reader_fd = -1 }
+#define SHM_RING_INIT { .memfd = -1, .wake_fd = -1, .reader_fd = -1, .ref_fd = -1 }
 
 /**
  * shm_ring_map() - check and map a ring's memfd received from the hub
@@ -69,6 +75,29 @@ int shm_ring_map(int memfd, int wake_fd, bool producer, ShmRing *ret);
  * when @r has no reader_fd (then wait with ring_wait_readable()).
  */
 bool shm_ring_sleep(ShmRing *r);
+
+/**
+ * shm_ring_map_publisher() - a zero-copy subscribe ring: map the publisher's
+ * ring that came with it (the fourth fd), read-only
+ * @memfd: taken over on success only
+ *
+ * Checks the seals, the size and the header as shm_ring_map() does, and
+ * keeps its own copy of the data size: what the publisher writes into the
+ * header later changes nothing.
+ *
+ * Return: 0; -EPERM, -EPROTO, or an errno of fstat/fcntl/mmap.
+ */
+int shm_ring_map_publisher(ShmRing *r, int memfd);
+
+/**
+ * shm_ring_payload() - the payload of @m, a record read from @r: in the
+ * record (MESSAGE), or where a REF points in the publisher's ring
+ * @ret_payload, @ret_len: written on success only; valid until ring_release()
+ *
+ * Return: 0; -EBADMSG for a REF without a publisher's mapping or pointing
+ * outside it.
+ */
+int shm_ring_payload(const ShmRing *r, const RingMsg *m, const void **ret_payload, size_t *ret_len);
 
 /* Unmap and close; accepts a ring that was never mapped (SHM_RING_INIT). */
 void shm_ring_unmap(ShmRing *r);

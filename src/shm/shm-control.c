@@ -193,10 +193,18 @@ int shm_ring_open(int sock, bool publish, const char *name, uint32_t size, const
                 close_fds(fds, n_fds);
                 return k;
         }
-        /* A subscribe ring's third fd: the reader's eventfd. */
+        /* A subscribe ring's third fd: the reader's eventfd; a zero-copy one's fourth: the publisher's ring. */
         if (!publish && n_fds > 2) {
                 ret->reader_fd = fds[2];
-                close_fds(fds + 3, n_fds - 3);
+                if (n_fds > 3) {
+                        k = shm_ring_map_publisher(ret, fds[3]);
+                        if (k < 0) {
+                                close_fds(fds + 3, n_fds - 3);
+                                shm_ring_unmap(ret);
+                                return k;
+                        }
+                }
+                close_fds(fds + 4, n_fds > 4 ? n_fds - 4 : 0);
         } else
                 close_fds(fds + 2, n_fds > 2 ? n_fds - 2 : 0);
         ret->id = id;

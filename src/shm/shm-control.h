@@ -30,7 +30,9 @@ int shm_call(int sock, const char *request, size_t len, char **ret_body, int *fd
  *           to pattern @name (we read)
  * @size: data size in bytes (a power of two within the hub's limits), 0: the hub's default
  * @options: further JSON members for the params, e.g. "\"direct\":true", or NULL
- * @ret: as shm_ring_map(); a subscribe ring also gets its reader_fd
+ * @ret: as shm_ring_map(); a subscribe ring also gets its reader_fd, and a
+ *       zero-copy one ("\"zero_copy\":true" in @options) the publisher's ring
+ *       (shm_ring_map_publisher(): read REF records with shm_ring_payload())
  * @ret_error: on -EREMOTEIO, the hub's error object as JSON (malloc()ed); may be NULL
  *
  * Return: 0; -EINVAL when @name holds a character a topic cannot have;

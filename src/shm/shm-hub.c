@@ -31,6 +31,11 @@
  * on the eventfd for the reader to free space and flush the gap notice as
  * a GAP record.
  *
+ * Zero-copy pairs (shm.subscribe zero_copy): a subscribe ring whose reader
+ * also maps one publish ring read-only gets REF records for that ring's
+ * records instead of copies, and the publish ring's space goes back to
+ * its producer only once the reader is past them (see "zero-copy pairs").
+ *
  * A ring whose peer broke the format (ring.c says -EBADMSG) is marked dead
  * inside whatever callback noticed it and freed from the defer source,
  * never inside a core delivery.
@@ -53,8 +58,16 @@
 #include "util/sd-glue.h"
 
 #define DRAIN_BATCH 256u        /* records of one ring per turn of the loop */
+#define SHM_ZC_POLL_USEC 50u   /* a zero-copy pair's dry publish ring is polled this long before sleeping */
+#define ZC_MAX_REFS 65536u      /* REF records of one zero-copy pair not yet consumed (1 MiB of ZcRef) */
 
 typedef struct HubRing HubRing;
+
+/* A REF written into a zero-copy subscriber's ring, until its reader is past it. */
+typedef struct ZcRef {
+        uint64_t sub_end;               /* the subscribe ring's index after the REF record */
+        uint64_t pub_start;             /* the publish ring's index of the record it points at */
+} ZcRef;
 
 struct ShmHub {
         sd_event *event;
@@ -74,6 +87,14 @@ struct ShmHub {
         sd_event_source *account_timer; /* direct rings' counters */
         GByteArray *copy;               /* one record's topic and payload, out of shared memory */
         uint64_t n_dropped_rings;       /* rings dropped for a corrupt format */
+        unsigned n_zc;                  /* zero-copy pairs (each subscribes to one topic) */
+        /* The record of a zero-copy pair being published: its subscriber gets a REF to it. */
+        struct {
+                HubRing *pub;           /* NULL: none */
+                const void *payload;    /* what hub_publish() was given */
+                uint64_t pub_start;     /* its index in the publish ring */
+                RingRef ref;
+        } zc_cur;
 };
 
 struct HubRing {
@@ -95,6 +116,10 @@ struct HubRing {
         bool dead;                      /* on the doomed list */
         bool space_wait;                /* subscribe rings: a gap waits for space */
         HubRing *direct_peer;           /* direct pairing: the other ring of the pair (see shm_direct) */
+        HubRing *zc_peer;               /* zero-copy pairing: the other ring of the pair (see shm_zero_copy) */
+        ZcRef *zc_refs;                 /* zero-copy subscribe ring: REFs not yet consumed, circular */
+        unsigned zc_cap, zc_first, zc_n;
+        bool zc_blocked;                /* zero-copy publish ring: stopped until its reader makes room */
         uint64_t direct_counted;        /* direct rings: records_written already counted */
         GList busy_link;                /* in ShmHub.busy */
         GList unflushed_link;           /* in ShmHub.unflushed */
@@ -153,6 +178,8 @@ static void ring_idle(HubRing *r) {
         r->busy_link.data = NULL;
 }
 
+static void zc_unpair(HubRing *r);
+
 /* Free it soon: we may be inside a core delivery or a callback of its own. */
 static void ring_doom(HubRing *r, const char *why) {
         ShmHub *s = r->shm;
@@ -167,6 +194,7 @@ static void ring_doom(HubRing *r, const char *why) {
         }
         r->dead = true;
         ring_idle(r);
+        zc_unpair(r);
         r->doomed_link.data = r;
         g_queue_push_tail_link(&s->doomed, &r->doomed_link);
         drain_soon(s, true);
@@ -178,6 +206,7 @@ static void ring_free(HubRing *r) {
         ShmHub *s = r->shm;
         GQueue *q;
 
+        zc_unpair(r);
         if (r->direct_peer && r->kind == RING_KIND_DIRECT) {
                 /* The direct reader left: the hub reads the publisher's ring again, from where it stopped. */
                 HubRing *pub = r->direct_peer;
@@ -222,6 +251,7 @@ static void ring_free(HubRing *r) {
         fd_close(r->wake_fd);
         fd_close(r->reader_fd);
         g_free(r->topic);
+        g_free(r->zc_refs);
         g_free(r);
 }
 
@@ -229,31 +259,47 @@ static void ring_free(HubRing *r) {
 
 /*
  * One record: copied out of shared memory (topic NUL-terminated first,
- * then the payload), then published like any other message.
+ * then the payload), then published like any other message. The payload
+ * of a zero-copy pair's record that nobody but its reader sees stays in
+ * the ring.
  */
 static void drain_record(void *userdata, const RingMsg *m) {
         HubRing *r = userdata;
         ShmHub *s = r->shm;
         const char *topic = r->topic;
+        const void *payload;
+        bool in_place;
         uint64_t seq;
         int k;
 
         if (m->type != RING_RECORD_MESSAGE)
                 return;
+        /*
+         * A zero-copy pair whose reader is the only client subscription in
+         * the hub: nobody but the REF's reader looks at the payload, so it
+         * stays where it is (the D-Bus broadcaster, an internal client not
+         * counted, copies what it sends during its delivery). Otherwise the
+         * other subscribers' faces read a private copy.
+         */
+        in_place = s->zc_cur.pub == r && hub_get_n_subscriptions(s->hub) <= s->n_zc;
+
         g_byte_array_set_size(s->copy, 0);
         if (m->topic_len > 0) {
                 g_byte_array_append(s->copy, (const guint8 *) m->topic, (guint) m->topic_len);
                 g_byte_array_append(s->copy, (const guint8 *) "", 1);
         }
-        g_byte_array_append(s->copy, m->payload, (guint) m->payload_len);
+        if (!in_place)
+                g_byte_array_append(s->copy, m->payload, (guint) m->payload_len);
         if (m->topic_len > 0) {
                 topic = (const char *) s->copy->data;
                 if (memchr(topic, '\0', m->topic_len))
                         return; /* hub_publish() would see a shorter topic */
         }
+        payload = in_place ? m->payload : s->copy->data + (m->topic_len > 0 ? m->topic_len + 1 : 0);
+        if (s->zc_cur.pub == r)
+                s->zc_cur.payload = payload;
 
-        k = hub_publish(s->hub, &r->client, topic, s->copy->data + (m->topic_len > 0 ? m->topic_len + 1 : 0),
-                        m->payload_len, false, &seq);
+        k = hub_publish(s->hub, &r->client, topic, payload, m->payload_len, false, &seq);
         if (k < 0) {
                 log_debug_errno(k, "client %" PRIu64 " (shm): a record was refused: %m; skipping it.",
                                 r->client.info.id);
@@ -289,13 +335,202 @@ static void flush_unflushed(ShmHub *s) {
         }
 }
 
+/* ---- zero-copy pairs ---- */
+
+/*
+ * A zero-copy pair: a publish ring (pub) and a subscribe ring (sub) whose
+ * reader also maps pub read-only (shm.subscribe zero_copy, docs/shm.md).
+ * The hub drains pub as always, publishing every record to every
+ * subscriber, but writes a REF record (where the payload lies in pub)
+ * into sub instead of a copy. So pub's space must not go back to its
+ * producer before sub's reader is past the REF: sub->zc_refs remembers,
+ * for each REF not yet consumed, sub's index after it and pub's index of
+ * the record, and pub's tail is published only up to the oldest of them
+ * (ring_release_to()). A REF is never dropped: when sub has no room, the
+ * hub stops draining pub (zc_blocked) until the reader makes some, so a
+ * slow reader holds the producer back, as a direct reader does.
+ *
+ * The hub learns that the reader moved on from sub's eventfd: whenever it
+ * stops (pub dry, or blocked) with REFs outstanding, it sets sub's
+ * prod_wait to 2 (ring_sleep_eventfd_until()), and the reader's next
+ * release writes the eventfd (docs/shm.md, "Who sleeps").
+ */
+
+static ZcRef *zc_front(HubRing *sub) {
+        return &sub->zc_refs[sub->zc_first];
+}
+
+/* Forget the REFs sub's reader is past; give pub's producer the space of their records. */
+static void zc_reclaim(HubRing *sub) {
+        HubRing *pub = sub->zc_peer;
+        int64_t k;
+
+        if (!pub)
+                return;
+        k = ring_free_bytes(&sub->ring);
+        if (k < 0) {
+                ring_doom(sub, "its reader wrote an invalid index");
+                return;
+        }
+        while (sub->zc_n > 0 && sub->ring.head - sub->ring.tail <= sub->ring.head - zc_front(sub)->sub_end) {
+                sub->zc_first = (sub->zc_first + 1) % sub->zc_cap;
+                sub->zc_n--;
+        }
+        ring_release_to(&pub->ring, sub->zc_n > 0 ? zc_front(sub)->pub_start : pub->ring.tail);
+}
+
+/*
+ * Whether the producer of @pub could find no room for its next record in
+ * what the hub has given back, before it writes anything more (a write
+ * wakes the hub, which then looks again). A record is at most half the
+ * ring, plus the PAD before it when it does not fit before the end. Only
+ * then must the reader wake the hub when it moves on: otherwise its
+ * releases cost it no system call.
+ */
+static bool zc_producer_may_block(HubRing *pub) {
+        Ring *r = &pub->ring;
+        uint64_t free_bytes = r->size - (r->head - r->published);
+        uint64_t contiguous = r->size - (r->head & r->mask);
+        uint64_t worst = contiguous >= r->size / 2 ? r->size / 2 : r->size / 2 + contiguous;
+
+        return free_bytes < worst;
+}
+
+/* Before the hub stops: be woken when the reader is past the oldest REF (or, with none, makes room). */
+static bool zc_sleep(HubRing *sub, size_t need) {
+        for (;;) {
+                if (sub->zc_n == 0)
+                        return ring_sleep_eventfd(&sub->ring, need);
+                if (ring_sleep_eventfd_until(&sub->ring, zc_front(sub)->sub_end))
+                        return true;
+                zc_reclaim(sub);
+                if (!sub->zc_peer)
+                        return false;
+                if (sub->zc_peer->zc_blocked)
+                        return false;
+        }
+}
+
+/* The REF record of sub's pair's current record: its space was checked by zc_drain(). */
+static int zc_deliver(HubRing *sub, const Envelope *e) {
+        ShmHub *s = sub->shm;
+        RingMsg m = {
+                .type = RING_RECORD_REF,
+                .flags = e->retained ? RING_FLAG_RETAINED : 0,
+                .seq = e->seq,
+                .topic = e->topic,
+                .topic_len = strlen(e->topic),
+                .payload = &s->zc_cur.ref,
+                .payload_len = sizeof s->zc_cur.ref,
+        };
+        int k;
+
+        if (sub->zc_n == sub->zc_cap)
+                return -ENOBUFS;
+        k = ring_put(&sub->ring, &m);
+        if (k < 0)
+                return k;
+        sub->zc_refs[(sub->zc_first + sub->zc_n) % sub->zc_cap] = (ZcRef) {
+                .sub_end = sub->ring.head,
+                .pub_start = s->zc_cur.pub_start,
+        };
+        sub->zc_n++;
+        return 0;
+}
+
+/*
+ * Drain a paired publish ring: as ring_read_batch(), but a record is read
+ * only once its REF surely fits into the subscriber's ring, and the space
+ * given back is only what the subscriber is done with.
+ */
+static int zc_drain(HubRing *pub, unsigned max) {
+        ShmHub *s = pub->shm;
+        HubRing *sub = pub->zc_peer;
+        size_t need = ring_record_size(strlen(pub->topic), sizeof(RingRef));
+        unsigned n;
+        int k = 0;
+
+        for (n = 0; n < max && pub->zc_peer && !pub->dead; n++) {
+                uint64_t start = pub->ring.tail;
+                RingMsg m;
+
+                if (sub->zc_n == sub->zc_cap)
+                        k = -ENOBUFS;
+                else
+                        k = ring_room(&sub->ring, need);
+                if (k == -ENOBUFS) {
+                        zc_reclaim(sub);
+                        if (!pub->zc_peer) {
+                                /* The reader's tail was invalid: its ring is gone, the pair ended. */
+                                k = 0;
+                                break;
+                        }
+                        if (sub->zc_n < sub->zc_cap)
+                                k = ring_room(&sub->ring, need);
+                        if (k == -ENOBUFS) {
+                                pub->zc_blocked = true;
+                                k = 0;
+                                break;
+                        }
+                }
+                if (k < 0) {
+                        ring_doom(sub, "its reader wrote an invalid index");
+                        k = 0;
+                        break;
+                }
+                k = ring_read(&pub->ring, &m);
+                if (k == -EAGAIN) {
+                        k = 0;
+                        break;
+                }
+                if (k < 0)
+                        break;
+                /* Validated by ring_read(): the payload lies within the data area. */
+                s->zc_cur.pub = pub;
+                s->zc_cur.pub_start = start;
+                s->zc_cur.ref = (RingRef) {
+                        .offset = (uint64_t) ((const uint8_t *) m.payload - pub->ring.data),
+                        .length = (uint32_t) m.payload_len,
+                };
+                drain_record(pub, &m);
+                s->zc_cur.pub = NULL;
+                s->zc_cur.payload = NULL;
+        }
+        if (pub->zc_peer)
+                zc_reclaim(pub->zc_peer);
+        else
+                ring_release(&pub->ring);
+        return k < 0 ? k : (int) n;
+}
+
+/* End @r's zero-copy pairing, if any: its publish ring's space all goes back to the producer. */
+static void zc_unpair(HubRing *r) {
+        HubRing *pub, *sub;
+
+        if (!r->zc_peer)
+                return;
+        pub = r->kind == RING_KIND_PUBLISH ? r : r->zc_peer;
+        sub = r->kind == RING_KIND_PUBLISH ? r->zc_peer : r;
+        pub->zc_peer = sub->zc_peer = NULL;
+        sub->zc_n = 0;
+        r->shm->n_zc--;
+        if (!pub->dead && pub->mem) {
+                ring_release(&pub->ring);
+                pub->zc_blocked = false;
+                ring_busy(pub);
+        }
+}
+
 /* Return: whether the ring stays busy; *had_records: whether it had any. */
 static bool drain_ring(HubRing *r, bool *had_records) {
         ShmHub *s = r->shm;
         int n;
 
         s->draining = true;
-        n = ring_read_batch(&r->ring, drain_record, r, DRAIN_BATCH);
+        if (r->zc_peer)
+                n = zc_drain(r, DRAIN_BATCH);
+        else
+                n = ring_read_batch(&r->ring, drain_record, r, DRAIN_BATCH);
         s->draining = false;
         flush_unflushed(s);
         if (n < 0) {
@@ -304,12 +539,31 @@ static bool drain_ring(HubRing *r, bool *had_records) {
         }
         if (r->dead)
                 return false;
+        if (r->zc_peer && r->zc_blocked) {
+                /* Woken through the subscriber's eventfd when its reader makes room (on_wake()). */
+                if (zc_sleep(r->zc_peer, ring_record_size(strlen(r->topic), sizeof(RingRef))))
+                        return false;
+                r->zc_blocked = false;
+                return true;
+        }
         if (n > 0) {
                 *had_records = true;
                 r->busy_since = now_usec();
                 return true;
         }
         if (s->config.busy_poll && now_usec() - r->busy_since < SHM_BUSY_POLL_USEC)
+                return true;
+        /*
+         * A zero-copy pair's records cost the hub so little that, sleeping
+         * after each, every record would cost the producer an eventfd write
+         * and a context switch (most of its time at 64 KiB): the hub polls
+         * the ring a little while before it sleeps, giving its CPU away
+         * after each pass that found nothing (on_drain()).
+         */
+        if (r->zc_peer && now_usec() - r->busy_since < SHM_ZC_POLL_USEC)
+                return true;
+        /* Dry, REFs outstanding: the producer may wait for their space, which only the reader frees. */
+        if (r->zc_peer && r->zc_peer->zc_n > 0 && zc_producer_may_block(r) && !zc_sleep(r->zc_peer, 0))
                 return true;
         /* Dry: sleep until the producer writes our eventfd, unless a record came meanwhile. */
         return !ring_sleep_eventfd(&r->ring, 0);
@@ -357,10 +611,24 @@ static int on_wake(sd_event_source *source, int fd, uint32_t revents, void *user
                 ring_busy(r);
                 if (!drain_ring(r, &had_records))
                         ring_idle(r);
-        } else if (r->kind == RING_KIND_SUBSCRIBE && r->space_wait) {
-                /* The reader made room: tell it what it missed now, not at the next message. */
-                r->space_wait = false;
-                client_flush_gaps(&r->client);
+        } else if (r->kind == RING_KIND_SUBSCRIBE) {
+                if (r->space_wait) {
+                        /* The reader made room: tell it what it missed now, not at the next message. */
+                        r->space_wait = false;
+                        client_flush_gaps(&r->client);
+                }
+                if (r->zc_peer && !r->dead) {
+                        HubRing *pub = r->zc_peer;
+
+                        /* The reader moved on: its publisher's space goes back, and a blocked drain resumes. */
+                        zc_reclaim(r);
+                        if (pub->zc_blocked) {
+                                pub->zc_blocked = false;
+                                ring_busy(pub);
+                        } else if (r->zc_peer && r->zc_n > 0 && !pub->busy_link.data &&
+                                   zc_producer_may_block(pub) && !zc_sleep(r, 0))
+                                ring_busy(pub);
+                }
         }
         return 0;
 }
@@ -375,6 +643,17 @@ static int ring_deliver(Client *client, const Envelope *e) {
 
         if (r->dead)
                 return -ENOBUFS;
+        if (r->zc_peer && e->kind == ENVELOPE_MESSAGE && r->shm->zc_cur.pub == r->zc_peer &&
+            e->payload == r->shm->zc_cur.payload) {
+                k = zc_deliver(r, e);
+                if (k >= 0) {
+                        flush_soon(r);
+                        return 0;
+                }
+                if (k == -EBADMSG)
+                        ring_doom(r, "its reader wrote an invalid index");
+                return -ENOBUFS;
+        }
         switch (e->kind) {
         case ENVELOPE_MESSAGE:
                 m = (RingMsg) {
@@ -410,7 +689,9 @@ static int ring_deliver(Client *client, const Envelope *e) {
                         k = ring_put(&r->ring, &m);
         }
         if (k >= 0) {
-                ring_awake(&r->ring);
+                /* A zero-copy subscriber's word may be set for its pair (zc_sleep()): left set. */
+                if (!r->zc_peer)
+                        ring_awake(&r->ring);
                 flush_soon(r);
                 return 0;
         }
@@ -486,16 +767,16 @@ static int param_error(OpCall *call, const char *fmt, ...) {
 typedef struct ShmParams {
         const char *topic, *pattern;
         uint64_t size, ring;
-        bool with_retained, direct;
+        bool with_retained, direct, zero_copy;
 } ShmParams;
 
 static int read_params(OpCall *call, JsonParser *jp, int params, ShmParams *p) {
         static const char *const strings[] = { "topic", "pattern" };
         static const char *const numbers[] = { "size", "ring" };
-        static const char *const bools[] = { "with_retained", "direct" };
+        static const char *const bools[] = { "with_retained", "direct", "zero_copy" };
         const char **sv[] = { &p->topic, &p->pattern };
         uint64_t *nv[] = { &p->size, &p->ring };
-        bool *bv[] = { &p->with_retained, &p->direct };
+        bool *bv[] = { &p->with_retained, &p->direct, &p->zero_copy };
 
         if (params < 0)
                 return 0;
@@ -678,7 +959,7 @@ static int shm_publish(ShmHub *s, OpCall *call, const ShmParams *p, GString *res
         return 0;
 }
 
-/* An unpaired publish ring of exactly @topic whose owner is not @owner, or NULL. */
+/* An unpaired publish ring of exactly @topic whose owner is not @owner (NULL: anyone's), or NULL. */
 static HubRing *direct_candidate(ShmHub *s, const char *topic, Client *owner) {
         GHashTableIter it;
         gpointer v;
@@ -687,8 +968,8 @@ static HubRing *direct_candidate(ShmHub *s, const char *topic, Client *owner) {
         while (g_hash_table_iter_next(&it, NULL, &v)) {
                 HubRing *r = v;
 
-                if (r->kind == RING_KIND_PUBLISH && !r->dead && !r->direct_peer && r->owner != owner &&
-                    strcmp(r->topic, topic) == 0)
+                if (r->kind == RING_KIND_PUBLISH && !r->dead && !r->direct_peer && !r->zc_peer &&
+                    (!owner || r->owner != owner) && strcmp(r->topic, topic) == 0)
                         return r;
         }
         return NULL;
@@ -734,23 +1015,10 @@ static int shm_direct(ShmHub *s, OpCall *call, HubRing *pub, GString *result, Js
         return 0;
 }
 
-static int shm_subscribe(ShmHub *s, OpCall *call, const ShmParams *p, GString *result, JsonrpcFds *fds) {
+/* A subscribe ring for @p->pattern, subscribed, its fds in @fds. */
+static int subscribe_ring_new(ShmHub *s, OpCall *call, const ShmParams *p, JsonrpcFds *fds, HubRing **ret) {
         HubRing *r;
         int k;
-
-        if (!p->pattern)
-                return param_error(call, "Invalid params: 'pattern' is missing.");
-        if (p->direct) {
-                HubRing *pub = direct_candidate(s, p->pattern, call->client);
-
-                if (!pub)
-                        return op_fail_name(call, "NotFound", "No publish ring of topic '%s' to pair with: "
-                                            "'direct' needs one, unpaired, of exactly that topic.", p->pattern);
-                if (owner_n_rings(s, call->client) >= s->config.max_rings)
-                        return op_fail_name(call, "LimitExceeded", "Too many rings: a connection has at most "
-                                            "%u ([shm] max-rings).", s->config.max_rings);
-                return shm_direct(s, call, pub, result, fds);
-        }
 
         k = ring_new(s, call, RING_KIND_SUBSCRIBE, p->size, &r);
         if (k < 0)
@@ -765,6 +1033,84 @@ static int shm_subscribe(ShmHub *s, OpCall *call, const ShmParams *p, GString *r
                 ring_free(r);
                 return log_warning_errno(k, "Failed to duplicate a ring's fds: %m");
         }
+        *ret = r;
+        return 0;
+}
+
+/* A read-only fd of @memfd: a zero-copy reader can map the publisher's ring, never write it. */
+static int reopen_read_only(int memfd) {
+        char path[64];
+
+        snprintf(path, sizeof path, "/proc/self/fd/%d", memfd);
+        return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+/*
+ * shm.subscribe zero_copy: a subscribe ring as any other, paired with the
+ * publish ring of exactly its topic (see "zero-copy pairs" above); its
+ * answer has a fourth fd, that ring's memfd, read-only.
+ */
+static int shm_zero_copy(ShmHub *s, OpCall *call, const ShmParams *p, GString *result, JsonrpcFds *fds) {
+        g_auto(Fd) ro = -1;
+        HubRing *pub = direct_candidate(s, p->pattern, NULL), *r;
+        int k;
+
+        if (!pub)
+                return op_fail_name(call, "NotFound", "No publish ring of topic '%s' to pair with: "
+                                    "'zero_copy' needs one of exactly that topic, not yet paired.", p->pattern);
+        ro = reopen_read_only(pub->memfd);
+        if (ro < 0)
+                return log_warning_errno(-errno, "Failed to reopen a ring's memfd read-only: %m");
+        k = subscribe_ring_new(s, call, p, fds, &r);
+        if (k < 0)
+                return k;
+        fds->fds[fds->n++] = g_steal_fd(&ro);
+
+        /* Every REF fits the table: a REF record takes at least 40 bytes of the ring. */
+        r->zc_cap = (unsigned) MIN(r->ring.size / 40 + 1, ZC_MAX_REFS);
+        r->zc_refs = g_new(ZcRef, r->zc_cap);
+        /* What the hub read of pub was published already: only what comes now is held. */
+        ring_release(&pub->ring);
+        pub->zc_peer = r;
+        r->zc_peer = pub;
+        s->n_zc++;
+        if (p->with_retained)
+                (void) hub_replay_retained(s->hub, &r->client, r->sub_id);
+
+        g_string_append_printf(result, "{\"ring\":%" PRIu64 ",\"size\":%" PRIu64 ",\"map_size\":%zu,"
+                               "\"kind\":\"subscribe\",\"subscription\":%" PRIu64 ",\"zero_copy\":true,"
+                               "\"publisher_ring\":%" PRIu64 ",\"publisher_map_size\":%zu}",
+                               r->id, r->ring.size, r->map_size, r->sub_id, pub->id, pub->map_size);
+        log_debug("client %" PRIu64 " (unix): zero-copy subscribe ring %" PRIu64 " of publish ring %" PRIu64
+                  " ('%s'), %" PRIu64 " bytes", call->client->info.id, r->id, pub->id, pub->topic, r->ring.size);
+        return 0;
+}
+
+static int shm_subscribe(ShmHub *s, OpCall *call, const ShmParams *p, GString *result, JsonrpcFds *fds) {
+        HubRing *r;
+        int k;
+
+        if (!p->pattern)
+                return param_error(call, "Invalid params: 'pattern' is missing.");
+        if (p->direct && p->zero_copy)
+                return param_error(call, "Invalid params: 'direct' and 'zero_copy' exclude each other.");
+        if (p->zero_copy)
+                return shm_zero_copy(s, call, p, result, fds);
+        if (p->direct) {
+                HubRing *pub = direct_candidate(s, p->pattern, call->client);
+
+                if (!pub)
+                        return op_fail_name(call, "NotFound", "No publish ring of topic '%s' to pair with: "
+                                            "'direct' needs one, unpaired, of exactly that topic.", p->pattern);
+                if (owner_n_rings(s, call->client) >= s->config.max_rings)
+                        return op_fail_name(call, "LimitExceeded", "Too many rings: a connection has at most "
+                                            "%u ([shm] max-rings).", s->config.max_rings);
+                return shm_direct(s, call, pub, result, fds);
+        }
+
+        k = subscribe_ring_new(s, call, p, fds, &r);
+        if (k < 0)
+                return k;
         if (p->with_retained)
                 (void) hub_replay_retained(s->hub, &r->client, r->sub_id);
         append_ring_result(result, r, r, "subscription", r->sub_id);

@@ -5,9 +5,11 @@
  * JSON-RPC face's extension hook because their responses carry fds:
  *
  *   shm.publish   {"topic", "size"}    -> {"ring", "size", "map_size", "kind"} + memfd, eventfd
- *   shm.subscribe {"pattern", "size", "with_retained", "direct"}
+ *   shm.subscribe {"pattern", "size", "with_retained", "direct", "zero_copy"}
  *                                      -> {"ring", "size", "map_size", "kind", "subscription"}
- *                                         + memfd (, eventfd)
+ *                                         + memfd (, eventfd, reader eventfd)
+ *                 zero_copy: also {"zero_copy", "publisher_ring", "publisher_map_size"}
+ *                                         + the publisher ring's memfd, read-only
  *   shm.close     {"ring"}             -> null
  *
  * Each ring is a core client of its own (transport "shm", the requesting

@@ -19,15 +19,26 @@
  *                                        "streaming" once the hub read 1000 of them, go on
  *                                        until a line or EOF on stdin, then print "streamed N"
  *                                        when the hub read all N
- *   shm-tool feed TOPIC                  open a publish ring, print "ready ring=ID"; then per
+ *   shm-tool feed TOPIC [SIZE]           open a publish ring, print "ready ring=ID"; then per
  *                                        line of stdin: a number N writes the next N records
  *                                        "m1", "m2", ... ("wrote N"), "close" does shm.close
- *                                        ("closed"); exit at EOF
+ *                                        ("closed"), "corrupt" writes a head out of range and
+ *                                        waits until the hub drops the ring ("dropped"); exit at EOF
  *   shm-tool direct TOPIC N              shm.subscribe direct:true, print "ready ring=ID
  *                                        publisher=ID", read N records ("msg SEQ PAYLOAD"), then
  *                                        per line of stdin: "close" does shm.close ("closed"),
  *                                        "wait-closed" waits until the hub marks the ring closed
  *                                        ("hub closed it"); exit at EOF
+ *   shm-tool zc TOPIC                    shm.subscribe zero_copy:true, print "ready ring=ID
+ *                                        publisher=ID ro=0|1" (ro=1: the publisher's memfd cannot
+ *                                        be mapped writable); then per line of stdin: "read N"
+ *                                        reads N records without giving their space back, each
+ *                                        "ref SEQ TOPIC PAYLOAD" (a REF: the payload read from the
+ *                                        publisher's ring) or "msg SEQ TOPIC PAYLOAD" or "gap F L";
+ *                                        "release" gives the space back ("released"); "close" does
+ *                                        shm.close ("closed"); "corrupt" stores a tail beyond
+ *                                        what the hub wrote ("corrupted"); "wait-dropped" waits
+ *                                        until the hub drops the ring ("dropped"); exit at EOF
  *   shm-tool close                       shm.close a ring, leave another open, print "closed"
  *                                        then wait for stdin's EOF
  *
@@ -40,6 +51,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -203,12 +215,12 @@ static int cmd_stream(int sock, const char *topic) {
         return 0;
 }
 
-static int cmd_feed(int sock, const char *topic) {
+static int cmd_feed(int sock, const char *topic, uint32_t size) {
         ShmRing r = SHM_RING_INIT;
         char payload[32], line[64];
         unsigned next = 1;
 
-        open_ring(sock, true, topic, 0, &r);
+        open_ring(sock, true, topic, size, &r);
         printf("ready ring=%" PRIu64 "\n", r.id);
         fflush(stdout);
         while (fgets(line, sizeof line, stdin)) {
@@ -218,6 +230,15 @@ static int cmd_feed(int sock, const char *topic) {
                         if (k < 0)
                                 die("shm.close", k);
                         printf("closed\n");
+                } else if (strcmp(line, "corrupt\n") == 0) {
+                        uint64_t one = 1;
+
+                        /* A head beyond what the ring can hold; wake the hub to see it. */
+                        __atomic_store_n(&r.ring.shared->head, r.ring.head + r.ring.size + 8, __ATOMIC_RELEASE);
+                        (void) !write(r.wake_fd, &one, sizeof one);
+                        if (!wait_for(ring_dropped, &r))
+                                die("the hub did not drop the ring", -ETIMEDOUT);
+                        printf("dropped\n");
                 } else {
                         unsigned n = (unsigned) atoi(line);
 
@@ -235,21 +256,30 @@ static int cmd_feed(int sock, const char *topic) {
         return 0;
 }
 
-static int cmd_direct(int sock, const char *topic, unsigned n) {
-        ShmRing r = SHM_RING_INIT;
-        struct timespec timeout = { .tv_sec = 10 };
-        char *error = NULL, line[64];
-        int k;
+/* shm.subscribe with @options (a pairing); false after printing "refused ERROR" when the hub refused. */
+static bool open_paired(int sock, const char *topic, const char *options, ShmRing *r) {
+        char *error = NULL;
+        int k = shm_ring_open(sock, false, topic, 0, options, r, &error);
 
-        k = shm_ring_open(sock, false, topic, 0, "\"direct\":true", &r, &error);
         if (k == -EREMOTEIO) {
                 printf("refused %s\n", error);
                 fflush(stdout);
                 free(error);
-                return 0;
+                return false;
         }
         if (k < 0)
                 die("shm ring", k);
+        return true;
+}
+
+static int cmd_direct(int sock, const char *topic, unsigned n) {
+        ShmRing r = SHM_RING_INIT;
+        struct timespec timeout = { .tv_sec = 10 };
+        char line[64];
+        int k;
+
+        if (!open_paired(sock, topic, "\"direct\":true", &r))
+                return 0;
         printf("ready ring=%" PRIu64 " publisher=%" PRIu64 " kind=%" PRIu32 "\n", r.id, r.ring.shared->id,
                __atomic_load_n(&r.ring.shared->kind, __ATOMIC_ACQUIRE));
         fflush(stdout);
@@ -280,6 +310,100 @@ static int cmd_direct(int sock, const char *topic, unsigned n) {
         return 0;
 }
 
+/* The next record without giving any space back: wait on the futex (10 s at most). */
+static void read_holding(ShmRing *r, RingMsg *m) {
+        struct timespec timeout = { .tv_sec = 10 };
+        int k;
+
+        while ((k = ring_read(&r->ring, m)) == -EAGAIN) {
+                k = ring_wait_readable(&r->ring, 1000, &timeout);
+                if (k < 0)
+                        die("wait", k);
+        }
+        if (k < 0)
+                die("read", k);
+}
+
+/*
+ * "gap FIRST LAST", or "msg|ref SEQ TOPIC PAYLOAD" (ref: a REF record, its
+ * payload read from the publisher's ring). Return: the seqs accounted for.
+ */
+static uint64_t print_record(ShmRing *r, const RingMsg *m) {
+        const void *payload;
+        size_t len;
+        int k;
+
+        if (m->type == RING_RECORD_GAP) {
+                uint64_t last;
+
+                memcpy(&last, m->payload, sizeof last);
+                printf("gap %" PRIu64 " %" PRIu64 "\n", m->seq, last);
+                return last - m->seq + 1;
+        }
+        k = shm_ring_payload(r, m, &payload, &len);
+        if (k < 0)
+                die("a REF record", k);
+        printf("%s %" PRIu64 " %.*s %.*s\n", m->type == RING_RECORD_REF ? "ref" : "msg", m->seq,
+               (int) m->topic_len, m->topic, (int) len, (const char *) payload);
+        return 1;
+}
+
+/* Whether a mapping of @fd for writing is refused. */
+static bool read_only_fd(int fd, size_t size) {
+        void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+        if (p != MAP_FAILED) {
+                munmap(p, size);
+                return false;
+        }
+        return errno == EACCES;
+}
+
+static int cmd_zc(int sock, const char *topic) {
+        ShmRing r = SHM_RING_INIT;
+        char line[64];
+        int k;
+
+        if (!open_paired(sock, topic, "\"zero_copy\":true", &r))
+                return 0;
+        if (!r.ref_data)
+                die("no publisher's ring came with the answer", -EPROTO);
+        printf("ready ring=%" PRIu64 " publisher=%" PRIu64 " ro=%d\n", r.id,
+               ((const RingShared *) r.ref_mem)->id, read_only_fd(r.ref_fd, r.ref_map_size));
+        fflush(stdout);
+        while (fgets(line, sizeof line, stdin)) {
+                if (strncmp(line, "read ", 5) == 0) {
+                        unsigned n = (unsigned) atoi(line + 5);
+
+                        for (unsigned i = 0; i < n; i++) {
+                                RingMsg m;
+
+                                read_holding(&r, &m);
+                                (void) print_record(&r, &m);
+                        }
+                } else if (strcmp(line, "release\n") == 0) {
+                        ring_release(&r.ring);
+                        printf("released\n");
+                } else if (strcmp(line, "close\n") == 0) {
+                        k = shm_ring_close(sock, &r);
+                        if (k < 0)
+                                die("shm.close", k);
+                        printf("closed\n");
+                } else if (strcmp(line, "corrupt\n") == 0) {
+                        /* A tail beyond anything the hub wrote. */
+                        __atomic_store_n(&r.ring.shared->tail, r.ring.tail + r.ring.size * 3, __ATOMIC_RELEASE);
+                        printf("corrupted\n");
+                } else if (strcmp(line, "wait-dropped\n") == 0) {
+                        if (!wait_for(ring_dropped, &r))
+                                die("the hub did not drop the ring", -ETIMEDOUT);
+                        printf("dropped\n");
+                }
+                fflush(stdout);
+        }
+        shm_ring_unmap(&r);
+        return 0;
+}
+
 static int cmd_subscribe(int sock, const char *pattern, unsigned n, uint32_t size, bool wait_stdin) {
         ShmRing r = SHM_RING_INIT;
         uint64_t accounted = 0;
@@ -297,17 +421,7 @@ static int cmd_subscribe(int sock, const char *pattern, unsigned n, uint32_t siz
                 RingMsg m;
 
                 read_waiting(&r, &m);
-                if (m.type == RING_RECORD_GAP) {
-                        uint64_t last;
-
-                        memcpy(&last, m.payload, sizeof last);
-                        printf("gap %" PRIu64 " %" PRIu64 "\n", m.seq, last);
-                        accounted += last - m.seq + 1;
-                } else {
-                        printf("msg %" PRIu64 " %.*s %.*s\n", m.seq, (int) m.topic_len, m.topic,
-                               (int) m.payload_len, (const char *) m.payload);
-                        accounted++;
-                }
+                accounted += print_record(&r, &m);
                 fflush(stdout);
         }
         ring_release(&r.ring);
@@ -396,7 +510,9 @@ int main(int argc, char **argv) {
         if (strcmp(argv[1], "close") == 0)
                 return cmd_close(sock);
         if (strcmp(argv[1], "feed") == 0 && argc >= 3)
-                return cmd_feed(sock, argv[2]);
+                return cmd_feed(sock, argv[2], argc > 3 ? (uint32_t) strtoul(argv[3], NULL, 0) : 0);
+        if (strcmp(argv[1], "zc") == 0 && argc >= 3)
+                return cmd_zc(sock, argv[2]);
         if (strcmp(argv[1], "direct") == 0 && argc >= 4)
                 return cmd_direct(sock, argv[2], (unsigned) atoi(argv[3]));
         if (strcmp(argv[1], "stream") == 0 && argc >= 3)

@@ -4,7 +4,9 @@
  * producer and a consumer view of one anonymous mapping. Wraparound with
  * PAD records, a full ring, record size limits, and validation of every
  * index and record header a peer could corrupt. And two processes that
- * spin on one CPU: a spinning waiter must let its peer run.
+ * spin on one CPU: a spinning waiter must let its peer run. The pieces of
+ * zero-copy pairs: REF records resolved only within the publisher's data
+ * area, partial releases, room checks and waiting for the reader's tail.
  */
 #include <check.h>
 #include <errno.h>
@@ -261,6 +263,106 @@ static void spin_read(Ring *r, RingMsg *m) {
  * then take seconds. That was the busy-poll hang of bench-shm (a producer,
  * the hub and a consumer spinning on two CPUs).
  */
+START_TEST(test_ref_records)
+{
+        static uint8_t area[SIZE];
+        RingRef ref = { .offset = 100, .length = 50 };
+        RingMsg m = { .type = RING_RECORD_REF, .seq = 9, .topic = "t", .topic_len = 1,
+                      .payload = &ref, .payload_len = sizeof ref };
+        const void *p;
+        size_t len;
+
+        ck_assert_int_eq(ring_write(&prod, &m), 0);
+        ck_assert_int_eq(ring_read(&cons, &m), 0);
+        ck_assert_int_eq(m.type, RING_RECORD_REF);
+        ck_assert_int_eq(ring_ref_resolve(&m, area, SIZE, &p, &len), 0);
+        ck_assert_ptr_eq(p, area + 100);
+        ck_assert_uint_eq(len, 50);
+
+        /* Anything reaching beyond the area is refused, overflow included. */
+        const RingRef bad[] = {
+                { .offset = SIZE + 1, .length = 0 },
+                { .offset = SIZE - 10, .length = 11 },
+                { .offset = UINT64_MAX - 5, .length = 10 },
+                { .offset = 0, .length = SIZE + 1 },
+        };
+        for (unsigned i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+                RingMsg b = m;
+
+                b.payload = &bad[i];
+                ck_assert_int_eq(ring_ref_resolve(&b, area, SIZE, &p, &len), -EBADMSG);
+        }
+        ref = (RingRef) { .offset = SIZE, .length = 0 };
+        m.payload = &ref;
+        ck_assert_int_eq(ring_ref_resolve(&m, area, SIZE, &p, &len), 0);
+        /* Not a REF, a short one, or no publisher's area. */
+        m.payload_len = 8;
+        ck_assert_int_eq(ring_ref_resolve(&m, area, SIZE, &p, &len), -EBADMSG);
+        m.payload_len = sizeof ref;
+        ck_assert_int_eq(ring_ref_resolve(&m, NULL, SIZE, &p, &len), -EBADMSG);
+        m.type = RING_RECORD_MESSAGE;
+        ck_assert_int_eq(ring_ref_resolve(&m, area, SIZE, &p, &len), -EBADMSG);
+}
+END_TEST
+
+START_TEST(test_release_to)
+{
+        RingMsg m;
+        uint64_t first_end;
+
+        for (int i = 0; i < 3; i++)
+                ck_assert_int_eq(write_ab(), 0);
+        ck_assert_int_eq(ring_read(&cons, &m), 0);
+        first_end = cons.tail;
+        ck_assert_int_eq(ring_read(&cons, &m), 0);
+        ck_assert_int_eq(ring_read(&cons, &m), 0);
+
+        /* Only what was read, only forward. */
+        ring_release_to(&cons, cons.tail + 8);
+        ck_assert_uint_eq(((RingShared *) mem)->tail, 0);
+        ring_release_to(&cons, first_end);
+        ck_assert_uint_eq(((RingShared *) mem)->tail, first_end);
+        ring_release_to(&cons, 0);
+        ck_assert_uint_eq(((RingShared *) mem)->tail, first_end);
+        ring_release(&cons);
+        ck_assert_uint_eq(((RingShared *) mem)->tail, cons.tail);
+}
+END_TEST
+
+START_TEST(test_room_and_sleep_until)
+{
+        size_t need = ring_record_size(1, SIZE / 2 - 32);
+        uint64_t end;
+        RingMsg m;
+
+        ck_assert_int_eq(ring_room(&prod, need), 0);
+        ck_assert_int_eq(write_ab(), 0);
+        end = prod.head;
+        ck_assert_int_eq(write_ab(), 0);
+        /* The reader is not past the first record: sleep, with the word set. */
+        ck_assert(ring_sleep_eventfd_until(&prod, end));
+        ck_assert_uint_eq(((RingShared *) mem)->prod_wait, RING_WAIT_EVENTFD);
+        ck_assert_int_eq(ring_read(&cons, &m), 0);
+        ring_release(&cons);
+        ck_assert_uint_eq(((RingShared *) mem)->prod_wait, RING_AWAKE);     /* woken (no eventfd here) */
+        ck_assert(!ring_sleep_eventfd_until(&prod, end));
+        ck_assert_uint_eq(((RingShared *) mem)->prod_wait, RING_AWAKE);
+
+        /* Fill it: no room, until the reader gives some back; a corrupt tail says so. */
+        while (ring_room(&prod, need) == 0) {
+                RingMsg big = msg(1, "a", NULL, SIZE / 2 - 32);
+                void *p;
+
+                ck_assert_int_eq(ring_reserve(&prod, &big, &p), 0);
+                ring_flush(&prod);
+        }
+        ck_assert_int_eq(ring_room(&prod, need), -ENOBUFS);
+        ((RingShared *) mem)->tail = prod.head + 64;
+        ck_assert_int_eq(ring_room(&prod, need), -EBADMSG);
+        ck_assert(!ring_sleep_eventfd_until(&prod, prod.head));
+}
+END_TEST
+
 START_TEST(test_spinners_share_one_cpu)
 {
         enum { ROUNDS = 1000 };
@@ -326,6 +428,9 @@ static Suite *ring_suite(void) {
         tcase_add_test(tc, test_consumer_validates_records);
         tcase_add_test(tc, test_producer_validates_tail);
         tcase_add_test(tc, test_sleep_protocol);
+        tcase_add_test(tc, test_ref_records);
+        tcase_add_test(tc, test_release_to);
+        tcase_add_test(tc, test_room_and_sleep_until);
         tcase_add_test(tc, test_spinners_share_one_cpu);
         tcase_set_timeout(tc, 30);
         suite_add_tcase(s, tc);

@@ -24,6 +24,16 @@
 #   of them and no gap notice, and the pair ends when either side closes
 #   (the hub drains the publisher's ring again from where the reader
 #   stopped; a reader whose publisher left sees the ring closed).
+# - a zero-copy subscriber (shm.subscribe zero_copy:true) gets every record
+#   of the publisher's ring as a REF with increasing hub seqs, the same
+#   messages and seqs a socket subscriber and a D-Bus match rule see, and
+#   socket publishes of the topic as MESSAGE records; it cannot map the
+#   publisher's ring writable; a reader that keeps its records holds the
+#   publisher back (no gap) while the hub serves everyone else, until it
+#   releases them or leaves; the publisher leaving mid-stream leaves the
+#   records it has read valid; a reader that corrupts its tail loses its
+#   ring, the publisher and the hub go on; a publisher that corrupts its
+#   head loses its ring, the reader's ring and the hub go on.
 
 import os
 import subprocess
@@ -319,6 +329,180 @@ def test_direct_pair_publisher_leaves():
     d2.finish()
 
 
+def zc_read(t, n):
+    """n records of a zero-copy reader: (kind, seq, topic, payload) each."""
+    t.tell('read %d\n' % n)
+    out = []
+    for _ in range(n):
+        kind, seq, topic, payload = t.line().split(' ', 3)
+        out.append((kind, int(seq), topic, payload))
+    return out
+
+
+def test_zero_copy_pair():
+    sub = Conn(label='zc-socket-subscriber')
+    sub.call('subscribe', {'pattern': 'shm.zc1'})
+    sbrpc.check_error(Conn(label='zc-early').call_error('shm.subscribe', {'pattern': 'shm.zc1', 'zero_copy': True}),
+                      name='NotFound', what='zero_copy without a publish ring')
+    feed = Tool('feed', 'shm.zc1')
+    pub_ring = int(feed.line().split('=')[1])
+    zc = Tool('zc', 'shm.zc1')
+    ready = zc.line().split()
+    check_eq((ready[0], ready[2], ready[3]), ('ready', 'publisher=%d' % pub_ring, 'ro=1'),
+             'the zero-copy reader maps the publisher\'s ring, read-only')
+    sbrpc.check_error(Conn(label='zc-second').call_error('shm.subscribe', {'pattern': 'shm.zc1', 'zero_copy': True}),
+                      name='NotFound', what='a second zero-copy reader of a paired ring')
+    sbrpc.check_error(Conn(label='zc-direct').call_error('shm.subscribe', {'pattern': 'shm.zc1', 'direct': True}),
+                      name='NotFound', what='a direct reader of a zero-copy paired ring')
+    feed.tell('100\n')
+    check_eq(feed.line(), 'wrote 100', 'publisher')
+    got = zc_read(zc, 100)
+    check_eq([(k, t, p) for k, _, t, p in got], [('ref', 'shm.zc1', 'm%d' % i) for i in range(1, 101)],
+             'REF records of every message, in order')
+    seqs = [q for _, q, _, _ in got]
+    check(all(a < b for a, b in zip(seqs, seqs[1:])), 'hub seqs increase: %r' % seqs[:5])
+    for i in range(100):
+        p = sub.next_note('message')['params']
+        check_eq((p['seq'], p['payload'], p['sender']['transport']), (seqs[i], 'm%d' % (i + 1), 'shm'),
+                 'the socket subscriber gets the same message %d' % i)
+    dbus_watch.wait_signal(sbtest.is_msg('Message', 'shm.zc1', 'm100'), 'Message signal of shm.zc1')
+    # Other transports' messages come as MESSAGE records, in between.
+    pub = Conn(label='zc-socket-publisher')
+    seq = pub.call('publish', {'topic': 'shm.zc1', 'payload': 'from-socket'})['seq']
+    feed.tell('1\n')
+    check_eq(feed.line(), 'wrote 1', 'publisher')
+    got = zc_read(zc, 2)
+    check_eq(got[0], ('msg', seq, 'shm.zc1', 'from-socket'), 'a socket publish as a MESSAGE record')
+    check_eq((got[1][0], got[1][3]), ('ref', 'm101'), 'then the ring\'s next record as a REF')
+    check(got[1][1] > seq, 'its seq after the socket publish')
+    zc.tell('release\n')
+    check_eq(zc.line(), 'released', 'release')
+    zc.finish()
+    feed.finish()
+    pub.close()
+    sub.close()
+    wait_info(lambda i: i['shm']['rings'] == 0, 'no rings left')
+
+
+def test_zero_copy_reader_holds_publisher():
+    sub = Conn(label='zc-hold-subscriber')
+    sub.call('subscribe', {'pattern': 'zc.hold'})
+    # 4 KiB: records "mN" take 32 bytes, so at most 128 are in the ring at once.
+    feed = Tool('feed', 'zc.hold', 4096)
+    feed.line()
+    zc = Tool('zc', 'zc.hold')
+    check(zc.line().startswith('ready'), 'zero-copy reader ready')
+    c = Conn(label='zc-hold-info')
+    published0 = c.call('hub.info')['messages_published']
+    feed.tell('400\n')
+    got = zc_read(zc, 60)
+    # The reader keeps every record it read: the hub serves everyone else meanwhile...
+    alive_and_working('a reader holding a zero-copy pair')
+    # ...but the publisher cannot get more than a ring's worth past the reader (+1: alive_and_working).
+    check(c.call('hub.info')['messages_published'] - published0 <= 129, 'the publisher is held back')
+    check(feed.reader.readline(0) is None, 'the publisher has not written all 400')
+    # Read on, giving the space back after every 60: less than the ring holds.
+    while len(got) < 400:
+        zc.tell('release\n')
+        check_eq(zc.line(), 'released', 'release')
+        got += zc_read(zc, min(60, 400 - len(got)))
+    check_eq(feed.line(), 'wrote 400', 'the publisher goes on once the reader releases')
+    check_eq([p for _, _, _, p in got], ['m%d' % i for i in range(1, 401)], 'every record, no gap')
+    seqs = [q for _, q, _, _ in got]
+    check(all(a < b for a, b in zip(seqs, seqs[1:])), 'hub seqs increase')
+    for i in range(400):
+        check_eq(sub.next_note('message')['params']['seq'], seqs[i], 'socket subscriber message %d' % i)
+    # The reader holds the publisher again and leaves: the publisher goes on, others get everything.
+    zc.tell('release\n')
+    check_eq(zc.line(), 'released', 'release')
+    published1 = c.call('hub.info')['messages_published']
+    feed.tell('400\n')
+    zc_read(zc, 50)
+    check(c.call('hub.info')['messages_published'] - published1 <= 128, 'the publisher is held back again')
+    zc.tell('close\n')
+    check_eq(zc.line(), 'closed', 'the zero-copy reader closes its ring')
+    check_eq(feed.line(), 'wrote 400', 'the publisher goes on once the reader is gone')
+    for i in range(401, 801):
+        check_eq(sub.next_note('message')['params']['payload'], 'm%d' % i, 'socket subscriber after the pair')
+    zc.finish()
+    feed.finish()
+    c.close()
+    sub.close()
+    wait_info(lambda i: i['shm']['rings'] == 0, 'no rings left')
+
+
+def test_zero_copy_publisher_leaves():
+    feed = Tool('feed', 'zc.pub')
+    feed.line()
+    zc = Tool('zc', 'zc.pub')
+    check(zc.line().startswith('ready'), 'zero-copy reader ready')
+    feed.tell('10\n')
+    check_eq(feed.line(), 'wrote 10', 'publisher')
+    first = zc_read(zc, 4)
+    feed.tell('close\n')
+    check_eq(feed.line(), 'closed', 'the publisher closes its ring')
+    wait_info(lambda i: i['shm']['rings'] == 1, 'the publisher\'s ring freed, the reader\'s left')
+    # What the reader had not read yet is still there, in its own mapping.
+    rest = zc_read(zc, 6)
+    check_eq([p for _, _, _, p in first + rest], ['m%d' % i for i in range(1, 11)], 'every record after the close')
+    pub = Conn(label='zc-after-publisher')
+    seq = pub.call('publish', {'topic': 'zc.pub', 'payload': 'later'})['seq']
+    check_eq(zc_read(zc, 1), [('msg', seq, 'zc.pub', 'later')], 'the subscription goes on')
+    zc.finish()
+    feed.finish()
+    pub.close()
+    wait_info(lambda i: i['shm']['rings'] == 0, 'no rings left')
+
+
+def test_zero_copy_corrupt_reader():
+    before = shm_info('dropped_rings')
+    sub = Conn(label='zc-corrupt-subscriber')
+    sub.call('subscribe', {'pattern': 'zc.bad'})
+    feed = Tool('feed', 'zc.bad', 4096)
+    feed.line()
+    zc = Tool('zc', 'zc.bad')
+    check(zc.line().startswith('ready'), 'zero-copy reader ready')
+    zc.tell('corrupt\n')
+    check_eq(zc.line(), 'corrupted', 'the reader wrote a bad tail')
+    zc.tell('wait-dropped\n')
+    # The hub reads the reader's tail when it drains the publisher: it drops the reader's ring.
+    feed.tell('300\n')
+    check_eq(zc.line(), 'dropped', 'the corrupt reader\'s ring')
+    check_eq(feed.line(), 'wrote 300', 'the publisher is not held by a dropped reader')
+    for i in range(1, 301):
+        check_eq(sub.next_note('message')['params']['payload'], 'm%d' % i, 'socket subscriber message %d' % i)
+    alive_and_working('a corrupt zero-copy reader')
+    check_eq(shm_info('dropped_rings') - before, 1, 'rings dropped for corruption')
+    zc.finish()
+    feed.finish()
+    sub.close()
+    wait_info(lambda i: i['shm']['rings'] == 0, 'no rings left')
+
+
+def test_zero_copy_corrupt_publisher():
+    before = shm_info('dropped_rings')
+    feed = Tool('feed', 'zc.badpub')
+    feed.line()
+    zc = Tool('zc', 'zc.badpub')
+    check(zc.line().startswith('ready'), 'zero-copy reader ready')
+    feed.tell('5\n')
+    check_eq(feed.line(), 'wrote 5', 'publisher')
+    check_eq([p for _, _, _, p in zc_read(zc, 5)], ['m%d' % i for i in range(1, 6)], 'REF records')
+    feed.tell('corrupt\n')
+    check_eq(feed.line(), 'dropped', 'the corrupt publisher\'s ring')
+    wait_info(lambda i: i['shm']['rings'] == 1, 'the reader\'s ring left')
+    check_eq(shm_info('dropped_rings') - before, 1, 'rings dropped for corruption')
+    alive_and_working('a corrupt zero-copy publisher')
+    # The reader's ring and subscription go on.
+    pub = Conn(label='zc-after-corrupt')
+    seq = pub.call('publish', {'topic': 'zc.badpub', 'payload': 'still'})['seq']
+    check_eq(zc_read(zc, 1), [('msg', seq, 'zc.badpub', 'still')], 'the subscription goes on')
+    zc.finish()
+    feed.finish()
+    pub.close()
+    wait_info(lambda i: i['shm']['rings'] == 0, 'no rings left')
+
+
 def test_bad_params():
     c = Conn(label='bad-params')
     sbrpc.check_error(c.call_error('shm.publish', {'topic': 'a..b'}), name='InvalidTopic', what='bad topic')
@@ -327,6 +511,10 @@ def test_bad_params():
     sbrpc.check_error(c.call_error('shm.publish', {'topic': 'a', 'size': 1 << 30}), code=-32602,
                       mentions='size', what='size over max-size')
     sbrpc.check_error(c.call_error('shm.subscribe', {}), code=-32602, mentions='pattern', what='no pattern')
+    sbrpc.check_error(c.call_error('shm.subscribe', {'pattern': 'a', 'direct': True, 'zero_copy': True}),
+                      code=-32602, mentions='zero_copy', what='direct and zero_copy')
+    sbrpc.check_error(c.call_error('shm.subscribe', {'pattern': 'a', 'zero_copy': 1}), code=-32602,
+                      mentions='zero_copy', what='zero_copy not a boolean')
     sbrpc.check_error(c.call_error('shm.close', {'ring': 999}), name='NotFound', what='unknown ring')
     sbrpc.check_error(c.call_error('shm.nothing', {}), code=-32601, what='unknown shm method')
     c.close()
@@ -337,4 +525,6 @@ if __name__ == '__main__':
                 test_shm_to_shm, test_slow_reader_gets_gap,
                 test_corrupt_rings_are_dropped, test_memfd_is_sealed, test_close_and_disconnect_free_rings,
                 test_socket_served_while_a_ring_streams, test_direct_pair_reader_leaves,
-                test_direct_pair_publisher_leaves, test_bad_params])
+                test_direct_pair_publisher_leaves, test_zero_copy_pair, test_zero_copy_reader_holds_publisher,
+                test_zero_copy_publisher_leaves, test_zero_copy_corrupt_reader, test_zero_copy_corrupt_publisher,
+                test_bad_params])
