@@ -36,7 +36,8 @@ static int check_memfd(int memfd, size_t *ret_size) {
         return 0;
 }
 
-int shm_ring_map(int memfd, int wake_fd, bool producer, ShmRing *ret) {
+/* Check @memfd (check_memfd()) and map all of it shared with @prot. */
+static int map_memfd(int memfd, int prot, void **ret_mem, size_t *ret_size) {
         size_t size;
         void *mem;
         int k;
@@ -44,9 +45,22 @@ int shm_ring_map(int memfd, int wake_fd, bool producer, ShmRing *ret) {
         k = check_memfd(memfd, &size);
         if (k < 0)
                 return k;
-        mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+        mem = mmap(NULL, size, prot, MAP_SHARED, memfd, 0);
         if (mem == MAP_FAILED)
                 return -errno;
+        *ret_mem = mem;
+        *ret_size = size;
+        return 0;
+}
+
+int shm_ring_map(int memfd, int wake_fd, bool producer, ShmRing *ret) {
+        size_t size;
+        void *mem;
+        int k;
+
+        k = map_memfd(memfd, PROT_READ | PROT_WRITE, &mem, &size);
+        if (k < 0)
+                return k;
         k = ring_attach(&ret->ring, mem, size, producer, wake_fd);
         if (k < 0) {
                 munmap(mem, size);
@@ -72,12 +86,9 @@ int shm_ring_map_publisher(ShmRing *r, int memfd) {
         void *mem;
         int k;
 
-        k = check_memfd(memfd, &size);
+        k = map_memfd(memfd, PROT_READ, &mem, &size);
         if (k < 0)
                 return k;
-        mem = mmap(NULL, size, PROT_READ, MAP_SHARED, memfd, 0);
-        if (mem == MAP_FAILED)
-                return -errno;
         sh = mem;
         data_size = __atomic_load_n(&sh->data_size, __ATOMIC_RELAXED);
         if (__atomic_load_n(&sh->magic, __ATOMIC_ACQUIRE) != RING_MAGIC || sh->version != RING_VERSION ||
