@@ -737,22 +737,9 @@ void jsonrpc_fds_close(JsonrpcFds *f) {
         f->n = 0;
 }
 
-/* The method named @name; a client sends runs of one method, so the last one found is compared first. */
-static const OpMethod *method_by_name(const char *name) {
-        static const OpMethod *last;
-        const OpMethod *m;
-
-        if (last && strcmp(last->jsonrpc, name) == 0)
-                return last;
-        m = op_method_by_jsonrpc(name);
-        if (m)
-                last = m;
-        return m;
-}
-
 /* Look @name up and run it; rpc.describe is JSON-RPC's own introspection, from the table too. */
 static int run_request(Request *q, const char *name, GString *result) {
-        const OpMethod *m = method_by_name(name);
+        const OpMethod *m = op_method_by_jsonrpc(name);
         bool describe = !m && strcmp(name, "rpc.describe") == 0;
 
         if (!m && q->ctx->ext && g_str_has_prefix(name, q->ctx->ext->prefix))
