@@ -55,8 +55,8 @@ const ConfigKey config_keys[] = {
             "which topics are broadcast"),
         KEY("dbus", "max-queued", CONFIG_COUNT, dbus.max_queued, UINT64_MAX, true,
             "messages waiting for the bus before output is dropped"),
-        KEY("dbus", "broadcast-conflate", CONFIG_BOOL, dbus.broadcast_conflate, 0, false,
-            "at most one broadcast Message signal per topic per broadcast-interval"),
+        KEY("dbus", "broadcast-conflate", CONFIG_CONFLATE, dbus.broadcast_conflate, 0, false,
+            "when a topic's broadcast Messages are conflated: auto (while the bus is behind), always, never"),
         KEY("dbus", "broadcast-interval", CONFIG_MSEC, dbus.broadcast_interval_ms, 60000, false,
             "the window in which a topic's broadcast Messages are conflated"),
         KEY("jsonrpc", "max-frame", CONFIG_SIZE, jsonrpc.max_frame, UINT32_MAX, true,
@@ -100,7 +100,7 @@ void config_init_default(Config *ret) {
                 .dbus = {
                         .broadcast = true,
                         .max_queued = 65536,
-                        .broadcast_conflate = true,
+                        .broadcast_conflate = DBUS_CONFLATE_AUTO,
                         .broadcast_interval_ms = 10,
                 },
                 .jsonrpc = {
@@ -154,6 +154,27 @@ int config_parse_log_level(const char *s, GLogLevelFlags *ret) {
         return -EINVAL;
 }
 
+static const char *const conflate_names[] = {
+        [DBUS_CONFLATE_NEVER] = "never",
+        [DBUS_CONFLATE_AUTO] = "auto",
+        [DBUS_CONFLATE_ALWAYS] = "always",
+};
+
+/* auto, always, never; true and false (what the key took before auto) mean always and never. */
+static int config_parse_conflate(const char *s, DbusConflate *ret) {
+        bool b;
+
+        for (size_t i = 0; i < G_N_ELEMENTS(conflate_names); i++)
+                if (strcmp(s, conflate_names[i]) == 0) {
+                        *ret = (DbusConflate) i;
+                        return 0;
+                }
+        if (config_parse_bool(s, &b) < 0)
+                return -EINVAL;
+        *ret = b ? DBUS_CONFLATE_ALWAYS : DBUS_CONFLATE_NEVER;
+        return 0;
+}
+
 static void number_store(void *field, size_t size, uint64_t v) {
         if (size == sizeof(uint32_t))
                 *(uint32_t *) field = (uint32_t) v;
@@ -194,6 +215,8 @@ int config_set(Config *c, const ConfigKey *k, const char *value) {
                 return 0;
         case CONFIG_SYNC:
                 return journal_sync_parse(value, field);
+        case CONFIG_CONFLATE:
+                return config_parse_conflate(value, field);
         case CONFIG_LOG_LEVEL:
                 return config_parse_log_level(value, field);
         case CONFIG_ADDRESS: {
@@ -249,6 +272,8 @@ char *config_key_expected(const ConfigKey *k) {
                 return g_strdup("drop or disconnect");
         case CONFIG_SYNC:
                 return g_strdup("always, interval or never");
+        case CONFIG_CONFLATE:
+                return g_strdup("auto, always or never");
         case CONFIG_LOG_LEVEL:
                 return g_strdup("debug, info, notice, warning or error");
         case CONFIG_PATTERNS:
@@ -288,6 +313,8 @@ char *config_key_format(const Config *c, const ConfigKey *k) {
 
                 return g_strdup(names[*(const JournalSync *) field]);
         }
+        case CONFIG_CONFLATE:
+                return g_strdup(conflate_names[*(const DbusConflate *) field]);
         case CONFIG_LOG_LEVEL:
                 for (size_t i = 0; i < G_N_ELEMENTS(log_levels); i++)
                         if (log_levels[i].level == *(const GLogLevelFlags *) field)

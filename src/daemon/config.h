@@ -52,6 +52,7 @@ typedef enum ConfigType {
         CONFIG_PATTERNS,        /* ';'-separated topic patterns, a NULL-terminated strv */
         CONFIG_SYNC,            /* always, interval, never */
         CONFIG_SLOW_CONSUMER,   /* drop, disconnect: a bool, true for disconnect */
+        CONFIG_CONFLATE,        /* auto, always, never: a DbusConflate */
         CONFIG_LOG_LEVEL,       /* debug, info, notice, warning, error */
         CONFIG_STRING,          /* any text (a path); "" is the key's default */
         CONFIG_ADDRESS,         /* host:port with a numeric host ("127.0.0.1:7420", "[::1]:0"), or "" */

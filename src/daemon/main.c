@@ -65,8 +65,8 @@ static int parse_argv(int argc, char **argv) {
                 { "no-broadcast", 0, 0, G_OPTION_ARG_NONE, &arg_no_broadcast,
                   "Do not emit broadcast Message and KeyChanged signals", NULL },
                 { "no-conflate", 0, 0, G_OPTION_ARG_NONE, &arg_no_conflate,
-                  "Emit a broadcast Message signal for every message, not at most one per topic per "
-                  "broadcast-interval", NULL },
+                  "Emit a broadcast Message signal for every message, even when the bus falls behind "
+                  "(broadcast-conflate=never)", NULL },
                 { "version", 0, 0, G_OPTION_ARG_NONE, &arg_version, "Print the version and exit", NULL },
                 { "help", 'h', 0, G_OPTION_ARG_NONE, &arg_help, "Show this help and exit", NULL },
         };
@@ -155,7 +155,7 @@ static int config_build(Config *ret) {
         if (arg_no_broadcast)
                 config.dbus.broadcast = false;
         if (arg_no_conflate)
-                config.dbus.broadcast_conflate = false;
+                config.dbus.broadcast_conflate = DBUS_CONFLATE_NEVER;
         if (arg_log_level) {
                 if (config_parse_log_level(arg_log_level, &level) < 0) {
                         r = log_error_errno(-EINVAL, "--log-level=%s: expected debug, info, notice, warning or "

@@ -24,14 +24,19 @@
  * queueing when the connection's write queue holds max_queued messages:
  * the core then counts the drop and sends a Gap signal later.
  *
- * Broadcast Message signals are conflated per topic (broadcast_conflate,
- * every broadcast_interval_ms):
- * the first message of a quiet topic goes at once and opens a window;
- * later ones within the window replace each other, and the last goes when
- * the window ends (opening the next). An applet sees every value of a topic
- * that changes less often than that, and the current value within one
- * interval of any other, while a publisher at a million messages a second
- * costs the bus a hundred signals. Replaced messages are counted
+ * Broadcast Message signals are conflated per topic (broadcast_conflate)
+ * in windows of broadcast_interval_ms: within a topic's window, messages
+ * replace each other, and the last one goes when the window ends. ALWAYS
+ * opens a window with the first message of a quiet topic, which goes at
+ * once; an applet sees every value of a topic that changes less often
+ * than that, and the current value within one interval of any other,
+ * while a publisher at a million messages a second costs the bus a hundred
+ * signals. AUTO (the default) sends every message as long as the bus takes
+ * them, and opens a topic's window only while the bus is behind (sd-bus
+ * holds signals the socket did not take): the bus gets as many signals as
+ * it can carry, none is built that it would have to drop, and each topic's
+ * current value goes as soon as the bus catches up (dbus_service_flush()),
+ * or when its window ends. Replaced messages are counted
  * (hub.info "dbus" → "broadcast_conflated"); their seq numbers are skipped.
  * Unicast signals (Subscribe) and KeyChanged are never conflated.
  */
@@ -84,6 +89,7 @@ struct DbusService {
         GQueue window_order;            /* Window*, by due time */
         sd_event_source *window_timer;
         uint64_t interval;              /* µs of a window; 0: no conflation */
+        bool conflate_always;           /* DBUS_CONFLATE_ALWAYS; else AUTO (when interval > 0) */
         DbusStats stats;
         bool info_added;                /* stats registered with hub_add_info() */
 };
@@ -191,6 +197,17 @@ static bool bus_has_room(DbusService *s, unsigned more) {
 
         return s->config.max_queued == 0 || sd_bus_get_n_queued_write(s->bus, &queued) < 0 ||
                queued + (s->pending ? s->pending->len : 0) + more <= s->config.max_queued;
+}
+
+/*
+ * The bus is behind: sd-bus holds signals that its socket did not take. That
+ * socket's buffer is megabytes (sd-bus asks for 8 MiB), so dbus-daemon has
+ * thousands of signals to route before we conflate: it never waits for us.
+ */
+static bool bus_behind(DbusService *s) {
+        uint64_t queued = 0;
+
+        return sd_bus_get_n_queued_write(s->bus, &queued) >= 0 && queued > 0;
 }
 
 static int send_envelope(DbusService *s, const char *destination, const Envelope *e, bool check_queue) {
@@ -366,9 +383,26 @@ static void window_open(DbusService *s, Window *w, uint64_t now) {
                 (void) window_arm(s);
 }
 
+/* @w's topic is quiet (or the bus caught up): its next message goes at once. */
+static void window_forget(DbusService *s, Window *w) {
+        g_queue_unlink(&s->window_order, &w->link);
+        if (s->last_window == w)
+                s->last_window = NULL;
+        g_hash_table_remove(s->windows, w->topic);
+}
+
+/* What @w holds goes now, if the bus has room for it. */
+static void window_send(DbusService *s, Window *w) {
+        if (bus_has_room(s, 1))
+                window_pending_add(s, w);
+        else
+                s->stats.broadcast_dropped++;
+}
+
 /*
- * Ended windows: a held message goes out now and opens the next window;
- * a topic with nothing held is quiet again and forgotten.
+ * Ended windows: a held message goes out now and opens the next window
+ * (AUTO: only while the bus is still behind); a topic with nothing held is
+ * quiet again and forgotten.
  */
 static int on_window_end(sd_event_source *source, uint64_t usec, void *userdata) {
         DbusService *s = userdata;
@@ -377,25 +411,38 @@ static int on_window_end(sd_event_source *source, uint64_t usec, void *userdata)
 
         (void) sd_event_now(sd_bus_get_event(s->bus), CLOCK_MONOTONIC, &now);
         while ((w = g_queue_peek_head(&s->window_order)) && w->due <= now) {
-                g_queue_unlink(&s->window_order, &w->link);
-                if (!w->held) {
-                        if (s->last_window == w)
-                                s->last_window = NULL;
-                        g_hash_table_remove(s->windows, w->topic);
-                        continue;
+                if (w->held) {
+                        window_send(s, w);
+                        if (s->conflate_always || bus_behind(s)) {
+                                g_queue_unlink(&s->window_order, &w->link);
+                                window_open(s, w, now);
+                                continue;
+                        }
                 }
-                if (bus_has_room(s, 1))
-                        window_pending_add(s, w);
-                else
-                        s->stats.broadcast_dropped++;
-                window_open(s, w, now);
+                window_forget(s, w);
         }
         return window_arm(s);
 }
 
+/* AUTO, once the bus has caught up: every held message goes, and every topic is direct again. */
+static void windows_release(DbusService *s) {
+        Window *w;
+
+        if (s->conflate_always || g_queue_is_empty(&s->window_order) || bus_behind(s))
+                return;
+        while ((w = g_queue_peek_head(&s->window_order))) {
+                if (w->held)
+                        window_send(s, w);
+                window_forget(s, w);
+        }
+        (void) window_arm(s);
+}
+
 /*
  * A Message for a topic whose window is open is held (replacing what was
- * held): true. Else the topic's window opens and the message goes now: false.
+ * held): true. Else ALWAYS opens the topic's window and the message goes
+ * now, and so does AUTO's while the bus keeps up: false. AUTO with the bus
+ * behind opens the window and holds the message: true.
  */
 static bool broadcast_conflate(DbusService *s, const Envelope *e) {
         uint64_t now;
@@ -413,6 +460,8 @@ static bool broadcast_conflate(DbusService *s, const Envelope *e) {
                 window_hold(w, e);
                 return true;
         }
+        if (!s->conflate_always && !bus_behind(s))
+                return false;
         (void) sd_event_now(sd_bus_get_event(s->bus), CLOCK_MONOTONIC, &now);
         w = g_new0(Window, 1);
         w->topic = g_strdup(e->topic);
@@ -420,7 +469,10 @@ static bool broadcast_conflate(DbusService *s, const Envelope *e) {
         g_hash_table_insert(s->windows, w->topic, w);
         s->last_window = w;
         window_open(s, w, now);
-        return false;
+        if (s->conflate_always)
+                return false;
+        window_hold(w, e);
+        return true;
 }
 
 /*
@@ -462,6 +514,7 @@ static int broadcaster_deliver(Client *c, const Envelope *e) {
 void dbus_service_flush(DbusService *s) {
         if (!s->pending)
                 return;
+        windows_release(s);
         for (guint i = 0; i < s->pending->len; i++) {
                 const PendingSignal *p = &g_array_index(s->pending, PendingSignal, i);
                 Envelope e = {
@@ -734,7 +787,9 @@ int dbus_service_new(sd_bus *bus, Hub *hub, const DbusConfig *config, DbusServic
         s->bus = sd_bus_ref(bus);
         s->hub = hub;
         s->config = *config;
-        s->interval = config->broadcast_conflate ? (uint64_t) config->broadcast_interval_ms * 1000 : 0;
+        s->interval = config->broadcast_conflate != DBUS_CONFLATE_NEVER ?
+                      (uint64_t) config->broadcast_interval_ms * 1000 : 0;
+        s->conflate_always = config->broadcast_conflate == DBUS_CONFLATE_ALWAYS;
         g_queue_init(&s->held);
         s->peers = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) dbus_peer_free);
 

@@ -18,18 +18,25 @@
 #define SB_PATH      "/org/switchboard/Hub1"
 #define SB_INTERFACE OPS_INTERFACE
 
+/* When broadcast Message signals of a topic are conflated (see dbus-service.c). */
+typedef enum DbusConflate {
+        DBUS_CONFLATE_NEVER,            /* every message is a signal, or a drop when the bus is full */
+        DBUS_CONFLATE_AUTO,             /* only while the bus is behind (its write queue is not empty) */
+        DBUS_CONFLATE_ALWAYS,           /* at most one signal per topic per broadcast_interval_ms */
+} DbusConflate;
+
 typedef struct DbusConfig {
         bool broadcast;                 /* emit broadcast Message/KeyChanged signals */
         char **broadcast_patterns;      /* topics broadcast as Message; NULL: every topic (">") */
         unsigned max_queued;            /* messages waiting for the bus before we drop */
-        bool broadcast_conflate;        /* at most one Message signal per topic per broadcast_interval_ms */
+        DbusConflate broadcast_conflate;
         uint32_t broadcast_interval_ms;
 } DbusConfig;
 
 /* What the broadcast costs and sheds, under "dbus" in hub.info / GetInfo. */
 typedef struct DbusStats {
         uint64_t broadcast_signals;     /* broadcast signals sent */
-        uint64_t broadcast_conflated;   /* Messages replaced by a later one of their topic (see broadcast_interval) */
+        uint64_t broadcast_conflated;   /* Messages replaced by a later one of their topic (see DbusConflate) */
         uint64_t broadcast_dropped;     /* broadcasts the bus had no room for */
 } DbusStats;
 

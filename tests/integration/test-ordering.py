@@ -7,8 +7,8 @@
 # The publisher pipelines its calls (a window of outstanding async calls),
 # so the hub sees them back to back. The unicast stream of a Subscribe must
 # hold every message, each with the seq Publish returned for it. The
-# broadcast stream seen through a match rule is conflated per topic (the
-# default, [dbus] broadcast-conflate): per topic, an in-order subsequence
+# broadcast stream seen through a match rule may be conflated per topic (the
+# default, [dbus] broadcast-conflate=auto, when the bus falls behind): per topic, an in-order subsequence
 # that ends with the topic's last message, and hub.info counts every
 # message it left out.
 

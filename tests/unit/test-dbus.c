@@ -285,11 +285,19 @@ static void setup_trusted(void) {
 #define INTERVAL_USEC (INTERVAL_MS * 1000)
 
 static void setup_conflated(void) {
-        setup_with(&(DbusConfig) { .broadcast = true, .broadcast_conflate = true, .broadcast_interval_ms = INTERVAL_MS });
+        setup_with(&(DbusConfig) { .broadcast = true, .broadcast_conflate = DBUS_CONFLATE_ALWAYS,
+                                   .broadcast_interval_ms = INTERVAL_MS });
 }
 
 static void setup_every(void) {
-        setup_with(&(DbusConfig) { .broadcast = true, .broadcast_conflate = false, .broadcast_interval_ms = INTERVAL_MS });
+        setup_with(&(DbusConfig) { .broadcast = true, .broadcast_conflate = DBUS_CONFLATE_NEVER,
+                                   .broadcast_interval_ms = INTERVAL_MS });
+}
+
+/* AUTO with a window of a minute: what goes before that went because the bus caught up. */
+static void setup_auto(void) {
+        setup_with(&(DbusConfig) { .broadcast = true, .broadcast_conflate = DBUS_CONFLATE_AUTO,
+                                   .broadcast_interval_ms = 60 * 1000 });
 }
 
 static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -325,8 +333,10 @@ static uint64_t dbus_stat(const char *key) {
 
 /* Run the loop, sending broadcasts after each iteration as the daemon does, until @n were seen. */
 static void run_until_seen(GPtrArray *seen, guint n) {
+        int64_t deadline = g_get_monotonic_time() + 3 * G_USEC_PER_SEC;
+
         dbus_service_flush(service);
-        for (int i = 0; i < 60 && seen->len < n; i++) {
+        while (seen->len < n && g_get_monotonic_time() < deadline) {
                 ck_assert_int_ge(sd_event_run(event, 50 * 1000), 0);
                 dbus_service_flush(service);
         }
@@ -379,6 +389,59 @@ START_TEST(test_broadcast_every_message)
 }
 END_TEST
 
+static void publish_number(const char *topic, int n) {
+        g_autofree char *payload = g_strdup_printf("%d", n);
+
+        publish(topic, payload);
+}
+
+START_TEST(test_broadcast_conflated_while_behind)
+{
+        g_autoptr(GPtrArray) seen = watch_messages();
+        g_autofree char *big = g_strnfill(64 * 1024, 'x');
+        uint64_t queued = 0, fill = 0;
+
+        /* While the bus takes them, every message goes. */
+        for (int i = 1; i <= 3; i++)
+                publish_number("a.x", i);
+        run_until_seen(seen, 3);
+        ck_assert_str_eq(g_ptr_array_index(seen, 2), "a.x=3@3");
+        ck_assert_uint_eq(dbus_stat("broadcast_conflated"), 0);
+
+        /* Signals of 64 KiB that the client does not read, until the socket is full and sd-bus holds
+         * one: the bus is behind (sd-bus makes the buffer megabytes, so a gigabyte means a bug). */
+        while (queued == 0) {
+                g_autofree char *topic = g_strdup_printf("fill.%" PRIu64, fill++);
+
+                ck_assert_uint_lt(fill, 16 * 1024);
+                publish(topic, big);
+                dbus_service_flush(service);
+                ck_assert_int_ge(sd_bus_get_n_queued_write(server, &queued), 0);
+        }
+
+        /* Behind, a topic's messages replace each other and none goes yet. */
+        for (int i = 4; i <= 8; i++)
+                publish_number("a.x", i);
+        dbus_service_flush(service);
+        ck_assert_uint_eq(dbus_stat("broadcast_signals"), 3 + fill);
+        ck_assert_uint_eq(dbus_stat("broadcast_conflated"), 4);
+
+        /* Once the bus has caught up, the topic's current value goes, long before its window ends. */
+        run_until_seen(seen, 3 + fill + 1);
+        g_autofree char *last = g_strdup_printf("a.x=8@%" PRIu64, 3 + fill + 5);
+        ck_assert_str_eq(g_ptr_array_index(seen, 3 + fill), last);
+
+        /* And the topic's next message goes at once again. */
+        publish_number("a.x", 9);
+        dbus_service_flush(service);
+        ck_assert_uint_eq(dbus_stat("broadcast_signals"), 3 + fill + 2);
+        run_until_seen(seen, 3 + fill + 2);
+        g_autofree char *next = g_strdup_printf("a.x=9@%" PRIu64, 3 + fill + 6);
+        ck_assert_str_eq(g_ptr_array_index(seen, 3 + fill + 1), next);
+        ck_assert_uint_eq(dbus_stat("broadcast_conflated"), 4);
+}
+END_TEST
+
 static Suite *dbus_suite(void) {
         Suite *s = suite_create("dbus");
         TCase *tc = tcase_create("face");
@@ -398,6 +461,11 @@ static Suite *dbus_suite(void) {
         tc = tcase_create("broadcast-conflated");
         tcase_add_checked_fixture(tc, setup_conflated, teardown);
         tcase_add_test(tc, test_broadcast_conflated);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("broadcast-auto");
+        tcase_add_checked_fixture(tc, setup_auto, teardown);
+        tcase_add_test(tc, test_broadcast_conflated_while_behind);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("broadcast-every");
