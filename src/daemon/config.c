@@ -56,7 +56,8 @@ const ConfigKey config_keys[] = {
         KEY("dbus", "max-queued", CONFIG_COUNT, dbus.max_queued, UINT64_MAX, true,
             "messages waiting for the bus before output is dropped"),
         KEY("dbus", "broadcast-conflate", CONFIG_CONFLATE, dbus.broadcast_conflate, 0, false,
-            "when a topic's broadcast Messages are conflated: auto (while the bus is behind), always, never"),
+            "when a topic's broadcast Messages are conflated: auto (always, but with a listener only while the bus "
+            "is behind), always, never"),
         KEY("dbus", "broadcast-interval", CONFIG_MSEC, dbus.broadcast_interval_ms, 60000, false,
             "the window in which a topic's broadcast Messages are conflated"),
         KEY("jsonrpc", "max-frame", CONFIG_SIZE, jsonrpc.max_frame, UINT32_MAX, true,

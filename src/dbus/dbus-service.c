@@ -31,12 +31,17 @@
  * once; an applet sees every value of a topic that changes less often
  * than that, and the current value within one interval of any other,
  * while a publisher at a million messages a second costs the bus a hundred
- * signals. AUTO (the default) sends every message as long as the bus takes
- * them, and opens a topic's window only while the bus is behind (sd-bus
- * holds signals the socket did not take): the bus gets as many signals as
- * it can carry, none is built that it would have to drop, and each topic's
- * current value goes as soon as the bus catches up (dbus_service_flush()),
- * or when its window ends. Replaced messages are counted
+ * signals. AUTO (the default) is ALWAYS while no match rule on the bus can
+ * receive our Message signals (most of the time: a hub that serves socket
+ * clients pays next to nothing for the broadcast); once one can, it sends
+ * every message as long as the bus takes them, and opens a topic's window
+ * only while the bus is behind (sd-bus holds signals the socket did not
+ * take): the listener gets as many signals as the bus can carry, none is
+ * built that the bus would have to drop, and each topic's current value
+ * goes as soon as the bus catches up (dbus_service_flush()), or when its
+ * window ends. Who listens is asked of the bus (the Debug.Stats interface's
+ * GetAllMatchRules, see listeners_check()); a bus that does not answer it
+ * leaves AUTO as ALWAYS. Replaced messages are counted
  * (hub.info "dbus" → "broadcast_conflated"); their seq numbers are skipped.
  * Unicast signals (Subscribe) and KeyChanged are never conflated.
  */
@@ -54,6 +59,11 @@
 
 /* A Reserve may not hold its caller's bus call for minutes. */
 #define DBUS_MAX_WAIT_MS 60000
+
+/* Who listens to our broadcasts is asked again this long after a connection came or left (its AddMatch
+ * follows its Hello), and in any case after LISTENERS_REFRESH_USEC while broadcasts flow. */
+#define LISTENERS_SETTLE_USEC (50 * 1000)
+#define LISTENERS_REFRESH_USEC (10 * 1000 * 1000)
 
 typedef struct DbusPeer {
         Client client;                  /* the core sees &peer->client; must be first */
@@ -90,6 +100,10 @@ struct DbusService {
         sd_event_source *window_timer;
         uint64_t interval;              /* µs of a window; 0: no conflation */
         bool conflate_always;           /* DBUS_CONFLATE_ALWAYS; else AUTO (when interval > 0) */
+        /* AUTO: the match rules on the bus that can receive our Message signals (see listeners_check()). */
+        sd_bus_slot *listeners_slot;    /* the GetAllMatchRules call on its way */
+        uint64_t listeners_asked;       /* CLOCK_MONOTONIC µs when it was sent; 0: never */
+        uint64_t peers_changed;         /* when a connection last came to the bus or left it; 0: never */
         DbusStats stats;
         bool info_added;                /* stats registered with hub_add_info() */
 };
@@ -383,6 +397,139 @@ static void window_open(DbusService *s, Window *w, uint64_t now) {
                 (void) window_arm(s);
 }
 
+/* Reads one key='value' of the match rule at *@p (quotes as the D-Bus specification has them); false at its end. */
+static bool rule_next(const char **p, GString *key, GString *value) {
+        const char *c = *p;
+        bool quoted = false;
+
+        g_string_truncate(key, 0);
+        g_string_truncate(value, 0);
+        while (*c == ',' || *c == ' ')
+                c++;
+        if (!*c)
+                return false;
+        while (*c && *c != '=')
+                g_string_append_c(key, *c++);
+        if (*c == '=')
+                c++;
+        for (; *c && (quoted || *c != ','); c++) {
+                if (*c == '\'')
+                        quoted = !quoted;
+                else if (!quoted && c[0] == '\\' && c[1] == '\'')
+                        g_string_append_c(value, *++c);
+                else
+                        g_string_append_c(value, *c);
+        }
+        *p = c;
+        return true;
+}
+
+static bool path_in_namespace(const char *path, const char *ns) {
+        size_t n = strlen(ns);
+
+        return g_str_equal(ns, "/") || (strncmp(path, ns, n) == 0 && (path[n] == '/' || path[n] == '\0'));
+}
+
+/* Whether the match rule @rule can match a broadcast Message signal of ours (@own: our unique name). The
+ * argN keys name topics: any topic may come. */
+static bool rule_may_match(const char *rule, const char *own) {
+        g_autoptr(GString) key = g_string_new(NULL), value = g_string_new(NULL);
+        const char *p = rule;
+
+        while (rule_next(&p, key, value)) {
+                const char *k = key->str, *v = value->str;
+                bool ok = true;
+
+                if (g_str_equal(k, "type"))
+                        ok = g_str_equal(v, "signal");
+                else if (g_str_equal(k, "sender"))
+                        ok = g_str_equal(v, SB_BUS_NAME) || (own && g_str_equal(v, own));
+                else if (g_str_equal(k, "interface"))
+                        ok = g_str_equal(v, SB_INTERFACE);
+                else if (g_str_equal(k, "member"))
+                        ok = g_str_equal(v, "Message") || g_str_equal(v, "MessageBinary");
+                else if (g_str_equal(k, "path"))
+                        ok = g_str_equal(v, SB_PATH);
+                else if (g_str_equal(k, "path_namespace"))
+                        ok = path_in_namespace(SB_PATH, v);
+                else if (g_str_equal(k, "destination"))
+                        ok = false;             /* a broadcast has none */
+                if (!ok)
+                        return false;
+        }
+        return true;
+}
+
+/* The bus's answer to GetAllMatchRules (a{sas}: connection -> its rules): count the rules that can receive
+ * our Message signals. A bus that does not answer it has no listener as far as AUTO goes. */
+static int on_match_rules(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        DbusService *s = userdata;
+        const char *own = NULL, *conn, *rule;
+        uint64_t n = 0;
+        int r;
+
+        s->listeners_slot = sd_bus_slot_unref(s->listeners_slot);
+        if (sd_bus_message_is_method_error(reply, NULL)) {
+                log_debug("No match rules from the bus (%s): broadcasts stay conflated",
+                          sd_bus_message_get_error(reply)->message);
+                s->stats.broadcast_listeners = 0;
+                return 0;
+        }
+        (void) sd_bus_get_unique_name(s->bus, &own);
+        r = sd_bus_message_enter_container(reply, 'a', "{sas}");
+        while (r >= 0 && (r = sd_bus_message_enter_container(reply, 'e', "sas")) > 0) {
+                bool ours;
+
+                r = sd_bus_message_read(reply, "s", &conn);
+                if (r < 0)
+                        break;
+                ours = own && g_str_equal(conn, own);
+                r = sd_bus_message_enter_container(reply, 'a', "s");
+                while (r >= 0 && (r = sd_bus_message_read(reply, "s", &rule)) > 0)
+                        if (!ours && rule_may_match(rule, own))
+                                n++;
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(reply);
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(reply);
+        }
+        if (r < 0) {
+                log_debug_errno(r, "Bad match rules from the bus, ignoring: %m");
+                n = 0;
+        }
+        s->stats.broadcast_listeners = n;
+        return 0;
+}
+
+/*
+ * AUTO: ask the bus who can receive our broadcasts, unless the last answer
+ * still holds: asked after the last connection came or left had time to add
+ * its match rules, and less than LISTENERS_REFRESH_USEC ago. Called for each
+ * broadcast Message, so nobody is asked while nothing is broadcast.
+ */
+static void listeners_check(DbusService *s) {
+        uint64_t now, settled = s->peers_changed + LISTENERS_SETTLE_USEC;
+        int r;
+
+        if (s->listeners_slot)
+                return;
+        (void) sd_event_now(sd_bus_get_event(s->bus), CLOCK_MONOTONIC, &now);
+        if (s->listeners_asked != 0 && now < s->listeners_asked + LISTENERS_REFRESH_USEC &&
+            (s->listeners_asked >= settled || (s->listeners_asked > s->peers_changed && now < settled)))
+                return;
+        s->listeners_asked = now;
+        r = sd_bus_call_method_async(s->bus, &s->listeners_slot, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                     "org.freedesktop.DBus.Debug.Stats", "GetAllMatchRules", on_match_rules, s,
+                                     NULL);
+        if (r < 0)
+                log_debug_errno(r, "Failed to ask the bus for its match rules, ignoring: %m");
+}
+
+/* AUTO sends a topic's messages at once: a rule can receive them and the bus keeps up. */
+static bool broadcast_direct(DbusService *s) {
+        return !s->conflate_always && s->stats.broadcast_listeners > 0 && !bus_behind(s);
+}
+
 /* @w's topic is quiet (or the bus caught up): its next message goes at once. */
 static void window_forget(DbusService *s, Window *w) {
         g_queue_unlink(&s->window_order, &w->link);
@@ -401,8 +548,8 @@ static void window_send(DbusService *s, Window *w) {
 
 /*
  * Ended windows: a held message goes out now and opens the next window
- * (AUTO: only while the bus is still behind); a topic with nothing held is
- * quiet again and forgotten.
+ * (AUTO: unless it sends at once by now); a topic with nothing held is quiet
+ * again and forgotten.
  */
 static int on_window_end(sd_event_source *source, uint64_t usec, void *userdata) {
         DbusService *s = userdata;
@@ -413,7 +560,7 @@ static int on_window_end(sd_event_source *source, uint64_t usec, void *userdata)
         while ((w = g_queue_peek_head(&s->window_order)) && w->due <= now) {
                 if (w->held) {
                         window_send(s, w);
-                        if (s->conflate_always || bus_behind(s)) {
+                        if (!broadcast_direct(s)) {
                                 g_queue_unlink(&s->window_order, &w->link);
                                 window_open(s, w, now);
                                 continue;
@@ -424,11 +571,11 @@ static int on_window_end(sd_event_source *source, uint64_t usec, void *userdata)
         return window_arm(s);
 }
 
-/* AUTO, once the bus has caught up: every held message goes, and every topic is direct again. */
+/* AUTO, once a rule can receive them and the bus keeps up: every held message goes, every topic is direct. */
 static void windows_release(DbusService *s) {
         Window *w;
 
-        if (s->conflate_always || g_queue_is_empty(&s->window_order) || bus_behind(s))
+        if (g_queue_is_empty(&s->window_order) || !broadcast_direct(s))
                 return;
         while ((w = g_queue_peek_head(&s->window_order))) {
                 if (w->held)
@@ -440,9 +587,9 @@ static void windows_release(DbusService *s) {
 
 /*
  * A Message for a topic whose window is open is held (replacing what was
- * held): true. Else ALWAYS opens the topic's window and the message goes
- * now, and so does AUTO's while the bus keeps up: false. AUTO with the bus
- * behind opens the window and holds the message: true.
+ * held): true. Else AUTO sends it at once if it can (broadcast_direct()):
+ * false. Else the topic's window opens, and the message goes now (ALWAYS, or
+ * AUTO with no listener): false; or is held (AUTO with the bus behind): true.
  */
 static bool broadcast_conflate(DbusService *s, const Envelope *e) {
         uint64_t now;
@@ -450,6 +597,8 @@ static bool broadcast_conflate(DbusService *s, const Envelope *e) {
 
         if (s->interval == 0 || e->kind != ENVELOPE_MESSAGE || e->retained)
                 return false;
+        if (!s->conflate_always)
+                listeners_check(s);
         /* A publisher's runs of one topic: a compare instead of hashing it again. */
         w = s->last_window && strcmp(s->last_window->topic, e->topic) == 0 ? s->last_window :
             g_hash_table_lookup(s->windows, e->topic);
@@ -460,7 +609,7 @@ static bool broadcast_conflate(DbusService *s, const Envelope *e) {
                 window_hold(w, e);
                 return true;
         }
-        if (!s->conflate_always && !bus_behind(s))
+        if (broadcast_direct(s))
                 return false;
         (void) sd_event_now(sd_bus_get_event(s->bus), CLOCK_MONOTONIC, &now);
         w = g_new0(Window, 1);
@@ -469,7 +618,7 @@ static bool broadcast_conflate(DbusService *s, const Envelope *e) {
         g_hash_table_insert(s->windows, w->topic, w);
         s->last_window = w;
         window_open(s, w, now);
-        if (s->conflate_always)
+        if (s->conflate_always || s->stats.broadcast_listeners == 0)
                 return false;
         window_hold(w, e);
         return true;
@@ -656,6 +805,8 @@ static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error
 
         if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0)
                 return 0;
+        if (name[0] == ':')
+                (void) sd_event_now(sd_bus_get_event(s->bus), CLOCK_MONOTONIC, &s->peers_changed);
         if (*new_owner || name[0] != ':')
                 return 0;
         if (g_hash_table_remove(s->peers, name)) {
@@ -762,6 +913,7 @@ static void stats_info(GVariantBuilder *dict, void *userdata) {
         g_variant_builder_add(&b, "{st}", "broadcast_signals", s->stats.broadcast_signals);
         g_variant_builder_add(&b, "{st}", "broadcast_conflated", s->stats.broadcast_conflated);
         g_variant_builder_add(&b, "{st}", "broadcast_dropped", s->stats.broadcast_dropped);
+        g_variant_builder_add(&b, "{st}", "broadcast_listeners", s->stats.broadcast_listeners);
         g_variant_builder_add(&b, "{st}", "broadcast_interval_us", s->interval);
         g_variant_builder_add(dict, "{sv}", "dbus", g_variant_builder_end(&b));
 }
@@ -854,6 +1006,7 @@ DbusService *dbus_service_free(DbusService *s) {
         g_clear_pointer(&s->pending, g_array_unref);
         g_clear_pointer(&s->arena, g_byte_array_unref);
         s->window_timer = sd_event_source_disable_unref(s->window_timer);
+        s->listeners_slot = sd_bus_slot_unref(s->listeners_slot);
         g_clear_pointer(&s->windows, g_hash_table_destroy);
         if (s->info_added)
                 hub_remove_info(s->hub, stats_info, s);

@@ -21,7 +21,7 @@
 /* When broadcast Message signals of a topic are conflated (see dbus-service.c). */
 typedef enum DbusConflate {
         DBUS_CONFLATE_NEVER,            /* every message is a signal, or a drop when the bus is full */
-        DBUS_CONFLATE_AUTO,             /* only while the bus is behind (its write queue is not empty) */
+        DBUS_CONFLATE_AUTO,             /* ALWAYS, but while a match rule can receive them: only while the bus is behind */
         DBUS_CONFLATE_ALWAYS,           /* at most one signal per topic per broadcast_interval_ms */
 } DbusConflate;
 
@@ -38,6 +38,7 @@ typedef struct DbusStats {
         uint64_t broadcast_signals;     /* broadcast signals sent */
         uint64_t broadcast_conflated;   /* Messages replaced by a later one of their topic (see DbusConflate) */
         uint64_t broadcast_dropped;     /* broadcasts the bus had no room for */
+        uint64_t broadcast_listeners;   /* match rules that can receive them, when the bus last said (AUTO) */
 } DbusStats;
 
 typedef struct DbusService DbusService;

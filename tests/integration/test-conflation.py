@@ -4,11 +4,15 @@
 # test-conflation.py: broadcast Message signals as shipped
 # ([dbus] broadcast-conflate=auto), fed over the JSON-RPC socket.
 #
-# While the bus keeps up, a listener with a match rule gets every message.
-# With dbus-daemon stopped (SIGSTOP), the hub still answers every socket
-# publish at once; once the bus socket is full it holds only each topic's
-# latest message, and when the bus runs again the listener gets that latest
-# value, in order, with no Gap, and hub.info counts every message left out.
+# The hub asks the real dbus-daemon for its match rules (Debug.Stats
+# GetAllMatchRules) and counts those that can receive its Message signals.
+# With nobody listening, a burst costs the bus one signal per topic per
+# interval. Once a listener's match rule is known and while the bus keeps
+# up, the listener gets every message. With dbus-daemon stopped (SIGSTOP),
+# the hub still answers every socket publish at once; once the bus socket is
+# full it holds only each topic's latest message, and when the bus runs again
+# the listener gets that latest value, in order, with no Gap, and hub.info
+# counts every message left out.
 
 import os
 import signal
@@ -31,11 +35,13 @@ listener = None
 
 
 def setup():
-    global pub, listener
+    global pub
     pub = Conn('dbus-client')
     pub.call('GetInfo')                         # activate
-    listener = Conn('listener')
-    listener.add_match(MATCH)
+
+
+def info():
+    return pub.call('GetInfo')['dbus']
 
 
 def messages(topic):
@@ -43,16 +49,46 @@ def messages(topic):
 
 
 def conflated():
-    return pub.call('GetInfo')['dbus']['broadcast_conflated']
+    return info()['broadcast_conflated']
+
+
+def burst(sock, topic, n):
+    """@n publishes on @topic, sent at once; their seqs."""
+    for i in range(n):
+        sock.send({'jsonrpc': '2.0', 'id': i, 'method': 'publish', 'params': {'topic': topic, 'payload': str(i)}})
+    return [sock.recv_response()['result']['seq'] for _ in range(n)]
+
+
+def test_nobody_listening():
+    sock = sbrpc.Conn(label='publisher')
+    before = info()
+    burst(sock, 'quiet.x', 200)
+    sbtest.wait_until(lambda: info()['broadcast_signals'] + info()['broadcast_conflated'] -
+                      before['broadcast_signals'] - before['broadcast_conflated'] == 200,
+                      'the burst sent or conflated')
+    after = info()
+    check_eq(after['broadcast_listeners'], 0, 'match rules that can receive Message signals')
+    sent = after['broadcast_signals'] - before['broadcast_signals']
+    check(sent < 20, 'a burst of 200 with nobody listening: %d signals (one per topic per 10 ms)' % sent)
+    log('nobody listening: %d signals for 200 messages' % sent)
+    sock.close()
 
 
 def test_every_message_while_the_bus_keeps_up():
+    global listener
+    listener = Conn('listener')
+    listener.add_match(MATCH)
     sock = sbrpc.Conn(label='publisher')
+    # The next broadcast asks the bus again: a connection came.
+    sock.call('publish', {'topic': 'flood.prime', 'payload': 'x'})
+    sbtest.wait_until(lambda: info()['broadcast_listeners'] >= 1, "the hub knows the listener's match rule")
+    check_eq(info()['broadcast_listeners'], 1, 'match rules that can receive Message signals')
+    before = conflated()
     seqs = [sock.call('publish', {'topic': 'flood.calm', 'payload': str(i)})['seq'] for i in range(50)]
     sbtest.wait_until(lambda: len(messages('flood.calm')) == 50, '50 Message signals for flood.calm')
     check_eq([(int(s.args[1]), s.args[2]) for s in messages('flood.calm')], list(zip(range(50), seqs)),
              'every message, in order, with its seq')
-    check_eq(conflated(), 0, 'broadcast_conflated')
+    check_eq(conflated() - before, 0, 'broadcast_conflated')
     sock.close()
 
 
@@ -107,4 +143,5 @@ def test_latest_value_when_the_bus_is_stopped():
 
 if __name__ == '__main__':
     socket.setdefaulttimeout(30)
-    sbtest.main([setup, test_every_message_while_the_bus_keeps_up, test_latest_value_when_the_bus_is_stopped])
+    sbtest.main([setup, test_nobody_listening, test_every_message_while_the_bus_keeps_up,
+                 test_latest_value_when_the_bus_is_stopped])

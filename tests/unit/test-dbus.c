@@ -294,10 +294,64 @@ static void setup_every(void) {
                                    .broadcast_interval_ms = INTERVAL_MS });
 }
 
-/* AUTO with a window of a minute: what goes before that went because the bus caught up. */
-static void setup_auto(void) {
+/* Match rules that cannot receive a broadcast Message of the hub's. */
+#define RULES_UNHEARD \
+        "type='method_call'", \
+        "type='signal',interface='org.example.Other',member='Message'", \
+        "type='signal',interface='org.switchboard.Hub1',member='KeyChanged'", \
+        "type='signal',sender='org.example.Other'", \
+        "type='signal',path='/org/switchboard/Hub2'", \
+        "type='signal',path_namespace='/org/switch'", \
+        "type='signal',destination=':1.7',interface='org.switchboard.Hub1'"
+
+static const char *const rules_unheard[] = { RULES_UNHEARD, NULL };
+
+/* Those, and three that can: a listener on every signal, an applet's, and one by sender and namespace. */
+static const char *const rules_heard[] = {
+        RULES_UNHEARD,
+        "type='signal'",
+        "type='signal',interface='org.switchboard.Hub1',member='MessageBinary',arg0namespace='a,b\\'c'",
+        "sender='org.switchboard.Hub1',path_namespace='/org/switchboard'",
+        NULL
+};
+
+static const char *const *fake_rules;
+
+/* The bus driver's Debug.Stats.GetAllMatchRules, played by the client: one connection with fake_rules. */
+static int fake_get_all_match_rules(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        g_autoptr(sd_bus_message) reply = NULL;
+
+        ck_assert_int_ge(sd_bus_message_new_method_return(m, &reply), 0);
+        ck_assert_int_ge(sd_bus_message_open_container(reply, 'a', "{sas}"), 0);
+        ck_assert_int_ge(sd_bus_message_open_container(reply, 'e', "sas"), 0);
+        ck_assert_int_ge(sd_bus_message_append(reply, "s", ":1.7"), 0);
+        ck_assert_int_ge(sd_bus_message_append_strv(reply, (char **) fake_rules), 0);
+        ck_assert_int_ge(sd_bus_message_close_container(reply), 0);
+        ck_assert_int_ge(sd_bus_message_close_container(reply), 0);
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static const sd_bus_vtable fake_stats_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD("GetAllMatchRules", "", "a{sas}", fake_get_all_match_rules, 0),
+        SD_BUS_VTABLE_END
+};
+
+static void setup_auto_with(const char *const *rules, uint32_t interval_ms) {
         setup_with(&(DbusConfig) { .broadcast = true, .broadcast_conflate = DBUS_CONFLATE_AUTO,
-                                   .broadcast_interval_ms = 60 * 1000 });
+                                   .broadcast_interval_ms = interval_ms });
+        fake_rules = rules;
+        ck_assert_int_ge(sd_bus_add_object_vtable(client, NULL, "/org/freedesktop/DBus",
+                                                  "org.freedesktop.DBus.Debug.Stats", fake_stats_vtable, NULL), 0);
+}
+
+/* AUTO, heard, with a window of a minute: what goes before that went because the bus caught up. */
+static void setup_auto_heard(void) {
+        setup_auto_with(rules_heard, 60 * 1000);
+}
+
+static void setup_auto_unheard(void) {
+        setup_auto_with(rules_unheard, INTERVAL_MS);
 }
 
 static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -399,21 +453,30 @@ START_TEST(test_broadcast_conflated_while_behind)
 {
         g_autoptr(GPtrArray) seen = watch_messages();
         g_autofree char *big = g_strnfill(64 * 1024, 'x');
-        uint64_t queued = 0, fill = 0;
+        uint64_t queued = 0, n;        /* n: signals sent so far, which are the messages so far */
 
-        /* While the bus takes them, every message goes. */
+        /* The first broadcast asks the bus who listens: three rules can receive it. */
+        publish_number("a.x", 0);
+        run_until_seen(seen, 1);
+        for (int i = 0; i < 100 && dbus_stat("broadcast_listeners") == 0; i++)
+                ck_assert_int_ge(sd_event_run(event, 50 * 1000), 0);
+        ck_assert_uint_eq(dbus_stat("broadcast_listeners"), 3);
+        dbus_service_flush(service);
+
+        /* While the bus takes them, every message goes (seq 2 to 4). */
         for (int i = 1; i <= 3; i++)
                 publish_number("a.x", i);
-        run_until_seen(seen, 3);
-        ck_assert_str_eq(g_ptr_array_index(seen, 2), "a.x=3@3");
+        run_until_seen(seen, 4);
+        ck_assert_str_eq(g_ptr_array_index(seen, 3), "a.x=3@4");
         ck_assert_uint_eq(dbus_stat("broadcast_conflated"), 0);
+        n = 4;
 
         /* Signals of 64 KiB that the client does not read, until the socket is full and sd-bus holds
          * one: the bus is behind (sd-bus makes the buffer megabytes, so a gigabyte means a bug). */
         while (queued == 0) {
-                g_autofree char *topic = g_strdup_printf("fill.%" PRIu64, fill++);
+                g_autofree char *topic = g_strdup_printf("fill.%" PRIu64, n++);
 
-                ck_assert_uint_lt(fill, 16 * 1024);
+                ck_assert_uint_lt(n, 16 * 1024);
                 publish(topic, big);
                 dbus_service_flush(service);
                 ck_assert_int_ge(sd_bus_get_n_queued_write(server, &queued), 0);
@@ -423,22 +486,38 @@ START_TEST(test_broadcast_conflated_while_behind)
         for (int i = 4; i <= 8; i++)
                 publish_number("a.x", i);
         dbus_service_flush(service);
-        ck_assert_uint_eq(dbus_stat("broadcast_signals"), 3 + fill);
+        ck_assert_uint_eq(dbus_stat("broadcast_signals"), n);
         ck_assert_uint_eq(dbus_stat("broadcast_conflated"), 4);
 
         /* Once the bus has caught up, the topic's current value goes, long before its window ends. */
-        run_until_seen(seen, 3 + fill + 1);
-        g_autofree char *last = g_strdup_printf("a.x=8@%" PRIu64, 3 + fill + 5);
-        ck_assert_str_eq(g_ptr_array_index(seen, 3 + fill), last);
+        run_until_seen(seen, n + 1);
+        g_autofree char *last = g_strdup_printf("a.x=8@%" PRIu64, n + 5);
+        ck_assert_str_eq(g_ptr_array_index(seen, n), last);
 
         /* And the topic's next message goes at once again. */
         publish_number("a.x", 9);
         dbus_service_flush(service);
-        ck_assert_uint_eq(dbus_stat("broadcast_signals"), 3 + fill + 2);
-        run_until_seen(seen, 3 + fill + 2);
-        g_autofree char *next = g_strdup_printf("a.x=9@%" PRIu64, 3 + fill + 6);
-        ck_assert_str_eq(g_ptr_array_index(seen, 3 + fill + 1), next);
+        ck_assert_uint_eq(dbus_stat("broadcast_signals"), n + 2);
+        run_until_seen(seen, n + 2);
+        g_autofree char *next = g_strdup_printf("a.x=9@%" PRIu64, n + 6);
+        ck_assert_str_eq(g_ptr_array_index(seen, n + 1), next);
         ck_assert_uint_eq(dbus_stat("broadcast_conflated"), 4);
+}
+END_TEST
+
+START_TEST(test_broadcast_auto_unheard)
+{
+        g_autoptr(GPtrArray) seen = watch_messages();
+
+        /* Nobody can receive them: the first goes at once and asks, the rest wait for the window's end. */
+        for (int i = 1; i <= 5; i++)
+                publish_number("a.x", i);
+        run_until_seen(seen, 1);
+        ck_assert_str_eq(g_ptr_array_index(seen, 0), "a.x=1@1");
+        run_until_seen(seen, 2);
+        ck_assert_str_eq(g_ptr_array_index(seen, 1), "a.x=5@5");
+        ck_assert_uint_eq(dbus_stat("broadcast_conflated"), 3);
+        ck_assert_uint_eq(dbus_stat("broadcast_listeners"), 0);
 }
 END_TEST
 
@@ -464,8 +543,13 @@ static Suite *dbus_suite(void) {
         suite_add_tcase(s, tc);
 
         tc = tcase_create("broadcast-auto");
-        tcase_add_checked_fixture(tc, setup_auto, teardown);
+        tcase_add_checked_fixture(tc, setup_auto_heard, teardown);
         tcase_add_test(tc, test_broadcast_conflated_while_behind);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("broadcast-auto-unheard");
+        tcase_add_checked_fixture(tc, setup_auto_unheard, teardown);
+        tcase_add_test(tc, test_broadcast_auto_unheard);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("broadcast-every");
