@@ -298,6 +298,18 @@ static bool parse_message_fast(const char *body, size_t n, Reply *ret) {
         return true;
 }
 
+/* A successful response as the hub writes it ({"jsonrpc":"2.0","id":N,"result":...): true and @ret set. */
+static bool parse_result_fast(const char *body, size_t n, Reply *ret) {
+        const char *end = body + n, *p;
+        size_t digits;
+
+        p = SKIP_LIT(body, end, "{\"jsonrpc\":\"2.0\",\"id\":");
+        if (!p || (digits = parse_u64(p, end, &ret->id)) == 0 || !SKIP_LIT(p + digits, end, ",\"result\":"))
+                return false;
+        ret->kind = 'r';
+        return true;
+}
+
 static int parse_frame(const char *data, size_t len, Reply *ret) {
         const char *body, *p;
         uint32_t be;
@@ -314,7 +326,7 @@ static int parse_frame(const char *data, size_t len, Reply *ret) {
         body = data + 4;
         *ret = (Reply) { .size = 4 + n };
 
-        if (parse_message_fast(body, n, ret))
+        if (parse_message_fast(body, n, ret) || parse_result_fast(body, n, ret))
                 return 1;
         if (memmem(body, n, "\"method\":\"message\"", 18)) {
                 ret->kind = 'm';
