@@ -6,14 +6,18 @@
  *   serve  the server: hub (--proto sb): "serve" NAME on the hub's socket
  *          and answer every "request" notification at once with a "reply"
  *          notification carrying the same payload; NATS (--proto nats):
- *          SUB NAME and answer every MSG with a PUB to its reply subject.
- *          Prints "ready" once the hub or NATS has confirmed the
- *          subscription; runs until SIGTERM or the server goes away.
+ *          SUB NAME and answer every MSG with a PUB to its reply subject;
+ *          bench-relay-server (--proto echo): send the same "serve" frame,
+ *          then send every frame back unchanged (the relay's responder).
+ *          Prints "ready" once the hub, NATS or the relay has confirmed
+ *          the subscription; runs until SIGTERM or the server goes away.
  *   call   the caller: keeps DEPTH calls in flight on one connection for a
  *          duration after a warm-up, matching replies to calls by id
  *          (replies may come out of order). Hub: "call" NAME -> its
  *          response; echo: the same "call" frame to bench-echo-server ->
- *          the echo (the ceiling: no hub, no second hop); NATS: a SUB on
+ *          the echo (the ceiling: no hub, no second hop), or to
+ *          bench-relay-server -> the responder's echo (four hops, no hub:
+ *          the floor for any broker); NATS: a SUB on
  *          an inbox wildcard, then "PUB NAME INBOX.<id>" -> the MSG on
  *          INBOX.<id>, as NATS clients do request/reply.
  *
@@ -187,7 +191,7 @@ static int handshake(const Options *o, int fd, Buf *in, Buf *out, const char *su
                 buf_printf(out, "PING\r\n");
                 return confirm(o, fd, in, out);
         }
-        if (o->proto == PROTO_SB && sub) {
+        if ((o->proto == PROTO_SB || o->proto == PROTO_ECHO) && sub) {
                 g_autofree char *json = g_strdup_printf("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"serve\","
                                                         "\"params\":{\"name\":\"%s\"}}", sub);
 
@@ -218,6 +222,22 @@ static int serve_input(const Options *o, Buf *in, Buf *out, uint64_t *answered) 
                         } else if (r == 2)
                                 buf_printf(out, "PONG\r\n");
                         buf_consume(in, m.size);
+                } else if (o->proto == PROTO_ECHO) {
+                        uint32_t be;
+                        size_t n;
+
+                        /* The relay's responder: every whole frame goes back as it is. */
+                        if (buf_pending(in) < 4)
+                                return 0;
+                        memcpy(&be, buf_head(in), 4);
+                        n = GUINT32_FROM_BE(be);
+                        if (n > BENCH_MAX_MESSAGE)
+                                return -EBADMSG;
+                        if (buf_pending(in) < 4 + n)
+                                return 0;
+                        buf_append(out, buf_head(in), 4 + n);
+                        buf_consume(in, 4 + n);
+                        (*answered)++;
                 } else {
                         const char *body, *p, *payload;
                         size_t n, payload_len;
@@ -269,7 +289,7 @@ static int mode_serve(const Options *o) {
         sigset_t mask;
         int fd, sfd, r;
 
-        if (o->proto != PROTO_SB && o->proto != PROTO_NATS)
+        if (o->proto == PROTO_REDIS)
                 return -EOPNOTSUPP;
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
@@ -503,7 +523,7 @@ finish:
 
 static void help(void) {
         printf("Usage:\n"
-               "  bench-rpc serve --proto sb|nats (--socket PATH | --port N) [--name NAME]\n"
+               "  bench-rpc serve --proto sb|echo|nats (--socket PATH | --port N) [--name NAME]\n"
                "  bench-rpc call --proto sb|echo|nats (--socket PATH | --port N) [--name NAME]\n"
                "                 [--depth N] [--duration S] [--warmup S] [--payload P]\n\n"
                "Defaults: name %s, depth 1, 2 s after 0.5 s warm-up. See bench/README.md.\n",
