@@ -310,8 +310,7 @@ static bool parse_result_fast(const char *body, size_t n, Reply *ret) {
         return true;
 }
 
-static int parse_frame(const char *data, size_t len, Reply *ret) {
-        const char *body, *p;
+int frame_next(const char *data, size_t len, size_t *ret_len) {
         uint32_t be;
         size_t n;
 
@@ -323,6 +322,18 @@ static int parse_frame(const char *data, size_t len, Reply *ret) {
                 return -EBADMSG;
         if (len < 4 + n)
                 return 0;
+        *ret_len = n;
+        return 1;
+}
+
+static int parse_frame(const char *data, size_t len, Reply *ret) {
+        const char *body, *p;
+        size_t n;
+        int r;
+
+        r = frame_next(data, len, &n);
+        if (r <= 0)
+                return r;
         body = data + 4;
         *ret = (Reply) { .size = 4 + n };
 

@@ -26,8 +26,17 @@ typedef enum Proto {
 int proto_from_string(const char *s, Proto *ret);
 const char *proto_to_string(Proto p);
 
-/* The largest frame or message the benchmarks accept from a server. */
+/* The largest frame or message the benchmarks accept (the hub's default max-frame too). */
 #define BENCH_MAX_MESSAGE (4u * 1024 * 1024)
+
+/*
+ * The next whole frame of the hub's framing (a 4-byte big-endian length,
+ * then that many bytes) at the head of the @len bytes at @data.
+ * Return: 1 with @ret_len set to its body length (the frame takes
+ * 4 + *@ret_len bytes), 0 when it is not whole yet, -EBADMSG when its length
+ * is over BENCH_MAX_MESSAGE.
+ */
+int frame_next(const char *data, size_t len, size_t *ret_len);
 
 /* A growable byte buffer with a read offset. */
 typedef struct Buf {

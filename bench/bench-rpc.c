@@ -223,35 +223,23 @@ static int serve_input(const Options *o, Buf *in, Buf *out, uint64_t *answered) 
                                 buf_printf(out, "PONG\r\n");
                         buf_consume(in, m.size);
                 } else if (o->proto == PROTO_ECHO) {
-                        uint32_t be;
                         size_t n;
 
                         /* The relay's responder: every whole frame goes back as it is. */
-                        if (buf_pending(in) < 4)
-                                return 0;
-                        memcpy(&be, buf_head(in), 4);
-                        n = GUINT32_FROM_BE(be);
-                        if (n > BENCH_MAX_MESSAGE)
-                                return -EBADMSG;
-                        if (buf_pending(in) < 4 + n)
-                                return 0;
+                        r = frame_next(buf_head(in), buf_pending(in), &n);
+                        if (r <= 0)
+                                return r;
                         buf_append(out, buf_head(in), 4 + n);
                         buf_consume(in, 4 + n);
                         (*answered)++;
                 } else {
                         const char *body, *p, *payload;
                         size_t n, payload_len;
-                        uint32_t be;
                         uint64_t id;
 
-                        if (buf_pending(in) < 4)
-                                return 0;
-                        memcpy(&be, buf_head(in), 4);
-                        n = GUINT32_FROM_BE(be);
-                        if (n > BENCH_MAX_MESSAGE)
-                                return -EBADMSG;
-                        if (buf_pending(in) < 4 + n)
-                                return 0;
+                        r = frame_next(buf_head(in), buf_pending(in), &n);
+                        if (r <= 0)
+                                return r;
                         body = buf_head(in) + 4;
                         if (memmem(body, n, "\"method\":\"request\"", 18)) {
                                 g_autofree char *json = NULL;

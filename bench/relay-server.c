@@ -31,162 +31,117 @@
  * polling broker would gain; it keeps one CPU busy.
  *
  * Prints "ready" on stdout once it listens; exits on SIGTERM or SIGINT.
- * Used only by bench/run-rpc.
+ * The loop, the connections and their buffers are bench-server.c's; a
+ * connection's role is where the Relay points to it. Used only by
+ * bench/run-rpc.
  */
-#include <errno.h>
-#include <signal.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/signalfd.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
-#include "bench-proto.h"
+#include "bench-server.h"
 
-#define MAX_FRAME (4u * 1024 * 1024)    /* the hub's default max-frame */
-#define MAX_OUTPUT (16u * 1024 * 1024)  /* the hub's default max-output */
 #define MAX_CONNS 64
 #define SERVE_MARK "\"method\":\"serve\""
 
-typedef enum Role {
-        ROLE_NEW,               /* no whole frame yet */
-        ROLE_RESPONDER,
-        ROLE_CALLER,
-} Role;
-
-typedef struct Conn {
-        int fd;
-        Role role;
-        Buf in, out;
-        uint32_t events;
-} Conn;
-
+/* The two ends; a connection that is neither has not sent a whole frame yet. */
 typedef struct Relay {
-        int ep;
         Conn *responder, *caller;
 } Relay;
 
 static Conn *conn_peer(const Relay *r, const Conn *c) {
-        switch (c->role) {
-        case ROLE_RESPONDER:
+        if (c == r->responder)
                 return r->caller;
-        case ROLE_CALLER:
+        if (c == r->caller)
                 return r->responder;
-        default:
-                return NULL;
-        }
+        return NULL;
 }
 
 /* Reads while the peer can take more, writes while there is something to write. */
-static void conn_update(Relay *r, Conn *c) {
-        Conn *peer = conn_peer(r, c);
-        uint32_t events = 0;
-        struct epoll_event ev = { .data.ptr = c };
+static void relay_watch(Server *s, Conn *c) {
+        Conn *peer = conn_peer(s->userdata, c);
 
-        if (!peer || buf_pending(&peer->out) <= MAX_OUTPUT)
-                events |= EPOLLIN;
-        if (buf_pending(&c->out) > 0)
-                events |= EPOLLOUT;
-        if (events == c->events)
-                return;
-        ev.events = events;
-        (void) epoll_ctl(r->ep, EPOLL_CTL_MOD, c->fd, &ev);
-        c->events = events;
+        conn_watch(s, c, !peer || buf_pending(&peer->out) <= SERVER_MAX_OUTPUT);
 }
 
-static void conn_free(Relay *r, Conn *c) {
-        Conn *peer = conn_peer(r, c);
+static void relay_close(Server *s, Conn *c) {
+        Relay *relay = s->userdata;
+        Conn *peer = conn_peer(relay, c);
 
-        if (r->responder == c)
-                r->responder = NULL;
-        if (r->caller == c)
-                r->caller = NULL;
+        if (relay->responder == c)
+                relay->responder = NULL;
+        if (relay->caller == c)
+                relay->caller = NULL;
         /* The peer may have stopped reading because of us: it drops from now on. */
         if (peer)
-                conn_update(r, peer);
-        (void) epoll_ctl(r->ep, EPOLL_CTL_DEL, c->fd, NULL);
-        close(c->fd);
-        buf_deinit(&c->in);
-        buf_deinit(&c->out);
-        g_free(c);
+                relay_watch(s, peer);
 }
 
 /*
  * The bytes of the whole frames at the head of @b, so that they can be
  * forwarded as they are, in one piece; a partial frame waits for more.
- * Return: 0, or -EBADMSG for a frame over MAX_FRAME.
+ * Return: 0, or -EBADMSG for a frame over BENCH_MAX_MESSAGE.
  */
 static int frames_whole(const Buf *b, size_t *ret_len) {
-        const char *p = buf_head(b);
-        size_t at = 0, pending = buf_pending(b);
+        size_t at = 0, len;
+        int r;
 
-        while (pending - at >= 4) {
-                uint32_t be, len;
-
-                memcpy(&be, p + at, 4);
-                len = GUINT32_FROM_BE(be);
-                if (len > MAX_FRAME)
-                        return -EBADMSG;
-                if (pending - at < 4 + (size_t) len)
-                        break;
-                at += 4 + (size_t) len;
-        }
+        while ((r = frame_next(buf_head(b) + at, buf_pending(b) - at, &len)) > 0)
+                at += 4 + len;
+        if (r < 0)
+                return r;
         *ret_len = at;
         return 0;
 }
 
 /* Gives a new connection its role from its first whole frame. Return: 0, or -1 to close it. */
-static int conn_identify(Relay *r, Conn *c) {
-        uint32_t be, len;
+static int relay_identify(Server *s, Conn *c) {
+        Relay *relay = s->userdata;
+        size_t len;
+        int r;
 
-        if (buf_pending(&c->in) < 4)
-                return 0;
-        memcpy(&be, buf_head(&c->in), 4);
-        len = GUINT32_FROM_BE(be);
-        if (len > MAX_FRAME)
-                return -1;
-        if (buf_pending(&c->in) < 4 + (size_t) len)
-                return 0;
+        r = frame_next(buf_head(&c->in), buf_pending(&c->in), &len);
+        if (r <= 0)
+                return r < 0 ? -1 : 0;
 
         if (memmem(buf_head(&c->in) + 4, len, SERVE_MARK, strlen(SERVE_MARK))) {
-                if (r->responder)
+                if (relay->responder)
                         return -1;
-                c->role = ROLE_RESPONDER;
-                r->responder = c;
-                buf_append(&c->out, buf_head(&c->in), 4 + (size_t) len);
-                buf_consume(&c->in, 4 + (size_t) len);
+                relay->responder = c;
+                buf_append(&c->out, buf_head(&c->in), 4 + len);
+                buf_consume(&c->in, 4 + len);
         } else {
-                if (r->caller)
+                if (relay->caller)
                         return -1;
-                c->role = ROLE_CALLER;
-                r->caller = c;
+                relay->caller = c;
         }
         /* The new peer may have been holding back input for want of room. */
-        if (conn_peer(r, c))
-                conn_update(r, conn_peer(r, c));
+        if (conn_peer(relay, c))
+                relay_watch(s, conn_peer(relay, c));
         return 0;
 }
 
+static bool relay_known(const Relay *r, const Conn *c) {
+        return c == r->responder || c == r->caller;
+}
+
 /* Return: 0 to keep the connection, -1 to close it. */
-static int conn_io(Relay *r, Conn *c, uint32_t revents) {
+static int relay_io(Server *s, Conn *c, uint32_t revents) {
+        Relay *relay = s->userdata;
         Conn *peer;
+        size_t len;
+        int r;
 
-        if (revents & EPOLLIN) {
-                ssize_t n = buf_read_fd(&c->in, c->fd);
-                size_t len;
-
-                if (n == 0 || (n < 0 && n != -EAGAIN))
+        r = conn_read(c, revents);
+        if (r < 0)
+                return -1;
+        if (r > 0) {
+                if (!relay_known(relay, c) && relay_identify(s, c) < 0)
                         return -1;
-                if (c->role == ROLE_NEW && conn_identify(r, c) < 0)
-                        return -1;
-                if (c->role != ROLE_NEW) {
+                if (relay_known(relay, c)) {
                         if (frames_whole(&c->in, &len) < 0)
                                 return -1;
-                        peer = conn_peer(r, c);
+                        peer = conn_peer(relay, c);
                         if (len > 0 && peer) {
                                 buf_append(&peer->out, buf_head(&c->in), len);
                                 /* A failure shows up as the peer's own HUP or ERR. */
@@ -194,106 +149,39 @@ static int conn_io(Relay *r, Conn *c, uint32_t revents) {
                         }
                         buf_consume(&c->in, len);
                 }
-        } else if (revents & (EPOLLHUP | EPOLLERR) && !(revents & EPOLLOUT))
-                return -1;
+        }
 
         if (buf_write_fd(&c->out, c->fd) < 0)
                 return -1;
-        conn_update(r, c);
-        peer = conn_peer(r, c);
+        relay_watch(s, c);
+        peer = conn_peer(relay, c);
         if (peer)
-                conn_update(r, peer);
+                relay_watch(s, peer);
         return 0;
 }
 
 int main(int argc, char *argv[]) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        struct epoll_event ev;
         Relay relay = {};
-        sigset_t mask;
-        int lfd, sfd, n_conns = 0, timeout = -1;
+        Server s = {
+                .name = "bench-relay-server",
+                .max_conns = MAX_CONNS,
+                .timeout = -1,
+                .conn_io = relay_io,
+                .conn_close = relay_close,
+                .userdata = &relay,
+        };
         const char *path;
 
         if (argc == 3 && g_str_equal(argv[1], "--busy")) {
-                timeout = 0;
+                s.timeout = 0;
                 path = argv[2];
         } else if (argc == 2 && argv[1][0] != '-')
                 path = argv[1];
         else
                 path = NULL;
-        if (!path || strlen(path) >= sizeof(sa.sun_path)) {
+        if (!path || strlen(path) > SERVER_PATH_MAX) {
                 fprintf(stderr, "Usage: bench-relay-server [--busy] SOCKET_PATH\n");
                 return EXIT_FAILURE;
         }
-        strcpy(sa.sun_path, path);
-
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        sigprocmask(SIG_BLOCK, &mask, NULL);
-        signal(SIGPIPE, SIG_IGN);
-
-        sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-        lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        relay.ep = epoll_create1(EPOLL_CLOEXEC);
-        if (sfd < 0 || lfd < 0 || relay.ep < 0) {
-                perror("bench-relay-server");
-                return EXIT_FAILURE;
-        }
-        (void) unlink(sa.sun_path);
-        if (bind(lfd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(lfd, 128) < 0) {
-                fprintf(stderr, "bench-relay-server: %s: %m\n", sa.sun_path);
-                return EXIT_FAILURE;
-        }
-        ev = (struct epoll_event) { .events = EPOLLIN, .data.ptr = &lfd };
-        (void) epoll_ctl(relay.ep, EPOLL_CTL_ADD, lfd, &ev);
-        ev = (struct epoll_event) { .events = EPOLLIN, .data.ptr = &sfd };
-        (void) epoll_ctl(relay.ep, EPOLL_CTL_ADD, sfd, &ev);
-
-        printf("ready\n");
-        fflush(stdout);
-
-        for (;;) {
-                struct epoll_event events[64];
-                int n = epoll_wait(relay.ep, events, G_N_ELEMENTS(events), timeout);
-
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        perror("bench-relay-server: epoll_wait");
-                        return EXIT_FAILURE;
-                }
-                for (int i = 0; i < n; i++) {
-                        if (events[i].data.ptr == &sfd) {
-                                (void) unlink(sa.sun_path);
-                                return EXIT_SUCCESS;
-                        }
-                        if (events[i].data.ptr == &lfd) {
-                                int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-                                Conn *c;
-
-                                if (fd < 0)
-                                        continue;
-                                if (n_conns >= MAX_CONNS) {
-                                        close(fd);
-                                        continue;
-                                }
-                                c = g_new0(Conn, 1);
-                                c->fd = fd;
-                                c->events = EPOLLIN;
-                                ev = (struct epoll_event) { .events = EPOLLIN, .data.ptr = c };
-                                if (epoll_ctl(relay.ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
-                                        close(fd);
-                                        g_free(c);
-                                        continue;
-                                }
-                                n_conns++;
-                                continue;
-                        }
-                        if (conn_io(&relay, events[i].data.ptr, events[i].events) < 0) {
-                                conn_free(&relay, events[i].data.ptr);
-                                n_conns--;
-                        }
-                }
-        }
+        return server_run(&s, path) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
