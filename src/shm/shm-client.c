@@ -38,7 +38,7 @@ static int check_memfd(int memfd, size_t *ret_size) {
 
 /* Check @memfd (check_memfd()) and map all of it shared with @prot. */
 static int map_memfd(int memfd, int prot, void **ret_mem, size_t *ret_size) {
-        size_t size;
+        size_t size = 0;        /* set when check_memfd() succeeds; gcc -O2 cannot tell -errno is never 0 */
         void *mem;
         int k;
 
@@ -54,8 +54,8 @@ static int map_memfd(int memfd, int prot, void **ret_mem, size_t *ret_size) {
 }
 
 int shm_ring_map(int memfd, int wake_fd, bool producer, ShmRing *ret) {
-        size_t size;
-        void *mem;
+        size_t size = 0;
+        void *mem = NULL;
         int k;
 
         k = map_memfd(memfd, PROT_READ | PROT_WRITE, &mem, &size);
@@ -82,8 +82,8 @@ int shm_ring_map(int memfd, int wake_fd, bool producer, ShmRing *ret) {
 int shm_ring_map_publisher(ShmRing *r, int memfd) {
         const RingShared *sh;
         uint32_t data_size;
-        size_t size;
-        void *mem;
+        size_t size = 0;
+        void *mem = NULL;
         int k;
 
         k = map_memfd(memfd, PROT_READ, &mem, &size);
