@@ -54,6 +54,7 @@ typedef struct ClientInfo {
 typedef struct EnvelopeCache {
         const void *owner;              /* a transport's tag; NULL: empty */
         void *data;
+        size_t aux;                     /* the transport's own number about data */
         void (*free)(void *data);
 } EnvelopeCache;
 
@@ -68,6 +69,7 @@ typedef struct Envelope {
         uint64_t seq;                   /* message seq, or revision for KEY_CHANGED */
         bool retained;                  /* MESSAGE: replayed retained value */
         bool deleted;                   /* KEY_CHANGED: the key was deleted */
+        bool compact;                   /* MESSAGE: the subscriber wants no sender, nor retained unless true */
         uint64_t gap_first, gap_last;   /* GAP only */
         unsigned attempts;              /* JOB: how often it was reserved, this time included */
         const char *error_name;         /* REPLY: an error: "NoServer", "Timeout", "ServerGone",

@@ -572,6 +572,22 @@ int hub_replay_retained(Hub *h, Client *c, uint64_t id) {
 }
 
 /**
+ * hub_subscription_set_compact() - mark @c's subscription @id's messages
+ * compact (Envelope.compact): the transport leaves out what the subscriber
+ * said it does not need
+ *
+ * Return: 0, or -ENOENT when @c has no subscription @id.
+ */
+int hub_subscription_set_compact(Hub *h, Client *c, uint64_t id, bool compact) {
+        Subscription *s = g_hash_table_lookup(c->subscriptions, &id);
+
+        if (!s)
+                return -ENOENT;
+        s->listener.compact = compact;
+        return 0;
+}
+
+/**
  * hub_unsubscribe() - end @c's subscription @id
  *
  * Return: 0, or -ENOENT when @c has no subscription @id (another client's

@@ -102,6 +102,7 @@ int hub_subscribe(Hub *h, Client *c, const char *pattern, bool with_retained, ui
 int hub_topic_validate(Hub *h, const char *topic);
 int hub_account_direct(Hub *h, Client *sender, const char *topic, uint64_t n, uint64_t *ret_last_seq);
 int hub_replay_retained(Hub *h, Client *c, uint64_t id);
+int hub_subscription_set_compact(Hub *h, Client *c, uint64_t id, bool compact);
 int hub_unsubscribe(Hub *h, Client *c, uint64_t id);
 int hub_clear_retained(Hub *h, const char *pattern, unsigned *ret_count);
 

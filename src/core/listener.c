@@ -57,6 +57,7 @@ int listener_deliver(Listener *l, const Envelope *e) {
         int r;
 
         copy.sub_id = l->id;
+        copy.compact = l->compact;
         r = listener_flush_gap(l);
         if (r >= 0)
                 r = c->sink->deliver(c, &copy);

@@ -16,6 +16,7 @@ typedef struct Listener {
         uint64_t id;
         Client *client;
         uint64_t gap_first, gap_last;   /* 0, 0: nothing missed */
+        bool compact;                   /* its envelopes say so (Envelope.compact) */
 } Listener;
 
 int listener_deliver(Listener *l, const Envelope *e);

@@ -111,14 +111,25 @@ static void append_number_flag(GString *s, const char *number, uint64_t n, const
         json_write_bool(s, b);
 }
 
-/* Everything of a notification after its subscription, watch or call id, appended to @s. */
-static void envelope_body(GString *s, const Envelope *e) {
+/*
+ * Everything of a notification after its subscription, watch or call id,
+ * appended to @s. Return: how much of it a compact message notification
+ * shares (up to its seq), else its length.
+ */
+static size_t envelope_body(GString *s, const Envelope *e) {
+        size_t head;
+
         switch (e->kind) {
         case ENVELOPE_MESSAGE:
                 append_subject(s, "topic", e->topic, "payload", e);
-                append_number_flag(s, "seq", e->seq, "retained", e->retained);
+                json_append_lit(s, ",\"seq\":");
+                json_write_u64(s, e->seq);
+                head = s->len;
+                json_append_lit(s, ",\"retained\":");
+                json_write_bool(s, e->retained);
                 json_append_sender(s, e->sender);
-                break;
+                json_append_lit(s, "}}");
+                return head;
         case ENVELOPE_KEY_CHANGED:
                 append_subject(s, "key", e->topic, "value", e);
                 append_number_flag(s, "revision", e->seq, "deleted", e->deleted);
@@ -160,6 +171,7 @@ static void envelope_body(GString *s, const Envelope *e) {
                 g_assert_not_reached();
         }
         json_append_lit(s, "}}");
+        return s->len;
 }
 
 /*
@@ -231,31 +243,43 @@ void jsonrpc_append_envelope(GByteArray *out, const Envelope *e) {
         };
 #undef PREFIX
         const char *prefix = prefixes[e->kind].text;
-        size_t prefix_len = prefixes[e->kind].len, id_len;
+        size_t prefix_len = prefixes[e->kind].len, id_len, head, len;
+        const char *tail;
         GString *body;
         char id[JSON_U64_MAX];
         uint8_t *p;
 
         g_assert(prefix);
-        if (e->cache && e->cache->owner == &envelope_cache_tag)
+        if (e->cache && e->cache->owner == &envelope_cache_tag) {
                 body = e->cache->data;
-        else {
+                head = e->cache->aux;
+        } else {
                 body = scratch_take(&body_scratch);
-                envelope_body(body, e);
+                head = envelope_body(body, e);
                 if (e->cache && !e->cache->owner)
                         *e->cache = (EnvelopeCache) {
                                 .owner = &envelope_cache_tag,
                                 .data = body,
+                                .aux = head,
                                 .free = body_release,
                         };
         }
+        /* Compact: the body up to the message's seq, retained only when true, the closing braces. */
+        if (e->compact && e->kind == ENVELOPE_MESSAGE) {
+                tail = e->retained ? ",\"retained\":true}}" : "}}";
+                len = head;
+        } else {
+                tail = "";
+                len = body->len;
+        }
 
         id_len = json_format_u64(id, e->sub_id);
-        /* One resize and three copies: prefix, id, then the shared body. */
-        p = frame_reserve(out, prefix_len + id_len + body->len);
+        /* One resize and four copies: prefix, id, the shared body, the compact tail. */
+        p = frame_reserve(out, prefix_len + id_len + len + strlen(tail));
         memcpy(p, prefix, prefix_len);
         memcpy(p + prefix_len, id, id_len);
-        memcpy(p + prefix_len + id_len, body->str, body->len);
+        memcpy(p + prefix_len + id_len, body->str, len);
+        memcpy(p + prefix_len + id_len + len, tail, strlen(tail));
 
         if (!e->cache || e->cache->data != body)
                 body_release(body);

@@ -46,6 +46,8 @@ int op_subscribe(OpCall *call, const OpArgs *in, OpResult *out) {
 
         if (r < 0)
                 return op_fail(call, r, HUB_ARG_PATTERN, in->pattern, 0);
+        if (in->compact)
+                (void) hub_subscription_set_compact(call->hub, call->client, out->id, true);
         if (in->with_retained)
                 call->replay_id = out->id;
         return 0;

@@ -8,7 +8,9 @@
 # Subscribe-r as MessageBinary, a D-Bus PublishBinary of non-UTF-8 bytes
 # arrives at a socket subscriber as payload_base64. `sender.transport` (and
 # the kernel's uid/pid, the bus's unique name) are right in each case, and
-# seq numbers agree across transports.
+# seq numbers agree across transports. A `compact` subscription gets the
+# same messages without `sender`, and `retained` only when true, beside a
+# plain one on the same publishes.
 
 import base64
 import os
@@ -227,6 +229,35 @@ def test_order_across_transports():
     log('%d messages each way in order' % n)
 
 
+def test_compact_subscription():
+    compact = Conn(label='compact-subscriber')
+    plain = Conn(label='plain-subscriber')
+    cid = compact.call('subscribe', {'pattern': 'c.>', 'compact': True})['id']
+    pid = plain.call('subscribe', {'pattern': 'c.>'})['id']
+    seqs = [dbus_pub.publish('c.dbus', 'from D-Bus'),
+            sock_pub.call('publish', {'topic': 'c.sock', 'payload_base64': base64.b64encode(b'\xff\x00').decode()})['seq']]
+    want = [{'subscription': cid, 'topic': 'c.dbus', 'payload': 'from D-Bus', 'seq': seqs[0]},
+            {'subscription': cid, 'topic': 'c.sock', 'payload_base64': '/wA=', 'seq': seqs[1]}]
+    for w in want:
+        m = compact.next_note('message')
+        check_eq(m['params'], w, 'compact notification')
+        p = plain.next_note('message')['params']
+        check_eq(p['subscription'], pid, 'plain subscription id')
+        check_eq(p['seq'], w['seq'], 'plain seq')
+        check(p['retained'] is False and 'sender' in p, 'plain notification keeps retained and sender: %r' % p)
+    # A retained value replayed to a compact subscription says so.
+    seq = sock_pub.call('publish_retained', {'topic': 'c.kept', 'payload': 'v'})['seq']
+    compact.next_note('message')
+    plain.next_note('message')
+    cid2 = compact.call('subscribe', {'pattern': 'c.kept', 'with_retained': True, 'compact': True})['id']
+    check_eq(compact.next_note('message')['params'],
+             {'subscription': cid2, 'topic': 'c.kept', 'payload': 'v', 'seq': seq, 'retained': True},
+             'a compact retained replay')
+    compact.call_error('subscribe', {'pattern': 'c.>', 'compact': 'yes'}, code=-32602)
+    compact.close()
+    plain.close()
+
+
 if __name__ == '__main__':
     sbrpc.main([
         setup,
@@ -238,4 +269,5 @@ if __name__ == '__main__':
         test_store_socket_to_dbus,
         test_store_dbus_to_socket,
         test_order_across_transports,
+        test_compact_subscription,
     ])

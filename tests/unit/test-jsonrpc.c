@@ -1224,6 +1224,62 @@ START_TEST(test_append_envelope)
 }
 END_TEST
 
+/* The frames in out, each as text, then out emptied. */
+static GPtrArray *frames_taken(void) {
+        GPtrArray *frames = g_ptr_array_new_with_free_func(g_free);
+        FrameReader r;
+        const char *body;
+        size_t len;
+
+        frame_reader_init(&r, G_MAXUINT32);
+        frame_reader_feed(&r, out->data, out->len);
+        while (frame_reader_next(&r, &body, &len) == 1)
+                g_ptr_array_add(frames, g_strndup(body, len));
+        frame_reader_deinit(&r);
+        g_byte_array_set_size(out, 0);
+        return frames;
+}
+
+START_TEST(test_append_envelope_compact)
+{
+        ClientInfo sender = { .transport = "unix", .id = 3, .uid = 1000, .pid = 42 };
+        EnvelopeCache cache = {};
+        Envelope e = { .kind = ENVELOPE_MESSAGE, .topic = "a.b", .payload = "hi", .payload_len = 2, .seq = 9,
+                       .sender = &sender, .cache = &cache };
+        g_autoptr(GPtrArray) frames = NULL;
+
+        /* One publish's deliveries share the body: plain, compact, plain again. */
+        e.sub_id = 5;
+        jsonrpc_append_envelope(out, &e);
+        e.sub_id = 6;
+        e.compact = true;
+        jsonrpc_append_envelope(out, &e);
+        e.sub_id = 7;
+        e.compact = false;
+        jsonrpc_append_envelope(out, &e);
+        envelope_cache_clear(&cache);
+        /* A retained replay, compact, without a cache. */
+        e = (Envelope) { .kind = ENVELOPE_MESSAGE, .sub_id = 8, .topic = "a.b", .payload = "\xff", .payload_len = 1,
+                         .seq = 4, .retained = true, .sender = &sender, .compact = true };
+        jsonrpc_append_envelope(out, &e);
+
+#define PLAIN_FRAME(sub) "{\"jsonrpc\":\"2.0\",\"method\":\"message\",\"params\":{\"subscription\":" sub \
+                        ",\"topic\":\"a.b\",\"payload\":\"hi\",\"seq\":9,\"retained\":false," \
+                        "\"sender\":{\"transport\":\"unix\",\"client\":3,\"uid\":1000,\"pid\":42}}}"
+        frames = frames_taken();
+        ck_assert_uint_eq(frames->len, 4);
+        ck_assert_str_eq(g_ptr_array_index(frames, 0), PLAIN_FRAME("5"));
+        ck_assert_str_eq(g_ptr_array_index(frames, 1),
+                         "{\"jsonrpc\":\"2.0\",\"method\":\"message\",\"params\":{\"subscription\":6,\"topic\":\"a.b\","
+                         "\"payload\":\"hi\",\"seq\":9}}");
+        ck_assert_str_eq(g_ptr_array_index(frames, 2), PLAIN_FRAME("7"));
+#undef PLAIN_FRAME
+        ck_assert_str_eq(g_ptr_array_index(frames, 3),
+                         "{\"jsonrpc\":\"2.0\",\"method\":\"message\",\"params\":{\"subscription\":8,\"topic\":\"a.b\","
+                         "\"payload_base64\":\"/w==\",\"seq\":4,\"retained\":true}}");
+}
+END_TEST
+
 static Suite *jsonrpc_suite(void) {
         Suite *s = suite_create("jsonrpc");
         TCase *tc;
@@ -1304,6 +1360,7 @@ static Suite *jsonrpc_suite(void) {
         tc = tcase_create("envelopes");
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_append_envelope);
+        tcase_add_test(tc, test_append_envelope_compact);
         suite_add_tcase(s, tc);
 
         return s;
