@@ -101,6 +101,7 @@ typedef struct Options {
         unsigned size;          /* fanout, stall: payload bytes (>= TS_LEN) */
         unsigned topics;        /* 0: one topic; N: bench.0 .. bench.N-1, wildcard subscriptions */
         bool exact;             /* subscribe to the topic itself everywhere */
+        bool compact;           /* sb: compact subscriptions (no sender in notifications) */
         unsigned backlog;       /* fanout: 0, or at most this many messages not yet delivered */
         unsigned clients;       /* idle */
         pid_t server_pid;       /* 0: no RSS figures */
@@ -284,8 +285,8 @@ static int subscribe(const Options *o, Sub *s) {
         switch (o->proto) {
         case PROTO_SB: {
                 g_autofree char *json = g_strdup_printf(
-                        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"subscribe\",\"params\":{\"pattern\":\"%s\"}}",
-                        pattern);
+                        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"subscribe\",\"params\":{\"pattern\":\"%s\"%s}}",
+                        pattern, o->compact ? ",\"compact\":true" : "");
 
                 append_frame(&req, json);
                 break;
@@ -870,7 +871,8 @@ static void help(void) {
                "                    [--depth N] [--duration S] [--warmup S] [--payload P]\n"
                "  bench-socket fanout --proto sb|redis|nats (--socket PATH | --port N)\n"
                "                    [--subscribers S] [--count N] [--window W] [--idle S]\n"
-               "                    [--size B] [--topics T | --exact] [--backlog N] [--server-pid PID]\n"
+               "                    [--size B] [--topics T | --exact] [--compact] [--backlog N]\n"
+               "                    [--server-pid PID]\n"
                "  bench-socket idle --proto sb|redis|nats (--socket PATH | --port N)\n"
                "                    --server-pid PID [--clients N]\n"
                "  bench-socket stall --proto sb|redis|nats (--socket PATH | --port N)\n"
@@ -909,7 +911,7 @@ static int parse_seconds(const char *s, double *ret) {
 int main(int argc, char *argv[]) {
         enum { ARG_PROTO = 0x100, ARG_SOCKET, ARG_PORT, ARG_TOPIC, ARG_PAYLOAD, ARG_DEPTH,
                ARG_SUBSCRIBERS, ARG_COUNT, ARG_WINDOW, ARG_DURATION, ARG_WARMUP, ARG_IDLE,
-               ARG_SIZE, ARG_TOPICS, ARG_EXACT, ARG_BACKLOG, ARG_CLIENTS, ARG_SERVER_PID };
+               ARG_SIZE, ARG_TOPICS, ARG_EXACT, ARG_COMPACT, ARG_BACKLOG, ARG_CLIENTS, ARG_SERVER_PID };
         static const struct option options[] = {
                 { "help",        no_argument,       NULL, 'h'             },
                 { "proto",       required_argument, NULL, ARG_PROTO       },
@@ -927,6 +929,7 @@ int main(int argc, char *argv[]) {
                 { "size",        required_argument, NULL, ARG_SIZE        },
                 { "topics",      required_argument, NULL, ARG_TOPICS      },
                 { "exact",       no_argument,       NULL, ARG_EXACT       },
+                { "compact",     no_argument,       NULL, ARG_COMPACT     },
                 { "backlog",     required_argument, NULL, ARG_BACKLOG     },
                 { "clients",     required_argument, NULL, ARG_CLIENTS     },
                 { "server-pid",  required_argument, NULL, ARG_SERVER_PID  },
@@ -1010,6 +1013,9 @@ int main(int argc, char *argv[]) {
                         break;
                 case ARG_EXACT:
                         o.exact = true;
+                        break;
+                case ARG_COMPACT:
+                        o.compact = true;
                         break;
                 case ARG_BACKLOG:
                         r = parse_uint(optarg, 1000000, &o.backlog);
