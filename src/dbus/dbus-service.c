@@ -503,9 +503,11 @@ static int on_match_rules(sd_bus_message *reply, void *userdata, sd_bus_error *r
 
 /*
  * AUTO: ask the bus who can receive our broadcasts, unless the last answer
- * still holds: asked after the last connection came or left had time to add
- * its match rules, and less than LISTENERS_REFRESH_USEC ago. Called for each
- * broadcast Message, so nobody is asked while nothing is broadcast.
+ * still holds: asked after the last connection came or left had had
+ * LISTENERS_SETTLE_USEC to add its match rules, and less than
+ * LISTENERS_REFRESH_USEC ago. One question at a time, at most one per
+ * LISTENERS_SETTLE_USEC however many connections come and go. Called for
+ * each broadcast Message, so nobody is asked while nothing is broadcast.
  */
 static void listeners_check(DbusService *s) {
         uint64_t now, settled = s->peers_changed + LISTENERS_SETTLE_USEC;
@@ -514,8 +516,9 @@ static void listeners_check(DbusService *s) {
         if (s->listeners_slot)
                 return;
         (void) sd_event_now(sd_bus_get_event(s->bus), CLOCK_MONOTONIC, &now);
-        if (s->listeners_asked != 0 && now < s->listeners_asked + LISTENERS_REFRESH_USEC &&
-            (s->listeners_asked >= settled || (s->listeners_asked > s->peers_changed && now < settled)))
+        if (s->listeners_asked != 0 &&
+            (now < s->listeners_asked + LISTENERS_SETTLE_USEC ||
+             (s->listeners_asked >= settled && now < s->listeners_asked + LISTENERS_REFRESH_USEC)))
                 return;
         s->listeners_asked = now;
         r = sd_bus_call_method_async(s->bus, &s->listeners_slot, "org.freedesktop.DBus", "/org/freedesktop/DBus",
