@@ -31,9 +31,10 @@
  * once; an applet sees every value of a topic that changes less often
  * than that, and the current value within one interval of any other,
  * while a publisher at a million messages a second costs the bus a hundred
- * signals. AUTO (the default) is ALWAYS while no match rule on the bus can
- * receive our Message signals (most of the time: a hub that serves socket
- * clients pays next to nothing for the broadcast); once one can, it sends
+ * signals. AUTO (the default) is ALWAYS for a topic that no match rule on
+ * the bus can receive (most of them, most of the time: a hub that serves
+ * socket clients pays next to nothing for the broadcast); for a topic that
+ * one can (its arg0 or arg0namespace names it, or it has neither), it sends
  * every message as long as the bus takes them, and opens a topic's window
  * only while the bus is behind (sd-bus holds signals the socket did not
  * take): the listener gets as many signals as the bus can carry, none is
@@ -100,8 +101,14 @@ struct DbusService {
         sd_event_source *window_timer;
         uint64_t interval;              /* µs of a window; 0: no conflation */
         bool conflate_always;           /* DBUS_CONFLATE_ALWAYS; else AUTO (when interval > 0) */
-        /* AUTO: the match rules on the bus that can receive our Message signals (see listeners_check()). */
+        /* AUTO: the match rules on the bus that can receive our Message signals (see listeners_check()), and
+         * the topics they can receive: every one, or those their arg0 / arg0namespace name. */
         sd_bus_slot *listeners_slot;    /* the GetAllMatchRules call on its way */
+        bool listen_all;
+        GPtrArray *listen_filters;      /* "=TOPIC" (arg0) or ".NAMESPACE" (arg0namespace), owned */
+        char *listen_last_topic;        /* topic_listened()'s last question, and its answer */
+        bool listen_last;
+        GQueue listened_windows;        /* Window*: the windows of listened topics (Window.listen_link) */
         uint64_t listeners_asked;       /* CLOCK_MONOTONIC µs when it was sent; 0: never */
         uint64_t peers_changed;         /* when a connection last came to the bus or left it; 0: never */
         DbusStats stats;
@@ -110,6 +117,8 @@ struct DbusService {
 
 typedef struct Window {
         char *topic;                    /* key in DbusService.windows */
+        bool listened;                  /* a match rule can receive its topic: in listened_windows */
+        GList listen_link;
         uint64_t due;                   /* CLOCK_MONOTONIC µs: when the window ends */
         bool held;                      /* a message waits for the end of the window */
         uint64_t seq;                   /* the held message's */
@@ -430,12 +439,17 @@ static bool path_in_namespace(const char *path, const char *ns) {
         return g_str_equal(ns, "/") || (strncmp(path, ns, n) == 0 && (path[n] == '/' || path[n] == '\0'));
 }
 
-/* Whether the match rule @rule can match a broadcast Message signal of ours (@own: our unique name). The
- * argN keys name topics: any topic may come. */
-static bool rule_may_match(const char *rule, const char *own) {
+/*
+ * Whether the match rule @rule can match a broadcast Message signal of ours
+ * (@own: our unique name). @topics: the topics it can receive, "=TOPIC" for
+ * an arg0, ".NAMESPACE" for an arg0namespace, "" for any (other argN keys
+ * are about the payload or seq: any topic may come).
+ */
+static bool rule_may_match(const char *rule, const char *own, GString *topics) {
         g_autoptr(GString) key = g_string_new(NULL), value = g_string_new(NULL);
         const char *p = rule;
 
+        g_string_truncate(topics, 0);
         while (rule_next(&p, key, value)) {
                 const char *k = key->str, *v = value->str;
                 bool ok = true;
@@ -454,25 +468,82 @@ static bool rule_may_match(const char *rule, const char *own) {
                         ok = path_in_namespace(SB_PATH, v);
                 else if (g_str_equal(k, "destination"))
                         ok = false;             /* a broadcast has none */
+                else if (g_str_equal(k, "arg0") || g_str_equal(k, "arg0namespace")) {
+                        g_string_assign(topics, k[4] ? "." : "=");
+                        g_string_append(topics, v);
+                }
                 if (!ok)
                         return false;
         }
         return true;
 }
 
+/* @topic is @ns or below it, as D-Bus matches arg0namespace: by whole dot-separated words. */
+static bool topic_in_namespace(const char *topic, const char *ns) {
+        size_t n = strlen(ns);
+
+        return strncmp(topic, ns, n) == 0 && (topic[n] == '.' || topic[n] == '\0');
+}
+
+/* Whether a match rule can receive @topic's Message signals (AUTO); the last answer is remembered. */
+static bool topic_listened(DbusService *s, const char *topic) {
+        bool yes = s->listen_all;
+
+        if (yes || !s->listen_filters || s->listen_filters->len == 0)
+                return yes;
+        if (s->listen_last_topic && strcmp(s->listen_last_topic, topic) == 0)
+                return s->listen_last;
+        for (guint i = 0; i < s->listen_filters->len && !yes; i++) {
+                const char *f = g_ptr_array_index(s->listen_filters, i);
+
+                yes = f[0] == '=' ? strcmp(topic, f + 1) == 0 : topic_in_namespace(topic, f + 1);
+        }
+        g_free(s->listen_last_topic);
+        s->listen_last_topic = g_strdup(topic);
+        s->listen_last = yes;
+        return yes;
+}
+
+static void window_set_listened(DbusService *s, Window *w, bool listened) {
+        if (w->listened == listened)
+                return;
+        w->listened = listened;
+        if (listened)
+                g_queue_push_tail_link(&s->listened_windows, &w->listen_link);
+        else
+                g_queue_unlink(&s->listened_windows, &w->listen_link);
+}
+
+/* A new answer from the bus: which topics are listened, for new and open windows. */
+static void listeners_set(DbusService *s, uint64_t n, bool all, GPtrArray *filters) {
+        s->stats.broadcast_listeners = n;
+        s->listen_all = all;
+        g_clear_pointer(&s->listen_filters, g_ptr_array_unref);
+        s->listen_filters = filters;
+        g_clear_pointer(&s->listen_last_topic, g_free);
+        for (GList *l = s->window_order.head; l; l = l->next) {
+                Window *w = l->data;
+
+                window_set_listened(s, w, n > 0 && topic_listened(s, w->topic));
+        }
+}
+
 /* The bus's answer to GetAllMatchRules (a{sas}: connection -> its rules): count the rules that can receive
  * our Message signals. A bus that does not answer it has no listener as far as AUTO goes. */
 static int on_match_rules(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         DbusService *s = userdata;
+        g_autoptr(GPtrArray) filters = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GString) topics = g_string_new(NULL);
         const char *own = NULL, *conn, *rule;
         uint64_t n = 0;
+        bool all = false;
         int r;
 
         s->listeners_slot = sd_bus_slot_unref(s->listeners_slot);
         if (sd_bus_message_is_method_error(reply, NULL)) {
                 log_debug("No match rules from the bus (%s): broadcasts stay conflated",
                           sd_bus_message_get_error(reply)->message);
-                s->stats.broadcast_listeners = 0;
+                listeners_set(s, 0, false, NULL);
                 return 0;
         }
         (void) sd_bus_get_unique_name(s->bus, &own);
@@ -485,9 +556,15 @@ static int on_match_rules(sd_bus_message *reply, void *userdata, sd_bus_error *r
                         break;
                 ours = own && g_str_equal(conn, own);
                 r = sd_bus_message_enter_container(reply, 'a', "s");
-                while (r >= 0 && (r = sd_bus_message_read(reply, "s", &rule)) > 0)
-                        if (!ours && rule_may_match(rule, own))
-                                n++;
+                while (r >= 0 && (r = sd_bus_message_read(reply, "s", &rule)) > 0) {
+                        if (ours || !rule_may_match(rule, own, topics))
+                                continue;
+                        n++;
+                        if (topics->len == 0)
+                                all = true;
+                        else
+                                g_ptr_array_add(filters, g_strdup(topics->str));
+                }
                 if (r >= 0)
                         r = sd_bus_message_exit_container(reply);
                 if (r >= 0)
@@ -495,9 +572,10 @@ static int on_match_rules(sd_bus_message *reply, void *userdata, sd_bus_error *r
         }
         if (r < 0) {
                 log_debug_errno(r, "Bad match rules from the bus, ignoring: %m");
-                n = 0;
+                listeners_set(s, 0, false, NULL);
+                return 0;
         }
-        s->stats.broadcast_listeners = n;
+        listeners_set(s, n, all, g_steal_pointer(&filters));
         return 0;
 }
 
@@ -528,14 +606,16 @@ static void listeners_check(DbusService *s) {
                 log_debug_errno(r, "Failed to ask the bus for its match rules, ignoring: %m");
 }
 
-/* AUTO sends a topic's messages at once: a rule can receive them and the bus keeps up. */
-static bool broadcast_direct(DbusService *s) {
-        return !s->conflate_always && s->stats.broadcast_listeners > 0 && !bus_behind(s);
+/* AUTO sends @topic's messages at once: a rule can receive them and the bus keeps up. */
+static bool broadcast_direct(DbusService *s, const char *topic) {
+        return !s->conflate_always && s->stats.broadcast_listeners > 0 && topic_listened(s, topic) &&
+               !bus_behind(s);
 }
 
 /* @w's topic is quiet (or the bus caught up): its next message goes at once. */
 static void window_forget(DbusService *s, Window *w) {
         g_queue_unlink(&s->window_order, &w->link);
+        window_set_listened(s, w, false);
         if (s->last_window == w)
                 s->last_window = NULL;
         g_hash_table_remove(s->windows, w->topic);
@@ -563,7 +643,7 @@ static int on_window_end(sd_event_source *source, uint64_t usec, void *userdata)
         while ((w = g_queue_peek_head(&s->window_order)) && w->due <= now) {
                 if (w->held) {
                         window_send(s, w);
-                        if (!broadcast_direct(s)) {
+                        if (!w->listened || bus_behind(s)) {
                                 g_queue_unlink(&s->window_order, &w->link);
                                 window_open(s, w, now);
                                 continue;
@@ -574,13 +654,13 @@ static int on_window_end(sd_event_source *source, uint64_t usec, void *userdata)
         return window_arm(s);
 }
 
-/* AUTO, once a rule can receive them and the bus keeps up: every held message goes, every topic is direct. */
+/* AUTO, once the bus keeps up: what listened topics hold goes, and they are direct again. */
 static void windows_release(DbusService *s) {
         Window *w;
 
-        if (g_queue_is_empty(&s->window_order) || !broadcast_direct(s))
+        if (g_queue_is_empty(&s->listened_windows) || bus_behind(s))
                 return;
-        while ((w = g_queue_peek_head(&s->window_order))) {
+        while ((w = g_queue_peek_head(&s->listened_windows))) {
                 if (w->held)
                         window_send(s, w);
                 window_forget(s, w);
@@ -612,17 +692,19 @@ static bool broadcast_conflate(DbusService *s, const Envelope *e) {
                 window_hold(w, e);
                 return true;
         }
-        if (broadcast_direct(s))
+        if (broadcast_direct(s, e->topic))
                 return false;
         (void) sd_event_now(sd_bus_get_event(s->bus), CLOCK_MONOTONIC, &now);
         w = g_new0(Window, 1);
         w->topic = g_strdup(e->topic);
         w->link.data = w;
+        w->listen_link.data = w;
         g_hash_table_insert(s->windows, w->topic, w);
         s->last_window = w;
         window_open(s, w, now);
-        if (s->conflate_always || s->stats.broadcast_listeners == 0)
+        if (s->conflate_always || s->stats.broadcast_listeners == 0 || !topic_listened(s, e->topic))
                 return false;
+        window_set_listened(s, w, true);
         window_hold(w, e);
         return true;
 }
@@ -963,6 +1045,7 @@ int dbus_service_new(sd_bus *bus, Hub *hub, const DbusConfig *config, DbusServic
                 s->arena = g_byte_array_new();
                 s->windows = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, window_free);
                 g_queue_init(&s->window_order);
+                g_queue_init(&s->listened_windows);
                 r = sd_event_add_time(sd_bus_get_event(bus), &s->window_timer, CLOCK_MONOTONIC, 0,
                                       MIN(s->interval / 10 + 1, 1000), on_window_end, s);
                 if (r >= 0)
@@ -1002,6 +1085,7 @@ DbusService *dbus_service_free(DbusService *s) {
 
                 if (w->held)
                         window_pending_add(s, w);
+                w->held = false;
         }
         dbus_service_flush(s);
         if (s->broadcaster_linked)
@@ -1010,6 +1094,8 @@ DbusService *dbus_service_free(DbusService *s) {
         g_clear_pointer(&s->arena, g_byte_array_unref);
         s->window_timer = sd_event_source_disable_unref(s->window_timer);
         s->listeners_slot = sd_bus_slot_unref(s->listeners_slot);
+        g_clear_pointer(&s->listen_filters, g_ptr_array_unref);
+        g_clear_pointer(&s->listen_last_topic, g_free);
         g_clear_pointer(&s->windows, g_hash_table_destroy);
         if (s->info_added)
                 hub_remove_info(s->hub, stats_info, s);

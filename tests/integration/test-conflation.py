@@ -8,7 +8,8 @@
 # GetAllMatchRules) and counts those that can receive its Message signals.
 # With nobody listening, a burst costs the bus one signal per topic per
 # interval. Once a listener's match rule is known and while the bus keeps
-# up, the listener gets every message. With dbus-daemon stopped (SIGSTOP),
+# up, the listener gets every message of the topics its rule names (others
+# stay conflated). With dbus-daemon stopped (SIGSTOP),
 # the hub still answers every socket publish at once; once the bus socket is
 # full it holds only each topic's latest message, and when the bus runs again
 # the listener gets that latest value, in order, with no Gap, and hub.info
@@ -91,6 +92,14 @@ def test_every_message_while_the_bus_keeps_up():
     check_eq([(int(s.args[1]), s.args[2]) for s in messages('flood.calm')], list(zip(range(50), seqs)),
              'every message, in order, with its seq')
     check_eq(conflated() - before, 0, 'broadcast_conflated')
+    # The listener's rule names the namespace flood: another topic is still conflated.
+    before = info()
+    burst(sock, 'other.burst', 200)
+    sbtest.wait_until(lambda: info()['broadcast_signals'] + info()['broadcast_conflated'] -
+                      before['broadcast_signals'] - before['broadcast_conflated'] == 200,
+                      'the burst on other.burst sent or conflated')
+    sent = info()['broadcast_signals'] - before['broadcast_signals']
+    check(sent < 20, 'a burst of 200 on a topic no rule names: %d signals' % sent)
     sock.close()
 
 

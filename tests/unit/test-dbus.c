@@ -315,6 +315,14 @@ static const char *const rules_heard[] = {
         NULL
 };
 
+/* Rules for some topics only: the namespace "a" (a, a.x, not ab.x) and the topic "b.exact". */
+static const char *const rules_topics[] = {
+        RULES_UNHEARD,
+        "type='signal',interface='org.switchboard.Hub1',member='Message',arg0namespace='a'",
+        "type='signal',interface='org.switchboard.Hub1',arg0='b.exact'",
+        NULL
+};
+
 static const char *const *fake_rules;
 
 /* The bus driver's Debug.Stats.GetAllMatchRules, played by the client: one connection with fake_rules. */
@@ -352,6 +360,10 @@ static void setup_auto_heard(void) {
 
 static void setup_auto_unheard(void) {
         setup_auto_with(rules_unheard, INTERVAL_MS);
+}
+
+static void setup_auto_topics(void) {
+        setup_auto_with(rules_topics, INTERVAL_MS);
 }
 
 static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -521,6 +533,54 @@ START_TEST(test_broadcast_auto_unheard)
 }
 END_TEST
 
+/* The Message signals of @topic seen so far, as "PAYLOAD@SEQ" joined by spaces. */
+static char *seen_of(GPtrArray *seen, const char *topic) {
+        g_autoptr(GString) s = g_string_new(NULL);
+        size_t n = strlen(topic);
+
+        for (guint i = 0; i < seen->len; i++) {
+                const char *m = g_ptr_array_index(seen, i);
+
+                if (strncmp(m, topic, n) == 0 && m[n] == '=')
+                        g_string_append_printf(s, "%s%s", s->len ? " " : "", m + n + 1);
+        }
+        return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+START_TEST(test_broadcast_auto_topics)
+{
+        static const char *const topics[] = { "a.x", "ab.x", "b.exact", "b.exact.more", "c.y" };
+        g_autoptr(GPtrArray) seen = watch_messages();
+        uint64_t signals;
+
+        publish_number("a", 0);
+        run_until_seen(seen, 1);
+        for (int i = 0; i < 100 && dbus_stat("broadcast_listeners") == 0; i++)
+                ck_assert_int_ge(sd_event_run(event, 50 * 1000), 0);
+        ck_assert_uint_eq(dbus_stat("broadcast_listeners"), 2);
+        dbus_service_flush(service);
+        signals = dbus_stat("broadcast_signals");
+
+        /* Three rounds over five topics (seq 2 to 16): the listened ones go at once, every message; the
+         * others as always: the first at once, the last at the window's end. */
+        for (int i = 1; i <= 3; i++)
+                for (size_t t = 0; t < G_N_ELEMENTS(topics); t++)
+                        publish_number(topics[t], i);
+        dbus_service_flush(service);
+        ck_assert_uint_eq(dbus_stat("broadcast_signals") - signals, 3 + 3 + 3);
+        ck_assert_uint_eq(dbus_stat("broadcast_conflated"), 3);
+        run_until_seen(seen, 1 + 9 + 3);
+
+        g_autofree char *ax = seen_of(seen, "a.x"), *abx = seen_of(seen, "ab.x"), *b = seen_of(seen, "b.exact"),
+                        *bm = seen_of(seen, "b.exact.more"), *cy = seen_of(seen, "c.y");
+        ck_assert_str_eq(ax, "1@2 2@7 3@12");
+        ck_assert_str_eq(b, "1@4 2@9 3@14");
+        ck_assert_str_eq(abx, "1@3 3@13");
+        ck_assert_str_eq(bm, "1@5 3@15");
+        ck_assert_str_eq(cy, "1@6 3@16");
+}
+END_TEST
+
 static Suite *dbus_suite(void) {
         Suite *s = suite_create("dbus");
         TCase *tc = tcase_create("face");
@@ -545,6 +605,11 @@ static Suite *dbus_suite(void) {
         tc = tcase_create("broadcast-auto");
         tcase_add_checked_fixture(tc, setup_auto_heard, teardown);
         tcase_add_test(tc, test_broadcast_conflated_while_behind);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("broadcast-auto-topics");
+        tcase_add_checked_fixture(tc, setup_auto_topics, teardown);
+        tcase_add_test(tc, test_broadcast_auto_topics);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("broadcast-auto-unheard");
