@@ -461,6 +461,16 @@ static void publish_number(const char *topic, int n) {
         publish(topic, payload);
 }
 
+/* The first broadcast, "@topic=0", goes at once and asks the bus who listens: @rules rules can receive some. */
+static void first_broadcast(GPtrArray *seen, const char *topic, uint64_t rules) {
+        publish_number(topic, 0);
+        run_until_seen(seen, 1);
+        for (int i = 0; i < 100 && dbus_stat("broadcast_listeners") == 0; i++)
+                ck_assert_int_ge(sd_event_run(event, 50 * 1000), 0);
+        ck_assert_uint_eq(dbus_stat("broadcast_listeners"), rules);
+        dbus_service_flush(service);
+}
+
 START_TEST(test_broadcast_conflated_while_behind)
 {
         g_autoptr(GPtrArray) seen = watch_messages();
@@ -468,12 +478,7 @@ START_TEST(test_broadcast_conflated_while_behind)
         uint64_t queued = 0, n;        /* n: signals sent so far, which are the messages so far */
 
         /* The first broadcast asks the bus who listens: three rules can receive it. */
-        publish_number("a.x", 0);
-        run_until_seen(seen, 1);
-        for (int i = 0; i < 100 && dbus_stat("broadcast_listeners") == 0; i++)
-                ck_assert_int_ge(sd_event_run(event, 50 * 1000), 0);
-        ck_assert_uint_eq(dbus_stat("broadcast_listeners"), 3);
-        dbus_service_flush(service);
+        first_broadcast(seen, "a.x", 3);
 
         /* While the bus takes them, every message goes (seq 2 to 4). */
         for (int i = 1; i <= 3; i++)
@@ -553,12 +558,7 @@ START_TEST(test_broadcast_auto_topics)
         g_autoptr(GPtrArray) seen = watch_messages();
         uint64_t signals;
 
-        publish_number("a", 0);
-        run_until_seen(seen, 1);
-        for (int i = 0; i < 100 && dbus_stat("broadcast_listeners") == 0; i++)
-                ck_assert_int_ge(sd_event_run(event, 50 * 1000), 0);
-        ck_assert_uint_eq(dbus_stat("broadcast_listeners"), 2);
-        dbus_service_flush(service);
+        first_broadcast(seen, "a", 2);
         signals = dbus_stat("broadcast_signals");
 
         /* Three rounds over five topics (seq 2 to 16): the listened ones go at once, every message; the
