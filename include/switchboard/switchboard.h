@@ -254,6 +254,7 @@ enum {
         SB_RETAIN = 1 << 0,       /* publish: keep as the topic's retained value (durable) */
         SB_NO_REPLY = 1 << 1,     /* publish: pipeline it, no answer (errors are not reported) */
         SB_WITH_RETAINED = 1 << 2,/* subscribe: first the retained values of matching topics */
+        SB_COMPACT = 1 << 3,      /* subscribe: messages without their sender (e->sender NULL): fewer bytes */
 };
 
 /**
@@ -272,7 +273,7 @@ int sb_publish(sb_client *c, const char *topic, const void *data, size_t size, u
 /**
  * sb_subscribe() - get the messages of topics matching @pattern ('*' one
  * token, '>' the rest) as SB_EVENT_MESSAGE and SB_EVENT_GAP events to @fn
- * @flags: SB_WITH_RETAINED
+ * @flags: SB_WITH_RETAINED, SB_COMPACT
  * Return: 0 and the subscription id in @ret_id (may be NULL), or -errno.
  */
 int sb_subscribe(sb_client *c, const char *pattern, unsigned flags, sb_event_fn fn, void *userdata,

@@ -100,6 +100,8 @@ SB_EXPORT int sb_subscribe(sb_client *c, const char *pattern, unsigned flags, sb
         json_append_member(c->request, "pattern", pattern);
         if (flags & SB_WITH_RETAINED)
                 json_append_bool(c->request, "with_retained", true);
+        if (flags & SB_COMPACT)
+                json_append_bool(c->request, "compact", true);
         r = call_u64(c, id, "id", &sub);
         if (r < 0)
                 return r;

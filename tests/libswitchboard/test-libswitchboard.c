@@ -132,6 +132,16 @@ START_TEST(test_publish_subscribe)
         ck_assert_uint_eq(seen.size[2], 2);
         ck_assert_mem_eq(seen.data[2], "\x00\xff", 2);
 
+        /* A compact subscription: the same messages, without their sender. */
+        ck_assert_int_eq(sb_subscribe(a, "lib.compact", SB_COMPACT, record, &seen, NULL), 0);
+        ck_assert_int_eq(sb_publish(b, "lib.compact", "c", 1, 0, &seq), 0);
+        wait_events(a, &seen, 4);
+        ck_assert_str_eq(seen.topic[3], "lib.compact");
+        ck_assert_str_eq(seen.data[3], "c");
+        ck_assert_uint_eq(seen.seq[3], seq);
+        ck_assert(!seen.retained[3]);
+        ck_assert_int_eq(seen.pid[3], -2);         /* no sender */
+
         ck_assert_int_eq(sb_unsubscribe(a, sub), 0);
         ck_assert_int_eq(sb_unsubscribe(a, sub), -ENOENT);
         ck_assert_str_eq(sb_error_name(a), "org.switchboard.Hub1.Error.NotFound");
