@@ -106,8 +106,6 @@ struct DbusService {
         sd_bus_slot *listeners_slot;    /* the GetAllMatchRules call on its way */
         bool listen_all;
         GPtrArray *listen_filters;      /* "=TOPIC" (arg0) or ".NAMESPACE" (arg0namespace), owned */
-        char *listen_last_topic;        /* topic_listened()'s last question, and its answer */
-        bool listen_last;
         GQueue listened_windows;        /* Window*: the windows of listened topics (Window.listen_link) */
         uint64_t listeners_asked;       /* CLOCK_MONOTONIC µs when it was sent; 0: never */
         uint64_t peers_changed;         /* when a connection last came to the bus or left it; 0: never */
@@ -122,8 +120,7 @@ typedef struct Window {
         uint64_t due;                   /* CLOCK_MONOTONIC µs: when the window ends */
         bool held;                      /* a message waits for the end of the window */
         uint64_t seq;                   /* the held message's */
-        char *payload;                  /* the held message's payload_len bytes, in payload_size; or NULL */
-        size_t payload_len, payload_size;
+        GByteArray *payload;            /* the held message's */
         GList link;                     /* in DbusService.window_order */
 } Window;
 
@@ -131,23 +128,17 @@ static void window_free(void *p) {
         Window *w = p;
 
         g_free(w->topic);
-        g_free(w->payload);
+        g_byte_array_unref(w->payload);
         g_free(w);
 }
 
-/* Hold @e in @w (replacing what it held): a copy per message of a busy topic, in place unless it grows. */
+/* Hold @e in @w, replacing what it held: a copy per message of a busy topic, into the same buffer. */
 static void window_hold(Window *w, const Envelope *e) {
-        if (e->payload_len > w->payload_size) {
-                w->payload = g_realloc(w->payload, e->payload_len);
-                w->payload_size = e->payload_len;
-        }
-        if (e->payload_len > 0)
-                memcpy(w->payload, e->payload, e->payload_len);
-        w->payload_len = e->payload_len;
+        g_byte_array_set_size(w->payload, 0);
+        g_byte_array_append(w->payload, e->payload, (guint) e->payload_len);
         w->seq = e->seq;
         w->held = true;
 }
-
 
 typedef struct PendingSignal {
         EnvelopeKind kind;
@@ -384,9 +375,9 @@ static void pending_add(DbusService *s, const PendingSignal *signal, const char 
 
 /* The signal of what @w holds, added to the pending ones. */
 static void window_pending_add(DbusService *s, Window *w) {
-        PendingSignal p = { .kind = ENVELOPE_MESSAGE, .seq = w->seq, .payload_len = w->payload_len };
+        PendingSignal p = { .kind = ENVELOPE_MESSAGE, .seq = w->seq, .payload_len = w->payload->len };
 
-        pending_add(s, &p, w->topic, w->payload ?: "");
+        pending_add(s, &p, w->topic, w->payload->data);
 }
 
 static int window_arm(DbusService *s) {
@@ -485,23 +476,17 @@ static bool topic_in_namespace(const char *topic, const char *ns) {
         return strncmp(topic, ns, n) == 0 && (topic[n] == '.' || topic[n] == '\0');
 }
 
-/* Whether a match rule can receive @topic's Message signals (AUTO); the last answer is remembered. */
+/* Whether a match rule can receive @topic's Message signals (AUTO): none while nobody listens. */
 static bool topic_listened(DbusService *s, const char *topic) {
-        bool yes = s->listen_all;
-
-        if (yes || !s->listen_filters || s->listen_filters->len == 0)
-                return yes;
-        if (s->listen_last_topic && strcmp(s->listen_last_topic, topic) == 0)
-                return s->listen_last;
-        for (guint i = 0; i < s->listen_filters->len && !yes; i++) {
+        if (s->listen_all)
+                return true;
+        for (guint i = 0; s->listen_filters && i < s->listen_filters->len; i++) {
                 const char *f = g_ptr_array_index(s->listen_filters, i);
 
-                yes = f[0] == '=' ? strcmp(topic, f + 1) == 0 : topic_in_namespace(topic, f + 1);
+                if (f[0] == '=' ? strcmp(topic, f + 1) == 0 : topic_in_namespace(topic, f + 1))
+                        return true;
         }
-        g_free(s->listen_last_topic);
-        s->listen_last_topic = g_strdup(topic);
-        s->listen_last = yes;
-        return yes;
+        return false;
 }
 
 static void window_set_listened(DbusService *s, Window *w, bool listened) {
@@ -520,11 +505,10 @@ static void listeners_set(DbusService *s, uint64_t n, bool all, GPtrArray *filte
         s->listen_all = all;
         g_clear_pointer(&s->listen_filters, g_ptr_array_unref);
         s->listen_filters = filters;
-        g_clear_pointer(&s->listen_last_topic, g_free);
         for (GList *l = s->window_order.head; l; l = l->next) {
                 Window *w = l->data;
 
-                window_set_listened(s, w, n > 0 && topic_listened(s, w->topic));
+                window_set_listened(s, w, topic_listened(s, w->topic));
         }
 }
 
@@ -608,8 +592,7 @@ static void listeners_check(DbusService *s) {
 
 /* AUTO sends @topic's messages at once: a rule can receive them and the bus keeps up. */
 static bool broadcast_direct(DbusService *s, const char *topic) {
-        return !s->conflate_always && s->stats.broadcast_listeners > 0 && topic_listened(s, topic) &&
-               !bus_behind(s);
+        return !s->conflate_always && topic_listened(s, topic) && !bus_behind(s);
 }
 
 /* @w's topic is quiet (or the bus caught up): its next message goes at once. */
@@ -697,12 +680,13 @@ static bool broadcast_conflate(DbusService *s, const Envelope *e) {
         (void) sd_event_now(sd_bus_get_event(s->bus), CLOCK_MONOTONIC, &now);
         w = g_new0(Window, 1);
         w->topic = g_strdup(e->topic);
+        w->payload = g_byte_array_new();
         w->link.data = w;
         w->listen_link.data = w;
         g_hash_table_insert(s->windows, w->topic, w);
         s->last_window = w;
         window_open(s, w, now);
-        if (s->conflate_always || s->stats.broadcast_listeners == 0 || !topic_listened(s, e->topic))
+        if (s->conflate_always || !topic_listened(s, e->topic))
                 return false;
         window_set_listened(s, w, true);
         window_hold(w, e);
@@ -1095,7 +1079,6 @@ DbusService *dbus_service_free(DbusService *s) {
         s->window_timer = sd_event_source_disable_unref(s->window_timer);
         s->listeners_slot = sd_bus_slot_unref(s->listeners_slot);
         g_clear_pointer(&s->listen_filters, g_ptr_array_unref);
-        g_clear_pointer(&s->listen_last_topic, g_free);
         g_clear_pointer(&s->windows, g_hash_table_destroy);
         if (s->info_added)
                 hub_remove_info(s->hub, stats_info, s);

@@ -243,7 +243,7 @@ void jsonrpc_append_envelope(GByteArray *out, const Envelope *e) {
         };
 #undef PREFIX
         const char *prefix = prefixes[e->kind].text;
-        size_t prefix_len = prefixes[e->kind].len, id_len, head, len;
+        size_t prefix_len = prefixes[e->kind].len, id_len, head, len, tail_len;
         const char *tail;
         GString *body;
         char id[JSON_U64_MAX];
@@ -272,14 +272,15 @@ void jsonrpc_append_envelope(GByteArray *out, const Envelope *e) {
                 tail = "";
                 len = body->len;
         }
+        tail_len = strlen(tail);
 
         id_len = json_format_u64(id, e->sub_id);
         /* One resize and four copies: prefix, id, the shared body, the compact tail. */
-        p = frame_reserve(out, prefix_len + id_len + len + strlen(tail));
+        p = frame_reserve(out, prefix_len + id_len + len + tail_len);
         memcpy(p, prefix, prefix_len);
         memcpy(p + prefix_len, id, id_len);
         memcpy(p + prefix_len + id_len, body->str, len);
-        memcpy(p + prefix_len + id_len + len, tail, strlen(tail));
+        memcpy(p + prefix_len + id_len + len, tail, tail_len);
 
         if (!e->cache || e->cache->data != body)
                 body_release(body);

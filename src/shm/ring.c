@@ -86,10 +86,9 @@ int ring_format(void *mem, uint32_t data_size, RingKind kind, uint64_t id) {
         return 0;
 }
 
-int ring_attach(Ring *r, void *mem, size_t map_size, bool producer, int wake_fd) {
-        RingShared *s = mem;
+int ring_header_check(const void *mem, size_t map_size, uint32_t *ret_data_size) {
+        const RingShared *s = mem;
         uint32_t data_size;
-        uint64_t head, tail;
 
         if (map_size < RING_HEADER_SIZE + (size_t) RING_MIN_SIZE)
                 return -EPROTO;
@@ -98,6 +97,19 @@ int ring_attach(Ring *r, void *mem, size_t map_size, bool producer, int wake_fd)
             load_relaxed(&s->header_size) != RING_HEADER_SIZE || !ring_size_valid(data_size) ||
             ring_map_size(data_size) != map_size)
                 return -EPROTO;
+        *ret_data_size = data_size;
+        return 0;
+}
+
+int ring_attach(Ring *r, void *mem, size_t map_size, bool producer, int wake_fd) {
+        RingShared *s = mem;
+        uint32_t data_size = 0;
+        uint64_t head, tail;
+        int k;
+
+        k = ring_header_check(mem, map_size, &data_size);
+        if (k < 0)
+                return k;
 
         head = load_acquire(&s->head);
         tail = load_acquire(&s->tail);

@@ -159,6 +159,14 @@ size_t ring_max_payload(uint64_t data_size, size_t topic_len);
 int ring_format(void *mem, uint32_t data_size, RingKind kind, uint64_t id);
 
 /**
+ * ring_header_check() - whether the mapping @mem of @map_size bytes starts
+ * with a ring's header (magic, version, sizes against @map_size)
+ *
+ * Return: 0 and its data size in *@ret_data_size, or -EPROTO.
+ */
+int ring_header_check(const void *mem, size_t map_size, uint32_t *ret_data_size);
+
+/**
  * ring_attach() - set up @r over the mapping @mem of @map_size bytes
  * @producer: true for the producing side, false for the consuming side
  * @wake_fd: the ring's eventfd when the other side may sleep in an epoll

@@ -80,8 +80,7 @@ int shm_ring_map(int memfd, int wake_fd, bool producer, ShmRing *ret) {
 }
 
 int shm_ring_map_publisher(ShmRing *r, int memfd) {
-        const RingShared *sh;
-        uint32_t data_size;
+        uint32_t data_size = 0;
         size_t size = 0;
         void *mem = NULL;
         int k;
@@ -89,12 +88,10 @@ int shm_ring_map_publisher(ShmRing *r, int memfd) {
         k = map_memfd(memfd, PROT_READ, &mem, &size);
         if (k < 0)
                 return k;
-        sh = mem;
-        data_size = __atomic_load_n(&sh->data_size, __ATOMIC_RELAXED);
-        if (__atomic_load_n(&sh->magic, __ATOMIC_ACQUIRE) != RING_MAGIC || sh->version != RING_VERSION ||
-            sh->header_size != RING_HEADER_SIZE || !ring_size_valid(data_size) || ring_map_size(data_size) != size) {
+        k = ring_header_check(mem, size, &data_size);
+        if (k < 0) {
                 munmap(mem, size);
-                return -EPROTO;
+                return k;
         }
         r->ref_mem = mem;
         r->ref_map_size = size;

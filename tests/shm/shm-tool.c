@@ -110,6 +110,18 @@ static bool ring_dropped(ShmRing *r) {
         return ring_state(&r->ring) == RING_STATE_CLOSED;
 }
 
+/* Wait until the hub has dropped @r, and say so. */
+static void wait_dropped(ShmRing *r) {
+        if (!wait_for(ring_dropped, r))
+                die("the hub did not drop the ring", -ETIMEDOUT);
+        printf("dropped\n");
+}
+
+/* A reader's tail beyond anything the hub wrote: the hub must drop the ring. */
+static void corrupt_tail(ShmRing *r) {
+        __atomic_store_n(&r->ring.shared->tail, r->ring.tail + r->ring.size * 3, __ATOMIC_RELEASE);
+}
+
 /* Write @m, waiting (futex, rechecking every second) while the ring is full. */
 static void write_waiting(ShmRing *r, const RingMsg *m) {
         struct timespec second = { .tv_sec = 1 };
@@ -236,9 +248,7 @@ static int cmd_feed(int sock, const char *topic, uint32_t size) {
                         /* A head beyond what the ring can hold; wake the hub to see it. */
                         __atomic_store_n(&r.ring.shared->head, r.ring.head + r.ring.size + 8, __ATOMIC_RELEASE);
                         (void) !write(r.wake_fd, &one, sizeof one);
-                        if (!wait_for(ring_dropped, &r))
-                                die("the hub did not drop the ring", -ETIMEDOUT);
-                        printf("dropped\n");
+                        wait_dropped(&r);
                 } else {
                         unsigned n = (unsigned) atoi(line);
 
@@ -390,14 +400,10 @@ static int cmd_zc(int sock, const char *topic) {
                                 die("shm.close", k);
                         printf("closed\n");
                 } else if (strcmp(line, "corrupt\n") == 0) {
-                        /* A tail beyond anything the hub wrote. */
-                        __atomic_store_n(&r.ring.shared->tail, r.ring.tail + r.ring.size * 3, __ATOMIC_RELEASE);
+                        corrupt_tail(&r);
                         printf("corrupted\n");
-                } else if (strcmp(line, "wait-dropped\n") == 0) {
-                        if (!wait_for(ring_dropped, &r))
-                                die("the hub did not drop the ring", -ETIMEDOUT);
-                        printf("dropped\n");
-                }
+                } else if (strcmp(line, "wait-dropped\n") == 0)
+                        wait_dropped(&r);
                 fflush(stdout);
         }
         shm_ring_unmap(&r);
@@ -444,8 +450,7 @@ static int cmd_corrupt(int sock, const char *mode) {
         }
         if (strcmp(mode, "sub-tail") == 0) {
                 open_ring(sock, false, "corrupt.>", 4096, &r);
-                /* A tail beyond anything the hub wrote. */
-                __atomic_store_n(&r.ring.shared->tail, r.ring.tail + 4096 * 3, __ATOMIC_RELEASE);
+                corrupt_tail(&r);
                 printf("ready\n");
                 fflush(stdout);
         } else {
@@ -462,9 +467,7 @@ static int cmd_corrupt(int sock, const char *mode) {
                         die(mode, -EINVAL);
                 (void) !write(r.wake_fd, &one, sizeof one);
         }
-        if (!wait_for(ring_dropped, &r))
-                die("the hub did not drop the ring", -ETIMEDOUT);
-        printf("dropped\n");
+        wait_dropped(&r);
         fflush(stdout);
         shm_ring_unmap(&r);
         return 0;

@@ -75,6 +75,16 @@ class Tool:
         check_eq(self.p.wait(timeout=sbfixture.TIMEOUT), 0, 'shm-tool %s exit status' % (self.args,))
 
 
+def end_all(*parts):
+    """The tools end and the connections close, in this order; then the hub has no ring left."""
+    for p in parts:
+        if isinstance(p, Tool):
+            p.finish()
+        else:
+            p.close()
+    wait_info(lambda i: i['shm']['rings'] == 0, 'no rings left')
+
+
 def shm_info(key):
     return (sbrpc.info().get('shm') or {}).get(key)
 
@@ -301,10 +311,7 @@ def test_direct_pair_reader_leaves():
         n = sub.next_note()
         check_eq((n['method'], n['params']['payload']), ('message', 'm%d' % i),
                  'the socket subscriber: no direct message and no gap before m%d' % i)
-    d.finish()
-    feed.finish()
-    sub.close()
-    wait_info(lambda i: i['shm']['rings'] == 0, 'no rings left')
+    end_all(d, feed, sub)
 
 
 def test_direct_pair_publisher_leaves():
@@ -337,6 +344,23 @@ def zc_read(t, n):
         kind, seq, topic, payload = t.line().split(' ', 3)
         out.append((kind, int(seq), topic, payload))
     return out
+
+
+def zc_pair(topic, *size):
+    """A publish ring of @topic (shm-tool feed, @size bytes if given) and a zero-copy reader of it, both ready."""
+    feed = Tool('feed', topic, *size)
+    feed.line()
+    zc = Tool('zc', topic)
+    check(zc.line().startswith('ready'), 'zero-copy reader ready')
+    return feed, zc
+
+
+def zc_goes_on(zc, topic, payload, label):
+    """The zero-copy reader's subscription still gets what a socket client publishes."""
+    pub = Conn(label=label)
+    seq = pub.call('publish', {'topic': topic, 'payload': payload})['seq']
+    check_eq(zc_read(zc, 1), [('msg', seq, topic, payload)], 'the subscription goes on')
+    pub.close()
 
 
 def test_zero_copy_pair():
@@ -388,10 +412,7 @@ def test_zero_copy_reader_holds_publisher():
     sub = Conn(label='zc-hold-subscriber')
     sub.call('subscribe', {'pattern': 'zc.hold'})
     # 4 KiB: records "mN" take 32 bytes, so at most 128 are in the ring at once.
-    feed = Tool('feed', 'zc.hold', 4096)
-    feed.line()
-    zc = Tool('zc', 'zc.hold')
-    check(zc.line().startswith('ready'), 'zero-copy reader ready')
+    feed, zc = zc_pair('zc.hold', 4096)
     c = Conn(label='zc-hold-info')
     published0 = c.call('hub.info')['messages_published']
     feed.tell('400\n')
@@ -424,18 +445,11 @@ def test_zero_copy_reader_holds_publisher():
     check_eq(feed.line(), 'wrote 400', 'the publisher goes on once the reader is gone')
     for i in range(401, 801):
         check_eq(sub.next_note('message')['params']['payload'], 'm%d' % i, 'socket subscriber after the pair')
-    zc.finish()
-    feed.finish()
-    c.close()
-    sub.close()
-    wait_info(lambda i: i['shm']['rings'] == 0, 'no rings left')
+    end_all(zc, feed, c, sub)
 
 
 def test_zero_copy_publisher_leaves():
-    feed = Tool('feed', 'zc.pub')
-    feed.line()
-    zc = Tool('zc', 'zc.pub')
-    check(zc.line().startswith('ready'), 'zero-copy reader ready')
+    feed, zc = zc_pair('zc.pub')
     feed.tell('10\n')
     check_eq(feed.line(), 'wrote 10', 'publisher')
     first = zc_read(zc, 4)
@@ -445,23 +459,15 @@ def test_zero_copy_publisher_leaves():
     # What the reader had not read yet is still there, in its own mapping.
     rest = zc_read(zc, 6)
     check_eq([p for _, _, _, p in first + rest], ['m%d' % i for i in range(1, 11)], 'every record after the close')
-    pub = Conn(label='zc-after-publisher')
-    seq = pub.call('publish', {'topic': 'zc.pub', 'payload': 'later'})['seq']
-    check_eq(zc_read(zc, 1), [('msg', seq, 'zc.pub', 'later')], 'the subscription goes on')
-    zc.finish()
-    feed.finish()
-    pub.close()
-    wait_info(lambda i: i['shm']['rings'] == 0, 'no rings left')
+    zc_goes_on(zc, 'zc.pub', 'later', 'zc-after-publisher')
+    end_all(zc, feed)
 
 
 def test_zero_copy_corrupt_reader():
     before = shm_info('dropped_rings')
     sub = Conn(label='zc-corrupt-subscriber')
     sub.call('subscribe', {'pattern': 'zc.bad'})
-    feed = Tool('feed', 'zc.bad', 4096)
-    feed.line()
-    zc = Tool('zc', 'zc.bad')
-    check(zc.line().startswith('ready'), 'zero-copy reader ready')
+    feed, zc = zc_pair('zc.bad', 4096)
     zc.tell('corrupt\n')
     check_eq(zc.line(), 'corrupted', 'the reader wrote a bad tail')
     zc.tell('wait-dropped\n')
@@ -473,18 +479,12 @@ def test_zero_copy_corrupt_reader():
         check_eq(sub.next_note('message')['params']['payload'], 'm%d' % i, 'socket subscriber message %d' % i)
     alive_and_working('a corrupt zero-copy reader')
     check_eq(shm_info('dropped_rings') - before, 1, 'rings dropped for corruption')
-    zc.finish()
-    feed.finish()
-    sub.close()
-    wait_info(lambda i: i['shm']['rings'] == 0, 'no rings left')
+    end_all(zc, feed, sub)
 
 
 def test_zero_copy_corrupt_publisher():
     before = shm_info('dropped_rings')
-    feed = Tool('feed', 'zc.badpub')
-    feed.line()
-    zc = Tool('zc', 'zc.badpub')
-    check(zc.line().startswith('ready'), 'zero-copy reader ready')
+    feed, zc = zc_pair('zc.badpub')
     feed.tell('5\n')
     check_eq(feed.line(), 'wrote 5', 'publisher')
     check_eq([p for _, _, _, p in zc_read(zc, 5)], ['m%d' % i for i in range(1, 6)], 'REF records')
@@ -494,13 +494,8 @@ def test_zero_copy_corrupt_publisher():
     check_eq(shm_info('dropped_rings') - before, 1, 'rings dropped for corruption')
     alive_and_working('a corrupt zero-copy publisher')
     # The reader's ring and subscription go on.
-    pub = Conn(label='zc-after-corrupt')
-    seq = pub.call('publish', {'topic': 'zc.badpub', 'payload': 'still'})['seq']
-    check_eq(zc_read(zc, 1), [('msg', seq, 'zc.badpub', 'still')], 'the subscription goes on')
-    zc.finish()
-    feed.finish()
-    pub.close()
-    wait_info(lambda i: i['shm']['rings'] == 0, 'no rings left')
+    zc_goes_on(zc, 'zc.badpub', 'still', 'zc-after-corrupt')
+    end_all(zc, feed)
 
 
 def test_bad_params():
